@@ -1,0 +1,53 @@
+"""xzarrio: parallel zarr input/output for xarray, with provenance and profiles.
+
+``import xzarrio`` registers the ``.zio`` accessor on every ``xarray.Dataset``
+and ``xarray.DataArray``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+from . import errors
+from .accessor import ZioAccessor
+from .options import get_option, set_options
+from .provenance import HistoryEntry, Provenance
+from .reading import open_zarr
+from .storeinfo import StoreInfo, VariableInfo, store_info
+from .writing import WriteReport
+
+try:
+    __version__ = importlib.metadata.version("xzarrio")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
+    __version__ = "0+unknown"
+
+
+def info(store: Any, **kwargs: Any) -> StoreInfo:
+    """The storage report of a store; see :func:`xzarrio.storeinfo.store_info`.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xzarrio
+    >>> path = getfixture("tmp_path") / "zeros.zarr"
+    >>> _ = xr.Dataset({"z": ("x", np.zeros(10_000))}).zio.to_zarr(path)
+    >>> xzarrio.info(path)["z"].nbytes
+    80000
+    """
+    return store_info(store, **kwargs)
+
+
+__all__ = [
+    "__version__",
+    "errors",
+    "ZioAccessor",
+    "open_zarr",
+    "info",
+    "set_options",
+    "get_option",
+    "WriteReport",
+    "StoreInfo",
+    "VariableInfo",
+    "Provenance",
+    "HistoryEntry",
+]

@@ -1,0 +1,153 @@
+"""The ``.zio`` accessor: one class on both Dataset and DataArray.
+
+Each member checks its arguments and hands the object to the plain function
+of the module that owns the concern. Nothing is kept on the accessor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import xarray as xr
+
+from . import reading, writing
+from .provenance import Provenance
+from .storeinfo import StoreInfo
+
+__all__ = ["ZioAccessor"]
+
+
+@xr.register_dataset_accessor("zio")
+@xr.register_dataarray_accessor("zio")
+class ZioAccessor:
+    """Parallel zarr input/output with provenance, on ``Dataset.zio`` and ``DataArray.zio``."""
+
+    def __init__(self, obj: xr.Dataset | xr.DataArray) -> None:
+        self._obj = obj
+
+    def to_zarr(
+        self,
+        store: Any,
+        *,
+        mode: str = "w-",
+        chunks: Any = None,
+        compressor: Any = None,
+        history: str | None = None,
+        append_dim: Hashable | None = None,
+        region: Any = None,
+        consolidated: bool | None = None,
+        zarr_format: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+        num_workers: int | None = None,
+        scheduler: Any = None,
+        progress: bool | None = None,
+        compute: bool = True,
+    ) -> Any:
+        """Write to a chunked, compressed zarr store, chunks in parallel, with provenance.
+
+        Parameters
+        ----------
+        store : str, path or zarr store
+            A local directory, a URL such as ``s3://bucket/out.zarr`` (with
+            *storage_options*) or a zarr store object.
+        mode : {"w-", "w", "a", "r+"}, default "w-"
+            ``"w-"`` refuses an existing store (``FileExistsError``); ``"w"``
+            replaces it, atomically on a local store; ``"a"`` with *append_dim*
+            appends; ``"r+"`` with *region* overwrites a region.
+        chunks : None, "auto" or dict, optional
+            Stored chunks. None keeps the object's dask chunks (zarr chooses for
+            in-memory data); ``"auto"`` aims at ``chunk_target_bytes``; a dict
+            ``{dim: size}`` sets the named dims, the others keep their dask
+            chunks or are stored whole. Dask chunks are aligned to stored
+            chunks before writing, so no two tasks write one stored chunk.
+        compressor : str or codec, optional
+            ``"zstd"`` (default), ``"lz4"``, ``"blosc"``, ``"gzip"``, ``"none"``
+            or a zarr/numcodecs codec object.
+        history : str, optional
+            Your note, added to the new ``history`` line.
+        append_dim : str, optional
+            The dimension to append along (implies ``mode="a"``).
+        region : dict or "auto", optional
+            ``{dim: slice}`` to overwrite (implies ``mode="r+"``).
+        consolidated : bool, optional
+            Write consolidated metadata; by default it is written, for both formats.
+        zarr_format : {2, 3}, optional
+            Default: zarr's default (3) for new stores, the store's for existing ones.
+        storage_options : dict, optional
+            Passed to fsspec for URLs.
+        encoding : dict, optional
+            Per-variable encoding, as for :meth:`xarray.Dataset.to_zarr`; it wins
+            over *chunks* and *compressor*.
+        num_workers : int, optional
+            Threads (or processes) writing chunks; default all cores.
+        scheduler : {"threads", "synchronous", "processes"} or distributed.Client, optional
+            Default ``"threads"``.
+        progress : bool, optional
+            Show a progress bar on stderr while chunks are written.
+        compute : bool, default True
+            If False, nothing is written now: a :class:`dask.delayed.Delayed`
+            is returned whose ``.compute()`` writes and returns the report.
+
+        Returns
+        -------
+        WriteReport or dask.delayed.Delayed
+
+        Raises
+        ------
+        FileExistsError
+            ``mode="w-"`` and the store exists.
+        FileNotFoundError
+            ``mode="a"``/``"r+"`` and the store does not exist.
+        ValueError
+            Bad chunks, compressor name, mode, append mismatch or region.
+        TypeError
+            Attributes that cannot be stored as JSON, codecs that fit no format.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xzarrio
+        >>> path = getfixture("tmp_path") / "wvel.zarr"
+        >>> ds = xr.Dataset({"wvel": (("y", "x"), np.zeros((400, 300), "f4"))})
+        >>> report = ds.zio.to_zarr(path, chunks={"y": 100}, history="a first try")
+        >>> report.variables, report.nbytes
+        (('wvel',), 480000)
+        >>> report.provenance.history[0].text.endswith("]")
+        True
+        """
+        return writing.to_zarr(
+            self._obj,
+            store,
+            mode=mode,
+            chunks=chunks,
+            compressor=compressor,
+            history=history,
+            append_dim=append_dim,
+            region=region,
+            consolidated=consolidated,
+            zarr_format=zarr_format,
+            storage_options=storage_options,
+            encoding=encoding,
+            num_workers=num_workers,
+            scheduler=scheduler,
+            progress=progress,
+            compute=compute,
+        )
+
+    def reopen(self, **kwargs: Any) -> xr.Dataset:
+        """Lazily reopen the store this object was read from.
+
+        Keyword arguments go to :func:`xzarrio.open_zarr`. Raises ``ValueError``
+        for an object that came from no store.
+        """
+        return reading.reopen(self._obj, **kwargs)
+
+    @property
+    def provenance(self) -> Provenance:
+        """The parsed provenance: from the attributes, else from the store's root."""
+        return reading.provenance_of(self._obj)
+
+    def info(self) -> StoreInfo:
+        """The storage report of the store this object was read from."""
+        return reading.info_of(self._obj)

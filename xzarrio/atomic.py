@@ -1,0 +1,112 @@
+"""Atomic replacement of a local store.
+
+A new store is written into a hidden staging directory beside the target and
+swapped in only once complete. On Linux the swap is one ``renameat2`` call
+(``RENAME_EXCHANGE``, or ``RENAME_NOREPLACE`` for a new store), so a reader
+sees the old store or the new one and never a mix; elsewhere it is two
+renames. The staging directory is removed whatever happens, short of the
+process being killed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["staged_store", "STAGING_MARK"]
+
+#: part of the name of every staging directory, so that it can be recognised
+STAGING_MARK = ".xzarrio-staging-"
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+
+
+def _load_renameat2():  # type: ignore[no-untyped-def]
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_renameat2 = _load_renameat2()
+
+
+def _rename2(src: Path, dst: Path, flags: int) -> bool:
+    """``renameat2``; False where the system or file system lacks it."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(src), None, str(dst))
+
+
+def _swap_in(staging: Path, target: Path, *, replace: bool) -> None:
+    """Put *staging* at *target*; afterwards *staging* holds the old store, if any."""
+    if not replace:
+        if _rename2(staging, target, _RENAME_NOREPLACE):
+            return
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "store appeared during the write", str(target))
+        os.rename(staging, target)
+        return
+    if not target.exists():
+        # nothing to replace any more: create it, leaving staging empty
+        os.rename(staging, target)
+        return
+    if _rename2(staging, target, _RENAME_EXCHANGE):
+        return
+    aside = staging.with_name(staging.name + "-old")
+    os.rename(target, aside)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+    os.rename(aside, staging)
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    # a half-finished two-rename swap leaves this beside it
+    shutil.rmtree(path.with_name(path.name + "-old"), ignore_errors=True)
+
+
+@contextmanager
+def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
+    """Yield a fresh staging path beside *target*; on success swap it in.
+
+    Parameters
+    ----------
+    target : Path
+        The store's final place.
+    replace : bool
+        Whether an existing store at *target* is replaced (``mode="w"``) or
+        must not appear meanwhile (``mode="w-"``).
+
+    The body writes the complete store at the yielded path. When the body
+    raises (an exception, ``KeyboardInterrupt``), the staging directory is
+    removed and *target* is untouched.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}{STAGING_MARK}{uuid.uuid4().hex[:12]}")
+    try:
+        yield staging
+        _swap_in(staging, target, replace=replace)
+    finally:
+        _remove(staging)

@@ -1,0 +1,109 @@
+"""Stored chunk shapes: check a ``chunks`` request and resolve it per variable."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import xarray as xr
+
+from .errors import InvalidChunksError
+
+__all__ = ["check_chunks", "stored_chunks"]
+
+
+def check_chunks(ds: xr.Dataset, chunks: Any) -> None:
+    """Refuse a ``chunks`` request that names a missing dim or a size below 1."""
+    if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
+        return
+    if not isinstance(chunks, Mapping):
+        raise InvalidChunksError(
+            f"chunks={chunks!r} is not understood; expected None (keep the object's chunks), "
+            "'auto', or a dict {dim: size}"
+        )
+    for dim, size in chunks.items():
+        if dim not in ds.dims:
+            raise InvalidChunksError(
+                f"chunks names dimension {dim!r}, which the object does not have; "
+                f"expected one of {list(ds.dims)}"
+            )
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise InvalidChunksError(
+                f"chunk size for dimension {dim!r} must be an integer >= 1, got {size!r}; "
+                f"to store the dimension whole, give its length ({ds.sizes[dim]})"
+            )
+
+
+def _clip(size: int, length: int) -> int:
+    # zarr wants at least 1 along every dim, even a size-0 one
+    return max(1, min(int(size), length))
+
+
+def _zarr_default(var: xr.Variable) -> tuple[int, ...]:
+    """The chunks zarr would choose for an in-memory array."""
+    from zarr.core.chunk_grids import _guess_chunks
+
+    return tuple(_guess_chunks(var.shape, max(var.dtype.itemsize, 1)))
+
+
+def _auto(var: xr.Variable, target_bytes: int) -> tuple[int, ...]:
+    """Chunks near *target_bytes*: trailing dims whole, leading dims cut.
+
+    Climate fields are mostly read a map (the trailing dims) at a time, so a
+    chunk holds whole maps where it can and splits the leading dim otherwise.
+    """
+    itemsize = max(var.dtype.itemsize, 1)
+    sizes = [1] * var.ndim
+    block = itemsize
+    for axis in reversed(range(var.ndim)):
+        length = max(1, var.shape[axis])
+        if block * length <= target_bytes:
+            sizes[axis] = length
+            block *= length
+        else:
+            sizes[axis] = max(1, target_bytes // block)
+            break
+    return tuple(sizes)
+
+
+def stored_chunks(
+    ds: xr.Dataset, chunks: Any, target_bytes: int
+) -> dict[Hashable, tuple[int, ...]]:
+    """The stored chunk shape of every variable of *ds* with at least one dim.
+
+    ``None`` keeps dask chunks (the first chunk per dim), else chunks the
+    object already carries in its encoding, else zarr's own choice; ``"auto"``
+    aims at *target_bytes* per chunk; a dict sets the named dims, and the
+    other dims keep their dask chunk or are stored whole.
+    """
+    result: dict[Hashable, tuple[int, ...]] = {}
+    for name, var in ds.variables.items():
+        if var.ndim == 0:
+            continue
+        if isinstance(chunks, Mapping):
+            sizes = []
+            for axis, dim in enumerate(var.dims):
+                if dim in chunks:
+                    sizes.append(chunks[dim])
+                elif var.chunks is not None:
+                    sizes.append(var.chunks[axis][0])
+                else:
+                    sizes.append(var.shape[axis])
+        elif chunks == "auto":
+            sizes = list(_auto(var, target_bytes))
+        elif var.chunks is not None:
+            sizes = [c[0] if c else 1 for c in var.chunks]
+        elif _encoded_chunks_fit(var):
+            sizes = list(var.encoding["chunks"])
+        else:
+            sizes = list(_zarr_default(var))
+        result[name] = tuple(_clip(s, n) for s, n in zip(sizes, var.shape))
+    return result
+
+
+def _encoded_chunks_fit(var: xr.Variable) -> bool:
+    enc = var.encoding.get("chunks")
+    return isinstance(enc, tuple | list) and len(enc) == var.ndim and all(
+        isinstance(c, numbers.Integral) and c >= 1 for c in enc
+    )

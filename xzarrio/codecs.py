@@ -1,0 +1,192 @@
+"""Compressor names and codec objects, for zarr formats 2 and 3 alike.
+
+Format 3 takes zarr's own ``BytesBytesCodec`` objects, format 2 takes numcodecs
+codecs. A user may hand either kind for either format: known codecs are
+translated to their twin, anything else must already fit the format.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numcodecs
+from numcodecs.abc import Codec as NumcodecsCodec
+from zarr.abc.codec import BytesBytesCodec
+from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+from .errors import CodecFormatError, UnknownCompressorError
+
+__all__ = ["COMPRESSOR_NAMES", "is_codec", "resolve_compressors", "describe_codecs"]
+
+#: the names ``to_zarr(compressor=...)`` understands, with what each means
+COMPRESSOR_NAMES: dict[str, str] = {
+    "zstd": "Zstandard, level 3 (the default)",
+    "lz4": "LZ4 (numcodecs; outside the zarr v3 core spec)",
+    "blosc": "Blosc with LZ4 inside, level 5, byte shuffle",
+    "gzip": "gzip (zlib), level 5",
+    "none": "no compression",
+}
+
+
+def is_codec(value: Any) -> bool:
+    """Whether *value* is a codec object of zarr 3 or numcodecs."""
+    return isinstance(value, BytesBytesCodec | NumcodecsCodec)
+
+
+def _lz4_v3() -> BytesBytesCodec:
+    from zarr.codecs.numcodecs import LZ4
+
+    # We choose lz4 on the user's behalf by name; the docs say it is a
+    # numcodecs codec, so zarr's warning about the v3 spec would only be noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LZ4()
+
+
+def _by_name(name: str, zarr_format: int) -> tuple[Any, ...]:
+    if name == "none":
+        return ()
+    if zarr_format == 3:
+        return (
+            {
+                "zstd": lambda: ZstdCodec(level=3),
+                "lz4": _lz4_v3,
+                "blosc": lambda: BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
+                "gzip": lambda: GzipCodec(level=5),
+            }[name](),
+        )
+    return (
+        {
+            "zstd": lambda: numcodecs.Zstd(level=3),
+            "lz4": lambda: numcodecs.LZ4(),
+            "blosc": lambda: numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE),
+            "gzip": lambda: numcodecs.GZip(level=5),
+        }[name](),
+    )
+
+
+_BLOSC_SHUFFLE_V2 = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def _to_v2(codec: Any) -> NumcodecsCodec:
+    if isinstance(codec, NumcodecsCodec):
+        return codec
+    if isinstance(codec, ZstdCodec):
+        return numcodecs.Zstd(level=codec.level, checksum=codec.checksum)
+    if isinstance(codec, GzipCodec):
+        return numcodecs.GZip(level=codec.level)
+    if isinstance(codec, BloscCodec):
+        return numcodecs.Blosc(
+            cname=codec.cname.value,
+            clevel=codec.clevel,
+            shuffle=_BLOSC_SHUFFLE_V2[codec.shuffle.value],
+            blocksize=codec.blocksize,
+        )
+    # zarr's wrappers of numcodecs codecs carry the numcodecs config
+    config = getattr(codec, "codec_config", None)
+    codec_name = getattr(codec, "codec_name", "")
+    if config is not None and codec_name.startswith("numcodecs."):
+        return numcodecs.get_codec({"id": codec_name.removeprefix("numcodecs."), **config})
+    raise CodecFormatError(
+        f"codec {codec!r} has no zarr format 2 equivalent; "
+        "use a numcodecs codec or zarr_format=3"
+    )
+
+
+def _to_v3(codec: Any) -> BytesBytesCodec:
+    if isinstance(codec, BytesBytesCodec):
+        return codec
+    if isinstance(codec, numcodecs.Zstd):
+        return ZstdCodec(level=codec.level, checksum=bool(getattr(codec, "checksum", False)))
+    if isinstance(codec, numcodecs.GZip):
+        return GzipCodec(level=codec.level)
+    if isinstance(codec, numcodecs.Blosc):
+        shuffle = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}.get(codec.shuffle, "shuffle")
+        return BloscCodec(
+            cname=codec.cname.decode() if isinstance(codec.cname, bytes) else codec.cname,
+            clevel=codec.clevel,
+            shuffle=shuffle,
+            blocksize=codec.blocksize,
+        )
+    import zarr.codecs.numcodecs as wrappers
+
+    config = codec.get_config()
+    codec_id = config.pop("id")
+    wrapper = next(
+        (
+            cls
+            for cls in vars(wrappers).values()
+            if isinstance(cls, type) and getattr(cls, "codec_name", None) == f"numcodecs.{codec_id}"
+        ),
+        None,
+    )
+    if wrapper is None or not issubclass(wrapper, BytesBytesCodec):
+        raise CodecFormatError(
+            f"codec {codec!r} cannot compress zarr format 3 chunks; "
+            "use a zarr.codecs compressor or zarr_format=2"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return wrapper(**config)
+
+
+def resolve_compressors(compressor: Any, zarr_format: int) -> tuple[Any, ...]:
+    """Turn a compressor name or codec object into zarr's ``compressors`` tuple.
+
+    Parameters
+    ----------
+    compressor : str, codec or None
+        One of :data:`COMPRESSOR_NAMES` (``None`` means ``"none"``), or a codec
+        object of zarr 3 or numcodecs.
+    zarr_format : {2, 3}
+        The format the codec must fit.
+
+    Raises
+    ------
+    UnknownCompressorError
+        (a ``ValueError``) for a name not in :data:`COMPRESSOR_NAMES`.
+    CodecFormatError
+        (a ``TypeError``) for an object that is no codec or fits neither format.
+
+    Examples
+    --------
+    >>> resolve_compressors("zstd", 3)
+    (ZstdCodec(level=3, checksum=False),)
+    >>> resolve_compressors("gzip", 2)
+    (GZip(level=5),)
+    """
+    if compressor is None:
+        compressor = "none"
+    if isinstance(compressor, str):
+        name = compressor.lower()
+        if name not in COMPRESSOR_NAMES:
+            raise UnknownCompressorError(
+                f"unknown compressor {compressor!r}; expected one of "
+                f"{list(COMPRESSOR_NAMES)} or a zarr/numcodecs codec object"
+            )
+        return _by_name(name, zarr_format)
+    if not is_codec(compressor):
+        raise CodecFormatError(
+            f"compressor must be a name ({list(COMPRESSOR_NAMES)}) or a zarr/numcodecs "
+            f"codec object, got {compressor!r} of type {type(compressor).__name__}"
+        )
+    return (_to_v3(compressor) if zarr_format == 3 else _to_v2(compressor),)
+
+
+def describe_codecs(codecs: Any) -> str:
+    """A short human-readable name for a sequence of codecs (``"zstd(3)"``)."""
+    parts = []
+    for codec in codecs or ():
+        if codec is None:
+            continue
+        name = type(codec).__name__.removesuffix("Codec").lower()
+        level = getattr(codec, "level", None)
+        if level is None:
+            level = getattr(codec, "clevel", None)
+        cname = getattr(codec, "cname", None)
+        if cname is not None:
+            cname = getattr(cname, "value", cname)
+            name = f"{name}-{cname.decode() if isinstance(cname, bytes) else cname}"
+        parts.append(f"{name}({level})" if level is not None else name)
+    return " + ".join(parts) if parts else "none"

@@ -1,0 +1,81 @@
+"""One exception tree for xzarrio.
+
+Every class derives from :class:`XzarrioError` and from the builtin a user
+would catch anyway, so ``except FileExistsError`` works as well as
+``except xzarrio.errors.XzarrioError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "XzarrioError",
+    "StoreExistsError",
+    "StoreNotFoundError",
+    "NotAZarrStoreError",
+    "InvalidChunksError",
+    "UnknownCompressorError",
+    "CodecFormatError",
+    "InvalidAttributeError",
+    "AppendMismatchError",
+    "RegionError",
+    "UnnamedDataArrayError",
+    "NoSourceStoreError",
+    "InvalidOptionError",
+    "InvalidArgumentError",
+]
+
+
+class XzarrioError(Exception):
+    """Base class of every error xzarrio raises on purpose."""
+
+
+class StoreExistsError(XzarrioError, FileExistsError):
+    """The target store exists and ``mode="w-"`` refuses to replace it."""
+
+
+class StoreNotFoundError(XzarrioError, FileNotFoundError):
+    """The store to read, append to or write a region of does not exist."""
+
+
+class NotAZarrStoreError(XzarrioError, ValueError):
+    """The path exists but holds no zarr store."""
+
+
+class InvalidChunksError(XzarrioError, ValueError):
+    """A ``chunks`` request names a dimension the object lacks or a size below 1."""
+
+
+class UnknownCompressorError(XzarrioError, ValueError):
+    """A compressor name that xzarrio does not know."""
+
+
+class CodecFormatError(XzarrioError, TypeError):
+    """A codec object that cannot be used with the requested zarr format."""
+
+
+class InvalidAttributeError(XzarrioError, TypeError, ValueError):
+    """An attribute value that cannot be stored as strict JSON (a type or NaN/inf)."""
+
+
+class AppendMismatchError(XzarrioError, ValueError):
+    """Data to append does not fit the store (dims, dtype or sizes)."""
+
+
+class RegionError(XzarrioError, ValueError):
+    """A region write that does not fit the store."""
+
+
+class UnnamedDataArrayError(XzarrioError, ValueError):
+    """A DataArray without a name cannot become a zarr variable."""
+
+
+class NoSourceStoreError(XzarrioError, ValueError):
+    """The object was not read from a store, so there is nothing to reopen."""
+
+
+class InvalidOptionError(XzarrioError, ValueError):
+    """An unknown option name or a bad option value."""
+
+
+class InvalidArgumentError(XzarrioError, ValueError):
+    """Any other argument value outside what is accepted."""

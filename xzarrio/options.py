@@ -1,0 +1,115 @@
+"""Package-wide defaults, set globally or for a ``with`` block."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .errors import InvalidOptionError
+
+__all__ = ["OPTIONS", "set_options", "get_option"]
+
+#: the default of every option; ``None`` for ``num_workers`` means all cores
+OPTIONS: dict[str, Any] = {
+    "compressor": "zstd",
+    "num_workers": None,
+    "progress": False,
+    "provenance": True,
+    "chunk_target_bytes": 16 * 2**20,
+}
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _valid_compressor(value: Any) -> bool:
+    from .codecs import COMPRESSOR_NAMES, is_codec
+
+    return value in COMPRESSOR_NAMES or value is None or is_codec(value)
+
+
+_VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "compressor": (_valid_compressor, "a compressor name or codec object"),
+    "num_workers": (
+        lambda v: v is None or _is_positive_int(v),
+        "None (all cores) or an integer >= 1",
+    ),
+    "progress": (lambda v: isinstance(v, bool), "True or False"),
+    "provenance": (lambda v: isinstance(v, bool), "True or False"),
+    "chunk_target_bytes": (_is_positive_int, "an integer number of bytes >= 1"),
+}
+
+
+def _check(name: str, value: Any) -> None:
+    if name not in OPTIONS:
+        raise InvalidOptionError(
+            f"unknown option {name!r}; valid options are {sorted(OPTIONS)}"
+        )
+    ok, expected = _VALIDATORS[name]
+    if not ok(value):
+        if name == "compressor":
+            from .codecs import COMPRESSOR_NAMES
+
+            expected += f" (names: {list(COMPRESSOR_NAMES)})"
+        raise InvalidOptionError(f"option {name}={value!r} is invalid: expected {expected}")
+
+
+class set_options:
+    """Set xzarrio's defaults, globally or for a ``with`` block.
+
+    Parameters
+    ----------
+    compressor : str or codec, default ``"zstd"``
+        Compressor used when ``to_zarr`` gets none.
+    num_workers : int or None, default None
+        Threads used for writing and profiled computes; None means all cores.
+    progress : bool, default False
+        Show a progress bar on stderr while chunks are written.
+    provenance : bool, default True
+        Stamp ``history``, ``creation_date`` and ``gmt_timestamp`` on writes.
+    chunk_target_bytes : int, default 16 MiB
+        Size aimed at by ``chunks="auto"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown option name or a bad value; the message names the valid ones.
+
+    Examples
+    --------
+    >>> import xzarrio
+    >>> with xzarrio.set_options(compressor="lz4", num_workers=2):
+    ...     xzarrio.get_option("compressor")
+    'lz4'
+    >>> xzarrio.get_option("compressor")
+    'zstd'
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name, value in kwargs.items():
+            _check(name, value)
+        self._old = {name: OPTIONS[name] for name in kwargs}
+        OPTIONS.update(kwargs)
+
+    def __enter__(self) -> set_options:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        OPTIONS.update(self._old)
+
+
+def get_option(name: str) -> Any:
+    """Return the current value of one option (see :class:`set_options`)."""
+    if name not in OPTIONS:
+        raise InvalidOptionError(
+            f"unknown option {name!r}; valid options are {sorted(OPTIONS)}"
+        )
+    return OPTIONS[name]
+
+
+def default_num_workers() -> int:
+    """The thread count used when neither the call nor the options set one."""
+    value = OPTIONS["num_workers"]
+    return value if value is not None else (os.cpu_count() or 1)

@@ -1,0 +1,184 @@
+"""The storage report of a store: what each variable is and what it costs on disk.
+
+The numbers come from zarr itself (``nbytes_stored``, ``nchunks_initialized``,
+the store's ``getsize_prefix``), so they are the store's real ones.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import zarr
+from dask.utils import format_bytes
+from zarr.core.sync import sync
+
+from .codecs import describe_codecs
+from .stores import open_root, source_of_store
+
+__all__ = ["VariableInfo", "StoreInfo", "store_info", "store_nbytes_stored"]
+
+
+def _ratio(nbytes: int, stored: int) -> float:
+    return nbytes / stored if stored else float("inf") if nbytes else 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariableInfo:
+    """What one array of a store holds and what it occupies."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    codecs: str
+    nbytes: int
+    nbytes_stored: int
+    chunks_initialized: int
+    chunks_total: int
+
+    @property
+    def ratio(self) -> float:
+        """Logical bytes ÷ stored bytes (above 1 means it compressed)."""
+        return _ratio(self.nbytes, self.nbytes_stored)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreInfo:
+    """The storage report of a zarr store.
+
+    ``nbytes_stored`` counts every byte in the store (chunks and metadata),
+    so it is more than the sum of the variables' when metadata is consolidated.
+    """
+
+    store: str
+    zarr_format: int
+    variables: tuple[VariableInfo, ...]
+    nbytes_stored: int
+
+    @property
+    def nbytes(self) -> int:
+        """The logical size of all arrays in the store."""
+        return sum(v.nbytes for v in self.variables)
+
+    @property
+    def ratio(self) -> float:
+        """Logical bytes ÷ bytes stored, over the whole store."""
+        return _ratio(self.nbytes, self.nbytes_stored)
+
+    def __getitem__(self, name: str) -> VariableInfo:
+        for variable in self.variables:
+            if variable.name == name:
+                return variable
+        raise KeyError(f"no variable {name!r} in {self.store!r}; it has {[v.name for v in self.variables]}")
+
+    def _rows(self) -> list[list[str]]:
+        rows = [["name", "dtype", "shape", "chunks", "codecs", "size", "stored", "ratio", "chunks init"]]
+        for v in self.variables:
+            rows.append(
+                [
+                    v.name,
+                    v.dtype,
+                    " × ".join(map(str, v.shape)) or "()",
+                    " × ".join(map(str, v.chunks)) or "()",
+                    v.codecs,
+                    format_bytes(v.nbytes),
+                    format_bytes(v.nbytes_stored),
+                    f"{v.ratio:.1f}",
+                    f"{v.chunks_initialized}/{v.chunks_total}",
+                ]
+            )
+        rows.append(
+            ["total", "", "", "", "", format_bytes(self.nbytes), format_bytes(self.nbytes_stored),
+             f"{self.ratio:.1f}", ""]
+        )
+        return rows
+
+    def __repr__(self) -> str:
+        rows = self._rows()
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        right = {5, 6, 7, 8}
+        lines = [f"<xzarrio.StoreInfo {self.store!r} (zarr format {self.zarr_format})>"]
+        for i, row in enumerate(rows):
+            cells = [c.rjust(w) if j in right else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))]
+            lines.append("  ".join(cells).rstrip())
+            if i == 0 or i == len(rows) - 2:
+                lines.append("  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = self._rows()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
+        )
+        title = html.escape(f"StoreInfo {self.store} (zarr format {self.zarr_format})")
+        return f"<div><strong>{title}</strong><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the report."""
+        return {
+            "store": self.store,
+            "zarr_format": self.zarr_format,
+            "nbytes": self.nbytes,
+            "nbytes_stored": self.nbytes_stored,
+            "variables": [
+                {**{k: getattr(v, k) for k in VariableInfo.__dataclass_fields__}, "ratio": v.ratio}
+                for v in self.variables
+            ],
+        }
+
+
+def store_nbytes_stored(group: zarr.Group) -> int:
+    """Every byte under *group* in its store: chunks and metadata."""
+    path = group.store_path
+    return int(sync(path.store.getsize_prefix(path.path)))
+
+
+def _variable_info(name: str, array: zarr.Array) -> VariableInfo:
+    codecs = tuple(array.filters) + tuple(array.compressors)
+    return VariableInfo(
+        name=name,
+        dtype=str(array.dtype),
+        shape=tuple(array.shape),
+        chunks=tuple(array.chunks),
+        codecs=describe_codecs(codecs),
+        nbytes=int(array.nbytes),
+        nbytes_stored=int(array.nbytes_stored()),
+        chunks_initialized=int(array.nchunks_initialized),
+        chunks_total=int(array.nchunks),
+    )
+
+
+def store_info(
+    store: Any,
+    *,
+    group: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> StoreInfo:
+    """The storage report of a store.
+
+    Parameters
+    ----------
+    store : str, path or zarr store
+        A local path, a URL (with *storage_options*) or a zarr store object.
+    group : str, optional
+        The group inside the store.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a local store does not exist.
+    ValueError
+        When the path holds no zarr store.
+    """
+    root = open_root(store, group=group, storage_options=storage_options)
+    arrays = sorted(root.arrays(), key=lambda item: item[0])
+    source = source_of_store(store)
+    return StoreInfo(
+        store=source if isinstance(source, str) else repr(source),
+        zarr_format=root.metadata.zarr_format,
+        variables=tuple(_variable_info(name, array) for name, array in arrays),
+        nbytes_stored=store_nbytes_stored(root),
+    )

@@ -1,0 +1,622 @@
+"""The write: one core function behind ``.zio.to_zarr``.
+
+Everything that can be checked without writing is checked first (``plan``);
+then xarray's own zarr backend writes the chunks through dask (``execute``).
+A local ``mode="w"``/``"w-"`` write goes to a staging directory that is
+swapped in only when complete (see :mod:`xzarrio.atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import time
+import warnings
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import xarray as xr
+import zarr
+from dask.utils import format_bytes
+
+from . import options
+from .atomic import staged_store
+from .chunks import check_chunks, stored_chunks
+from .codecs import resolve_compressors
+from .errors import (
+    AppendMismatchError,
+    InvalidArgumentError,
+    InvalidAttributeError,
+    NotAZarrStoreError,
+    RegionError,
+    StoreExistsError,
+    UnnamedDataArrayError,
+)
+from .provenance import (
+    Provenance,
+    attrs_for_modified_store,
+    attrs_for_new_store,
+    format_call,
+    now_utc,
+)
+from .reading import open_zarr, provenance_of
+from .storeinfo import store_nbytes_stored
+from .stores import check_readable, is_zarr_dir, local_path, open_root, source_of_store
+
+__all__ = ["WriteReport", "to_zarr", "MODES", "SCHEDULERS"]
+
+MODES = ("w-", "w", "a", "r+")
+SCHEDULERS = ("threads", "synchronous", "processes")
+_SCHEDULER_ALIASES = {
+    "threading": "threads",
+    "sync": "synchronous",
+    "single-threaded": "synchronous",
+    "multiprocessing": "processes",
+}
+# encoding keys that describe how the source was stored, not what the data is
+_STORAGE_KEYS = {
+    "chunks",
+    "preferred_chunks",
+    "compressors",
+    "compressor",
+    "filters",
+    "shards",
+    "serializer",
+    "fill_value",
+    "source",
+    "original_shape",
+    "group",
+    "storage_options",
+    "zarr_format",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteReport:
+    """What a write did and what it costs on the store.
+
+    Attributes
+    ----------
+    store : str
+        Where the store is (an absolute path for a local store).
+    variables : tuple of str
+        The variables written (coordinates included).
+    nbytes : int
+        Logical size of the written arrays as they are in the store after the
+        write (after an append: their whole length).
+    nbytes_stored : int
+        Bytes those arrays occupy on the store; for a new store, every byte of
+        the store, metadata included.
+    seconds : float
+        Wall time of the write, validation to swap.
+    nbytes_written : int
+        Logical bytes this call wrote (the object's size).
+    provenance : Provenance
+        The store's provenance after the write.
+    """
+
+    store: str
+    variables: tuple[str, ...]
+    nbytes: int
+    nbytes_stored: int
+    seconds: float
+    nbytes_written: int
+    mode: str
+    zarr_format: int
+    provenance: Provenance = field(default_factory=Provenance)
+    storage_options: dict[str, Any] | None = None
+
+    @property
+    def ratio(self) -> float:
+        """Compression ratio: ``nbytes / nbytes_stored``."""
+        return self.nbytes / self.nbytes_stored if self.nbytes_stored else float("inf")
+
+    @property
+    def throughput(self) -> float:
+        """Logical bytes written per second."""
+        return self.nbytes_written / self.seconds if self.seconds > 0 else float("inf")
+
+    def open(self, **kwargs: Any) -> xr.Dataset:
+        """Reopen the written store lazily (see :func:`xzarrio.open_zarr`)."""
+        if self.storage_options and "storage_options" not in kwargs:
+            kwargs["storage_options"] = self.storage_options
+        return open_zarr(self.store, **kwargs)
+
+    def __repr__(self) -> str:
+        names = ", ".join(self.variables)
+        return "\n".join(
+            [
+                f"<xzarrio.WriteReport {self.store!r}>",
+                f"  mode        : {self.mode} (zarr format {self.zarr_format})",
+                f"  variables   : {names}",
+                f"  size        : {format_bytes(self.nbytes)} ({self.nbytes:,} bytes)",
+                f"  stored      : {format_bytes(self.nbytes_stored)} ({self.nbytes_stored:,} bytes)",
+                f"  ratio       : {self.ratio:.2f}",
+                f"  time        : {self.seconds:.2f} s",
+                f"  throughput  : {format_bytes(int(self.throughput)) if np.isfinite(self.throughput) else 'inf'}/s",
+            ]
+        )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
+    if isinstance(obj, xr.DataArray):
+        if obj.name is None:
+            raise UnnamedDataArrayError(
+                "cannot write an unnamed DataArray: zarr stores variables by name; "
+                "name it first, e.g. da.rename('temperature').zio.to_zarr(...)"
+            )
+        return obj.to_dataset()
+    return obj
+
+
+def _check_names(ds: xr.Dataset) -> None:
+    for name in list(ds.variables) + list(ds.dims):
+        if not isinstance(name, str):
+            raise InvalidArgumentError(
+                f"variable and dimension names must be strings to be stored in zarr, "
+                f"got {name!r} of type {type(name).__name__}; rename it first"
+            )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _check_attrs(attrs: Mapping[Any, Any], owner: str) -> None:
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise InvalidAttributeError(
+                f"attribute names must be strings; {owner} has attribute {key!r} "
+                f"of type {type(key).__name__}"
+            )
+        try:
+            json.dumps(_jsonable(value), allow_nan=False)
+        except ValueError:
+            raise InvalidAttributeError(
+                f"attribute {key!r} of {owner} is {value!r}: zarr attributes are JSON, "
+                "which has no NaN or infinity; store it as a string or drop it"
+            ) from None
+        except TypeError:
+            raise InvalidAttributeError(
+                f"attribute {key!r} of {owner} is {value!r} of type {type(value).__name__}, "
+                "which cannot be stored as JSON; expected a str, number, bool, None, "
+                "list, dict or numpy array"
+            ) from None
+
+
+def _check_all_attrs(ds: xr.Dataset) -> None:
+    _check_attrs(ds.attrs, "the Dataset")
+    for name, var in ds.variables.items():
+        _check_attrs(var.attrs, f"variable {name!r}")
+
+
+def _resolve_scheduler(scheduler: Any) -> Any:
+    if scheduler is None:
+        return "threads"
+    if isinstance(scheduler, str):
+        name = _SCHEDULER_ALIASES.get(scheduler, scheduler)
+        if name not in SCHEDULERS:
+            raise InvalidArgumentError(
+                f"unknown scheduler {scheduler!r}; expected one of {list(SCHEDULERS)} "
+                "or a distributed.Client"
+            )
+        return name
+    if _is_client(scheduler):
+        return scheduler
+    raise InvalidArgumentError(
+        f"scheduler={scheduler!r} is not understood; expected one of {list(SCHEDULERS)} "
+        "or a distributed.Client"
+    )
+
+
+def _is_client(obj: Any) -> bool:
+    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+
+
+def _resolve_workers(num_workers: Any) -> int:
+    if num_workers is None:
+        return options.default_num_workers()
+    if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 1:
+        raise InvalidArgumentError(f"num_workers must be an integer >= 1 or None, got {num_workers!r}")
+    return int(num_workers)
+
+
+def _resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
+    if mode not in MODES:
+        raise InvalidArgumentError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
+    if append_dim is not None and region is not None:
+        raise RegionError(
+            "append_dim and region cannot be used together: append grows the store along "
+            "append_dim, region overwrites a part of it; pick one"
+        )
+    if append_dim is not None:
+        if mode not in ("w-", "a"):
+            raise InvalidArgumentError(f"append_dim needs mode='a', got mode={mode!r}")
+        return "a"
+    if region is not None:
+        if mode not in ("w-", "r+", "a"):
+            raise InvalidArgumentError(f"region needs mode='r+' (or 'a'), got mode={mode!r}")
+        return "r+" if mode == "w-" else mode
+    return mode
+
+
+def _check_target_for_new(path: Path, mode: str) -> None:
+    """Refuse to create over something that must not be replaced."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise NotAZarrStoreError(
+            f"{str(path)!r} is a file, not a zarr store; refusing to write over it"
+        )
+    if not any(path.iterdir()):
+        return
+    if mode == "w-":
+        raise StoreExistsError(
+            f"a store already exists at {str(path)!r}; use mode='w' to replace it or "
+            "mode='a' with append_dim to append to it"
+        )
+    if not is_zarr_dir(path):
+        raise NotAZarrStoreError(
+            f"{str(path)!r} is a directory that holds no zarr store; refusing to replace it "
+            "with mode='w' (remove it yourself, or choose another path)"
+        )
+
+
+def _existing(store: Any, group: str | None, storage_options: Any) -> xr.Dataset:
+    """The existing store, opened lazily to compare against (metadata only)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return open_zarr(store, group=group, chunks=None, storage_options=storage_options)
+
+
+def _check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
+    if append_dim not in ds.dims:
+        raise AppendMismatchError(
+            f"cannot append along {append_dim!r}: the data has no such dimension; "
+            f"its dimensions are {list(ds.dims)}"
+        )
+    if append_dim not in old.dims:
+        raise AppendMismatchError(
+            f"cannot append along {append_dim!r}: the store has no such dimension; "
+            f"its dimensions are {list(old.dims)}"
+        )
+    for name, var in ds.variables.items():
+        if name not in old.variables:
+            continue
+        have = old.variables[name]
+        if var.dims != have.dims:
+            raise AppendMismatchError(
+                f"cannot append variable {name!r}: its dimensions {var.dims} differ from "
+                f"the store's {have.dims}"
+            )
+        same_kind = var.dtype.kind in "USO" and have.dtype.kind in "USO"
+        if var.dtype != have.dtype and not same_kind:
+            raise AppendMismatchError(
+                f"cannot append variable {name!r}: its dtype {var.dtype} differs from "
+                f"the store's {have.dtype}; cast it first, e.g. .astype({str(have.dtype)!r})"
+            )
+        for dim in var.dims:
+            if dim != append_dim and var.sizes[dim] != have.sizes[dim]:
+                raise AppendMismatchError(
+                    f"cannot append variable {name!r}: dimension {dim!r} has size "
+                    f"{var.sizes[dim]}, the store's has {have.sizes[dim]}"
+                )
+
+
+def _check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
+    if isinstance(region, str) and region == "auto":
+        return
+    if not isinstance(region, Mapping):
+        raise RegionError(f"region must be 'auto' or a dict {{dim: slice}}, got {region!r}")
+    for dim, where in region.items():
+        if dim not in old.dims:
+            raise RegionError(
+                f"region names dimension {dim!r}, which the store does not have; "
+                f"it has {list(old.dims)}"
+            )
+        if isinstance(where, str) and where == "auto":
+            continue
+        if not isinstance(where, slice) or where.step not in (None, 1):
+            raise RegionError(f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}")
+        start, stop, _ = where.indices(old.sizes[dim])
+        if (where.start or 0) < 0 or (where.stop is not None and where.stop > old.sizes[dim]) or start > stop:
+            raise RegionError(
+                f"region[{dim!r}] = {where!r} is outside the store's dimension of size "
+                f"{old.sizes[dim]}"
+            )
+        if dim in ds.dims and ds.sizes[dim] != stop - start:
+            raise RegionError(
+                f"region[{dim!r}] = {where!r} covers {stop - start} elements but the data "
+                f"has {ds.sizes[dim]} along {dim!r}"
+            )
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(kw_only=True)
+class _Plan:
+    ds: xr.Dataset
+    store: Any
+    path: Path | None
+    mode: str
+    zarr_format: int
+    append_dim: Hashable | None
+    region: Any
+    consolidated: bool | None
+    storage_options: dict[str, Any] | None
+    scheduler: Any
+    num_workers: int
+    progress: bool
+    group_attrs: dict[str, Any] | None  # root attrs to set after an r+ write
+    started: float
+
+
+def _encode_variables(
+    ds: xr.Dataset,
+    chunks: Mapping[Hashable, tuple[int, ...]],
+    compressors: tuple[Any, ...],
+    user_encoding: Mapping[Hashable, Mapping[str, Any]],
+    existing: set[Hashable],
+) -> xr.Dataset:
+    """A new Dataset whose variables carry the write's encoding and aligned chunks."""
+    variables = {}
+    for name, var in ds.variables.items():
+        enc = {k: v for k, v in var.encoding.items() if k not in _STORAGE_KEYS}
+        if name not in existing:
+            if name in chunks:
+                enc["chunks"] = chunks[name]
+            enc["compressors"] = compressors
+        enc.update(user_encoding.get(name, {}))
+        new = var.copy(deep=False)
+        if name in chunks and new.chunks is None and name not in existing:
+            # in-memory data goes through dask too: one task per stored chunk
+            new = new.chunk(dict(zip(var.dims, chunks[name])))
+        new.encoding = enc
+        variables[name] = new
+    coords = [name for name in ds.coords]
+    out = xr.Dataset(
+        {name: v for name, v in variables.items() if name not in coords},
+        coords={name: variables[name] for name in coords},
+        attrs=dict(ds.attrs),
+    )
+    return out
+
+
+def plan(
+    obj: xr.Dataset | xr.DataArray,
+    store: Any,
+    *,
+    mode: str = "w-",
+    chunks: Any = None,
+    compressor: Any = None,
+    history: str | None = None,
+    append_dim: Hashable | None = None,
+    region: Any = None,
+    consolidated: bool | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+    num_workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool | None = None,
+) -> _Plan:
+    """Check every argument and build what ``execute`` writes; touches no store."""
+    started = time.perf_counter()
+    source = provenance_of(obj) if isinstance(obj, xr.DataArray) else None
+    ds = _as_dataset(obj)
+    _check_names(ds)
+    mode = _resolve_mode(mode, append_dim, region)
+    scheduler = _resolve_scheduler(scheduler)
+    workers = _resolve_workers(num_workers)
+    progress = options.OPTIONS["progress"] if progress is None else bool(progress)
+    if zarr_format not in (None, 2, 3):
+        raise InvalidArgumentError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+    check_chunks(ds, chunks)
+    if encoding is not None:
+        unknown = [name for name in encoding if name not in ds.variables]
+        if unknown:
+            raise InvalidArgumentError(
+                f"encoding names variables {unknown} that the object does not have; "
+                f"it has {list(ds.variables)}"
+            )
+    _check_all_attrs(ds)
+
+    path = local_path(store)
+    existing: set[Hashable] = set()
+    group_attrs = None
+    if mode in ("w-", "w"):
+        if path is not None:
+            _check_target_for_new(path, mode)
+        fmt = zarr_format or zarr.config.get("default_zarr_format")
+    else:
+        check_readable(store)
+        old = _existing(store, None, storage_options)
+        root = open_root(store, storage_options=storage_options)
+        fmt = root.metadata.zarr_format
+        if zarr_format is not None and zarr_format != fmt:
+            raise InvalidArgumentError(
+                f"zarr_format={zarr_format} but the store is zarr format {fmt}"
+            )
+        if mode == "a" and append_dim is not None:
+            _check_append(ds, old, append_dim)
+        if mode == "r+":
+            missing = [n for n in ds.data_vars if n not in old.variables]
+            if missing:
+                raise RegionError(
+                    f"mode='r+' overwrites existing variables only; {missing} are not in the store "
+                    "(use mode='a' to add variables)"
+                )
+            if region is not None:
+                _check_region(ds, old, region)
+        existing = set(old.variables)
+        store_attrs = root.attrs.asdict()
+
+    compressors = resolve_compressors(
+        options.OPTIONS["compressor"] if compressor is None else compressor, fmt
+    )
+    layout = stored_chunks(ds, chunks, options.OPTIONS["chunk_target_bytes"])
+
+    when = now_utc()
+    call = format_call(
+        "zio.to_zarr",
+        {
+            "store": str(store) if path is not None else store if isinstance(store, str) else None,
+            "source": _source_name(obj),
+            "mode": mode,
+            "chunks": chunks,
+            "compressor": compressor if isinstance(compressor, str | type(None)) else type(compressor).__name__,
+            "append_dim": append_dim,
+            "region": region,
+            "zarr_format": fmt,
+        },
+    )
+    attrs = dict(ds.attrs)
+    if mode in ("w-", "w"):
+        if options.OPTIONS["provenance"]:
+            trail = dict(ds.attrs)
+            if source is not None and "history" not in trail and source.history:
+                trail["history"] = "\n".join(str(e) for e in source.history)
+            attrs = attrs_for_new_store(trail, call, history, when)
+    else:
+        new_attrs = (
+            attrs_for_modified_store(store_attrs, call, history, when)
+            if options.OPTIONS["provenance"]
+            else store_attrs
+        )
+        if mode == "a":
+            attrs = new_attrs  # xarray puts the Dataset's attrs on the root in mode "a"
+        else:
+            group_attrs = new_attrs
+    _check_attrs(attrs, "the Dataset")
+
+    encoded = _encode_variables(ds, layout, compressors, encoding or {}, existing)
+    encoded.attrs = attrs
+    return _Plan(
+        ds=encoded,
+        store=store,
+        path=path,
+        mode=mode,
+        zarr_format=fmt,
+        append_dim=append_dim,
+        region=region,
+        consolidated=consolidated,
+        storage_options=storage_options,
+        scheduler=scheduler,
+        num_workers=workers,
+        progress=progress,
+        group_attrs=group_attrs,
+        started=started,
+    )
+
+
+def _source_name(obj: xr.Dataset | xr.DataArray) -> str | None:
+    source = obj.encoding.get("source")
+    return source if isinstance(source, str) else None
+
+
+# --------------------------------------------------------------------------- execute
+
+
+def _compute(delayed: Any, p: _Plan) -> None:
+    if _is_client(p.scheduler):
+        future = p.scheduler.compute(delayed)
+        if p.progress:
+            from distributed import progress as distributed_progress
+
+            distributed_progress(future)
+        future.result()
+        return
+    kwargs: dict[str, Any] = {"scheduler": p.scheduler}
+    if p.scheduler != "synchronous":
+        kwargs["num_workers"] = p.num_workers
+    if p.progress:
+        import sys
+
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr):
+            dask.compute(delayed, **kwargs)
+    else:
+        dask.compute(delayed, **kwargs)
+
+
+def _write(p: _Plan, target: Any, mode: str) -> None:
+    with warnings.catch_warnings():
+        # consolidated metadata is written for format 3 on purpose: it makes reopening fast
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        delayed = p.ds.to_zarr(
+            target,
+            mode=mode,
+            compute=False,
+            consolidated=p.consolidated,
+            append_dim=p.append_dim,
+            region=p.region,
+            align_chunks=True,
+            storage_options=p.storage_options,
+            zarr_format=p.zarr_format if mode in ("w", "w-") else None,
+        )
+        _compute(delayed, p)
+        if p.group_attrs is not None:
+            root = open_root(target, mode="r+", storage_options=p.storage_options)
+            root.attrs.put(p.group_attrs)
+            if p.consolidated is not False:
+                zarr.consolidate_metadata(root.store, path=root.path or None)
+
+
+def _report(p: _Plan) -> WriteReport:
+    store = str(p.path) if p.path is not None else p.store
+    root = open_root(store, storage_options=p.storage_options)
+    names = tuple(str(n) for n in p.ds.variables)
+    arrays = {name: root[name] for name in names}
+    if p.mode in ("w", "w-"):
+        stored = store_nbytes_stored(root)
+    else:
+        stored = sum(int(a.nbytes_stored()) for a in arrays.values())
+    source = source_of_store(store)
+    return WriteReport(
+        store=source if isinstance(source, str) else repr(source),
+        variables=names,
+        nbytes=sum(int(a.nbytes) for a in arrays.values()),
+        nbytes_stored=stored,
+        seconds=time.perf_counter() - p.started,
+        nbytes_written=int(p.ds.nbytes),
+        mode=p.mode,
+        zarr_format=p.zarr_format,
+        provenance=Provenance.from_attrs(root.attrs.asdict()),
+        storage_options=p.storage_options,
+    )
+
+
+def execute(p: _Plan) -> WriteReport:
+    """Write what :func:`plan` built and report on it."""
+    if p.path is not None and p.mode in ("w", "w-"):
+        with staged_store(p.path, replace=p.mode == "w") as staging:
+            _write(p, str(staging), "w-")
+    else:
+        _write(p, str(p.path) if p.path is not None else p.store, p.mode)
+    return _report(p)
+
+
+def to_zarr(obj: xr.Dataset | xr.DataArray, store: Any, *, compute: bool = True, **kwargs: Any) -> Any:
+    """Write *obj* to a zarr store; see :meth:`xzarrio.ZioAccessor.to_zarr`."""
+    p = plan(obj, store, **kwargs)
+    if compute:
+        return execute(p)
+    # the deferred write times itself from when it runs, not from when it was planned
+    return dask.delayed(lambda: execute(replace(p, started=time.perf_counter())), pure=False)()
