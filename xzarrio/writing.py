@@ -9,10 +9,13 @@ swapped in only when complete (see :mod:`xzarrio.atomic`).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import numbers
+import sys
 import time
 import warnings
 from collections.abc import Hashable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -533,6 +536,13 @@ def _source_name(obj: xr.Dataset | xr.DataArray) -> str | None:
 # --------------------------------------------------------------------------- execute
 
 
+def _pool(p: _Plan) -> Executor:
+    if p.scheduler == "processes":
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
+        return ProcessPoolExecutor(p.num_workers, mp_context=context)
+    return ThreadPoolExecutor(p.num_workers, thread_name_prefix="xzarrio-write")
+
+
 def _compute(delayed: Any, p: _Plan) -> None:
     if _is_client(p.scheduler):
         future = p.scheduler.compute(delayed)
@@ -543,17 +553,22 @@ def _compute(delayed: Any, p: _Plan) -> None:
         future.result()
         return
     kwargs: dict[str, Any] = {"scheduler": p.scheduler}
+    pool = None
     if p.scheduler != "synchronous":
-        kwargs["num_workers"] = p.num_workers
-    if p.progress:
-        import sys
+        # Our own pool, so that after a failure we can wait for the tasks still
+        # running: none may write into a staging directory once it is removed.
+        kwargs["pool"] = pool = _pool(p)
+    try:
+        if p.progress:
+            from dask.diagnostics import ProgressBar
 
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(out=sys.stderr):
+            with ProgressBar(out=sys.stderr):
+                dask.compute(delayed, **kwargs)
+        else:
             dask.compute(delayed, **kwargs)
-    else:
-        dask.compute(delayed, **kwargs)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _write(p: _Plan, target: Any, mode: str) -> None:
