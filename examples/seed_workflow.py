@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n== write, every chunk compressed in parallel ==")
         report = ds.zio.to_zarr(
-            where / "disk1_data", mode="w", chunks={"y": args.chunks}, history="written for practice"
+            where / "disk1_data",
+            mode="w",
+            chunks={"y": args.chunks},
+            history="written for practice",
         )
         print(report)
 
@@ -51,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
         print("\n== reopen lazily: metadata only ==")
         start = time.perf_counter()
         lazy = xzarrio.open_zarr(where / "disk1_data")
-        print(f"reopened in {time.perf_counter() - start:.3f} s; wvel is a {type(lazy.wvel.data).__module__.split('.')[0]} array"
-              f" with chunks {lazy.wvel.chunks}")
+        seconds = time.perf_counter() - start
+        kind = type(lazy.wvel.data).__module__.split(".")[0]
+        print(f"reopened in {seconds:.3f} s; wvel is a {kind} array with chunks {lazy.wvel.chunks}")
 
         print("\n== copy chunk by chunk into a new store ==")
         copy = lazy.zio.to_zarr(where / "disk2_data", mode="w", history="copied from disk1_data")

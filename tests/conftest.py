@@ -25,7 +25,9 @@ def without_provenance(ds: xr.Dataset) -> xr.Dataset:
 
 def assert_same_data(stored: xr.Dataset, original: xr.Dataset) -> None:
     """Identical but for the provenance attributes (which a write adds)."""
-    xr.testing.assert_identical(without_provenance(stored).load(), without_provenance(original).load())
+    xr.testing.assert_identical(
+        without_provenance(stored).load(), without_provenance(original).load()
+    )
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -63,7 +65,11 @@ def small() -> xr.Dataset:
     time = np.arange("2000-01-01", "2000-01-13", dtype="datetime64[D]").astype("datetime64[ns]")
     return xr.Dataset(
         {
-            "temp": (("time", "y", "x"), rng.normal(280, 5, (12, 30, 40)).astype("f4"), {"units": "K"}),
+            "temp": (
+                ("time", "y", "x"),
+                rng.normal(280, 5, (12, 30, 40)).astype("f4"),
+                {"units": "K"},
+            ),
             "mask": (("y", "x"), rng.random((30, 40)) > 0.5),
         },
         coords={"time": time, "y": np.arange(30.0), "x": np.arange(40.0)},

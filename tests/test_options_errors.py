@@ -30,11 +30,29 @@ def test_set_options_globally() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"colour": "red"}, r"unknown option 'colour'; valid options are \['chunk_target_bytes'", id="unknown-name"),
-        pytest.param({"num_workers": 0}, r"num_workers=0 is invalid: expected None \(all cores\) or an integer >= 1", id="zero-workers"),
-        pytest.param({"compressor": "brotli"}, r"compressor='brotli' is invalid.*'zstd', 'lz4'", id="unknown-compressor"),
-        pytest.param({"provenance": "yes"}, r"provenance='yes' is invalid: expected True or False", id="provenance-not-bool"),
-        pytest.param({"chunk_target_bytes": -5}, r"chunk_target_bytes=-5 is invalid", id="negative-target"),
+        pytest.param(
+            {"colour": "red"},
+            r"unknown option 'colour'; valid options are \['chunk_target_bytes'",
+            id="unknown-name",
+        ),
+        pytest.param(
+            {"num_workers": 0},
+            r"num_workers=0 is invalid: expected None \(all cores\) or an integer >= 1",
+            id="zero-workers",
+        ),
+        pytest.param(
+            {"compressor": "brotli"},
+            r"compressor='brotli' is invalid.*'zstd', 'lz4'",
+            id="unknown-compressor",
+        ),
+        pytest.param(
+            {"provenance": "yes"},
+            r"provenance='yes' is invalid: expected True or False",
+            id="provenance-not-bool",
+        ),
+        pytest.param(
+            {"chunk_target_bytes": -5}, r"chunk_target_bytes=-5 is invalid", id="negative-target"
+        ),
     ],
 )
 def test_bad_options_raise_value_error(kwargs: dict, message: str) -> None:
@@ -46,7 +64,9 @@ def test_bad_options_raise_value_error(kwargs: dict, message: str) -> None:
 
 def test_every_error_derives_from_the_tree_and_a_builtin() -> None:
     builtins = (FileExistsError, FileNotFoundError, ValueError, TypeError)
-    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c is not errors.XzarrioError]
+    classes = [
+        c for _, c in inspect.getmembers(errors, inspect.isclass) if c is not errors.XzarrioError
+    ]
     assert len(classes) >= 10
     for cls in classes:
         assert issubclass(cls, errors.XzarrioError), cls
@@ -56,6 +76,14 @@ def test_every_error_derives_from_the_tree_and_a_builtin() -> None:
 
 
 def test_public_names() -> None:
-    for name in ("open_zarr", "info", "set_options", "WriteReport", "StoreInfo", "Provenance", "errors"):
+    for name in (
+        "open_zarr",
+        "info",
+        "set_options",
+        "WriteReport",
+        "StoreInfo",
+        "Provenance",
+        "errors",
+    ):
         assert hasattr(xzarrio, name), name
     assert isinstance(xzarrio.__version__, str) and xzarrio.__version__[0].isdigit()

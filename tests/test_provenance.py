@@ -18,8 +18,8 @@ from xzarrio.provenance import (
     versions_tag,
 )
 
-WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
-LATER = dt.datetime(2026, 3, 5, 0, 0, 0, tzinfo=dt.timezone.utc)
+WHEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+LATER = dt.datetime(2026, 3, 5, 0, 0, 0, tzinfo=dt.UTC)
 LINE = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00): (?P<call>zio\.to_zarr\(.*\))"
     r"(?:: (?P<text>.*))? \[xzarrio \S+; xarray \S+; zarr \S+; dask \S+\]$"
@@ -50,7 +50,9 @@ def test_new_store_attrs_keep_user_attrs_and_trail_newest_first() -> None:
     new = attrs_for_new_store(attrs, "zio.to_zarr()", "note", WHEN)
     assert new["title"] == "t"
     assert new["history"].splitlines()[1] == "old line"
-    assert new["history"].splitlines()[0].startswith("2026-03-04T05:06:07+00:00: zio.to_zarr(): note")
+    assert (
+        new["history"].splitlines()[0].startswith("2026-03-04T05:06:07+00:00: zio.to_zarr(): note")
+    )
     assert new["creation_date"] == "2026-03-04T05:06:07+00:00"
     assert new["gmt_timestamp"] == int(WHEN.timestamp())
     assert "date_modified" not in new
@@ -69,7 +71,9 @@ def test_modified_store_attrs_keep_creation_date() -> None:
 
 def test_parse_round_trip_and_time_zones() -> None:
     attrs = attrs_for_modified_store(
-        attrs_for_new_store({"history": "Tue Jan  2 10:00:00 2024: ncks in.nc out.nc"}, "a()", "x", WHEN),
+        attrs_for_new_store(
+            {"history": "Tue Jan  2 10:00:00 2024: ncks in.nc out.nc"}, "a()", "x", WHEN
+        ),
         "b()",
         None,
         LATER,

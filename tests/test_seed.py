@@ -32,7 +32,9 @@ def seed() -> xr.Dataset:
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory, seed: xr.Dataset) -> tuple[Path, xzarrio.WriteReport]:
+def written(
+    tmp_path_factory: pytest.TempPathFactory, seed: xr.Dataset
+) -> tuple[Path, xzarrio.WriteReport]:
     path = tmp_path_factory.mktemp("seed") / "disk1_data"
     report = seed.zio.to_zarr(path, chunks={"y": 2000}, history="written for practice")
     return path, report
@@ -48,13 +50,15 @@ def test_seed_attributes_as_specified(written: tuple[Path, xzarrio.WriteReport])
     assert "chunks={'y': 2000}" in lines[0]
     created = dt.datetime.fromisoformat(attrs["creation_date"])
     assert created.utcoffset() == dt.timedelta(0)
-    assert abs((dt.datetime.now(dt.timezone.utc) - created).total_seconds()) < 600
+    assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 600
     assert isinstance(attrs["gmt_timestamp"], int)
     assert attrs["gmt_timestamp"] == int(created.timestamp())
     assert "date_modified" not in attrs
 
 
-def test_seed_report_equals_the_disk(written: tuple[Path, xzarrio.WriteReport], seed: xr.Dataset) -> None:
+def test_seed_report_equals_the_disk(
+    written: tuple[Path, xzarrio.WriteReport], seed: xr.Dataset
+) -> None:
     path, report = written
     assert report.variables == ("wvel",)
     assert report.nbytes == 8000 * 7500 * 4 == seed.nbytes

@@ -38,16 +38,16 @@ def info(store: Any, **kwargs: Any) -> StoreInfo:
 
 
 __all__ = [
-    "__version__",
-    "errors",
-    "ZioAccessor",
-    "open_zarr",
-    "info",
-    "set_options",
-    "get_option",
-    "WriteReport",
+    "HistoryEntry",
+    "Provenance",
     "StoreInfo",
     "VariableInfo",
-    "Provenance",
-    "HistoryEntry",
+    "WriteReport",
+    "ZioAccessor",
+    "__version__",
+    "errors",
+    "get_option",
+    "info",
+    "open_zarr",
+    "set_options",
 ]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["staged_store", "STAGING_MARK"]
+__all__ = ["STAGING_MARK", "staged_store"]
 
 #: part of the name of every staging directory, so that it can be recognised
 STAGING_MARK = ".xzarrio-staging-"
@@ -36,7 +36,13 @@ def _load_renameat2():  # type: ignore[no-untyped-def]
         function = libc.renameat2
     except (OSError, AttributeError):
         return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     function.restype = ctypes.c_int
     return function
 

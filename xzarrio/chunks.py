@@ -98,12 +98,14 @@ def stored_chunks(
             sizes = list(var.encoding["chunks"])
         else:
             sizes = list(_zarr_default(var))
-        result[name] = tuple(_clip(s, n) for s, n in zip(sizes, var.shape))
+        result[name] = tuple(_clip(s, n) for s, n in zip(sizes, var.shape, strict=True))
     return result
 
 
 def _encoded_chunks_fit(var: xr.Variable) -> bool:
     enc = var.encoding.get("chunks")
-    return isinstance(enc, tuple | list) and len(enc) == var.ndim and all(
-        isinstance(c, numbers.Integral) and c >= 1 for c in enc
+    return (
+        isinstance(enc, tuple | list)
+        and len(enc) == var.ndim
+        and all(isinstance(c, numbers.Integral) and int(c) >= 1 for c in enc)
     )

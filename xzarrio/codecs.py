@@ -8,7 +8,7 @@ translated to their twin, anything else must already fit the format.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numcodecs
 from numcodecs.abc import Codec as NumcodecsCodec
@@ -17,7 +17,7 @@ from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 from .errors import CodecFormatError, UnknownCompressorError
 
-__all__ = ["COMPRESSOR_NAMES", "is_codec", "resolve_compressors", "describe_codecs"]
+__all__ = ["COMPRESSOR_NAMES", "describe_codecs", "is_codec", "resolve_compressors"]
 
 #: the names ``to_zarr(compressor=...)`` understands, with what each means
 COMPRESSOR_NAMES: dict[str, str] = {
@@ -89,8 +89,7 @@ def _to_v2(codec: Any) -> NumcodecsCodec:
     if config is not None and codec_name.startswith("numcodecs."):
         return numcodecs.get_codec({"id": codec_name.removeprefix("numcodecs."), **config})
     raise CodecFormatError(
-        f"codec {codec!r} has no zarr format 2 equivalent; "
-        "use a numcodecs codec or zarr_format=3"
+        f"codec {codec!r} has no zarr format 2 equivalent; use a numcodecs codec or zarr_format=3"
     )
 
 
@@ -104,9 +103,11 @@ def _to_v3(codec: Any) -> BytesBytesCodec:
     if isinstance(codec, numcodecs.Blosc):
         shuffle = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}.get(codec.shuffle, "shuffle")
         return BloscCodec(
-            cname=codec.cname.decode() if isinstance(codec.cname, bytes) else codec.cname,
+            cname=cast(
+                Any, codec.cname.decode() if isinstance(codec.cname, bytes) else codec.cname
+            ),
             clevel=codec.clevel,
-            shuffle=shuffle,
+            shuffle=cast(Any, shuffle),
             blocksize=codec.blocksize,
         )
     import zarr.codecs.numcodecs as wrappers

@@ -8,20 +8,20 @@ would catch anyway, so ``except FileExistsError`` works as well as
 from __future__ import annotations
 
 __all__ = [
-    "XzarrioError",
+    "AppendMismatchError",
+    "CodecFormatError",
+    "InvalidArgumentError",
+    "InvalidAttributeError",
+    "InvalidChunksError",
+    "InvalidOptionError",
+    "NoSourceStoreError",
+    "NotAZarrStoreError",
+    "RegionError",
     "StoreExistsError",
     "StoreNotFoundError",
-    "NotAZarrStoreError",
-    "InvalidChunksError",
     "UnknownCompressorError",
-    "CodecFormatError",
-    "InvalidAttributeError",
-    "AppendMismatchError",
-    "RegionError",
     "UnnamedDataArrayError",
-    "NoSourceStoreError",
-    "InvalidOptionError",
-    "InvalidArgumentError",
+    "XzarrioError",
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import InvalidOptionError
 
-__all__ = ["OPTIONS", "set_options", "get_option"]
+__all__ = ["OPTIONS", "get_option", "set_options"]
 
 #: the default of every option; ``None`` for ``num_workers`` means all cores
 OPTIONS: dict[str, Any] = {
@@ -44,9 +44,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def _check(name: str, value: Any) -> None:
     if name not in OPTIONS:
-        raise InvalidOptionError(
-            f"unknown option {name!r}; valid options are {sorted(OPTIONS)}"
-        )
+        raise InvalidOptionError(f"unknown option {name!r}; valid options are {sorted(OPTIONS)}")
     ok, expected = _VALIDATORS[name]
     if not ok(value):
         if name == "compressor":
@@ -103,9 +101,7 @@ class set_options:
 def get_option(name: str) -> Any:
     """Return the current value of one option (see :class:`set_options`)."""
     if name not in OPTIONS:
-        raise InvalidOptionError(
-            f"unknown option {name!r}; valid options are {sorted(OPTIONS)}"
-        )
+        raise InvalidOptionError(f"unknown option {name!r}; valid options are {sorted(OPTIONS)}")
     return OPTIONS[name]
 
 

@@ -19,12 +19,12 @@ from .errors import InvalidArgumentError
 __all__ = [
     "HistoryEntry",
     "Provenance",
-    "versions_tag",
-    "history_line",
-    "format_call",
-    "attrs_for_new_store",
     "attrs_for_modified_store",
+    "attrs_for_new_store",
+    "format_call",
+    "history_line",
     "now_utc",
+    "versions_tag",
 ]
 
 PROVENANCE_KEYS = ("history", "creation_date", "gmt_timestamp", "date_modified")
@@ -32,7 +32,7 @@ PROVENANCE_KEYS = ("history", "creation_date", "gmt_timestamp", "date_modified")
 
 def now_utc() -> _dt.datetime:
     """The current time in UTC, to the second (so it equals its epoch integer)."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
 
 
 def _version(package: str) -> str:
@@ -132,7 +132,7 @@ def _parse_time(value: Any) -> _dt.datetime | None:
             parsed = _dt.datetime.fromisoformat(str(value).strip())
         except ValueError:
             return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.UTC)
 
 
 def _timezone(name: str) -> _dt.tzinfo:
@@ -244,7 +244,8 @@ class Provenance:
             f"creation_date : {show(self.creation_date)}",
             f"gmt_timestamp : {show(self.gmt_timestamp)}",
             f"date_modified : {show(self.date_modified)}",
-            f"history       : {len(self.history)} entr{'y' if len(self.history) == 1 else 'ies'}, newest first",
+            f"history       : {len(self.history)} "
+            f"entr{'y' if len(self.history) == 1 else 'ies'}, newest first",
         ]
         lines += [f"  {entry}" for entry in self.history]
         return "\n".join(lines)

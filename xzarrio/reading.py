@@ -10,7 +10,7 @@ from .errors import InvalidArgumentError, NoSourceStoreError
 from .provenance import PROVENANCE_KEYS, Provenance
 from .stores import check_readable, local_path, open_root, source_of_store
 
-__all__ = ["open_zarr", "source_of", "reopen", "provenance_of"]
+__all__ = ["open_zarr", "provenance_of", "reopen", "source_of"]
 
 
 def open_zarr(

@@ -17,7 +17,7 @@ from zarr.core.sync import sync
 from .codecs import describe_codecs
 from .stores import open_root, source_of_store
 
-__all__ = ["VariableInfo", "StoreInfo", "store_info", "store_nbytes_stored"]
+__all__ = ["StoreInfo", "VariableInfo", "store_info", "store_nbytes_stored"]
 
 
 def _ratio(nbytes: int, stored: int) -> float:
@@ -71,10 +71,14 @@ class StoreInfo:
         for variable in self.variables:
             if variable.name == name:
                 return variable
-        raise KeyError(f"no variable {name!r} in {self.store!r}; it has {[v.name for v in self.variables]}")
+        raise KeyError(
+            f"no variable {name!r} in {self.store!r}; it has {[v.name for v in self.variables]}"
+        )
 
     def _rows(self) -> list[list[str]]:
-        rows = [["name", "dtype", "shape", "chunks", "codecs", "size", "stored", "ratio", "chunks init"]]
+        rows = [
+            ["name", "dtype", "shape", "chunks", "codecs", "size", "stored", "ratio", "chunks init"]
+        ]
         for v in self.variables:
             rows.append(
                 [
@@ -90,8 +94,17 @@ class StoreInfo:
                 ]
             )
         rows.append(
-            ["total", "", "", "", "", format_bytes(self.nbytes), format_bytes(self.nbytes_stored),
-             f"{self.ratio:.1f}", ""]
+            [
+                "total",
+                "",
+                "",
+                "",
+                "",
+                format_bytes(self.nbytes),
+                format_bytes(self.nbytes_stored),
+                f"{self.ratio:.1f}",
+                "",
+            ]
         )
         return rows
 
@@ -101,7 +114,10 @@ class StoreInfo:
         right = {5, 6, 7, 8}
         lines = [f"<xzarrio.StoreInfo {self.store!r} (zarr format {self.zarr_format})>"]
         for i, row in enumerate(rows):
-            cells = [c.rjust(w) if j in right else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))]
+            cells = [
+                c.rjust(w) if j in right else c.ljust(w)
+                for j, (c, w) in enumerate(zip(row, widths, strict=True))
+            ]
             lines.append("  ".join(cells).rstrip())
             if i == 0 or i == len(rows) - 2:
                 lines.append("  ".join("-" * w for w in widths))
@@ -111,10 +127,14 @@ class StoreInfo:
         rows = self._rows()
         head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in rows[1:]
         )
         title = html.escape(f"StoreInfo {self.store} (zarr format {self.zarr_format})")
-        return f"<div><strong>{title}</strong><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        return (
+            f"<div><strong>{title}</strong><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div>"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of the report."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import zarr
 
 from .errors import NotAZarrStoreError, StoreNotFoundError
 
-__all__ = ["source_of_store", "local_path", "check_readable", "open_root", "is_zarr_dir"]
+__all__ = ["check_readable", "is_zarr_dir", "local_path", "open_root", "source_of_store"]
 
 # files that mark the root of a zarr store, format 3 and format 2
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
@@ -57,7 +57,8 @@ def check_readable(store: Any, group: str | None = None) -> None:
         raise StoreNotFoundError(f"no zarr store at {str(path)!r}: the path does not exist")
     if not path.is_dir():
         raise NotAZarrStoreError(
-            f"{str(path)!r} is not a zarr store: it is a file, and a local zarr store is a directory"
+            f"{str(path)!r} is not a zarr store: it is a file, "
+            "and a local zarr store is a directory"
         )
     if not is_zarr_dir(path, group):
         where = f"{str(path)!r}" + (f" (group {group!r})" if group else "")
@@ -70,7 +71,7 @@ def open_root(
     store: Any,
     *,
     group: str | None = None,
-    mode: str = "r",
+    mode: Literal["r", "r+"] = "r",
     storage_options: dict[str, Any] | None = None,
     zarr_format: int | None = None,
 ) -> zarr.Group:
@@ -83,5 +84,5 @@ def open_root(
         path=group or "",
         mode=mode,
         storage_options=storage_options,
-        zarr_format=zarr_format,
+        zarr_format=cast(Literal[2, 3] | None, zarr_format),
     )

@@ -18,7 +18,7 @@ from collections.abc import Hashable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dask
 import numpy as np
@@ -50,7 +50,7 @@ from .reading import open_zarr, provenance_of
 from .storeinfo import store_nbytes_stored
 from .stores import check_readable, is_zarr_dir, local_path, open_root, source_of_store
 
-__all__ = ["WriteReport", "to_zarr", "MODES", "SCHEDULERS"]
+__all__ = ["MODES", "SCHEDULERS", "WriteReport", "to_zarr"]
 
 MODES = ("w-", "w", "a", "r+")
 SCHEDULERS = ("threads", "synchronous", "processes")
@@ -131,16 +131,18 @@ class WriteReport:
 
     def __repr__(self) -> str:
         names = ", ".join(self.variables)
+        speed = format_bytes(int(self.throughput)) if np.isfinite(self.throughput) else "inf"
         return "\n".join(
             [
                 f"<xzarrio.WriteReport {self.store!r}>",
                 f"  mode        : {self.mode} (zarr format {self.zarr_format})",
                 f"  variables   : {names}",
                 f"  size        : {format_bytes(self.nbytes)} ({self.nbytes:,} bytes)",
-                f"  stored      : {format_bytes(self.nbytes_stored)} ({self.nbytes_stored:,} bytes)",
+                f"  stored      : {format_bytes(self.nbytes_stored)} "
+                f"({self.nbytes_stored:,} bytes)",
                 f"  ratio       : {self.ratio:.2f}",
                 f"  time        : {self.seconds:.2f} s",
-                f"  throughput  : {format_bytes(int(self.throughput)) if np.isfinite(self.throughput) else 'inf'}/s",
+                f"  throughput  : {speed}/s",
             ]
         )
 
@@ -234,8 +236,14 @@ def _is_client(obj: Any) -> bool:
 def _resolve_workers(num_workers: Any) -> int:
     if num_workers is None:
         return options.default_num_workers()
-    if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 1:
-        raise InvalidArgumentError(f"num_workers must be an integer >= 1 or None, got {num_workers!r}")
+    if (
+        isinstance(num_workers, bool)
+        or not isinstance(num_workers, numbers.Integral)
+        or num_workers < 1
+    ):
+        raise InvalidArgumentError(
+            f"num_workers must be an integer >= 1 or None, got {num_workers!r}"
+        )
     return int(num_workers)
 
 
@@ -335,9 +343,15 @@ def _check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
         if isinstance(where, str) and where == "auto":
             continue
         if not isinstance(where, slice) or where.step not in (None, 1):
-            raise RegionError(f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}")
+            raise RegionError(
+                f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}"
+            )
         start, stop, _ = where.indices(old.sizes[dim])
-        if (where.start or 0) < 0 or (where.stop is not None and where.stop > old.sizes[dim]) or start > stop:
+        if (
+            (where.start or 0) < 0
+            or (where.stop is not None and where.stop > old.sizes[dim])
+            or start > stop
+        ):
             raise RegionError(
                 f"region[{dim!r}] = {where!r} is outside the store's dimension of size "
                 f"{old.sizes[dim]}"
@@ -389,7 +403,7 @@ def _encode_variables(
         new = var.copy(deep=False)
         if name in chunks and new.chunks is None and name not in existing:
             # in-memory data goes through dask too: one task per stored chunk
-            new = new.chunk(dict(zip(var.dims, chunks[name])))
+            new = new.chunk(dict(zip(var.dims, chunks[name], strict=True)))
         new.encoding = enc
         variables[name] = new
     coords = [name for name in ds.coords]
@@ -483,7 +497,9 @@ def plan(
             "source": _source_name(obj),
             "mode": mode,
             "chunks": chunks,
-            "compressor": compressor if isinstance(compressor, str | type(None)) else type(compressor).__name__,
+            "compressor": compressor
+            if isinstance(compressor, str | type(None))
+            else type(compressor).__name__,
             "append_dim": append_dim,
             "region": region,
             "zarr_format": fmt,
@@ -575,7 +591,7 @@ def _write(p: _Plan, target: Any, mode: str) -> None:
     with warnings.catch_warnings():
         # consolidated metadata is written for format 3 on purpose: it makes reopening fast
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        delayed = p.ds.to_zarr(
+        delayed = p.ds.to_zarr(  # type: ignore[call-overload]
             target,
             mode=mode,
             compute=False,
@@ -598,7 +614,7 @@ def _report(p: _Plan) -> WriteReport:
     store = str(p.path) if p.path is not None else p.store
     root = open_root(store, storage_options=p.storage_options)
     names = tuple(str(n) for n in p.ds.variables)
-    arrays = {name: root[name] for name in names}
+    arrays = {name: cast(zarr.Array, root[name]) for name in names}
     if p.mode in ("w", "w-"):
         stored = store_nbytes_stored(root)
     else:
@@ -628,7 +644,9 @@ def execute(p: _Plan) -> WriteReport:
     return _report(p)
 
 
-def to_zarr(obj: xr.Dataset | xr.DataArray, store: Any, *, compute: bool = True, **kwargs: Any) -> Any:
+def to_zarr(
+    obj: xr.Dataset | xr.DataArray, store: Any, *, compute: bool = True, **kwargs: Any
+) -> Any:
     """Write *obj* to a zarr store; see :meth:`xzarrio.ZioAccessor.to_zarr`."""
     p = plan(obj, store, **kwargs)
     if compute:
