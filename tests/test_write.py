@@ -581,3 +581,33 @@ def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> Non
     assert set(report.variables) == set(small.variables)
     text = repr(report)
     assert "kiB" in text and "ratio" in text and "throughput" in text
+
+
+@pytest.mark.parametrize("mode", ["w-", "w"])
+def test_write_into_an_existing_empty_directory(tmp_path: Path, small: xr.Dataset, mode: str) -> None:
+    (tmp_path / "s.zarr").mkdir()
+    small.zio.to_zarr(tmp_path / "s.zarr", mode=mode)
+    assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
+    assert staging_left(tmp_path) == []
+
+
+def test_store_appearing_during_a_w_minus_write_is_refused(
+    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer creates the store while ours is being written: ours must not replace it."""
+    from xzarrio import writing
+
+    path = tmp_path / "s.zarr"
+    original = writing._compute
+
+    def compute_then_race(delayed, p):  # type: ignore[no-untyped-def]
+        original(delayed, p)
+        monkeypatch.setattr(writing, "_compute", original)
+        (small * 0).zio.to_zarr(path)  # the other writer wins the race
+
+    monkeypatch.setattr(writing, "_compute", compute_then_race)
+    with pytest.raises(FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written") as info:
+        small.zio.to_zarr(path)
+    assert isinstance(info.value, xzarrio.errors.StoreExistsError)
+    assert float(xzarrio.open_zarr(path).temp.max()) == 0  # the other writer's store is intact
+    assert staging_left(tmp_path) == []

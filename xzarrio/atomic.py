@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import StoreExistsError
+
 __all__ = ["STAGING_MARK", "staged_store"]
 
 #: part of the name of every staging directory, so that it can be recognised
@@ -65,11 +67,21 @@ def _rename2(src: Path, dst: Path, flags: int) -> bool:
 def _swap_in(staging: Path, target: Path, *, replace: bool) -> None:
     """Put *staging* at *target*; afterwards *staging* holds the old store, if any."""
     if not replace:
-        if _rename2(staging, target, _RENAME_NOREPLACE):
-            return
-        if target.exists():
-            raise FileExistsError(errno.EEXIST, "store appeared during the write", str(target))
-        os.rename(staging, target)
+        try:
+            target.rmdir()  # an empty directory is no store: take its place
+        except OSError:
+            pass
+        try:
+            if _rename2(staging, target, _RENAME_NOREPLACE):
+                return
+            if target.exists():
+                raise FileExistsError(errno.EEXIST, "exists", str(target))
+            os.rename(staging, target)
+        except FileExistsError:
+            raise StoreExistsError(
+                f"a store appeared at {str(target)!r} while this one was written; "
+                "it was left as it is and this write was discarded"
+            ) from None
         return
     if not target.exists():
         # nothing to replace any more: create it, leaving staging empty
