@@ -584,7 +584,9 @@ def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> Non
 
 
 @pytest.mark.parametrize("mode", ["w-", "w"])
-def test_write_into_an_existing_empty_directory(tmp_path: Path, small: xr.Dataset, mode: str) -> None:
+def test_write_into_an_existing_empty_directory(
+    tmp_path: Path, small: xr.Dataset, mode: str
+) -> None:
     (tmp_path / "s.zarr").mkdir()
     small.zio.to_zarr(tmp_path / "s.zarr", mode=mode)
     assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
@@ -606,7 +608,9 @@ def test_store_appearing_during_a_w_minus_write_is_refused(
         (small * 0).zio.to_zarr(path)  # the other writer wins the race
 
     monkeypatch.setattr(writing, "_compute", compute_then_race)
-    with pytest.raises(FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written") as info:
+    with pytest.raises(
+        FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written"
+    ) as info:
         small.zio.to_zarr(path)
     assert isinstance(info.value, xzarrio.errors.StoreExistsError)
     assert float(xzarrio.open_zarr(path).temp.max()) == 0  # the other writer's store is intact
