@@ -402,8 +402,12 @@ def _encode_variables(
         enc.update(user_encoding.get(name, {}))
         new = var.copy(deep=False)
         if name in chunks and new.chunks is None and name not in existing:
-            # in-memory data goes through dask too: one task per stored chunk
-            new = new.chunk(dict(zip(var.dims, chunks[name], strict=True)))
+            # in-memory data goes through dask too, one task per stored chunk; a
+            # random graph name spares hashing the whole array (0.15 s per 240 MB)
+            new = new.chunk(
+                dict(zip(var.dims, chunks[name], strict=True)),
+                from_array_kwargs={"name": False},
+            )
         new.encoding = enc
         variables[name] = new
     coords = [name for name in ds.coords]
