@@ -1,0 +1,127 @@
+"""The real ``xzarrio`` console script, run in a subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import xzarrio
+
+from .conftest import snapshot
+
+SCRIPT = shutil.which("xzarrio", path=str(Path(sys.executable).parent)) or shutil.which("xzarrio")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    assert SCRIPT, "the xzarrio console script is not installed"
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    ds = xr.Dataset({"wvel": (("y", "x"), np.arange(600.0, dtype="f4").reshape(30, 20))})
+    ds.zio.to_zarr(tmp_path / "src.zarr", chunks={"y": 10}, history="for the command line")
+    return tmp_path / "src.zarr"
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"xzarrio {xzarrio.__version__}"
+
+
+def test_info(store: Path) -> None:
+    result = run("info", str(store))
+    assert result.returncode == 0, result.stderr
+    assert "wvel" in result.stdout and "30 × 20" in result.stdout and "3/3" in result.stdout
+
+
+def test_history_in_a_time_zone(store: Path) -> None:
+    result = run("history", str(store), "--tz", "Asia/Kolkata")
+    assert result.returncode == 0, result.stderr
+    assert "+05:30" in result.stdout and "for the command line" in result.stdout
+
+
+def test_copy_rechunks_recompresses_and_extends_history(store: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "dst.zarr"
+    result = run(
+        "copy",
+        str(store),
+        str(dst),
+        "--chunks",
+        "y=5",
+        "--compressor",
+        "gzip",
+        "--history",
+        "rechunked",
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    array = zarr.open_array(dst / "wvel")
+    assert array.chunks == (5, 20) and type(array.compressors[0]).__name__ == "GzipCodec"
+    np.testing.assert_array_equal(array[:], zarr.open_array(store / "wvel")[:])
+    history = xzarrio.open_zarr(dst).zio.provenance.history
+    assert "rechunked" in history[0].text and "for the command line" in history[1].text
+    assert "Completed" not in result.stderr
+
+
+def test_copy_progress_bar_on_stderr(store: Path, tmp_path: Path) -> None:
+    result = run("copy", str(store), str(tmp_path / "dst.zarr"))
+    assert result.returncode == 0 and "100% Completed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["info", "{tmp}/nowhere.zarr"],
+            "xzarrio info: error: no zarr store at",
+            id="info-missing",
+        ),
+        pytest.param(["history", "{tmp}"], "xzarrio history: error: '", id="history-not-zarr"),
+        pytest.param(
+            ["history", "{store}", "--tz", "Mars/Olympus"],
+            "unknown time zone 'Mars/Olympus'",
+            id="bad-tz",
+        ),
+        pytest.param(
+            ["copy", "{store}", "{store}"], "a store already exists at", id="copy-onto-existing"
+        ),
+        pytest.param(
+            ["copy", "{store}", "{tmp}/d.zarr", "--chunks", "depth=3"],
+            "chunks names dimension 'depth'",
+            id="copy-unknown-dim",
+        ),
+        pytest.param(
+            ["copy", "{store}", "{tmp}/d.zarr", "--chunks", "y=0"],
+            "must be an integer >= 1, got 0",
+            id="copy-zero-chunk",
+        ),
+        pytest.param(
+            ["copy", "{tmp}/nowhere.zarr", "{tmp}/d.zarr"],
+            "no zarr store at",
+            id="copy-missing-source",
+        ),
+    ],
+)
+def test_errors_are_one_line_and_change_nothing(
+    store: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    before = snapshot(tmp_path)
+    result = run(*(a.format(tmp=tmp_path, store=store) for a in args))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1
+    assert snapshot(tmp_path) == before
+
+
+def test_usage_errors_exit_2() -> None:
+    result = run("copy", "only-one-arg")
+    assert result.returncode == 2 and "usage:" in result.stderr

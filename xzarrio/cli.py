@@ -1,0 +1,106 @@
+"""The ``xzarrio`` command line: ``info``, ``history`` and ``copy`` of stores.
+
+Errors print one line on stderr and exit with status 1 (130 when interrupted),
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .codecs import COMPRESSOR_NAMES
+from .errors import InvalidArgumentError, XzarrioError
+from .reading import open_zarr, provenance_of
+from .storeinfo import store_info
+
+__all__ = ["main"]
+
+
+def _chunk_spec(text: str) -> tuple[str, int]:
+    dim, sep, size = text.partition("=")
+    if not sep or not dim:
+        raise argparse.ArgumentTypeError(f"--chunks wants DIM=N, got {text!r}")
+    try:
+        return dim, int(size)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--chunks {text!r}: N must be an integer") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xzarrio", description="Inspect and copy zarr stores written with xzarrio."
+    )
+    parser.add_argument("--version", action="version", version=f"xzarrio {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    info = verbs.add_parser("info", help="the storage report of a store")
+    info.add_argument("store")
+
+    history = verbs.add_parser("history", help="the provenance of a store, newest first")
+    history.add_argument("store")
+    history.add_argument("--tz", help="show times in this tz database zone, e.g. Europe/Paris")
+
+    copy = verbs.add_parser("copy", help="copy a store chunk by chunk, rechunked or recompressed")
+    copy.add_argument("src")
+    copy.add_argument("dst")
+    copy.add_argument(
+        "--chunks",
+        type=_chunk_spec,
+        action="append",
+        default=[],
+        metavar="DIM=N",
+        help="stored chunk size along DIM (repeat for more dims)",
+    )
+    copy.add_argument("--compressor", choices=list(COMPRESSOR_NAMES), default=None)
+    copy.add_argument("--history", default=None, help="your note for the history line")
+    copy.add_argument("--mode", choices=["w-", "w"], default="w-", help="w replaces DST")
+    copy.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr (default: on)",
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.verb == "info":
+        print(repr(store_info(args.store)))
+    elif args.verb == "history":
+        prov = provenance_of(open_zarr(args.store))
+        print(prov.in_timezone(args.tz) if args.tz else prov)
+    elif args.verb == "copy":
+        chunks = dict(args.chunks) or None
+        if chunks is not None and len(chunks) != len(args.chunks):
+            raise InvalidArgumentError("--chunks names a dimension twice")
+        report = open_zarr(args.src).zio.to_zarr(
+            args.dst,
+            mode=args.mode,
+            chunks=chunks,
+            compressor=args.compressor,
+            history=args.history,
+            progress=args.progress,
+        )
+        print(report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        _run(args)
+    except KeyboardInterrupt:
+        print("xzarrio: interrupted", file=sys.stderr)
+        return 130
+    except (XzarrioError, OSError, ValueError, TypeError, KeyError) as error:
+        message = str(error) or type(error).__name__
+        print(f"xzarrio {args.verb}: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
