@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -615,3 +616,13 @@ def test_store_appearing_during_a_w_minus_write_is_refused(
     assert isinstance(info.value, xzarrio.errors.StoreExistsError)
     assert float(xzarrio.open_zarr(path).temp.max()) == 0  # the other writer's store is intact
     assert staging_left(tmp_path) == []
+
+
+def test_dataarray_whose_source_store_is_gone_still_writes(
+    tmp_path: Path, small: xr.Dataset
+) -> None:
+    small.zio.to_zarr(tmp_path / "a.zarr")
+    temp = xzarrio.open_zarr(tmp_path / "a.zarr").temp.load()
+    shutil.rmtree(tmp_path / "a.zarr")
+    report = temp.zio.to_zarr(tmp_path / "b.zarr", history="rescued")
+    assert len(report.provenance.history) == 1

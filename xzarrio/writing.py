@@ -38,6 +38,7 @@ from .errors import (
     RegionError,
     StoreExistsError,
     UnnamedDataArrayError,
+    XzarrioError,
 )
 from .provenance import (
     Provenance,
@@ -439,7 +440,7 @@ def plan(
 ) -> _Plan:
     """Check every argument and build what ``execute`` writes; touches no store."""
     started = time.perf_counter()
-    source = provenance_of(obj) if isinstance(obj, xr.DataArray) else None
+    source = _trail_of_dataarray(obj) if isinstance(obj, xr.DataArray) else None
     ds = _as_dataset(obj)
     _check_names(ds)
     mode = _resolve_mode(mode, append_dim, region)
@@ -546,6 +547,14 @@ def plan(
         group_attrs=group_attrs,
         started=started,
     )
+
+
+def _trail_of_dataarray(obj: xr.DataArray) -> Provenance | None:
+    """The provenance a DataArray inherits from its store, if that store is still there."""
+    try:
+        return provenance_of(obj)
+    except (XzarrioError, OSError):
+        return None
 
 
 def _source_name(obj: xr.Dataset | xr.DataArray) -> str | None:
