@@ -121,10 +121,19 @@ def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
     raises (an exception, ``KeyboardInterrupt``), the staging directory is
     removed and *target* is untouched.
     """
+    made = [p for p in target.parents if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}{STAGING_MARK}{uuid.uuid4().hex[:12]}")
+    done = False
     try:
         yield staging
         _swap_in(staging, target, replace=replace)
+        done = True
     finally:
         _remove(staging)
+        if not done:
+            for folder in made:  # innermost first: leave no folder this write made
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break

@@ -99,6 +99,14 @@ def stored_chunks(
         else:
             sizes = list(_zarr_default(var))
         result[name] = tuple(_clip(s, n) for s, n in zip(sizes, var.shape, strict=True))
+    if isinstance(chunks, str) and chunks == "auto":
+        # variables sharing a dim share its chunks (the smallest wins), so that the
+        # reopened Dataset has one chunking per dim
+        per_dim: dict[Hashable, int] = {}
+        for name, shape in result.items():
+            for dim, size in zip(ds.variables[name].dims, shape, strict=True):
+                per_dim[dim] = min(size, per_dim.get(dim, size))
+        result = {name: tuple(per_dim[d] for d in ds.variables[name].dims) for name in result}
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable
 from typing import Any
@@ -21,13 +22,15 @@ OPTIONS: dict[str, Any] = {
 
 
 def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1
 
 
 def _valid_compressor(value: Any) -> bool:
     from .codecs import COMPRESSOR_NAMES, is_codec
 
-    return value in COMPRESSOR_NAMES or value is None or is_codec(value)
+    if isinstance(value, str):
+        return value.lower() in COMPRESSOR_NAMES
+    return value is None or is_codec(value)
 
 
 _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -89,7 +92,12 @@ class set_options:
         for name, value in kwargs.items():
             _check(name, value)
         self._old = {name: OPTIONS[name] for name in kwargs}
-        OPTIONS.update(kwargs)
+        OPTIONS.update(
+            {
+                k: int(v) if k in ("num_workers", "chunk_target_bytes") and v is not None else v
+                for k, v in kwargs.items()
+            }
+        )
 
     def __enter__(self) -> set_options:
         return self

@@ -60,6 +60,8 @@ def check_readable(store: Any, group: str | None = None) -> None:
             f"{str(path)!r} is not a zarr store: it is a file, "
             "and a local zarr store is a directory"
         )
+    if group and is_zarr_dir(path) and not is_zarr_dir(path, group):
+        raise StoreNotFoundError(f"no group {group!r} in the zarr store {str(path)!r}")
     if not is_zarr_dir(path, group):
         where = f"{str(path)!r}" + (f" (group {group!r})" if group else "")
         raise NotAZarrStoreError(

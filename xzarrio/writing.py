@@ -34,6 +34,7 @@ from .errors import (
     AppendMismatchError,
     InvalidArgumentError,
     InvalidAttributeError,
+    InvalidChunksError,
     NotAZarrStoreError,
     RegionError,
     StoreExistsError,
@@ -113,6 +114,7 @@ class WriteReport:
     zarr_format: int
     provenance: Provenance = field(default_factory=Provenance)
     storage_options: dict[str, Any] | None = None
+    location: Any = field(default=None, repr=False, compare=False)  # what .open() opens
 
     @property
     def ratio(self) -> float:
@@ -128,7 +130,7 @@ class WriteReport:
         """Reopen the written store lazily (see :func:`xzarrio.open_zarr`)."""
         if self.storage_options and "storage_options" not in kwargs:
             kwargs["storage_options"] = self.storage_options
-        return open_zarr(self.store, **kwargs)
+        return open_zarr(self.location if self.location is not None else self.store, **kwargs)
 
     def __repr__(self) -> str:
         names = ", ".join(self.variables)
@@ -307,6 +309,24 @@ def _check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None
             f"cannot append along {append_dim!r}: the store has no such dimension; "
             f"its dimensions are {list(old.dims)}"
         )
+    new_along = [
+        n for n, v in ds.variables.items() if n not in old.variables and append_dim in v.dims
+    ]
+    if new_along:
+        raise AppendMismatchError(
+            f"variable {new_along[0]!r} is not in the store; an append extends the store's "
+            f"variables along {append_dim!r}, it cannot start new ones (add them first with "
+            "mode='a' and no append_dim)"
+        )
+    left_out = sorted(
+        str(n) for n, v in old.variables.items() if append_dim in v.dims and n not in ds.variables
+    )
+    if left_out:
+        raise AppendMismatchError(
+            f"the store's variables {left_out} run along {append_dim!r} but are missing from "
+            "the data to append; an append must extend all of them, or the store's dimension "
+            "sizes would disagree"
+        )
     for name, var in ds.variables.items():
         if name not in old.variables:
             continue
@@ -316,7 +336,10 @@ def _check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None
                 f"cannot append variable {name!r}: its dimensions {var.dims} differ from "
                 f"the store's {have.dims}"
             )
-        same_kind = var.dtype.kind in "USO" and have.dtype.kind in "USO"
+        # strings of any width, and times of any resolution, are stored alike
+        same_kind = (var.dtype.kind in "USOT" and have.dtype.kind in "USOT") or (
+            var.dtype.kind in "Mm" and var.dtype.kind == have.dtype.kind
+        )
         if var.dtype != have.dtype and not same_kind:
             raise AppendMismatchError(
                 f"cannot append variable {name!r}: its dtype {var.dtype} differs from "
@@ -364,6 +387,71 @@ def _check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
             )
 
 
+_ENCODING_KEYS = {
+    # how zarr stores the array
+    "chunks", "shards", "compressors", "compressor", "filters", "serializer",
+    "write_empty_chunks", "chunk_key_encoding",
+    # how xarray encodes the values (CF conventions)
+    "dtype", "_FillValue", "missing_value", "scale_factor", "add_offset", "units", "calendar",
+}  # fmt: skip
+
+
+def _check_encoding(
+    ds: xr.Dataset, encoding: Any, existing: set[Hashable], fmt: int
+) -> dict[Hashable, dict[str, Any]]:
+    """Check a user's ``encoding=`` and return it with codecs fitted to *fmt*."""
+    if encoding is None:
+        return {}
+    if not isinstance(encoding, Mapping):
+        raise InvalidArgumentError(f"encoding must be a dict {{variable: dict}}, got {encoding!r}")
+    unknown = [name for name in encoding if name not in ds.variables]
+    if unknown:
+        raise InvalidArgumentError(
+            f"encoding names variables {unknown} that the object does not have; "
+            f"it has {list(ds.variables)}"
+        )
+    valid = _ENCODING_KEYS | ({"fill_value"} if fmt == 3 else set())
+    checked: dict[Hashable, dict[str, Any]] = {}
+    for name, enc in encoding.items():
+        if not isinstance(enc, Mapping):
+            raise InvalidArgumentError(
+                f"encoding for variable {name!r} must be a dict, got {enc!r}"
+            )
+        if name in existing and enc:
+            raise InvalidArgumentError(
+                f"variable {name!r} already exists in the store; its encoding cannot change "
+                "(leave it out of encoding=)"
+            )
+        for key in enc:
+            if key not in valid:
+                raise InvalidArgumentError(
+                    f"unknown encoding key {key!r} for variable {name!r}; expected some of "
+                    f"{sorted(valid)}"
+                )
+        enc = dict(enc)
+        if "chunks" in enc:
+            ndim = ds.variables[name].ndim
+            chunks = enc["chunks"]
+            if not (
+                isinstance(chunks, tuple | list)
+                and len(chunks) == ndim
+                and all(isinstance(c, numbers.Integral) and int(c) >= 1 for c in chunks)
+            ):
+                raise InvalidChunksError(
+                    f"encoding['chunks'] for variable {name!r} must be {ndim} integers >= 1, "
+                    f"got {chunks!r}"
+                )
+            enc["chunks"] = tuple(int(c) for c in chunks)
+        if "compressor" in enc:
+            enc["compressors"] = resolve_compressors(enc.pop("compressor"), fmt)
+        elif "compressors" in enc:
+            enc["compressors"] = tuple(
+                c for codec in enc["compressors"] or () for c in resolve_compressors(codec, fmt)
+            )
+        checked[name] = enc
+    return checked
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -381,7 +469,9 @@ class _Plan:
     scheduler: Any
     num_workers: int
     progress: bool
-    group_attrs: dict[str, Any] | None  # root attrs to set after an r+ write
+    provenance: bool
+    call: str  # the operation, as the history line records it
+    text: str | None  # the user's note for the history line
     started: float
 
 
@@ -450,18 +540,10 @@ def plan(
     if zarr_format not in (None, 2, 3):
         raise InvalidArgumentError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
     check_chunks(ds, chunks)
-    if encoding is not None:
-        unknown = [name for name in encoding if name not in ds.variables]
-        if unknown:
-            raise InvalidArgumentError(
-                f"encoding names variables {unknown} that the object does not have; "
-                f"it has {list(ds.variables)}"
-            )
     _check_all_attrs(ds)
 
     path = local_path(store)
     existing: set[Hashable] = set()
-    group_attrs = None
     if mode in ("w-", "w"):
         if path is not None:
             _check_target_for_new(path, mode)
@@ -487,12 +569,15 @@ def plan(
             if region is not None:
                 _check_region(ds, old, region)
         existing = set(old.variables)
-        store_attrs = root.attrs.asdict()
 
     compressors = resolve_compressors(
         options.OPTIONS["compressor"] if compressor is None else compressor, fmt
     )
+    user_encoding = _check_encoding(ds, encoding, existing, fmt)
     layout = stored_chunks(ds, chunks, options.OPTIONS["chunk_target_bytes"])
+    for name, enc in user_encoding.items():
+        if "chunks" in enc:
+            layout[name] = enc["chunks"]
 
     when = now_utc()
     call = format_call(
@@ -510,26 +595,15 @@ def plan(
             "zarr_format": fmt,
         },
     )
+    provenance = bool(options.OPTIONS["provenance"])
     attrs = dict(ds.attrs)
-    if mode in ("w-", "w"):
-        if options.OPTIONS["provenance"]:
-            trail = dict(ds.attrs)
-            if source is not None and "history" not in trail and source.history:
-                trail["history"] = "\n".join(str(e) for e in source.history)
-            attrs = attrs_for_new_store(trail, call, history, when)
-    else:
-        new_attrs = (
-            attrs_for_modified_store(store_attrs, call, history, when)
-            if options.OPTIONS["provenance"]
-            else store_attrs
-        )
-        if mode == "a":
-            attrs = new_attrs  # xarray puts the Dataset's attrs on the root in mode "a"
-        else:
-            group_attrs = new_attrs
-    _check_attrs(attrs, "the Dataset")
+    if mode in ("w-", "w") and provenance:
+        # the trail is fixed now; the time is stamped when the write runs
+        if source is not None and "history" not in attrs and source.history:
+            attrs["history"] = "\n".join(str(e) for e in source.history)
+        _check_attrs(attrs_for_new_store(attrs, call, history, when), "the Dataset")
 
-    encoded = _encode_variables(ds, layout, compressors, encoding or {}, existing)
+    encoded = _encode_variables(ds, layout, compressors, user_encoding, existing)
     encoded.attrs = attrs
     return _Plan(
         ds=encoded,
@@ -544,7 +618,9 @@ def plan(
         scheduler=scheduler,
         num_workers=workers,
         progress=progress,
-        group_attrs=group_attrs,
+        provenance=provenance,
+        call=call,
+        text=history,
         started=started,
     )
 
@@ -601,10 +677,18 @@ def _compute(delayed: Any, p: _Plan) -> None:
 
 
 def _write(p: _Plan, target: Any, mode: str) -> None:
+    ds = p.ds.copy(deep=False)
+    if mode in ("w", "w-"):
+        if p.provenance:
+            ds.attrs = attrs_for_new_store(p.ds.attrs, p.call, p.text, now_utc())
+    else:
+        # xarray puts the Dataset's attributes on the root in mode "a": give it the
+        # store's own, so that a write that fails half-way leaves them as they were
+        ds.attrs = open_root(target, storage_options=p.storage_options).attrs.asdict()
     with warnings.catch_warnings():
         # consolidated metadata is written for format 3 on purpose: it makes reopening fast
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        delayed = p.ds.to_zarr(  # type: ignore[call-overload]
+        delayed = ds.to_zarr(  # type: ignore[call-overload]
             target,
             mode=mode,
             compute=False,
@@ -616,9 +700,10 @@ def _write(p: _Plan, target: Any, mode: str) -> None:
             zarr_format=p.zarr_format if mode in ("w", "w-") else None,
         )
         _compute(delayed, p)
-        if p.group_attrs is not None:
+        if mode not in ("w", "w-") and p.provenance:
+            # the data is in: only now does the history say so
             root = open_root(target, mode="r+", storage_options=p.storage_options)
-            root.attrs.put(p.group_attrs)
+            root.attrs.put(attrs_for_modified_store(root.attrs.asdict(), p.call, p.text, now_utc()))
             if p.consolidated is not False:
                 zarr.consolidate_metadata(root.store, path=root.path or None)
 
@@ -644,6 +729,7 @@ def _report(p: _Plan) -> WriteReport:
         zarr_format=p.zarr_format,
         provenance=Provenance.from_attrs(root.attrs.asdict()),
         storage_options=p.storage_options,
+        location=store,
     )
 
 

@@ -1,0 +1,196 @@
+"""Appends, encodings and deferred writes that once went wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask.array as da
+import numcodecs
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import zarr
+
+import xzarrio
+
+from .conftest import snapshot
+
+
+def series(n: int, start: int = 0, **extra: np.ndarray) -> xr.Dataset:
+    return xr.Dataset(
+        {
+            "v": ("t", np.arange(start, start + n, dtype="f8")),
+            **{k: ("t", v) for k, v in extra.items()},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("store", "append", "message"),
+    [
+        pytest.param(
+            series(4),
+            series(3, 4, w=np.ones(3)),
+            r"variable 'w' is not in the store",
+            id="new-variable-along-append-dim",
+        ),
+        pytest.param(
+            series(4, u=np.ones(4)),
+            series(3, 4),
+            r"\['u'\] .* along 't' but .* missing",
+            id="store-variable-left-out",
+        ),
+        pytest.param(
+            series(4).assign_coords(t=np.arange(4)),
+            series(3, 4),
+            r"\['t'\] .* along 't' but .* missing",
+            id="coordinate-left-out",
+        ),
+    ],
+)
+def test_append_that_would_leave_the_store_unreadable_is_refused(
+    tmp_path: Path, store: xr.Dataset, append: xr.Dataset, message: str
+) -> None:
+    path = tmp_path / "s.zarr"
+    store.zio.to_zarr(path)
+    before = snapshot(tmp_path)
+    with pytest.raises(ValueError, match=message) as info:
+        append.zio.to_zarr(path, append_dim="t")
+    assert isinstance(info.value, xzarrio.errors.AppendMismatchError)
+    assert snapshot(tmp_path) == before
+    xzarrio.open_zarr(path).load()
+
+
+def test_append_datetimes_of_another_resolution(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    days = pd.date_range("2000-01-01", periods=12).values.astype("datetime64[us]")
+    ds = xr.Dataset({"v": ("time", np.ones(12))}, coords={"time": days})
+    ds.isel(time=slice(0, 7)).zio.to_zarr(path)
+    ds.isel(time=slice(7, None)).zio.to_zarr(path, append_dim="time")
+    np.testing.assert_array_equal(
+        xzarrio.open_zarr(path).time.values, days.astype("datetime64[ns]")
+    )
+
+
+ENCODING_REFUSALS = [
+    pytest.param(
+        {"v": {"dtype": "int16", "scale_fator": 0.1}},
+        r"unknown encoding key 'scale_fator' for variable 'v'",
+        id="typo-key",
+    ),
+    pytest.param({"v": {"bogus": 1}}, r"unknown encoding key 'bogus'", id="unknown-key"),
+    pytest.param(
+        {"v": {"chunks": (0,)}},
+        r"encoding\['chunks'\] for variable 'v' must be 1 integers >= 1, got \(0,\)",
+        id="zero-chunk",
+    ),
+    pytest.param(
+        {"v": {"chunks": (2, 2)}}, r"must be 1 integers >= 1, got \(2, 2\)", id="chunks-wrong-ndim"
+    ),
+    pytest.param({"v": "zstd"}, r"encoding for variable 'v' must be a dict", id="not-a-dict"),
+]
+
+
+@pytest.mark.parametrize(("encoding", "message"), ENCODING_REFUSALS)
+def test_bad_encoding_is_refused_before_writing(
+    tmp_path: Path, encoding: dict, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        series(6).zio.to_zarr(tmp_path / "a" / "b" / "s.zarr", encoding=encoding)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_encoding_for_an_existing_variable_in_an_append_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(4).zio.to_zarr(path)
+    before = snapshot(tmp_path)
+    with pytest.raises(
+        ValueError, match=r"variable 'v' already exists in the store; its encoding cannot change"
+    ):
+        series(3, 4).zio.to_zarr(path, append_dim="t", encoding={"v": {"dtype": "f4"}})
+    assert snapshot(tmp_path) == before
+
+
+def test_user_encoding_packs_and_compresses(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    ds = series(100) / 10
+    ds.zio.to_zarr(
+        path,
+        zarr_format=2,
+        encoding={
+            "v": {
+                "dtype": "int16",
+                "scale_factor": 0.1,
+                "compressor": numcodecs.Zlib(1),
+                "chunks": (30,),
+            }
+        },
+    )
+    array = zarr.open_array(path / "v")
+    assert array.dtype == np.int16 and array.chunks == (30,)
+    assert isinstance(array.compressors[0], numcodecs.Zlib)
+    np.testing.assert_allclose(xzarrio.open_zarr(path).v.values, ds.v.values, atol=0.05)
+
+
+def test_failed_append_leaves_provenance_and_attributes_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(4).assign_attrs(title="kept").zio.to_zarr(path)
+    attrs = zarr.open_group(path).attrs.asdict()
+
+    def boom(block: np.ndarray) -> np.ndarray:
+        raise RuntimeError("disk on fire")
+
+    bad = xr.Dataset({"v": ("t", da.map_blocks(boom, da.zeros(3, chunks=3), dtype="f8"))})
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bad.zio.to_zarr(path, append_dim="t")
+    assert zarr.open_group(path).attrs.asdict() == attrs
+
+
+def test_deferred_writes_stamp_the_time_and_trail_when_they_run(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(4).zio.to_zarr(path)
+    first = series(2, 4).zio.to_zarr(path, append_dim="t", history="first append", compute=False)
+    second = series(2, 6).zio.to_zarr(path, append_dim="t", history="second append", compute=False)
+    first.compute()
+    second.compute()
+    texts = [e.text for e in xzarrio.open_zarr(path).zio.provenance.history]
+    assert "second append" in texts[0] and "first append" in texts[1] and len(texts) == 3
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(8.0))
+
+
+def test_report_of_a_store_object_reopens_it() -> None:
+    store = zarr.storage.MemoryStore()
+    report = series(5).zio.to_zarr(store)
+    np.testing.assert_array_equal(report.open().v.values, np.arange(5.0))
+
+
+def test_failed_new_store_removes_the_folders_it_made(tmp_path: Path) -> None:
+    def boom(block: np.ndarray) -> np.ndarray:
+        raise RuntimeError("x")
+
+    bad = xr.Dataset({"v": ("t", da.map_blocks(boom, da.zeros(3, chunks=3), dtype="f8"))})
+    with pytest.raises(RuntimeError):
+        bad.zio.to_zarr(tmp_path / "a" / "b" / "s.zarr")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_options_accept_what_to_zarr_accepts() -> None:
+    with xzarrio.set_options(compressor="ZSTD", num_workers=np.int64(2)):
+        assert xzarrio.get_option("num_workers") == 2
+
+
+def test_missing_group_is_file_not_found(tmp_path: Path) -> None:
+    series(3).zio.to_zarr(tmp_path / "s.zarr")
+    with pytest.raises(FileNotFoundError, match=r"no group 'g' in the zarr store"):
+        xzarrio.open_zarr(tmp_path / "s.zarr", group="g")
+
+
+def test_auto_chunks_agree_along_shared_dims(tmp_path: Path) -> None:
+    ds = xr.Dataset(
+        {"a": (("t", "x"), np.ones((400, 100), "f8")), "b": (("t", "x"), np.ones((400, 100), "i1"))}
+    )
+    with xzarrio.set_options(chunk_target_bytes=10_000):
+        ds.zio.to_zarr(tmp_path / "s.zarr", chunks="auto")
+    reopened = xzarrio.open_zarr(tmp_path / "s.zarr")
+    assert reopened.chunks["t"][0] == 12  # the f8 variable's 12 rows of 800 bytes bind both
