@@ -122,6 +122,7 @@ def test_user_encoding_packs_and_compresses(tmp_path: Path) -> None:
             "v": {
                 "dtype": "int16",
                 "scale_factor": 0.1,
+                "_FillValue": -32768,
                 "compressor": numcodecs.Zlib(1),
                 "chunks": (30,),
             }
