@@ -50,7 +50,7 @@ from .provenance import (
 )
 from .reading import open_zarr, provenance_of
 from .storeinfo import store_nbytes_stored
-from .stores import check_readable, is_zarr_dir, local_path, open_root, source_of_store
+from .stores import is_zarr_dir, local_path, open_root, source_of_store
 
 __all__ = ["MODES", "SCHEDULERS", "WriteReport", "to_zarr"]
 
@@ -549,8 +549,7 @@ def plan(
             _check_target_for_new(path, mode)
         fmt = zarr_format or zarr.config.get("default_zarr_format")
     else:
-        check_readable(store)
-        old = _existing(store, None, storage_options)
+        old = _existing(store, None, storage_options)  # missing or not zarr: a clear error
         root = open_root(store, storage_options=storage_options)
         fmt = root.metadata.zarr_format
         if zarr_format is not None and zarr_format != fmt:
@@ -579,7 +578,6 @@ def plan(
         if "chunks" in enc:
             layout[name] = enc["chunks"]
 
-    when = now_utc()
     call = format_call(
         "zio.to_zarr",
         {
@@ -601,7 +599,6 @@ def plan(
         # the trail is fixed now; the time is stamped when the write runs
         if source is not None and "history" not in attrs and source.history:
             attrs["history"] = "\n".join(str(e) for e in source.history)
-        _check_attrs(attrs_for_new_store(attrs, call, history, when), "the Dataset")
 
     encoded = _encode_variables(ds, layout, compressors, user_encoding, existing)
     encoded.attrs = attrs
