@@ -1,4 +1,4 @@
-"""The seed workflow: write 229 MiB in parallel with provenance, reopen lazily, copy.
+"""The seed workflow: write 229 MiB in parallel with provenance, reopen, copy, reduce.
 
 Run it as ``python examples/seed_workflow.py [--dir DIR] [--shape 8000,7500] [--chunks 2000]``.
 Stores go to DIR (default: a temporary directory, removed at the end).
@@ -65,6 +65,24 @@ def main(argv: list[str] | None = None) -> None:
 
         print("\n== storage report ==")
         print(xzarrio.info(where / "disk2_data"))
+
+        print("\n== profiled reduction (x**2 + x**3).mean over y, on all cores ==")
+        result, profile = lazy.wvel.zio.reduce("mean", dim="y", transform=lambda x: x**2 + x**3)
+        print(f"result: {result.sizes['x']} values, first {float(result[0]):.6g}")
+        print(profile.summary())
+        out = args.dir or Path.cwd()
+        try:
+            page = profile.save_html(out / "profile.html")
+            print(f"\nCPU / memory / cache timeline saved to {page}")
+        except ImportError as error:
+            print(f"\n(no timeline picture: {error})")
+        try:
+            picture = lazy.wvel.zio.graph(
+                lambda x: (x**2 + x**3).mean("y"), filename=out / "graph.svg"
+            )
+            print(f"task graph saved to {picture}")
+        except ImportError as error:
+            print(f"(no task graph: {error})")
         if args.dir:
             print(f"\nstores are in {where}")
 

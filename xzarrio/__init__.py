@@ -12,6 +12,7 @@ from typing import Any
 from . import errors
 from .accessor import ZioAccessor
 from .options import get_option, set_options
+from .profiling import Profiled, ProfileReport, TaskKind
 from .provenance import HistoryEntry, Provenance
 from .reading import open_zarr
 from .storeinfo import StoreInfo, VariableInfo, store_info
@@ -39,8 +40,11 @@ def info(store: Any, **kwargs: Any) -> StoreInfo:
 
 __all__ = [
     "HistoryEntry",
+    "ProfileReport",
+    "Profiled",
     "Provenance",
     "StoreInfo",
+    "TaskKind",
     "VariableInfo",
     "WriteReport",
     "ZioAccessor",

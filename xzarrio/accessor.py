@@ -6,12 +6,15 @@ of the module that owns the concern. Nothing is kept on the accessor.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+import os
+from collections.abc import Callable, Hashable, Mapping
+from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
-from . import reading, writing
+from . import profiling, reading, writing
+from .profiling import Profiled
 from .provenance import Provenance
 from .storeinfo import StoreInfo
 
@@ -151,3 +154,118 @@ class ZioAccessor:
     def info(self) -> StoreInfo:
         """The storage report of the store this object was read from."""
         return reading.info_of(self._obj)
+
+    def profile(
+        self,
+        func: Callable[[Any], Any] | None = None,
+        *,
+        num_workers: int | None = None,
+        scheduler: str = "threads",
+        dt: float = 0.1,
+    ) -> Profiled:
+        """Compute ``func(obj)`` (or the object) under dask's profilers.
+
+        Runs on dask's local scheduler, on *num_workers* threads (default all
+        cores), under Profiler, ResourceProfiler (a sample every *dt* seconds)
+        and CacheProfiler.
+
+        Parameters
+        ----------
+        func : callable, optional
+            Builds the lazy computation from the object, e.g. ``lambda ds: ds.wvel.mean("y")``.
+            Functions that release the GIL (numpy ufuncs,
+            ``xr.apply_ufunc(..., dask="parallelized")``, numba ``nogil``) run
+            on all threads at once.
+        num_workers : int, optional
+            Threads (or processes); default all cores.
+        scheduler : {"threads", "synchronous", "processes"}
+            ``"synchronous"`` gives a one-thread profile. A ``distributed.Client``
+            is refused: dask's profilers cannot see its workers.
+        dt : float, default 0.1
+            Seconds between CPU/memory samples.
+
+        Returns
+        -------
+        Profiled
+            ``(result, report)``: the computed xarray object and a :class:`ProfileReport`.
+
+        Examples
+        --------
+        A numpy ufunc applied block-wise releases the GIL, so both threads work:
+
+        >>> import numpy as np, xarray as xr, xzarrio
+        >>> field = xr.DataArray(np.random.default_rng(0).random((4000, 500)), dims=("y", "x"))
+        >>> lazy = field.chunk({"y": 500})
+        >>> result, report = lazy.zio.profile(
+        ...     lambda da: xr.apply_ufunc(np.sin, da, dask="parallelized").sum("y"),
+        ...     num_workers=2,
+        ... )
+        >>> result.shape, report.n_tasks > 8, report.n_threads
+        ((500,), True, 2)
+        """
+        return profiling.profile(
+            self._obj, func, num_workers=num_workers, scheduler=scheduler, dt=dt
+        )
+
+    def reduce(
+        self,
+        how: str | Callable[..., Any],
+        dim: Hashable | list[Hashable] | None = None,
+        *,
+        transform: Callable[[Any], Any] | None = None,
+        num_workers: int | None = None,
+        scheduler: str = "threads",
+        dt: float = 0.1,
+    ) -> Profiled:
+        """Reduce over *dim*, after an element-wise *transform*, profiled.
+
+        Parameters
+        ----------
+        how : str or callable
+            ``"mean"``, ``"sum"``, ``"std"``, ``"var"``, ``"min"``, ``"max"``,
+            ``"median"``, or a function ``f(array, axis=...)`` as for
+            :meth:`xarray.DataArray.reduce`.
+        dim : str or list, optional
+            Dimensions to reduce over; all of them by default.
+        transform : callable, optional
+            Applied to the object first, e.g. ``lambda x: x**2 + x**3``.
+        num_workers, scheduler, dt
+            As for :meth:`profile`.
+
+        Returns
+        -------
+        Profiled
+            ``(result, report)``.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xzarrio
+        >>> x = xr.DataArray(np.arange(12.0).reshape(4, 3), dims=("y", "x")).chunk({"y": 2})
+        >>> result, report = x.zio.reduce("mean", dim="y", transform=lambda v: v**2 + v**3)
+        >>> result.values.tolist()
+        [274.5, 393.5, 547.5]
+        >>> report.n_tasks > 0
+        True
+        """
+        return profiling.reduce(
+            self._obj,
+            how,
+            dim,
+            transform=transform,
+            num_workers=num_workers,
+            scheduler=scheduler,
+            dt=dt,
+        )
+
+    def graph(
+        self,
+        func: Callable[[Any], Any] | None = None,
+        *,
+        filename: str | os.PathLike[str] = "graph.svg",
+    ) -> Path:
+        """Draw the task graph of ``func(obj)`` (or the object) with graphviz.
+
+        Returns the path written. Raises ``ImportError`` naming what to install
+        when the graphviz package or its ``dot`` program is missing.
+        """
+        return profiling.graph(self._obj, func, filename=filename)

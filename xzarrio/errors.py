@@ -79,3 +79,11 @@ class InvalidOptionError(XzarrioError, ValueError):
 
 class InvalidArgumentError(XzarrioError, ValueError):
     """Any other argument value outside what is accepted."""
+
+
+class MissingDependencyError(XzarrioError, ImportError):
+    """An optional package or program is needed and missing; the message names it."""
+
+
+class UnsupportedSchedulerError(XzarrioError, ValueError):
+    """A scheduler this operation cannot work with."""

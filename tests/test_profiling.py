@@ -1,0 +1,221 @@
+"""Profiled computes: .zio.profile, .zio.reduce, .zio.graph and the ProfileReport."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xzarrio
+from xzarrio.profiling import REDUCTIONS
+
+
+@pytest.fixture(scope="module")
+def lazy(tmp_path_factory: pytest.TempPathFactory) -> xr.Dataset:
+    """A store of 600 × 500 float64 in 6 stored chunks, reopened lazily."""
+    rng = np.random.default_rng(1)
+    ds = xr.Dataset({"wvel": (("y", "x"), rng.normal(2, 1, (600, 500)))})
+    path = tmp_path_factory.mktemp("profile") / "s.zarr"
+    ds.zio.to_zarr(path, chunks={"y": 100})
+    return xzarrio.open_zarr(path)
+
+
+def classic(x):  # type: ignore[no-untyped-def]
+    return x**2 + x**3
+
+
+@pytest.mark.parametrize("how", REDUCTIONS)
+def test_every_named_reduction_equals_xarrays_own(lazy: xr.Dataset, how: str) -> None:
+    result, report = lazy.wvel.zio.reduce(how, dim="y", transform=classic, num_workers=2)
+    expected = getattr(classic(lazy.wvel), how)(dim="y").compute()
+    xr.testing.assert_allclose(result, expected)
+    assert not hasattr(result.data, "dask")  # computed, not lazy
+    assert report.n_tasks > 0
+
+
+def test_callable_reduction_and_all_dims(lazy: xr.Dataset) -> None:
+    result, _ = lazy.zio.reduce(np.nanmax)
+    assert float(result.wvel) == pytest.approx(float(lazy.wvel.max()))
+    assert result.wvel.dims == ()
+
+
+def test_report_fields_agree_with_each_other(lazy: xr.Dataset) -> None:
+    _, report = lazy.wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=2)
+    profiler, resources, cache = report.profilers
+    assert report.n_tasks == len(profiler.results)
+    assert report.n_tasks == sum(kind.count for kind in report.tasks_by_function.values())
+    assert report.task_seconds == pytest.approx(
+        sum(t.end_time - t.start_time for t in profiler.results)
+    )
+    assert report.task_seconds == pytest.approx(
+        sum(k.seconds for k in report.tasks_by_function.values())
+    )
+    assert 0 < report.parallel_efficiency <= 1
+    assert report.parallel_efficiency == pytest.approx(
+        report.task_seconds / (report.wall_seconds * report.n_threads)
+    )
+    one_chunk = 100 * 500 * 8
+    assert report.peak_memory_bytes > one_chunk
+    assert report.mean_cpu_percent >= 0
+    assert 1 <= report.n_threads <= 2
+    assert len(resources.results) >= 2  # sampled at the start and at the end at least
+    assert cache.results
+
+
+def test_synchronous_scheduler_uses_one_thread(lazy: xr.Dataset) -> None:
+    _, report = lazy.wvel.zio.reduce("sum", dim="y", scheduler="synchronous")
+    assert report.n_threads == 1
+    assert report.scheduler == "synchronous"
+    assert 0 < report.parallel_efficiency <= 1
+
+
+def test_gil_releasing_function_runs_on_two_threads() -> None:
+    field = xr.DataArray(np.random.default_rng(0).random((4000, 400)), dims=("y", "x")).chunk(
+        {"y": 250}
+    )
+    result, report = field.zio.profile(
+        lambda da: xr.apply_ufunc(np.sin, da, dask="parallelized").sum("y"), num_workers=2
+    )
+    xr.testing.assert_allclose(result, np.sin(field).sum("y").compute())
+    assert report.n_threads == 2
+
+
+def test_processes_scheduler(lazy: xr.Dataset) -> None:
+    result, report = lazy.wvel.zio.reduce("max", dim="x", scheduler="processes", num_workers=2)
+    xr.testing.assert_allclose(result, lazy.wvel.max("x").compute())
+    assert report.n_tasks > 0
+
+
+def test_summary_has_a_row_per_task_kind(lazy: xr.Dataset) -> None:
+    _, report = lazy.wvel.zio.reduce("std", dim="y", transform=classic)
+    text = report.summary()
+    rows = text.splitlines()
+    for name, kind in report.tasks_by_function.items():
+        assert any(row.split()[:1] == [name] and str(kind.count) in row for row in rows), name
+    assert "parallel efficiency" in text and "peak memory" in text
+    assert str(report) == text
+    assert "<table>" in report._repr_html_()
+
+
+def test_to_dict_round_trips_through_json(lazy: xr.Dataset) -> None:
+    _, report = lazy.wvel.zio.reduce("mean", dim="y")
+    data = report.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["n_tasks"] == report.n_tasks
+    assert set(data["tasks_by_function"]) == set(report.tasks_by_function)
+
+
+def test_save_html_is_a_bokeh_page(lazy: xr.Dataset, tmp_path: Path) -> None:
+    pytest.importorskip("bokeh")
+    _, report = lazy.wvel.zio.reduce("mean", dim="y", transform=classic)
+    path = report.save_html(tmp_path / "out" / "profile.html")
+    text = path.read_text()
+    assert path == tmp_path / "out" / "profile.html"
+    assert text.lstrip().lower().startswith("<!doctype html>")
+    assert "Bokeh" in text and "bokeh" in text
+    assert "Memory" in text or "memory" in text
+    # self-contained: BokehJS is inlined, so the page draws offline too
+    assert "cdn.bokeh.org" not in text and len(text) > 500_000
+
+
+def test_save_html_without_bokeh_names_it(
+    lazy: xr.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, report = lazy.wvel.zio.reduce("mean", dim="y")
+    monkeypatch.setitem(sys.modules, "bokeh", None)
+    with pytest.raises(ImportError, match=r"pip install 'xzarrio\[profile\]'"):
+        report.save_html(tmp_path / "p.html")
+
+
+def test_graph_writes_svg(lazy: xr.Dataset, tmp_path: Path) -> None:
+    pytest.importorskip("graphviz")
+    import shutil
+
+    if shutil.which("dot") is None:
+        pytest.skip("the Graphviz 'dot' program is not installed")
+    path = lazy.wvel.zio.graph(
+        lambda da: classic(da).mean("y"), filename=tmp_path / "g" / "graph.svg"
+    )
+    assert path == tmp_path / "g" / "graph.svg"
+    text = path.read_text()
+    assert "<svg" in text and "</svg>" in text
+
+
+def test_graph_without_graphviz_names_what_to_install(
+    lazy: xr.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "graphviz", None)
+    with pytest.raises(ImportError, match="pip install graphviz") as info:
+        lazy.wvel.zio.graph(filename=tmp_path / "g.svg")
+    assert isinstance(info.value, xzarrio.errors.MissingDependencyError)
+
+
+def test_graph_without_dot_names_it(
+    lazy: xr.Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("graphviz")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ImportError, match="Graphviz 'dot' program"):
+        lazy.wvel.zio.graph(filename=tmp_path / "g.svg")
+
+
+def test_graph_of_in_memory_data_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nothing to draw: the object holds no dask graph"):
+        xr.DataArray(np.ones(3)).zio.graph(filename=tmp_path / "g.svg")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param(
+            {"how": "mode"},
+            r"unknown reduction 'mode'; expected one of \['mean', 'sum'",
+            id="unknown-reduction",
+        ),
+        pytest.param(
+            {"how": 3}, r"how must be a reduction name or a callable, got 3", id="not-callable"
+        ),
+        pytest.param(
+            {"how": "mean", "dim": "depth"}, r"cannot reduce over \['depth'\]", id="unknown-dim"
+        ),
+        pytest.param(
+            {"how": "mean", "scheduler": "gpu"}, r"unknown scheduler 'gpu'", id="unknown-scheduler"
+        ),
+        pytest.param(
+            {"how": "mean", "num_workers": 0},
+            r"num_workers must be an integer >= 1",
+            id="zero-workers",
+        ),
+        pytest.param({"how": "mean", "dt": 0}, r"dt must be a number of seconds > 0", id="zero-dt"),
+    ],
+)
+def test_bad_arguments(lazy: xr.Dataset, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        lazy.wvel.zio.reduce(**kwargs)
+
+
+def test_distributed_client_is_refused_with_the_reason(lazy: xr.Dataset) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            with pytest.raises(
+                ValueError,
+                match=r"cannot profile a distributed\.Client: dask's profilers see only this process",
+            ) as info:
+                lazy.wvel.zio.reduce("mean", dim="y", scheduler=client)
+            assert isinstance(info.value, xzarrio.errors.UnsupportedSchedulerError)
+            with pytest.raises(ValueError, match=r"cannot profile a distributed\.Client"):
+                lazy.zio.profile(scheduler=client)
+
+
+def test_profile_without_func_computes_the_object(lazy: xr.Dataset) -> None:
+    result, report = lazy.zio.profile()
+    xr.testing.assert_identical(result, lazy.compute())
+    assert report.n_tasks >= 6
+    assert xzarrio.Profiled(result, report) == (result, report)

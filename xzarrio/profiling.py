@@ -1,0 +1,387 @@
+"""Profiled computes: ``.zio.profile``, ``.zio.reduce`` and ``.zio.graph``.
+
+A compute runs on dask's local scheduler under dask's own Profiler,
+ResourceProfiler and CacheProfiler, and the three are summed up in a
+:class:`ProfileReport`. The resource samples are taken by a thread of this
+process instead of dask's tracker process: starting that process and waiting
+out its sampling interval at the end cost more than small computes
+themselves (see ``benchmarks/bench_reduce.py``).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from timeit import default_timer
+from typing import Any, NamedTuple
+
+import dask
+import xarray as xr
+from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
+from dask.utils import format_bytes, key_split
+
+from .errors import InvalidArgumentError, MissingDependencyError, UnsupportedSchedulerError
+from .options import default_num_workers
+
+__all__ = ["REDUCTIONS", "ProfileReport", "Profiled", "TaskKind", "graph", "profile", "reduce"]
+
+#: the reductions ``reduce`` knows by name
+REDUCTIONS = ("mean", "sum", "std", "var", "min", "max", "median")
+_SCHEDULERS = ("threads", "synchronous", "processes")
+
+
+class _SampledResources(ResourceProfiler):
+    """dask's ResourceProfiler, sampling from a thread of this process.
+
+    Samples memory (RSS) and CPU of this process and its children every *dt*
+    seconds, and once more at the start and at the end, so even a compute
+    shorter than *dt* has a peak. ``visualize`` draws it as dask's own.
+    """
+
+    def __init__(self, dt: float = 0.1) -> None:
+        super().__init__(dt=dt)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._processes: dict[int, Any] = {}
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process(os.getpid())
+        try:
+            family = [me, *me.children(recursive=True)]
+        except psutil.Error:
+            family = [me]
+        mem = cpu = 0.0
+        for proc in family:
+            tracked = self._processes.setdefault(proc.pid, proc)
+            try:
+                mem += tracked.memory_info().rss
+                cpu += tracked.cpu_percent()
+            except psutil.Error:
+                continue
+        self.results.append((default_timer(), mem / 1e6, cpu))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._dt):
+            self._sample()
+
+    def _is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _start_collect(self) -> None:
+        if self._is_running():
+            return
+        self._stop.clear()
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="xzarrio-resources", daemon=True)
+        self._thread.start()
+
+    def _stop_collect(self) -> None:
+        if self._is_running():
+            self._stop.set()
+            assert self._thread is not None
+            self._thread.join()
+            self._sample()
+        from dask.diagnostics.profile import ResourceData
+
+        self.results = [
+            ResourceData(*r) if not isinstance(r, ResourceData) else r for r in self.results
+        ]
+
+    def close(self) -> None:
+        self._stop.set()
+
+    __del__ = close
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskKind:
+    """How many tasks of one kind ran, and their summed time."""
+
+    count: int
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileReport:
+    """What a profiled compute did with the machine.
+
+    Attributes
+    ----------
+    wall_seconds : float
+        Wall time of the compute.
+    n_tasks : int
+        Tasks run (the Profiler's count).
+    n_threads : int
+        Threads (or processes) that ran at least one task.
+    task_seconds : float
+        Time of all tasks summed.
+    parallel_efficiency : float
+        ``task_seconds / (wall_seconds * n_threads)``, in (0, 1]; 0 when no task ran.
+    peak_memory_bytes : int
+        Highest resident memory of this process and its children.
+    mean_cpu_percent : float
+        Mean CPU use over the samples (100 per busy core).
+    tasks_by_function : dict
+        Task kind (dask's ``key_split`` of the key) → :class:`TaskKind`.
+    """
+
+    wall_seconds: float
+    n_tasks: int
+    n_threads: int
+    task_seconds: float
+    parallel_efficiency: float
+    peak_memory_bytes: int
+    mean_cpu_percent: float
+    tasks_by_function: dict[str, TaskKind]
+    scheduler: str = "threads"
+    profilers: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+
+    def summary(self) -> str:
+        """A readable table: the totals, then one row per task kind."""
+        lines = [
+            f"wall time           : {self.wall_seconds:.3f} s",
+            f"tasks               : {self.n_tasks}",
+            f"threads used        : {self.n_threads} ({self.scheduler})",
+            f"task time, summed   : {self.task_seconds:.3f} s",
+            f"parallel efficiency : {self.parallel_efficiency:.0%}",
+            f"peak memory         : {format_bytes(self.peak_memory_bytes)}",
+            f"mean CPU            : {self.mean_cpu_percent:.0f} %",
+            "",
+        ]
+        width = max([len("task kind"), *map(len, self.tasks_by_function)])
+        lines.append(f"{'task kind':<{width}}  {'count':>6}  {'seconds':>8}  {'share':>6}")
+        lines.append(f"{'-' * width}  {'-' * 6}  {'-' * 8}  {'-' * 6}")
+        for name, kind in self.tasks_by_function.items():
+            share = kind.seconds / self.task_seconds if self.task_seconds else 0.0
+            lines.append(f"{name:<{width}}  {kind.count:>6}  {kind.seconds:>8.3f}  {share:>6.0%}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-serialisable built-ins."""
+        return {
+            "wall_seconds": self.wall_seconds,
+            "n_tasks": self.n_tasks,
+            "n_threads": self.n_threads,
+            "task_seconds": self.task_seconds,
+            "parallel_efficiency": self.parallel_efficiency,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "mean_cpu_percent": self.mean_cpu_percent,
+            "scheduler": self.scheduler,
+            "tasks_by_function": {
+                name: {"count": kind.count, "seconds": kind.seconds}
+                for name, kind in self.tasks_by_function.items()
+            },
+        }
+
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Save the bokeh CPU / memory / cache timeline; no browser is opened.
+
+        The page is self-contained (BokehJS inlined, about 1 MB), so it opens
+        offline. Needs bokeh (``pip install 'xzarrio[profile]'``).
+        """
+        try:
+            import bokeh  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError(
+                "save_html draws with bokeh, which is not installed: "
+                "pip install 'xzarrio[profile]' (or pip install bokeh)"
+            ) from None
+        if not self.profilers:
+            raise InvalidArgumentError("this report holds no profiler data to draw")
+        from bokeh.io import save
+        from bokeh.resources import INLINE
+        from dask.diagnostics import visualize
+
+        target = Path(path).absolute()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        figure = visualize(list(self.profilers), show=False, save=False)
+        # BokehJS inlined: the page draws without network (laptops offline, HPC nodes)
+        save(figure, filename=str(target), resources=INLINE, title="xzarrio profile")
+        return target
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{kind.count}</td><td>{kind.seconds:.3f}</td></tr>"
+            for name, kind in self.tasks_by_function.items()
+        )
+        head = (
+            f"<p>wall {self.wall_seconds:.3f} s · {self.n_tasks} tasks · {self.n_threads} threads"
+            f" · efficiency {self.parallel_efficiency:.0%} · peak memory "
+            f"{html.escape(format_bytes(self.peak_memory_bytes))} · mean CPU "
+            f"{self.mean_cpu_percent:.0f} %</p>"
+        )
+        return (
+            f"<div>{head}<table><thead><tr><th>task kind</th><th>count</th><th>seconds</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        )
+
+
+class Profiled(NamedTuple):
+    """The computed object and the report of its compute: ``result, report = ...``."""
+
+    result: Any
+    report: ProfileReport
+
+
+def _summarise(
+    wall: float, p: Profiler, r: ResourceProfiler, c: CacheProfiler, scheduler: str
+) -> ProfileReport:
+    tasks = p.results
+    kinds: dict[str, list[float]] = {}
+    for task in tasks:
+        spent = kinds.setdefault(key_split(task.key), [0, 0.0])
+        spent[0] += 1
+        spent[1] += task.end_time - task.start_time
+    task_seconds = sum(k[1] for k in kinds.values())
+    workers = len({task.worker_id for task in tasks})
+    capacity = wall * workers
+    memory = [sample.mem for sample in r.results]
+    cpu = [sample.cpu for sample in r.results]
+    return ProfileReport(
+        wall_seconds=wall,
+        n_tasks=len(tasks),
+        n_threads=workers,
+        task_seconds=task_seconds,
+        parallel_efficiency=task_seconds / capacity if capacity > 0 else 0.0,
+        peak_memory_bytes=int(max(memory) * 1e6) if memory else 0,
+        mean_cpu_percent=sum(cpu) / len(cpu) if cpu else 0.0,
+        tasks_by_function={
+            name: TaskKind(count=int(count), seconds=seconds)
+            for name, (count, seconds) in sorted(kinds.items(), key=lambda kv: -kv[1][1])
+        },
+        scheduler=scheduler,
+        profilers=(p, r, c),
+    )
+
+
+def _check_scheduler(scheduler: Any) -> str:
+    if isinstance(scheduler, str) and scheduler in _SCHEDULERS:
+        return scheduler
+    if type(scheduler).__name__ == "Client" and type(scheduler).__module__.startswith(
+        "distributed"
+    ):
+        raise UnsupportedSchedulerError(
+            "profile/reduce cannot profile a distributed.Client: dask's profilers see only this "
+            "process, not the cluster's workers, so the report would be empty. Use "
+            "scheduler='threads' here, or the cluster's own tools "
+            "(distributed.performance_report, client.get_task_stream)"
+        )
+    raise InvalidArgumentError(
+        f"unknown scheduler {scheduler!r}; expected one of {list(_SCHEDULERS)}"
+    )
+
+
+def _check_workers(num_workers: Any) -> int:
+    if num_workers is None:
+        return default_num_workers()
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise InvalidArgumentError(
+            f"num_workers must be an integer >= 1 or None, got {num_workers!r}"
+        )
+    return num_workers
+
+
+def profile(
+    obj: Any,
+    func: Callable[[Any], Any] | None = None,
+    *,
+    num_workers: int | None = None,
+    scheduler: str = "threads",
+    dt: float = 0.1,
+) -> Profiled:
+    """Compute ``func(obj)`` (or *obj*) under dask's profilers; see ``.zio.profile``."""
+    scheduler = _check_scheduler(scheduler)
+    workers = _check_workers(num_workers)
+    if not (isinstance(dt, int | float) and dt > 0):
+        raise InvalidArgumentError(f"dt must be a number of seconds > 0, got {dt!r}")
+    target = func(obj) if func is not None else obj
+    kwargs: dict[str, Any] = {"scheduler": scheduler}
+    if scheduler != "synchronous":
+        kwargs["num_workers"] = workers
+    with Profiler() as p, _SampledResources(dt=dt) as r, CacheProfiler() as c:
+        start = default_timer()
+        (result,) = dask.compute(target, **kwargs)
+        wall = default_timer() - start
+    return Profiled(result, _summarise(wall, p, r, c, scheduler))
+
+
+def reduce(
+    obj: xr.Dataset | xr.DataArray,
+    how: str | Callable[..., Any],
+    dim: Hashable | list[Hashable] | None = None,
+    *,
+    transform: Callable[[Any], Any] | None = None,
+    num_workers: int | None = None,
+    scheduler: str = "threads",
+    dt: float = 0.1,
+) -> Profiled:
+    """Apply *transform* element-wise, reduce with *how* over *dim*, profiled."""
+    if isinstance(how, str):
+        if how not in REDUCTIONS:
+            raise InvalidArgumentError(
+                f"unknown reduction {how!r}; expected one of {list(REDUCTIONS)} or a callable "
+                "f(array, axis=...)"
+            )
+    elif not callable(how):
+        raise InvalidArgumentError(f"how must be a reduction name or a callable, got {how!r}")
+    dims: list[Hashable] = (
+        [] if dim is None else list(dim) if isinstance(dim, list | tuple) else [dim]
+    )
+    missing = [d for d in dims if d not in obj.dims]
+    if missing:
+        raise InvalidArgumentError(
+            f"cannot reduce over {missing}: the object's dimensions are {list(obj.dims)}"
+        )
+
+    def compute_this(o: Any) -> Any:
+        values = transform(o) if transform is not None else o
+        if isinstance(how, str):
+            return getattr(values, how)(dim=dim)
+        return values.reduce(how, dim=dim)
+
+    return profile(obj, compute_this, num_workers=num_workers, scheduler=scheduler, dt=dt)
+
+
+def graph(
+    obj: Any,
+    func: Callable[[Any], Any] | None = None,
+    *,
+    filename: str | os.PathLike[str] = "graph.svg",
+) -> Path:
+    """Draw the task graph of ``func(obj)`` (or *obj*) with graphviz; see ``.zio.graph``."""
+    target = func(obj) if func is not None else obj
+    if not dask.is_dask_collection(target):
+        raise InvalidArgumentError(
+            "nothing to draw: the object holds no dask graph (it is in memory); open it with "
+            "xzarrio.open_zarr or .chunk() it first"
+        )
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "drawing the task graph needs the graphviz Python package: "
+            "pip install graphviz (and the Graphviz 'dot' program)"
+        ) from None
+    path = Path(filename).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".") or "svg"
+    try:
+        dask.visualize(target, filename=str(path.with_suffix("")), format=fmt)
+    except Exception as error:
+        if type(error).__name__ == "ExecutableNotFound":
+            raise MissingDependencyError(
+                "drawing the task graph needs the Graphviz 'dot' program, which is not on PATH: "
+                "install Graphviz (apt install graphviz, brew install graphviz or "
+                "conda install graphviz)"
+            ) from None
+        raise
+    return path
