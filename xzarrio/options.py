@@ -113,6 +113,20 @@ def get_option(name: str) -> Any:
     return OPTIONS[name]
 
 
+def resolve_num_workers(value: Any) -> int:
+    """*value* checked (an integer >= 1), or the default when it is None."""
+    if value is None:
+        return default_num_workers()
+    if not _is_positive_int(value):
+        raise InvalidOptionError(f"num_workers must be an integer >= 1 or None, got {value!r}")
+    return int(value)
+
+
+def is_distributed_client(obj: Any) -> bool:
+    """Whether *obj* is a ``distributed.Client`` (without importing distributed)."""
+    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+
+
 def default_num_workers() -> int:
     """The thread count used when neither the call nor the options set one."""
     value = OPTIONS["num_workers"]

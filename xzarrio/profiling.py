@@ -25,7 +25,7 @@ from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 from dask.utils import format_bytes, key_split
 
 from .errors import InvalidArgumentError, MissingDependencyError, UnsupportedSchedulerError
-from .options import default_num_workers
+from .options import resolve_num_workers
 
 __all__ = ["REDUCTIONS", "ProfileReport", "Profiled", "TaskKind", "graph", "profile", "reduce"]
 
@@ -280,16 +280,6 @@ def _check_scheduler(scheduler: Any) -> str:
     )
 
 
-def _check_workers(num_workers: Any) -> int:
-    if num_workers is None:
-        return default_num_workers()
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise InvalidArgumentError(
-            f"num_workers must be an integer >= 1 or None, got {num_workers!r}"
-        )
-    return num_workers
-
-
 def profile(
     obj: Any,
     func: Callable[[Any], Any] | None = None,
@@ -300,7 +290,7 @@ def profile(
 ) -> Profiled:
     """Compute ``func(obj)`` (or *obj*) under dask's profilers; see ``.zio.profile``."""
     scheduler = _check_scheduler(scheduler)
-    workers = _check_workers(num_workers)
+    workers = resolve_num_workers(num_workers)
     if not (isinstance(dt, int | float) and dt > 0):
         raise InvalidArgumentError(f"dt must be a number of seconds > 0, got {dt!r}")
     target = func(obj) if func is not None else obj

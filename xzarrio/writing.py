@@ -41,6 +41,7 @@ from .errors import (
     UnnamedDataArrayError,
     XzarrioError,
 )
+from .options import is_distributed_client
 from .provenance import (
     Provenance,
     attrs_for_modified_store,
@@ -224,30 +225,12 @@ def _resolve_scheduler(scheduler: Any) -> Any:
                 "or a distributed.Client"
             )
         return name
-    if _is_client(scheduler):
+    if is_distributed_client(scheduler):
         return scheduler
     raise InvalidArgumentError(
         f"scheduler={scheduler!r} is not understood; expected one of {list(SCHEDULERS)} "
         "or a distributed.Client"
     )
-
-
-def _is_client(obj: Any) -> bool:
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
-
-
-def _resolve_workers(num_workers: Any) -> int:
-    if num_workers is None:
-        return options.default_num_workers()
-    if (
-        isinstance(num_workers, bool)
-        or not isinstance(num_workers, numbers.Integral)
-        or num_workers < 1
-    ):
-        raise InvalidArgumentError(
-            f"num_workers must be an integer >= 1 or None, got {num_workers!r}"
-        )
-    return int(num_workers)
 
 
 def _resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
@@ -535,7 +518,7 @@ def plan(
     _check_names(ds)
     mode = _resolve_mode(mode, append_dim, region)
     scheduler = _resolve_scheduler(scheduler)
-    workers = _resolve_workers(num_workers)
+    workers = options.resolve_num_workers(num_workers)
     progress = options.OPTIONS["progress"] if progress is None else bool(progress)
     if zarr_format not in (None, 2, 3):
         raise InvalidArgumentError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
@@ -646,7 +629,7 @@ def _pool(p: _Plan) -> Executor:
 
 
 def _compute(delayed: Any, p: _Plan) -> None:
-    if _is_client(p.scheduler):
+    if is_distributed_client(p.scheduler):
         future = p.scheduler.compute(delayed)
         if p.progress:
             from distributed import progress as distributed_progress
