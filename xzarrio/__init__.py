@@ -11,6 +11,7 @@ from typing import Any
 
 from . import errors
 from .accessor import ZioAccessor
+from .journal import repair
 from .options import get_option, set_options
 from .profiling import Profiled, ProfileReport, TaskKind
 from .provenance import HistoryEntry, Provenance
@@ -53,5 +54,6 @@ __all__ = [
     "get_option",
     "info",
     "open_zarr",
+    "repair",
     "set_options",
 ]

@@ -47,6 +47,7 @@ class ZioAccessor:
         scheduler: Any = None,
         progress: bool | None = None,
         compute: bool = True,
+        allow_partial_chunks: bool = False,
     ) -> Any:
         """Write to a chunked, compressed zarr store, chunks in parallel, with provenance.
 
@@ -92,6 +93,18 @@ class ZioAccessor:
         compute : bool, default True
             If False, nothing is written now: a :class:`dask.delayed.Delayed`
             is returned whose ``.compute()`` writes and returns the report.
+        allow_partial_chunks : bool, default False
+            Let a region write cover stored chunks only in part. Such a chunk is
+            read, patched and rewritten whole, so it is refused by default: a
+            concurrent writer of the chunk's other part would lose data.
+
+        Notes
+        -----
+        Appends and region writes to a local store run under an undo journal
+        (``.xzarrio-journal`` inside the store): if they fail or are
+        interrupted, the store is rolled back to exactly what it was. A process
+        killed outright leaves the journal; :func:`xzarrio.open_zarr` then says
+        so, and :func:`xzarrio.repair` rolls the store back.
 
         Returns
         -------
@@ -136,6 +149,7 @@ class ZioAccessor:
             scheduler=scheduler,
             progress=progress,
             compute=compute,
+            allow_partial_chunks=allow_partial_chunks,
         )
 
     def reopen(self, **kwargs: Any) -> xr.Dataset:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import StoreExistsError
 
-__all__ = ["STAGING_MARK", "staged_store"]
+__all__ = ["STAGING_MARK", "process_alive", "staged_store", "sweep_staging"]
 
 #: part of the name of every staging directory, so that it can be recognised
 STAGING_MARK = ".xzarrio-staging-"
@@ -105,6 +105,36 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path.with_name(path.name + "-old"), ignore_errors=True)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with this pid is running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_staging(target: Path) -> None:
+    """Remove staging directories of *target* whose writing process is gone.
+
+    A write killed outright (SIGKILL) cannot clean up after itself; the next
+    write to, or open of, the same store does it.
+    """
+    prefix = f".{target.name}{STAGING_MARK}"
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return
+    for sibling in siblings:
+        if not sibling.name.startswith(prefix):
+            continue
+        pid = sibling.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
 @contextmanager
 def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
     """Yield a fresh staging path beside *target*; on success swap it in.
@@ -123,7 +153,8 @@ def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
     """
     made = [p for p in target.parents if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}{STAGING_MARK}{uuid.uuid4().hex[:12]}")
+    sweep_staging(target)
+    staging = target.with_name(f".{target.name}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:12]}")
     done = False
     try:
         yield staging

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AppendMismatchError",
     "CodecFormatError",
+    "InterruptedWriteError",
     "InvalidArgumentError",
     "InvalidAttributeError",
     "InvalidChunksError",
@@ -87,3 +88,10 @@ class MissingDependencyError(XzarrioError, ImportError):
 
 class UnsupportedSchedulerError(XzarrioError, ValueError):
     """A scheduler this operation cannot work with."""
+
+
+class InterruptedWriteError(XzarrioError, RuntimeError):
+    """An append or region write was interrupted and left the store half-written.
+
+    The message says how to roll it back (``xzarrio.repair``).
+    """

@@ -6,7 +6,9 @@ from typing import Any
 
 import xarray as xr
 
+from .atomic import sweep_staging
 from .errors import InvalidArgumentError, NoSourceStoreError
+from .journal import check_store
 from .provenance import PROVENANCE_KEYS, Provenance
 from .stores import check_readable, local_path, open_root, source_of_store
 
@@ -74,6 +76,9 @@ def open_zarr(
         )
     check_readable(store, group)
     path = local_path(store)
+    if path is not None:
+        sweep_staging(path)
+        check_store(path)  # an interrupted append or region write: say how to repair
     ds = xr.open_zarr(
         str(path) if path is not None else store,
         group=group,

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Hashable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -41,6 +42,7 @@ from .errors import (
     UnnamedDataArrayError,
     XzarrioError,
 )
+from .journal import Extent, guarded, store_lock
 from .options import is_distributed_client
 from .provenance import (
     Provenance,
@@ -435,6 +437,56 @@ def _check_encoding(
     return checked
 
 
+def _check_whole_chunks(ds: xr.Dataset, root: zarr.Group, region: Any, allow: bool) -> None:
+    """Refuse a region that covers a stored chunk only in part, unless allowed."""
+    if allow or not isinstance(region, Mapping):
+        return
+    for name, var in ds.variables.items():
+        if str(name) not in root or var.ndim == 0:
+            continue
+        array = cast(zarr.Array, root[str(name)])
+        for axis, dim in enumerate(var.dims):
+            where = region.get(dim)
+            if not isinstance(where, slice):
+                continue
+            start, stop, _ = where.indices(array.shape[axis])
+            chunk = array.chunks[axis]
+            if start % chunk or (stop % chunk and stop != array.shape[axis]):
+                raise RegionError(
+                    f"region[{dim!r}] = {where!r} covers stored chunks of {name!r} only in "
+                    f"part (chunks of {chunk} along {dim!r}): writing part of a chunk rewrites "
+                    "all of it, so another writer of its other part could lose data. Align the "
+                    f"region to multiples of {chunk}, or pass allow_partial_chunks=True if no "
+                    "other process writes those chunks"
+                )
+
+
+def _extents(
+    ds: xr.Dataset, old: xr.Dataset, root: zarr.Group, append_dim: Hashable | None, region: Any
+) -> tuple[dict[str, Extent], list[str]]:
+    """What an in-place write will touch in each existing array, and what it creates."""
+    extents: dict[str, Extent] = {}
+    new_arrays: list[str] = []
+    for name, var in ds.variables.items():
+        if name not in old.variables:
+            new_arrays.append(str(name))
+            continue
+        array = cast(zarr.Array, root[str(name)])
+        ranges: list[tuple[int, int] | None] = [None] * array.ndim
+        if append_dim is not None and append_dim in var.dims:
+            axis = var.dims.index(append_dim)
+            length = array.shape[axis]
+            ranges[axis] = (length, length + var.sizes[append_dim])
+        elif isinstance(region, Mapping):
+            for axis, dim in enumerate(var.dims):
+                where = region.get(dim)
+                if isinstance(where, slice):
+                    start, stop, _ = where.indices(array.shape[axis])
+                    ranges[axis] = (start, stop)
+        extents[str(name)] = Extent(tuple(ranges))
+    return extents, new_arrays
+
+
 # --------------------------------------------------------------------------- plan
 
 
@@ -455,6 +507,8 @@ class _Plan:
     provenance: bool
     call: str  # the operation, as the history line records it
     text: str | None  # the user's note for the history line
+    extents: dict[str, Extent]  # in-place writes: what each existing array will have touched
+    new_arrays: list[str]  # in-place writes: arrays the write creates
     started: float
 
 
@@ -510,6 +564,7 @@ def plan(
     num_workers: int | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
+    allow_partial_chunks: bool = False,
 ) -> _Plan:
     """Check every argument and build what ``execute`` writes; touches no store."""
     started = time.perf_counter()
@@ -527,6 +582,8 @@ def plan(
 
     path = local_path(store)
     existing: set[Hashable] = set()
+    extents: dict[str, Extent] = {}
+    new_arrays: list[str] = []
     if mode in ("w-", "w"):
         if path is not None:
             _check_target_for_new(path, mode)
@@ -550,7 +607,9 @@ def plan(
                 )
             if region is not None:
                 _check_region(ds, old, region)
+                _check_whole_chunks(ds, root, region, allow_partial_chunks)
         existing = set(old.variables)
+        extents, new_arrays = _extents(ds, old, root, append_dim, region)
 
     compressors = resolve_compressors(
         options.OPTIONS["compressor"] if compressor is None else compressor, fmt
@@ -601,6 +660,8 @@ def plan(
         provenance=provenance,
         call=call,
         text=history,
+        extents=extents,
+        new_arrays=new_arrays,
         started=started,
     )
 
@@ -656,7 +717,7 @@ def _compute(delayed: Any, p: _Plan) -> None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _write(p: _Plan, target: Any, mode: str) -> None:
+def _write(p: _Plan, target: Any, mode: str, *, locked: bool = False) -> None:
     ds = p.ds.copy(deep=False)
     if mode in ("w", "w-"):
         if p.provenance:
@@ -672,7 +733,8 @@ def _write(p: _Plan, target: Any, mode: str) -> None:
             target,
             mode=mode,
             compute=False,
-            consolidated=p.consolidated,
+            # in place, metadata is consolidated once, below, with the provenance
+            consolidated=p.consolidated if mode in ("w", "w-") else False,
             append_dim=p.append_dim,
             region=p.region,
             align_chunks=True,
@@ -680,12 +742,18 @@ def _write(p: _Plan, target: Any, mode: str) -> None:
             zarr_format=p.zarr_format if mode in ("w", "w-") else None,
         )
         _compute(delayed, p)
-        if mode not in ("w", "w-") and p.provenance:
+        if mode not in ("w", "w-"):
             # the data is in: only now does the history say so
-            root = open_root(target, mode="r+", storage_options=p.storage_options)
-            root.attrs.put(attrs_for_modified_store(root.attrs.asdict(), p.call, p.text, now_utc()))
-            if p.consolidated is not False:
-                zarr.consolidate_metadata(root.store, path=root.path or None)
+            lock = store_lock(Path(target)) if p.path is not None and not locked else nullcontext()
+            with lock:
+                root = open_root(target, mode="r+", storage_options=p.storage_options)
+                if p.provenance:
+                    now = now_utc()
+                    root.attrs.put(
+                        attrs_for_modified_store(root.attrs.asdict(), p.call, p.text, now)
+                    )
+                if p.consolidated is not False:
+                    zarr.consolidate_metadata(root.store, path=root.path or None)
 
 
 def _report(p: _Plan) -> WriteReport:
@@ -718,9 +786,20 @@ def execute(p: _Plan) -> WriteReport:
     if p.path is not None and p.mode in ("w", "w-"):
         with staged_store(p.path, replace=p.mode == "w") as staging:
             _write(p, str(staging), "w-")
+    elif p.path is not None:
+        # in place: under an undo journal; an append holds the store's lock throughout
+        exclusive = p.mode == "a"
+        with guarded(p.path, _operation(p), p.extents, p.new_arrays, exclusive=exclusive):
+            _write(p, str(p.path), p.mode, locked=exclusive)
     else:
-        _write(p, str(p.path) if p.path is not None else p.store, p.mode)
+        _write(p, p.store, p.mode)
     return _report(p)
+
+
+def _operation(p: _Plan) -> str:
+    if p.append_dim is not None:
+        return f"append along {p.append_dim!r}"
+    return "region write" if p.region is not None else f"mode={p.mode!r} write"
 
 
 def to_zarr(
