@@ -1,4 +1,4 @@
-"""The ``xzarrio`` command line: ``info``, ``history`` and ``copy`` of stores.
+"""The ``xzarrio`` command line: ``info``, ``history``, ``copy`` and ``repair`` of stores.
 
 Errors print one line on stderr and exit with status 1 (130 when interrupted),
 never a traceback.
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from . import __version__
 from .codecs import COMPRESSOR_NAMES
 from .errors import InvalidArgumentError, XzarrioError
+from .journal import repair as repair_store
 from .reading import open_zarr, provenance_of
 from .storeinfo import store_info
 
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("store")
     history.add_argument("--tz", help="show times in this tz database zone, e.g. Europe/Paris")
 
+    repair = verbs.add_parser("repair", help="roll back an interrupted append or region write")
+    repair.add_argument("store")
+
     copy = verbs.add_parser("copy", help="copy a store chunk by chunk, rechunked or recompressed")
     copy.add_argument("src")
     copy.add_argument("dst")
@@ -72,6 +76,9 @@ def _run(args: argparse.Namespace) -> None:
     elif args.verb == "history":
         prov = provenance_of(open_zarr(args.store))
         print(prov.in_timezone(args.tz) if args.tz else prov)
+    elif args.verb == "repair":
+        done = repair_store(args.store)
+        print("\n".join(f"rolled back: {what}" for what in done) or "nothing to repair")
     elif args.verb == "copy":
         chunks = dict(args.chunks) or None
         if chunks is not None and len(chunks) != len(args.chunks):

@@ -112,6 +112,14 @@ def _playback(root: Path, journal: Path) -> None:
     saved = journal / "files"
     for key in record["created"]:
         (root / key).unlink(missing_ok=True)
+        # and the folders that only it needed (format 3 nests keys: c/40/0)
+        folder = (root / key).parent
+        while folder != root and folder.name != key.split("/", 1)[0]:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
     for name in record["new_arrays"]:
         shutil.rmtree(root / name, ignore_errors=True)
     for key in record["saved"]:
