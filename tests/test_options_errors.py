@@ -63,7 +63,14 @@ def test_bad_options_raise_value_error(kwargs: dict, message: str) -> None:
 
 
 def test_every_error_derives_from_the_tree_and_a_builtin() -> None:
-    builtins = (FileExistsError, FileNotFoundError, ValueError, TypeError, ImportError, RuntimeError)
+    builtins = (
+        FileExistsError,
+        FileNotFoundError,
+        ValueError,
+        TypeError,
+        ImportError,
+        RuntimeError,
+    )
     classes = [
         c for _, c in inspect.getmembers(errors, inspect.isclass) if c is not errors.XzarrioError
     ]
