@@ -70,6 +70,7 @@ def test_every_error_derives_from_the_tree_and_a_builtin() -> None:
         TypeError,
         ImportError,
         RuntimeError,
+        PermissionError,
     )
     classes = [
         c for _, c in inspect.getmembers(errors, inspect.isclass) if c is not errors.XzarrioError

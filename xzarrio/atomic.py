@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import StoreExistsError
+from .errors import StoreExistsError, StoreNotWritableError
 
 __all__ = ["STAGING_MARK", "process_alive", "staged_store", "sweep_staging"]
 
@@ -152,9 +152,17 @@ def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
     removed and *target* is untouched.
     """
     made = [p for p in target.parents if not p.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_staging(target)
     staging = target.with_name(f".{target.name}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as error:
+        _remove_made(made)
+        raise StoreNotWritableError(
+            f"cannot create a store at {str(target)!r}: its folder {str(target.parent)!r} "
+            f"does not take new entries ({error.strerror})"
+        ) from None
+    sweep_staging(target)
     done = False
     try:
         yield staging
@@ -163,8 +171,13 @@ def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
     finally:
         _remove(staging)
         if not done:
-            for folder in made:  # innermost first: leave no folder this write made
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+            _remove_made(made)
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Remove the folders a write made, innermost first, as far as they are empty."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            break

@@ -20,6 +20,7 @@ __all__ = [
     "RegionError",
     "StoreExistsError",
     "StoreNotFoundError",
+    "StoreNotWritableError",
     "UnknownCompressorError",
     "UnnamedDataArrayError",
     "XzarrioError",
@@ -95,3 +96,7 @@ class InterruptedWriteError(XzarrioError, RuntimeError):
 
     The message says how to roll it back (``xzarrio.repair``).
     """
+
+
+class StoreNotWritableError(XzarrioError, PermissionError):
+    """The place of a new store does not take new files or folders."""

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import dask
 import numpy as np
+import pandas as pd
 import xarray as xr
 import zarr
 from dask.utils import format_bytes
@@ -39,6 +40,7 @@ from .errors import (
     NotAZarrStoreError,
     RegionError,
     StoreExistsError,
+    StoreNotFoundError,
     UnnamedDataArrayError,
     XzarrioError,
 )
@@ -176,6 +178,25 @@ def _check_names(ds: xr.Dataset) -> None:
             )
 
 
+def _check_storable(ds: xr.Dataset) -> None:
+    """Refuse what zarr cannot hold: MultiIndex coordinates, objects of mixed types."""
+    for name, index in ds.indexes.items():
+        if isinstance(index, pd.MultiIndex) and name in ds.dims:
+            raise InvalidArgumentError(
+                f"coordinate {name!r} is a pandas MultiIndex, which zarr cannot store; "
+                f"reset it first: ds.reset_index({name!r})"
+            )
+    for name, var in ds.variables.items():
+        if var.dtype != object or var.chunks is not None or var.size == 0:
+            continue
+        kinds = list(dict.fromkeys(type(v).__name__ for v in np.asarray(var.values).flat))
+        if len([k for k in kinds if k != "NoneType"]) > 1:
+            raise InvalidArgumentError(
+                f"variable {name!r} holds Python objects of mixed types ({', '.join(kinds)}); "
+                "zarr stores one type per variable: convert it first, e.g. .astype(str)"
+            )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
@@ -257,6 +278,11 @@ def _resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
 def _check_target_for_new(path: Path, mode: str) -> None:
     """Refuse to create over something that must not be replaced."""
     if not path.exists():
+        ancestor = next(p for p in path.parents if p.exists())
+        if not ancestor.is_dir():
+            raise NotAZarrStoreError(
+                f"cannot create a store at {str(path)!r}: {str(ancestor)!r} is a file, not a folder"
+            )
         return
     if not path.is_dir():
         raise NotAZarrStoreError(
@@ -264,23 +290,30 @@ def _check_target_for_new(path: Path, mode: str) -> None:
         )
     if not any(path.iterdir()):
         return
+    if not is_zarr_dir(path):
+        verb = "write into it" if mode == "w-" else "replace it with mode='w'"
+        raise NotAZarrStoreError(
+            f"{str(path)!r} is a directory that holds no zarr store; refusing to {verb} "
+            "(remove it yourself, or choose another path)"
+        )
     if mode == "w-":
         raise StoreExistsError(
             f"a store already exists at {str(path)!r}; use mode='w' to replace it or "
             "mode='a' with append_dim to append to it"
         )
-    if not is_zarr_dir(path):
-        raise NotAZarrStoreError(
-            f"{str(path)!r} is a directory that holds no zarr store; refusing to replace it "
-            "with mode='w' (remove it yourself, or choose another path)"
-        )
 
 
-def _existing(store: Any, group: str | None, storage_options: Any) -> xr.Dataset:
+def _existing(store: Any, group: str | None, storage_options: Any, mode: str) -> xr.Dataset:
     """The existing store, opened lazily to compare against (metadata only)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return open_zarr(store, group=group, chunks=None, storage_options=storage_options)
+        try:
+            return open_zarr(store, group=group, chunks=None, storage_options=storage_options)
+        except zarr.errors.GroupNotFoundError:
+            what = "append to" if mode == "a" else "write to"
+            raise StoreNotFoundError(
+                f"no zarr store in {store!r}: it holds no zarr group to {what}"
+            ) from None
 
 
 def _check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
@@ -579,6 +612,11 @@ def plan(
         raise InvalidArgumentError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
     check_chunks(ds, chunks)
     _check_all_attrs(ds)
+    _check_storable(ds)
+    if history is not None and not isinstance(history, str):
+        raise InvalidArgumentError(
+            f"history must be a string (your note for the history line), got {history!r}"
+        )
 
     path = local_path(store)
     existing: set[Hashable] = set()
@@ -589,7 +627,7 @@ def plan(
             _check_target_for_new(path, mode)
         fmt = zarr_format or zarr.config.get("default_zarr_format")
     else:
-        old = _existing(store, None, storage_options)  # missing or not zarr: a clear error
+        old = _existing(store, None, storage_options, mode)  # missing or not zarr: a clear error
         root = open_root(store, storage_options=storage_options)
         fmt = root.metadata.zarr_format
         if zarr_format is not None and zarr_format != fmt:

@@ -1,0 +1,1046 @@
+"""The bad-input catalog: every input xzarrio refuses, the error it raises, and what is on disk.
+
+One row per refused input. ``tests/test_bad_inputs.py`` runs each row (``setup``,
+then ``call`` inside ``pytest.raises``) and checks that nothing changed on disk;
+``docs/bad-inputs.md`` holds the same catalog as a table, regenerated with
+``python docs/render_bad_inputs.py`` and kept in sync by a test.
+
+Rows with ``ours=False`` record what happens today where the error is not (yet)
+an :class:`xzarrio.errors.XzarrioError`; they are candidates for a clear one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import xarray as xr
+import zarr
+import zarr.errors
+from zarr.codecs import Crc32cCodec
+
+import xzarrio
+from xzarrio import errors
+
+__all__ = ["CATALOG", "BadInput", "capture_message", "render_table"]
+
+
+def _nothing(tmp_path: Path) -> None:
+    """The default setup: no store needed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BadInput:
+    """One refused input: what it is, what it raises, and what is left on disk."""
+
+    id: str  # short slug, the pytest id
+    input: str  # a short human description (Markdown)
+    error: type[BaseException]  # the exact class raised
+    builtin: type[BaseException]  # the builtin a user would catch
+    message: str  # a regex the message must match (re.search)
+    disk: str  # what is on disk afterwards, in words
+    call: Callable[[Path], object]  # performs the bad call (must raise)
+    setup: Callable[[Path], None] = _nothing  # writes whatever the call needs first
+    ours: bool = True  # whether the error is an xzarrio.errors.XzarrioError
+
+    def run(self, tmp_path: Path) -> None:
+        """``setup`` then ``call``: what a user would do, start to finish."""
+        self.setup(tmp_path)
+        self.call(tmp_path)
+
+
+# ----------------------------------------------------------------- the objects used
+
+
+def _ds() -> xr.Dataset:
+    """A small valid Dataset on (t, x), with coordinates and an attribute."""
+    return xr.Dataset(
+        {"v": (("t", "x"), np.arange(12.0).reshape(4, 3), {"units": "K"})},
+        coords={"t": np.arange(4), "x": np.arange(3)},
+        attrs={"title": "bad-input catalog"},
+    )
+
+
+def _next(ds: xr.Dataset | None = None) -> xr.Dataset:
+    """The two steps after *ds* along t: a valid thing to append (before it is spoilt)."""
+    ds = _ds() if ds is None else ds
+    return ds.isel(t=slice(0, 2)).assign_coords(t=[4, 5])
+
+
+def _part(start: int, stop: int) -> xr.Dataset:
+    """Rows *start*:*stop* of v, without the t coordinate: a region to write."""
+    return _ds().isel(t=slice(start, stop)).drop_vars(["t", "x"])
+
+
+STORE = "s.zarr"
+
+
+def _store(tmp_path: Path) -> None:
+    """A valid store at ``tmp_path/s.zarr``, stored chunks of 2 along t."""
+    _ds().zio.to_zarr(tmp_path / STORE, chunks={"t": 2})
+
+
+def _not_zarr_dir(tmp_path: Path) -> None:
+    """A directory holding a file but no zarr metadata."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("not zarr\n")
+
+
+def _regular_file(tmp_path: Path) -> None:
+    (tmp_path / "data.zarr").write_text("a file, not a directory\n")
+
+
+def _with_attr(owner: str, key: object, value: object) -> xr.Dataset:
+    ds = _ds()
+    target = ds.attrs if owner == "ds" else ds["v"].attrs
+    target[key] = value
+    return ds
+
+
+def _multiindex() -> xr.Dataset:
+    ds = xr.Dataset(
+        {"v": ("i", np.arange(4.0))},
+        coords={"a": ("i", [1, 1, 2, 2]), "b": ("i", [1, 2, 1, 2])},
+    )
+    return ds.set_index(i=["a", "b"])
+
+
+def _from_gone_store(tmp_path: Path) -> xr.Dataset:
+    """An object that says it was read from a store that is no longer there."""
+    ds = _ds()
+    ds.encoding["source"] = str(tmp_path / "removed.zarr")
+    return ds
+
+
+def _append(tmp_path: Path, ds: xr.Dataset, **kwargs: object) -> None:
+    ds.zio.to_zarr(tmp_path / STORE, append_dim="t", **kwargs)
+
+
+def _region(tmp_path: Path, ds: xr.Dataset, region: object, **kwargs: object) -> None:
+    ds.zio.to_zarr(tmp_path / STORE, region=region, mode=kwargs.pop("mode", "r+"), **kwargs)
+
+
+def _new(tmp_path: Path, ds: xr.Dataset | xr.DataArray | None = None, **kwargs: object) -> None:
+    """Write a new store at ``tmp_path/s.zarr`` (none is there)."""
+    (_ds() if ds is None else ds).zio.to_zarr(tmp_path / STORE, **kwargs)
+
+
+# ----------------------------------------------------------------- the catalog
+
+NOTHING = "nothing created"
+UNCHANGED = "store unchanged"
+NO_DISK = "nothing on disk; options unchanged"
+
+CATALOG: list[BadInput] = [
+    # ------------------------------------------------------------ missing stores
+    BadInput(
+        id="open-missing",
+        input="`xzarrio.open_zarr` of a path that does not exist",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no zarr store at '.*nope\.zarr': the path does not exist",
+        disk=NOTHING,
+        call=lambda tmp: xzarrio.open_zarr(tmp / "nope.zarr"),
+    ),
+    BadInput(
+        id="info-missing",
+        input="`xzarrio.info` of a path that does not exist",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no zarr store at '.*nope\.zarr': the path does not exist",
+        disk=NOTHING,
+        call=lambda tmp: xzarrio.info(tmp / "nope.zarr"),
+    ),
+    BadInput(
+        id="append-missing",
+        input="append (`append_dim='t'`) to a store that does not exist",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no zarr store at '.*nope\.zarr': the path does not exist",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / "nope.zarr", append_dim="t"),
+    ),
+    BadInput(
+        id="region-missing",
+        input="region write (`mode='r+'`) to a store that does not exist",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no zarr store at '.*nope\.zarr': the path does not exist",
+        disk=NOTHING,
+        call=lambda tmp: _part(0, 2).zio.to_zarr(
+            tmp / "nope.zarr", region={"t": slice(0, 2)}, mode="r+"
+        ),
+    ),
+    BadInput(
+        id="reopen-removed-store",
+        input="`.zio.reopen()` of an object whose store was removed",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no zarr store at '.*removed\.zarr': the path does not exist",
+        disk=NOTHING,
+        call=lambda tmp: _from_gone_store(tmp).zio.reopen(),
+    ),
+    BadInput(
+        id="open-missing-group",
+        input="`open_zarr(group='g')` of a store without that group",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no group 'g' in the zarr store",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: xzarrio.open_zarr(tmp / STORE, group="g"),
+    ),
+    BadInput(
+        id="append-empty-store-object",
+        input="append to an empty in-memory `zarr.storage.MemoryStore`",
+        error=errors.StoreNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"no zarr store in MemoryStore\(.*\): it holds no zarr group to append to",
+        disk="nothing on disk; the store object stays empty",
+        call=lambda tmp: _ds().zio.to_zarr(zarr.storage.MemoryStore(), append_dim="t"),
+    ),
+    # ------------------------------------------------------------ not a zarr store
+    BadInput(
+        id="open-not-zarr-dir",
+        input="`open_zarr` of a directory that holds no zarr store",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"'.*notes' is not a zarr store: none of \['zarr\.json', '\.zgroup'",
+        disk="directory unchanged",
+        setup=_not_zarr_dir,
+        call=lambda tmp: xzarrio.open_zarr(tmp / "notes"),
+    ),
+    BadInput(
+        id="info-not-zarr-dir",
+        input="`xzarrio.info` of a directory that holds no zarr store",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"'.*notes' is not a zarr store: none of",
+        disk="directory unchanged",
+        setup=_not_zarr_dir,
+        call=lambda tmp: xzarrio.info(tmp / "notes"),
+    ),
+    BadInput(
+        id="append-not-zarr-dir",
+        input="append to a directory that holds no zarr store",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"'.*notes' is not a zarr store: none of",
+        disk="directory unchanged",
+        setup=_not_zarr_dir,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / "notes", append_dim="t"),
+    ),
+    BadInput(
+        id="write-w-over-not-zarr-dir",
+        input="`mode='w'` over a non-empty directory that holds no zarr store",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"is a directory that holds no zarr store; refusing to replace it with mode='w'",
+        disk="directory unchanged",
+        setup=_not_zarr_dir,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / "notes", mode="w"),
+    ),
+    BadInput(
+        id="open-regular-file",
+        input="`open_zarr` of a regular file",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"is not a zarr store: it is a file, and a local zarr store is a directory",
+        disk="file unchanged",
+        setup=_regular_file,
+        call=lambda tmp: xzarrio.open_zarr(tmp / "data.zarr"),
+    ),
+    BadInput(
+        id="info-regular-file",
+        input="`xzarrio.info` of a regular file",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"is not a zarr store: it is a file",
+        disk="file unchanged",
+        setup=_regular_file,
+        call=lambda tmp: xzarrio.info(tmp / "data.zarr"),
+    ),
+    BadInput(
+        id="write-w-over-regular-file",
+        input="`mode='w'` write over a regular file",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"'.*data\.zarr' is a file, not a zarr store; refusing to write over it",
+        disk="file unchanged",
+        setup=_regular_file,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / "data.zarr", mode="w"),
+    ),
+    BadInput(
+        id="write-under-regular-file",
+        input="new store at a path whose parent is a regular file (`file/s.zarr`)",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"cannot create a store at '.*data\.zarr/.*': '.*data\.zarr' is a file, not a folder",
+        disk="file unchanged",
+        setup=_regular_file,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / "data.zarr" / STORE),
+    ),
+    BadInput(
+        id="write-w-minus-over-non-zarr-directory",
+        input="default `mode='w-'` write into a non-empty directory that is not zarr",
+        error=errors.NotAZarrStoreError,
+        builtin=ValueError,
+        message=r"'.*notes' is a directory that holds no zarr store; refusing to write into it",
+        disk="directory unchanged",
+        setup=lambda tmp: (
+            ((tmp / "notes").mkdir(), (tmp / "notes" / "a.txt").write_text("x")) and None
+        ),
+        call=lambda tmp: _ds().zio.to_zarr(tmp / "notes"),
+    ),
+    BadInput(
+        id="write-unwritable-location",
+        input="new store where even root cannot write (`/proc/xzarrio-test.zarr`)",
+        error=errors.StoreNotWritableError,
+        builtin=PermissionError,
+        message=r"cannot create a store at '/proc/xzarrio-test\.zarr': its folder '/proc' "
+        r"does not take new entries",
+        disk="nothing created",
+        call=lambda tmp: _ds().zio.to_zarr("/proc/xzarrio-test.zarr"),
+    ),
+    BadInput(
+        id="write-existing-store",
+        input="`mode='w-'` (the default) where a store exists",
+        error=errors.StoreExistsError,
+        builtin=FileExistsError,
+        message=r"a store already exists at '.*s\.zarr'; use mode='w' to replace it",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / STORE, mode="w-"),
+    ),
+    # ------------------------------------------------------------ write arguments
+    BadInput(
+        id="unknown-mode",
+        input="`mode='x'`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"unknown mode 'x'; expected one of \['w-', 'w', 'a', 'r\+'\]",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, mode="x"),
+    ),
+    BadInput(
+        id="bad-zarr-format",
+        input="`zarr_format=4`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"zarr_format must be 2, 3 or None, got 4",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, zarr_format=4),
+    ),
+    BadInput(
+        id="append-other-zarr-format",
+        input="append with `zarr_format=2` to a format 3 store",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"zarr_format=2 but the store is zarr format 3",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next(), zarr_format=2),
+    ),
+    BadInput(
+        id="unknown-compressor",
+        input="`compressor='brotli'`",
+        error=errors.UnknownCompressorError,
+        builtin=ValueError,
+        message=r"unknown compressor 'brotli'; expected one of \['zstd', 'lz4'",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, compressor="brotli"),
+    ),
+    BadInput(
+        id="compressor-not-codec",
+        input="`compressor=42` (not a name, not a codec)",
+        error=errors.CodecFormatError,
+        builtin=TypeError,
+        message=r"compressor must be a name \(.*\) or a zarr/numcodecs codec object, got 42 of type int",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, compressor=42),
+    ),
+    BadInput(
+        id="codec-not-for-format-3",
+        input="`numcodecs.Delta` (a filter) as compressor of a format 3 store",
+        error=errors.CodecFormatError,
+        builtin=TypeError,
+        message=r"codec Delta\(.*\) cannot compress zarr format 3 chunks",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, compressor=numcodecs.Delta(dtype="f8"), zarr_format=3),
+    ),
+    BadInput(
+        id="codec-not-for-format-2",
+        input="`zarr.codecs.Crc32cCodec()` as compressor of a format 2 store",
+        error=errors.CodecFormatError,
+        builtin=TypeError,
+        message=r"codec Crc32cCodec\(\) has no zarr format 2 equivalent",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, compressor=Crc32cCodec(), zarr_format=2),
+    ),
+    BadInput(
+        id="chunks-unknown-dim",
+        input="`chunks={'z': 2}`, a dimension the object lacks",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"chunks names dimension 'z', which the object does not have",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunks={"z": 2}),
+    ),
+    BadInput(
+        id="chunks-zero",
+        input="`chunks={'t': 0}`",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"chunk size for dimension 't' must be an integer >= 1, got 0",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunks={"t": 0}),
+    ),
+    BadInput(
+        id="chunks-negative",
+        input="`chunks={'t': -1}`",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"chunk size for dimension 't' must be an integer >= 1, got -1",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunks={"t": -1}),
+    ),
+    BadInput(
+        id="chunks-float",
+        input="`chunks={'t': 1.5}`",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"chunk size for dimension 't' must be an integer >= 1, got 1\.5",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunks={"t": 1.5}),
+    ),
+    BadInput(
+        id="chunks-not-a-dict",
+        input="`chunks=[2]`",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"chunks=\[2\] is not understood; expected None",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunks=[2]),
+    ),
+    BadInput(
+        id="num-workers-zero",
+        input="`num_workers=0`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"num_workers must be an integer >= 1 or None, got 0",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, num_workers=0),
+    ),
+    BadInput(
+        id="num-workers-float",
+        input="`num_workers=1.5`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"num_workers must be an integer >= 1 or None, got 1\.5",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, num_workers=1.5),
+    ),
+    BadInput(
+        id="unknown-scheduler",
+        input="`scheduler='gpu'`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"unknown scheduler 'gpu'; expected one of \['threads', 'synchronous', 'processes'\]",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, scheduler="gpu"),
+    ),
+    BadInput(
+        id="scheduler-not-understood",
+        input="`scheduler=3`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"scheduler=3 is not understood",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, scheduler=3),
+    ),
+    BadInput(
+        id="deferred-write-refused-at-once",
+        input="`compute=False` with `compressor='brotli'`: refused at the call, not at `.compute()`",
+        error=errors.UnknownCompressorError,
+        builtin=ValueError,
+        message=r"unknown compressor 'brotli'",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, compressor="brotli", compute=False),
+    ),
+    # ------------------------------------------------------------ attributes
+    BadInput(
+        id="attr-datetime",
+        input="a `datetime.datetime` Dataset attribute",
+        error=errors.InvalidAttributeError,
+        builtin=TypeError,
+        message=r"attribute 'when' of the Dataset is datetime\.datetime\(2020, 1, 1, 0, 0\) "
+        r"of type datetime, which cannot be stored as JSON",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _with_attr("ds", "when", dt.datetime(2020, 1, 1))),
+    ),
+    BadInput(
+        id="attr-nan",
+        input="a NaN Dataset attribute",
+        error=errors.InvalidAttributeError,
+        builtin=ValueError,
+        message=r"attribute 'missing' of the Dataset is nan: zarr attributes are JSON, "
+        r"which has no NaN or infinity",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _with_attr("ds", "missing", float("nan"))),
+    ),
+    BadInput(
+        id="attr-inf",
+        input="an infinite variable attribute (`np.inf`)",
+        error=errors.InvalidAttributeError,
+        builtin=ValueError,
+        message=r"attribute 'valid_max' of variable 'v' is inf: zarr attributes are JSON",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _with_attr("v", "valid_max", np.inf)),
+    ),
+    BadInput(
+        id="attr-nan-in-array",
+        input="a numpy array attribute holding a NaN",
+        error=errors.InvalidAttributeError,
+        builtin=ValueError,
+        message=r"attribute 'range' of the Dataset is array\(\[ ?1\., +nan\]\): "
+        r"zarr attributes are JSON",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _with_attr("ds", "range", np.array([1.0, np.nan]))),
+    ),
+    BadInput(
+        id="attr-name-not-str",
+        input="an attribute whose name is not a string (`attrs[1]`)",
+        error=errors.InvalidAttributeError,
+        builtin=TypeError,
+        message=r"attribute names must be strings; the Dataset has attribute 1 of type int",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _with_attr("ds", 1, "one")),
+    ),
+    # ------------------------------------------------------------ the data itself
+    BadInput(
+        id="unnamed-dataarray",
+        input="an unnamed DataArray",
+        error=errors.UnnamedDataArrayError,
+        builtin=ValueError,
+        message=r"cannot write an unnamed DataArray: zarr stores variables by name",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, xr.DataArray(np.arange(3.0), dims="x")),
+    ),
+    BadInput(
+        id="variable-name-not-str",
+        input="a variable whose name is not a string (`{1: ...}`)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable and dimension names must be strings to be stored in zarr, "
+        r"got 1 of type int",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, xr.Dataset({1: ("x", np.arange(3.0))})),
+    ),
+    BadInput(
+        id="dim-name-not-str",
+        input="a dimension whose name is not a string",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable and dimension names must be strings.*got 1 of type int",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, xr.Dataset({"v": ((1,), np.arange(3.0))})),
+    ),
+    BadInput(
+        id="multiindex",
+        input="a MultiIndex coordinate (from `set_index(i=['a', 'b'])`)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"coordinate 'i' is a pandas MultiIndex, which zarr cannot store; "
+        r"reset it first: ds\.reset_index\('i'\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _multiindex()),
+    ),
+    BadInput(
+        id="mixed-object-array",
+        input="an object array of mixed types (`np.array([1, 'a', None], dtype=object)`)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'v' holds Python objects of mixed types \(int, str, NoneType\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, xr.Dataset({"v": ("x", np.array([1, "a", None], dtype=object))})
+        ),
+    ),
+    BadInput(
+        id="history-not-a-string",
+        input="`history=5` (not a string)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"history must be a string \(your note for the history line\), got 5",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr(tmp / STORE, history=5),
+    ),
+    # ------------------------------------------------------------ appends
+    BadInput(
+        id="append-other-dims",
+        input="append a variable on other dimensions (`x` renamed `y`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'v': its dimensions \('t', 'y'\) differ from "
+        r"the store's \('t', 'x'\)",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().rename({"x": "y"})),
+    ),
+    BadInput(
+        id="append-other-dtype",
+        input="append with a different dtype (`int32` onto `float64`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'v': its dtype int32 differs from the store's float64",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign(v=lambda d: d.v.astype("i4"))),
+    ),
+    BadInput(
+        id="append-other-sizes",
+        input="append with another size along a non-append dimension",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'v': dimension 'x' has size 2, the store's has 3",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().isel(x=slice(0, 2))),
+    ),
+    BadInput(
+        id="append-dim-not-in-data",
+        input="`append_dim='z'`, a dimension the data lacks",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append along 'z': the data has no such dimension",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _next().zio.to_zarr(tmp / STORE, append_dim="z"),
+    ),
+    BadInput(
+        id="append-dim-not-in-store",
+        input="`append_dim='z'`, a dimension the data has and the store lacks",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append along 'z': the store has no such dimension",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _next().expand_dims("z").zio.to_zarr(tmp / STORE, append_dim="z"),
+    ),
+    BadInput(
+        id="append-new-variable",
+        input="append a variable the store does not have",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"variable 'w' is not in the store; an append extends the store's variables",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign(w=lambda d: d.v * 2)),
+    ),
+    BadInput(
+        id="append-leaves-variable-out",
+        input="append without a variable that runs along the append dimension",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"the store's variables \['v'\] run along 't' but are missing from the data",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, xr.Dataset(coords={"t": [4, 5]})),
+    ),
+    BadInput(
+        id="append-with-mode-w",
+        input="`append_dim` with `mode='w'`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"append_dim needs mode='a', got mode='w'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next(), mode="w"),
+    ),
+    BadInput(
+        id="append-new-encoding",
+        input="append with an `encoding=` for a variable the store has",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'v' already exists in the store; its encoding cannot change",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next(), encoding={"v": {"chunks": (1, 1)}}),
+    ),
+    # ------------------------------------------------------------ region writes
+    BadInput(
+        id="region-out-of-bounds",
+        input="`region={'t': slice(10, 12)}` on a store of 4 steps",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region\['t'\] = slice\(10, 12, None\) is outside the store's dimension of size 4",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(10, 12)}),
+    ),
+    BadInput(
+        id="region-unknown-dim",
+        input="`region={'z': slice(0, 1)}`, a dimension the store lacks",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region names dimension 'z', which the store does not have",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), {"z": slice(0, 1)}),
+    ),
+    BadInput(
+        id="region-and-append",
+        input="`region=` together with `append_dim=`",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"append_dim and region cannot be used together",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _part(0, 2).zio.to_zarr(
+            tmp / STORE, region={"t": slice(0, 2)}, append_dim="t"
+        ),
+    ),
+    BadInput(
+        id="region-size-mismatch",
+        input="a region of 3 steps for data of 2",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region\['t'\] = slice\(0, 3, None\) covers 3 elements but the data has 2",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(0, 3)}, allow_partial_chunks=True),
+    ),
+    BadInput(
+        id="region-step",
+        input="`region={'t': slice(0, 4, 2)}` (a step)",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region\['t'\] must be a slice with step 1 or 'auto'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(0, 4, 2)}),
+    ),
+    BadInput(
+        id="region-not-a-dict",
+        input="`region=[1]`",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region must be 'auto' or a dict \{dim: slice\}, got \[1\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), [1]),
+    ),
+    BadInput(
+        id="region-new-variable",
+        input="`mode='r+'` with a variable the store does not have",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"mode='r\+' overwrites existing variables only; \['w'\] are not in the store",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2).assign(w=lambda d: d.v), {"t": slice(0, 2)}),
+    ),
+    BadInput(
+        id="region-partial-chunks",
+        input="a region covering stored chunks only in part (`slice(1, 3)`, chunks of 2)",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"covers stored chunks of 'v' only in part \(chunks of 2 along 't'\)",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(1, 3), {"t": slice(1, 3)}),
+    ),
+    BadInput(
+        id="region-with-mode-w",
+        input="`region=` with `mode='w'`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"region needs mode='r\+' \(or 'a'\), got mode='w'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(0, 2)}, mode="w"),
+    ),
+    # ------------------------------------------------------------ encoding=
+    BadInput(
+        id="encoding-unknown-key",
+        input="`encoding={'v': {'colour': 1}}`, an unknown key",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"unknown encoding key 'colour' for variable 'v'; expected some of",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"colour": 1}}),
+    ),
+    BadInput(
+        id="encoding-unknown-variable",
+        input="`encoding={'w': ...}` for a variable the object lacks",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"encoding names variables \['w'\] that the object does not have",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"w": {"chunks": (1, 1)}}),
+    ),
+    BadInput(
+        id="encoding-not-a-dict",
+        input="`encoding=[1]`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"encoding must be a dict \{variable: dict\}, got \[1\]",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding=[1]),
+    ),
+    BadInput(
+        id="encoding-entry-not-a-dict",
+        input="`encoding={'v': 1}`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"encoding for variable 'v' must be a dict, got 1",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": 1}),
+    ),
+    BadInput(
+        id="encoding-chunks-wrong-length",
+        input="`encoding={'v': {'chunks': (1,)}}` for a 2-d variable",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"encoding\['chunks'\] for variable 'v' must be 2 integers >= 1, got \(1,\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"chunks": (1,)}}),
+    ),
+    # ------------------------------------------------------------ options
+    BadInput(
+        id="option-unknown",
+        input="`set_options(colour='red')`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"unknown option 'colour'; valid options are \['chunk_target_bytes'",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(colour="red"),
+    ),
+    BadInput(
+        id="option-get-unknown",
+        input="`get_option('colour')`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"unknown option 'colour'",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.get_option("colour"),
+    ),
+    BadInput(
+        id="option-num-workers",
+        input="`set_options(num_workers=0)`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"option num_workers=0 is invalid: expected None \(all cores\) or an integer >= 1",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(num_workers=0),
+    ),
+    BadInput(
+        id="option-compressor",
+        input="`set_options(compressor='brotli')`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"option compressor='brotli' is invalid: expected a compressor name or codec",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(compressor="brotli"),
+    ),
+    BadInput(
+        id="option-compressor-object",
+        input="`set_options(compressor=42)`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"option compressor=42 is invalid",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(compressor=42),
+    ),
+    BadInput(
+        id="option-progress",
+        input="`set_options(progress='yes')`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"option progress='yes' is invalid: expected True or False",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(progress="yes"),
+    ),
+    BadInput(
+        id="option-chunk-target-bytes",
+        input="`set_options(chunk_target_bytes=0)`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"option chunk_target_bytes=0 is invalid: expected an integer number of bytes",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(chunk_target_bytes=0),
+    ),
+    BadInput(
+        id="option-valid-then-invalid",
+        input="`set_options(num_workers=2, progress='yes')`: one bad value sets none",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"option progress='yes' is invalid",
+        disk=NO_DISK,
+        call=lambda tmp: xzarrio.set_options(num_workers=2, progress="yes"),
+    ),
+    # ------------------------------------------------------------ objects from no store
+    BadInput(
+        id="reopen-no-store",
+        input="`.zio.reopen()` of a Dataset that was read from no store",
+        error=errors.NoSourceStoreError,
+        builtin=ValueError,
+        message=r"cannot reopen: this Dataset was not read from a store",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.reopen(),
+    ),
+    BadInput(
+        id="info-no-store",
+        input="`.zio.info()` of a DataArray that was read from no store",
+        error=errors.NoSourceStoreError,
+        builtin=ValueError,
+        message=r"cannot report storage: this DataArray was not read from a store",
+        disk=NOTHING,
+        call=lambda tmp: _ds().v.zio.info(),
+    ),
+    BadInput(
+        id="open-chunks-not-understood",
+        input="`open_zarr(chunks=[1])`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"chunks=\[1\] is not understood; expected 'stored', 'auto'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: xzarrio.open_zarr(tmp / STORE, chunks=[1]),
+    ),
+    # ------------------------------------------------------------ profiling
+    BadInput(
+        id="profile-unknown-scheduler",
+        input="`.zio.profile(scheduler='gpu')`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"unknown scheduler 'gpu'; expected one of \['threads'",
+        disk=NOTHING,
+        call=lambda tmp: _ds().chunk().zio.profile(scheduler="gpu"),
+    ),
+    BadInput(
+        id="profile-num-workers-zero",
+        input="`.zio.profile(num_workers=0)`",
+        error=errors.InvalidOptionError,
+        builtin=ValueError,
+        message=r"num_workers must be an integer >= 1 or None, got 0",
+        disk=NOTHING,
+        call=lambda tmp: _ds().chunk().zio.profile(num_workers=0),
+    ),
+    BadInput(
+        id="reduce-unknown-reduction",
+        input="`.zio.reduce('frobnicate')`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"unknown reduction 'frobnicate'; expected one of \['mean'",
+        disk=NOTHING,
+        call=lambda tmp: _ds().chunk().zio.reduce("frobnicate"),
+    ),
+    BadInput(
+        id="graph-in-memory",
+        input="`.zio.graph()` of an in-memory object (no dask graph)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"nothing to draw: the object holds no dask graph",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.graph(filename=tmp / "graph.svg"),
+    ),
+]
+
+
+# ----------------------------------------------------------------- the table
+
+
+def capture_message(row: BadInput, tmp_path: Path) -> str:
+    """Run *row* in *tmp_path* and return its error message, made stable for the docs.
+
+    The temporary folder becomes ``TMP``, and the random parts of staging-directory
+    names and in-memory store ids are replaced with placeholders.
+    """
+    row.setup(tmp_path)
+    try:
+        row.call(tmp_path)
+    except row.error as err:
+        text = str(err)
+    else:
+        raise AssertionError(f"row {row.id!r} raised nothing")
+    for folder in {str(tmp_path.resolve()), str(tmp_path.absolute()), str(tmp_path)}:
+        text = text.replace(folder, "TMP")
+    text = re.sub(r"(xzarrio-staging-)\d+-[0-9a-f]+", r"\1PID-HEX", text)
+    text = re.sub(r"memory://\d+", "memory://ID", text)
+    return " ".join(text.split())
+
+
+def _name(cls: type[BaseException]) -> str:
+    module = cls.__module__
+    return cls.__name__ if module in ("builtins", "xzarrio.errors") else f"{module}.{cls.__name__}"
+
+
+def _cell(text: str, *, code: bool = False, limit: int | None = None) -> str:
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    if code:
+        text = "`" + text.replace("`", "'") + "`"
+    return text.replace("|", "\\|")
+
+
+def render_table(messages: dict[str, str]) -> str:
+    """The catalog as Markdown: a table, one row per entry, then the footnote."""
+    lines = [
+        "| input | error | builtin | message | on disk afterwards |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in CATALOG:
+        error = _cell(_name(row.error), code=True) + ("" if row.ours else " †")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    _cell(row.input),
+                    error,
+                    _cell(row.builtin.__name__, code=True),
+                    _cell(messages[row.id], code=True, limit=120),
+                    _cell(row.disk),
+                ]
+            )
+            + " |"
+        )
+    footnote = f"{len(CATALOG)} rows."
+    if not all(row.ours for row in CATALOG):
+        footnote += (
+            " † not (yet) an `xzarrio.errors.XzarrioError`: raised as is by "
+            "xarray, zarr or the operating system."
+        )
+    lines += ["", footnote]
+    return "\n".join(lines)
+
+
+def capture_all() -> dict[str, str]:
+    """Every row's message, each row run in a fresh temporary folder."""
+    messages = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for row in CATALOG:
+            where = Path(folder) / row.id
+            where.mkdir()
+            messages[row.id] = capture_message(row, where)
+    return messages
+
+
+START = "<!-- catalog:start -->"
+END = "<!-- catalog:end -->"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-inputs.md"
+
+
+def split_doc(text: str) -> tuple[str, str, str]:
+    """*text* cut into (before the start marker, between the markers, from the end marker)."""
+    head, sep, rest = text.partition(START)
+    body, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise ValueError(f"{DOC} lacks the markers {START} and {END}")
+    return head + START, body, END + tail
