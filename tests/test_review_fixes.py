@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import dask.array as da
@@ -195,3 +196,16 @@ def test_auto_chunks_agree_along_shared_dims(tmp_path: Path) -> None:
         ds.zio.to_zarr(tmp_path / "s.zarr", chunks="auto")
     reopened = xzarrio.open_zarr(tmp_path / "s.zarr")
     assert reopened.chunks["t"][0] == 12  # the f8 variable's 12 rows of 800 bytes bind both
+
+
+def test_append_keeps_new_global_coordinates_as_coordinates(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"a": ("t", [1])}, coords={"c": ("x", [0])}).zio.to_zarr(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stale 'coordinates' attribute to complain about
+        xr.Dataset({"a": ("t", [2])}, coords={"c": ("x", [0]), "e": ("y", [5])}).zio.to_zarr(
+            path, mode="a", append_dim="t"
+        )
+    out = xzarrio.open_zarr(path)
+    assert set(out.coords) == {"c", "e"} and list(out.data_vars) == ["a"]
+    assert out.a.values.tolist() == [1, 2]

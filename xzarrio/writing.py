@@ -763,7 +763,9 @@ def _write(p: _Plan, target: Any, mode: str, *, locked: bool = False) -> None:
     else:
         # xarray puts the Dataset's attributes on the root in mode "a": give it the
         # store's own, so that a write that fails half-way leaves them as they were
-        ds.attrs = open_root(target, storage_options=p.storage_options).attrs.asdict()
+        # ('coordinates' is xarray's own record of global coordinates: it writes it anew)
+        attrs = open_root(target, storage_options=p.storage_options).attrs.asdict()
+        ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
     with warnings.catch_warnings():
         # consolidated metadata is written for format 3 on purpose: it makes reopening fast
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
