@@ -125,3 +125,56 @@ def test_errors_are_one_line_and_change_nothing(
 def test_usage_errors_exit_2() -> None:
     result = run("copy", "only-one-arg")
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def test_demo_runs_every_step_and_saves_the_pictures(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = run(
+        "demo", "--shape", "400,300", "--chunks", "100", "--workers", "2", "--dir", str(folder)
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for step in (
+        "== data",
+        "== write",
+        "== provenance",
+        "== a field of zeros",
+        "== lazy reopen",
+        "== chunk-wise copy",
+        "== storage report",
+        "== profiled reduction",
+        "== pictures",
+    ):
+        assert step in out, step
+    assert "written for practice" in out and "copied from disk1_data" in out
+    assert "0 dask computes" in out
+    assert "parallel efficiency" in out and "task kind" in out
+    assert "100% Completed" in result.stderr  # the progress bar, on stderr
+    page = (folder / "profile.html").read_text()
+    assert "Bokeh" in page and "cdn.bokeh.org" not in page
+    assert f"stores and pictures are in {folder}" in out
+    assert (
+        xzarrio.open_zarr(folder / "disk2_data")
+        .zio.provenance.history[1]
+        .text.startswith("zio.to_zarr")
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--shape", "0,5"], "--shape wants two sizes >= 1", id="zero-shape"),
+        pytest.param(["--shape", "abc"], "--shape wants ROWS,COLS, got 'abc'", id="bad-shape"),
+        pytest.param(
+            ["--chunks", "0"], "--chunks wants rows per stored chunk >= 1, got 0", id="zero-chunks"
+        ),
+        pytest.param(
+            ["--workers", "0"], "--workers wants an integer >= 1, got 0", id="zero-workers"
+        ),
+    ],
+)
+def test_demo_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run("demo", *args, "--dir", str(tmp_path / "demo"))
+    assert result.returncode == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "demo").exists()

@@ -1,4 +1,4 @@
-"""The ``xzarrio`` command line: ``info``, ``history``, ``copy`` and ``repair`` of stores.
+"""The ``xzarrio`` command line: ``demo``, ``info``, ``history``, ``copy`` and ``repair``.
 
 Errors print one line on stderr and exit with status 1 (130 when interrupted),
 never a traceback.
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .codecs import COMPRESSOR_NAMES
+from .demo import run_demo
 from .errors import InvalidArgumentError, XzarrioError
 from .journal import repair as repair_store
 from .reading import open_zarr, provenance_of
@@ -36,6 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"xzarrio {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    demo = verbs.add_parser(
+        "demo", help="the whole workflow on generated data: write, reopen, copy, profile"
+    )
+    demo.add_argument("--shape", default="8000,7500", help="ROWS,COLS (default 8000,7500)")
+    demo.add_argument("--chunks", type=int, default=2000, help="rows per stored chunk")
+    demo.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    demo.add_argument(
+        "--dir",
+        default="xzarrio-demo",
+        help="where stores and pictures go (default ./xzarrio-demo)",
+    )
 
     info = verbs.add_parser("info", help="the storage report of a store")
     info.add_argument("store")
@@ -71,7 +84,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> None:
-    if args.verb == "info":
+    if args.verb == "demo":
+        try:
+            shape = tuple(int(n) for n in args.shape.replace("x", ",").split(","))
+        except ValueError:
+            raise InvalidArgumentError(f"--shape wants ROWS,COLS, got {args.shape!r}") from None
+        run_demo(shape=shape, chunks=args.chunks, workers=args.workers, folder=args.dir)
+    elif args.verb == "info":
         print(repr(store_info(args.store)))
     elif args.verb == "history":
         prov = provenance_of(open_zarr(args.store))
