@@ -178,3 +178,25 @@ def test_demo_errors_are_one_line(tmp_path: Path, args: list[str], message: str)
     assert result.returncode == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("verb", ["demo", "info", "history", "copy", "repair"])
+def test_help_of_every_verb(verb: str) -> None:
+    result = run(verb, "--help")
+    assert result.returncode == 0 and result.stdout.startswith(f"usage: xzarrio {verb}")
+
+
+def test_repair_with_nothing_to_repair(store: Path) -> None:
+    before = snapshot(store.parent)
+    result = run("repair", str(store))
+    assert result.returncode == 0 and result.stdout.strip() == "nothing to repair"
+    assert snapshot(store.parent) == before
+
+
+def test_repair_of_a_missing_store_is_one_line(tmp_path: Path) -> None:
+    result = run("repair", str(tmp_path / "nowhere.zarr"))
+    assert result.returncode == 1
+    assert (
+        "xzarrio repair: error: no zarr store at" in result.stderr
+        and "Traceback" not in result.stderr
+    )
