@@ -26,7 +26,9 @@ except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not instal
 
 
 def info(store: Any, **kwargs: Any) -> StoreInfo:
-    """The storage report of a store; see :func:`xzarrio.storeinfo.store_info`.
+    """The storage report of a store, as a :class:`StoreInfo`.
+
+    Keywords ``group`` and ``storage_options`` mean what they mean to :func:`open_zarr`.
 
     Examples
     --------

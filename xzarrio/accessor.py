@@ -101,7 +101,7 @@ class ZioAccessor:
         Notes
         -----
         Appends and region writes to a local store run under an undo journal
-        (``.xzarrio-journal`` inside the store): if they fail or are
+        (``.NAME.xzarrio-journal`` beside the store): if they fail or are
         interrupted, the store is rolled back to exactly what it was. A process
         killed outright leaves the journal; :func:`xzarrio.open_zarr` then says
         so, and :func:`xzarrio.repair` rolls the store back.
@@ -201,7 +201,7 @@ class ZioAccessor:
         Returns
         -------
         Profiled
-            ``(result, report)``: the computed xarray object and a :class:`ProfileReport`.
+            ``(result, report)``: the computed xarray object and a :class:`~xzarrio.ProfileReport`.
 
         Examples
         --------

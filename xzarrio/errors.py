@@ -15,6 +15,7 @@ __all__ = [
     "InvalidAttributeError",
     "InvalidChunksError",
     "InvalidOptionError",
+    "MissingDependencyError",
     "NoSourceStoreError",
     "NotAZarrStoreError",
     "RegionError",
@@ -23,6 +24,7 @@ __all__ = [
     "StoreNotWritableError",
     "UnknownCompressorError",
     "UnnamedDataArrayError",
+    "UnsupportedSchedulerError",
     "XzarrioError",
 ]
 
