@@ -626,3 +626,15 @@ def test_dataarray_whose_source_store_is_gone_still_writes(
     shutil.rmtree(tmp_path / "a.zarr")
     report = temp.zio.to_zarr(tmp_path / "b.zarr", history="rescued")
     assert len(report.provenance.history) == 1
+
+
+def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None:
+    """One task per stored chunk, each holding a view of the caller's array: no second copy."""
+    from xzarrio.writing import plan
+
+    values = np.arange(600.0).reshape(60, 10)
+    p = plan(xr.Dataset({"v": (("y", "x"), values)}), tmp_path / "s.zarr", chunks={"y": 20})
+    blocks = list(dict(p.ds["v"].data.__dask_graph__()).values())
+    assert len(blocks) == 3
+    assert all(isinstance(b, np.ndarray) and np.shares_memory(b, values) for b in blocks)
+    assert list(tmp_path.iterdir()) == []  # planning writes nothing
