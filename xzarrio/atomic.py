@@ -15,18 +15,22 @@ import ctypes.util
 import errno
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import StoreExistsError, StoreNotWritableError
+from .errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
+from .stores import is_zarr_dir
 
 __all__ = ["STAGING_MARK", "process_alive", "staged_store", "sweep_staging"]
 
 #: part of the name of every staging directory, so that it can be recognised
 STAGING_MARK = ".xzarrio-staging-"
 
+# staging names carry the host: a pid means something only on its own machine
+_HOST = socket.gethostname().replace("-", "_")
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
@@ -66,6 +70,11 @@ def _rename2(src: Path, dst: Path, flags: int) -> bool:
 
 def _swap_in(staging: Path, target: Path, *, replace: bool) -> None:
     """Put *staging* at *target*; afterwards *staging* holds the old store, if any."""
+    if not is_zarr_dir(staging):
+        raise InterruptedWriteError(
+            f"the new store for {str(target)!r} is no longer complete where it was staged "
+            f"({str(staging)!r}); it was not swapped in and the old store is untouched"
+        )
     if not replace:
         try:
             target.rmdir()  # an empty directory is no store: take its place
@@ -122,17 +131,24 @@ def sweep_staging(target: Path) -> None:
     A write killed outright (SIGKILL) cannot clean up after itself; the next
     write to, or open of, the same store does it.
     """
-    prefix = f".{target.name}{STAGING_MARK}"
+    # only this machine's: another machine's pids mean nothing here
+    prefix = f".{target.name}{STAGING_MARK}{_HOST}-"
     try:
-        siblings = list(target.parent.iterdir())
+        siblings = sorted(target.parent.iterdir())
     except OSError:
         return
     for sibling in siblings:
         if not sibling.name.startswith(prefix):
             continue
         pid = sibling.name[len(prefix) :].split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(sibling, ignore_errors=True)
+        if not pid.isdigit() or process_alive(int(pid)):
+            continue
+        if sibling.name.endswith("-old"):
+            # a two-rename swap killed between its renames: this is the old store
+            if not target.exists():
+                os.rename(sibling, target)
+            continue  # never delete what may be the only copy of a store
+        shutil.rmtree(sibling, ignore_errors=True)
 
 
 @contextmanager
@@ -152,7 +168,9 @@ def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
     removed and *target* is untouched.
     """
     made = [p for p in target.parents if not p.exists()]
-    staging = target.with_name(f".{target.name}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    staging = target.with_name(
+        f".{target.name}{STAGING_MARK}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()

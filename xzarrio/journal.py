@@ -59,18 +59,62 @@ class Extent:
     ranges: tuple[tuple[int, int] | None, ...]
 
 
+#: journals this process is running right now (a journal of this pid that is
+#: not among them was left by an interrupted playback, and is dead)
+_ACTIVE: set[str] = set()
+
+
+def _started(pid: int) -> float | None:
+    """When process *pid* started, or None if there is none: pid and start time name it."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _writer_alive(journal: Path, record: Mapping[str, Any]) -> bool:
+    if record.get("host") != socket.gethostname():
+        return False  # cannot be checked from here; treated as interrupted
+    pid = int(record["pid"])
+    if pid == os.getpid():
+        return journal.name in _ACTIVE
+    started = _started(pid)
+    # a pid reused by another process has another start time
+    return started is not None and abs(started - float(record.get("pid_started", -1))) < 1.0
+
+
 @contextmanager
-def store_lock(root: Path) -> Iterator[None]:
-    """An exclusive lock on a local store, across processes.
+def store_lock(root: Path, *, shared: bool = False) -> Iterator[None]:
+    """A lock on a local store, across processes: exclusive, or shared.
 
     ``flock`` on the store's directory itself: no lock file to leave behind.
+    Appends hold it exclusively for their whole write; region writes hold it
+    shared, so that they run side by side but never beside an append.
     """
     fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def metadata_lock(root: Path) -> Iterator[None]:
+    """An exclusive lock for updating a store's root attributes and consolidated metadata.
+
+    Held on the store's parent folder (never removed, unlike a journal folder),
+    so that a region writer, which holds the store's lock shared, can take it
+    without deadlocking another; it is held for milliseconds.
+    """
+    fd = os.open(root.parent, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        os.close(fd)
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -85,7 +129,8 @@ def _copy(src: Path, dst: Path) -> None:
 
 def _chunk_keys(array: zarr.Array, extent: Extent) -> Iterator[str]:
     ranges = []
-    for axis, (length, chunk) in enumerate(zip(array.shape, array.chunks, strict=True)):
+    stored = array.shards or array.chunks  # what is a file: the shard, where there are shards
+    for axis, (length, chunk) in enumerate(zip(array.shape, stored, strict=True)):
         span = extent.ranges[axis] if axis < len(extent.ranges) else None
         start, stop = span if span is not None else (0, length)
         if stop <= start:
@@ -99,7 +144,23 @@ def _journals(root: Path) -> list[Path]:
     folder = journal_dir(root)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if (p / "journal.json").is_file())
+    found = [
+        p
+        for p in folder.iterdir()
+        if not p.name.endswith(_DISCARDED) and (p / "journal.json").is_file()
+    ]
+    # newest first: undo the latest write before the ones it came after
+    return sorted(found, key=lambda p: (p / "journal.json").stat().st_mtime, reverse=True)
+
+
+_DISCARDED = ".discarded"
+
+
+def _discard(journal: Path) -> None:
+    """Remove a journal: one rename (atomic: it is gone at once), then the files."""
+    gone = journal.with_name(journal.name + _DISCARDED)
+    os.rename(journal, gone)
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def _record(journal: Path) -> dict[str, Any]:
@@ -112,9 +173,10 @@ def _playback(root: Path, journal: Path) -> None:
     saved = journal / "files"
     for key in record["created"]:
         (root / key).unlink(missing_ok=True)
-        # and the folders that only it needed (format 3 nests keys: c/40/0)
+        # and the folders that only it needed (format 3 nests keys: c/40/0),
+        # up to the array's own folder, the one that holds its metadata
         folder = (root / key).parent
-        while folder != root and folder.name != key.split("/", 1)[0]:
+        while folder != root and not any((folder / m).exists() for m in _METADATA):
             try:
                 folder.rmdir()
             except OSError:
@@ -124,7 +186,7 @@ def _playback(root: Path, journal: Path) -> None:
         shutil.rmtree(root / name, ignore_errors=True)
     for key in record["saved"]:
         _copy(saved / key, root / key)
-    shutil.rmtree(journal)
+    _discard(journal)
     _tidy(root)
 
 
@@ -141,14 +203,17 @@ def _begin(
     operation: str,
     extents: Mapping[str, Extent],
     new_arrays: list[str],
+    *,
+    save_metadata: bool,
 ) -> Path:
     journal = journal_dir(root) / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     saved_dir = journal / "files"
     saved_dir.mkdir(parents=True)
     saved: list[str] = []
     created: list[str] = []
-    # metadata of the root and of every array the write touches
-    folders = [root, *(root / name for name in extents)]
+    # metadata of the root and of every array the write touches (a region write
+    # changes none: its attributes are updated after the data, under a lock)
+    folders = [root, *(root / name for name in extents)] if save_metadata else []
     for folder in folders:
         for meta in _METADATA:
             if (folder / meta).is_file():
@@ -168,6 +233,7 @@ def _begin(
     record = {
         "operation": operation,
         "pid": os.getpid(),
+        "pid_started": _started(os.getpid()),
         "host": socket.gethostname(),
         "started": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "saved": saved,
@@ -204,27 +270,25 @@ def guarded(
     new_arrays : list of str
         Arrays the write creates.
     exclusive : bool
-        Hold the store's lock for the whole write (appends, which change shapes);
-        otherwise writers of disjoint regions may run at once.
+        Appends (which change shapes and metadata) hold the store's lock
+        exclusively and journal the metadata too; region writes hold it shared,
+        so writers of disjoint regions run at once, and journal chunks only.
     """
     check_store(root, writing=True)
-    lock = store_lock(root) if exclusive else _nothing()
-    with lock:
+    with store_lock(root, shared=not exclusive):
         check_store(root, writing=True)
         group = zarr.open_group(str(root), mode="r")
-        journal = _begin(root, group, operation, extents, new_arrays)
+        journal = _begin(root, group, operation, extents, new_arrays, save_metadata=exclusive)
+        _ACTIVE.add(journal.name)
         try:
             yield
         except BaseException:
             _playback(root, journal)
             raise
-        shutil.rmtree(journal)  # the commit
+        finally:
+            _ACTIVE.discard(journal.name)
+        _discard(journal)  # the commit
         _tidy(root)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def check_store(root: Path, *, writing: bool = False) -> None:
@@ -241,7 +305,7 @@ def check_store(root: Path, *, writing: bool = False) -> None:
         except (OSError, ValueError):
             continue  # being written right now
         here = record.get("host") == socket.gethostname()
-        if here and process_alive(int(record["pid"])):
+        if _writer_alive(journal, record):
             if not writing:
                 warnings.warn(
                     f"a {record['operation']} to {str(root)!r} is in progress (process "
@@ -278,7 +342,7 @@ def repair(store: str | os.PathLike[str]) -> list[str]:
     with store_lock(root):
         for journal in _journals(root):
             record = _record(journal)
-            if record.get("host") == socket.gethostname() and process_alive(int(record["pid"])):
+            if _writer_alive(journal, record):
                 continue
             _playback(root, journal)
             done.append(f"{record['operation']} started at {record['started']}")
@@ -291,6 +355,9 @@ def sweep(root: Path) -> None:
     if not folder.is_dir():
         return
     for journal in folder.iterdir():
+        if journal.name.endswith(_DISCARDED):
+            shutil.rmtree(journal, ignore_errors=True)
+            continue
         if (journal / "journal.json").is_file():
             continue
         pid = journal.name.split("-", 1)[0]

@@ -37,34 +37,57 @@ _SCHEDULERS = ("threads", "synchronous", "processes")
 class _SampledResources(ResourceProfiler):
     """dask's ResourceProfiler, sampling from a thread of this process.
 
-    Samples memory (RSS) and CPU of this process and its children every *dt*
-    seconds, and once more at the start and at the end, so even a compute
-    shorter than *dt* has a peak. ``visualize`` draws it as dask's own.
+    Samples resident memory and CPU use every *dt* seconds, and once more at
+    the start and at the end, so even a compute shorter than *dt* has a peak.
+    CPU use is the CPU time consumed between two samples over the time between
+    them (100 per busy core). Child processes are looked for only when asked
+    (the processes scheduler): scanning for them reads ``/proc`` and, under a
+    busy GIL, made one sample take a second. ``visualize`` draws it as dask's own.
     """
 
-    def __init__(self, dt: float = 0.1) -> None:
+    def __init__(self, dt: float = 0.1, *, children: bool = False) -> None:
         super().__init__(dt=dt)
+        self._children = children
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._processes: dict[int, Any] = {}
+        self._last: tuple[float, float] | None = None  # (time, CPU seconds) of the last sample
+        self.cpu_seconds = 0.0  # CPU time consumed while collecting
 
-    def _sample(self) -> None:
+    def _measure(self) -> tuple[float, float]:
+        """Resident memory (MB) and CPU seconds used so far, of this process (and children)."""
         import psutil
 
-        me = psutil.Process(os.getpid())
-        try:
-            family = [me, *me.children(recursive=True)]
-        except psutil.Error:
-            family = [me]
+        me = self._processes.setdefault(os.getpid(), psutil.Process(os.getpid()))
+        family = [me]
+        if self._children:
+            try:
+                family += [
+                    self._processes.setdefault(c.pid, c) for c in me.children(recursive=True)
+                ]
+            except psutil.Error:
+                pass
         mem = cpu = 0.0
         for proc in family:
-            tracked = self._processes.setdefault(proc.pid, proc)
             try:
-                mem += tracked.memory_info().rss
-                cpu += tracked.cpu_percent()
+                times = proc.cpu_times()
+                mem += proc.memory_info().rss
+                cpu += times.user + times.system
             except psutil.Error:
                 continue
-        self.results.append((default_timer(), mem / 1e6, cpu))
+        return mem / 1e6, cpu
+
+    def _sample(self) -> None:
+        now = default_timer()
+        mem, cpu = self._measure()
+        if self._last is None:
+            percent = 0.0
+        else:
+            before, used = self._last
+            self.cpu_seconds += cpu - used
+            percent = 100 * (cpu - used) / (now - before) if now > before else 0.0
+        self._last = (now, cpu)
+        self.results.append((now, mem, percent))
 
     def _run(self) -> None:
         while not self._stop.wait(self._dt):
@@ -77,6 +100,8 @@ class _SampledResources(ResourceProfiler):
         if self._is_running():
             return
         self._stop.clear()
+        self._last = None
+        self.cpu_seconds = 0.0
         self._sample()
         self._thread = threading.Thread(target=self._run, name="xzarrio-resources", daemon=True)
         self._thread.start()
@@ -90,7 +115,7 @@ class _SampledResources(ResourceProfiler):
         from dask.diagnostics.profile import ResourceData
 
         self.results = [
-            ResourceData(*r) if not isinstance(r, ResourceData) else r for r in self.results
+            r if isinstance(r, ResourceData) else ResourceData(*r) for r in self.results
         ]
 
     def close(self) -> None:
@@ -245,7 +270,8 @@ def _summarise(
     workers = len({task.worker_id for task in tasks})
     capacity = wall * workers
     memory = [sample.mem for sample in r.results]
-    cpu = [sample.cpu for sample in r.results]
+    # CPU time used over the wall time: exact, where averaging samples is not
+    cpu_seconds = getattr(r, "cpu_seconds", None)
     return ProfileReport(
         wall_seconds=wall,
         n_tasks=len(tasks),
@@ -253,7 +279,7 @@ def _summarise(
         task_seconds=task_seconds,
         parallel_efficiency=task_seconds / capacity if capacity > 0 else 0.0,
         peak_memory_bytes=int(max(memory) * 1e6) if memory else 0,
-        mean_cpu_percent=sum(cpu) / len(cpu) if cpu else 0.0,
+        mean_cpu_percent=100 * cpu_seconds / wall if cpu_seconds is not None and wall > 0 else 0.0,
         tasks_by_function={
             name: TaskKind(count=int(count), seconds=seconds)
             for name, (count, seconds) in sorted(kinds.items(), key=lambda kv: -kv[1][1])
@@ -297,7 +323,8 @@ def profile(
     kwargs: dict[str, Any] = {"scheduler": scheduler}
     if scheduler != "synchronous":
         kwargs["num_workers"] = workers
-    with Profiler() as p, _SampledResources(dt=dt) as r, CacheProfiler() as c:
+    resources = _SampledResources(dt=dt, children=scheduler == "processes")
+    with Profiler() as p, resources as r, CacheProfiler() as c:
         start = default_timer()
         (result,) = dask.compute(target, **kwargs)
         wall = default_timer() - start

@@ -74,10 +74,11 @@ def open_zarr(
             f"chunks={chunks!r} is not understood; expected 'stored', 'auto', a dict "
             "{dim: size} or None"
         )
-    check_readable(store, group)
     path = local_path(store)
     if path is not None:
-        sweep_staging(path)
+        sweep_staging(path)  # first: it may put back a store a killed swap left aside
+    check_readable(store, group)
+    if path is not None:
         check_store(path)  # an interrupted append or region write: say how to repair
     ds = xr.open_zarr(
         str(path) if path is not None else store,

@@ -47,7 +47,7 @@ from .errors import (
     UnnamedDataArrayError,
     XzarrioError,
 )
-from .journal import Extent, guarded, store_lock
+from .journal import Extent, guarded, metadata_lock
 from .options import is_distributed_client
 from .provenance import (
     Provenance,
@@ -473,6 +473,40 @@ def _check_encoding(
     return checked
 
 
+def _resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
+    """``region`` with every ``"auto"`` turned into the slice its coordinates select."""
+    if isinstance(region, str) and region == "auto":
+        region = {dim: "auto" for dim in ds.dims}
+    if not isinstance(region, Mapping):
+        return region
+    resolved: dict[Hashable, Any] = {}
+    for dim, where in region.items():
+        if not (isinstance(where, str) and where == "auto"):
+            resolved[dim] = where
+            continue
+        if dim not in ds.indexes or dim not in old.indexes:
+            if dim in old.dims and ds.sizes.get(dim) == old.sizes[dim]:
+                resolved[dim] = slice(0, old.sizes[dim])  # the whole dimension
+                continue
+            raise RegionError(
+                f"region[{dim!r}] = 'auto' needs a coordinate {dim!r} in both the data and the "
+                "store to find where the data goes; give a slice instead"
+            )
+        positions = old.indexes[dim].get_indexer(ds.indexes[dim])
+        if len(positions) == 0 or (positions < 0).any():
+            raise RegionError(
+                f"region[{dim!r}] = 'auto': some {dim!r} values of the data are not in the store"
+            )
+        start, stop = int(positions[0]), int(positions[-1]) + 1
+        if not np.array_equal(positions, np.arange(start, stop)):
+            raise RegionError(
+                f"region[{dim!r}] = 'auto': the data's {dim!r} values are not one contiguous, "
+                "ordered stretch of the store's"
+            )
+        resolved[dim] = slice(start, stop)
+    return resolved
+
+
 def _check_whole_chunks(ds: xr.Dataset, root: zarr.Group, region: Any, allow: bool) -> None:
     """Refuse a region that covers a stored chunk only in part, unless allowed."""
     if allow or not isinstance(region, Mapping):
@@ -498,13 +532,22 @@ def _check_whole_chunks(ds: xr.Dataset, root: zarr.Group, region: Any, allow: bo
 
 
 def _extents(
-    ds: xr.Dataset, old: xr.Dataset, root: zarr.Group, append_dim: Hashable | None, region: Any
+    ds: xr.Dataset,
+    old: xr.Dataset,
+    root: zarr.Group,
+    append_dim: Hashable | None,
+    region: Any,
+    taken: set[str],
 ) -> tuple[dict[str, Extent], list[str]]:
     """What an in-place write will touch in each existing array, and what it creates."""
     extents: dict[str, Extent] = {}
     new_arrays: list[str] = []
     for name, var in ds.variables.items():
         if name not in old.variables:
+            if str(name) in taken:
+                raise InvalidArgumentError(
+                    f"{name!r} is a group in the store; a variable cannot take its name"
+                )
             new_arrays.append(str(name))
             continue
         array = cast(zarr.Array, root[str(name)])
@@ -667,11 +710,16 @@ def plan(
                     f"mode='r+' overwrites existing variables only; {missing} are not in the store "
                     "(use mode='a' to add variables)"
                 )
-            if region is not None:
-                _check_region(ds, old, region)
-                _check_whole_chunks(ds, root, region, allow_partial_chunks)
+        if region is not None:
+            # explicit slices from here on: the journal must know what is touched
+            region = _resolve_region(ds, old, region)
+            _check_region(ds, old, region)
+            _check_whole_chunks(ds, root, region, allow_partial_chunks)
         existing = set(old.variables)
-        extents, new_arrays = _extents(ds, old, root, append_dim, region)
+        # what the store holds: its folder, for a local store (consolidated
+        # metadata may not list a group added since), else zarr's listing
+        taken = {p.name for p in path.iterdir()} if path is not None else set(root.keys())
+        extents, new_arrays = _extents(ds, old, root, append_dim, region, taken)
 
     compressors = resolve_compressors(
         options.OPTIONS["compressor"] if compressor is None else compressor, fmt
@@ -779,7 +827,7 @@ def _compute(delayed: Any, p: _Plan) -> None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _write(p: _Plan, target: Any, mode: str, *, locked: bool = False) -> None:
+def _write(p: _Plan, target: Any, mode: str) -> None:
     ds = p.ds.copy(deep=False)
     if mode in ("w", "w-"):
         if p.provenance:
@@ -808,7 +856,7 @@ def _write(p: _Plan, target: Any, mode: str, *, locked: bool = False) -> None:
         _compute(delayed, p)
         if mode not in ("w", "w-"):
             # the data is in: only now does the history say so
-            lock = store_lock(Path(target)) if p.path is not None and not locked else nullcontext()
+            lock = metadata_lock(Path(target)) if p.path is not None else nullcontext()
             with lock:
                 root = open_root(target, mode="r+", storage_options=p.storage_options)
                 if p.provenance:
@@ -854,7 +902,7 @@ def execute(p: _Plan) -> WriteReport:
         # in place: under an undo journal; an append holds the store's lock throughout
         exclusive = p.mode == "a"
         with guarded(p.path, _operation(p), p.extents, p.new_arrays, exclusive=exclusive):
-            _write(p, str(p.path), p.mode, locked=exclusive)
+            _write(p, str(p.path), p.mode)
     else:
         _write(p, p.store, p.mode)
     return _report(p)

@@ -1,0 +1,184 @@
+"""The undo journal and the staging sweep, in the corners an independent review found."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import xzarrio
+from xzarrio import journal
+from xzarrio.atomic import STAGING_MARK
+
+from .conftest import snapshot
+
+
+def series(values: np.ndarray, **coords: np.ndarray) -> xr.Dataset:
+    return xr.Dataset({"v": ("t", values)}, coords={k: ("t", v) for k, v in coords.items()})
+
+
+def failing(n: int, fail_at: int, then=None) -> xr.Dataset:  # type: ignore[no-untyped-def]
+    def maybe(block: np.ndarray, block_info=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        if block_info[None]["array-location"][0][0] == fail_at:
+            if then is not None:
+                then()
+            raise RuntimeError("this task fails")
+        return block
+
+    return xr.Dataset({"v": ("t", da.map_blocks(maybe, da.full(n, -1.0, chunks=5), dtype="f8"))})
+
+
+def test_failed_region_write_keeps_another_writers_committed_region(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(20.0)).zio.to_zarr(path, chunks={"t": 5})
+
+    def other_writer_commits() -> None:
+        series(np.full(5, 9.0)).zio.to_zarr(path, region={"t": slice(15, 20)}, history="other")
+
+    with pytest.raises(RuntimeError, match="this task fails"):
+        failing(10, 5, then=other_writer_commits).zio.to_zarr(path, region={"t": slice(0, 10)})
+    out = xzarrio.open_zarr(path)
+    np.testing.assert_array_equal(out.v.values, [*range(15), 9, 9, 9, 9, 9])
+    assert "other" in out.zio.provenance.history[0].text  # its history line survived too
+
+
+def test_sharded_append_failure_restores_the_edge_shard(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(10.0)).zio.to_zarr(path, encoding={"v": {"chunks": (2,), "shards": (6,)}})
+    before = snapshot(tmp_path)
+    with pytest.raises(RuntimeError, match="this task fails"):
+        failing(10, 5).zio.to_zarr(path, append_dim="t")
+    assert snapshot(tmp_path) == before
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(10.0))
+
+
+def test_new_variable_named_like_a_subgroup_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(4.0)).zio.to_zarr(path)
+    zarr.open_group(path, mode="r+").create_group("grp").create_array(
+        "precious", shape=(2,), dtype="f8"
+    )
+    before = snapshot(tmp_path)
+    with pytest.raises(
+        ValueError, match="'grp' is a group in the store; a variable cannot take its name"
+    ):
+        xr.Dataset({"grp": ("x", [1.0])}).zio.to_zarr(path, mode="a")
+    assert snapshot(tmp_path) == before
+
+
+def fake_journal(path: Path, pid: int, started: float | None, name: str = "fake") -> Path:
+    folder = journal.journal_dir(path) / f"{pid}-{name}"
+    (folder / "files").mkdir(parents=True)
+    record = {
+        "operation": "append along 't'",
+        "pid": pid,
+        "pid_started": started,
+        "host": socket.gethostname(),
+        "started": "2026-01-01T00:00:00+00:00",
+        "saved": [],
+        "created": [],
+        "new_arrays": [],
+    }
+    (folder / "journal.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_a_reused_pid_is_not_taken_for_a_live_writer(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(4.0)).zio.to_zarr(path)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as stranger:
+        try:
+            fake_journal(path, stranger.pid, started=12345.0)  # the writer started long ago
+            with pytest.raises(xzarrio.errors.InterruptedWriteError, match="was interrupted"):
+                xzarrio.open_zarr(path)
+            assert xzarrio.repair(path) == ["append along 't' started at 2026-01-01T00:00:00+00:00"]
+        finally:
+            stranger.kill()
+    xzarrio.open_zarr(path)
+
+
+def test_a_journal_of_this_process_that_is_not_running_is_dead(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(4.0)).zio.to_zarr(path)
+    fake_journal(path, os.getpid(), started=journal._started(os.getpid()))
+    with pytest.raises(xzarrio.errors.InterruptedWriteError):
+        xzarrio.open_zarr(path)
+    assert len(xzarrio.repair(path)) == 1
+
+
+def test_a_half_removed_journal_is_swept_not_played(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(4.0)).zio.to_zarr(path)
+    leftover = journal.journal_dir(path) / "1-abc.discarded" / "files"
+    leftover.mkdir(parents=True)
+    xzarrio.open_zarr(path)
+    assert not journal.journal_dir(path).exists()
+
+
+def staging_name(path: Path, host: str, pid: int, suffix: str = "") -> Path:
+    return path.with_name(f".{path.name}{STAGING_MARK}{host}-{pid}-0123456789ab{suffix}")
+
+
+def dead_pid() -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
+
+
+def test_sweep_restores_an_old_store_left_between_two_renames(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(4.0)).zio.to_zarr(path)
+    host = socket.gethostname().replace("-", "_")
+    pid = dead_pid()
+    aside = staging_name(path, host, pid, "-old")
+    os.rename(path, aside)  # the kill came after the first rename of a fallback swap
+    series(np.zeros(4)).zio.to_zarr(staging_name(path, host, pid), mode="w")  # the complete new one
+    np.testing.assert_array_equal(xzarrio.open_zarr(aside).v.values, np.arange(4.0))
+    series(np.ones(2)).zio.to_zarr(tmp_path / "other.zarr")  # any write here sweeps
+    xzarrio.open_zarr(tmp_path / "other.zarr")
+    reopened = xzarrio.open_zarr(path)  # the sweep of this store puts the old one back
+    np.testing.assert_array_equal(reopened.v.values, np.arange(4.0))
+    assert not [p for p in tmp_path.iterdir() if STAGING_MARK in p.name]
+
+
+def test_sweep_leaves_other_machines_staging_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(4.0)).zio.to_zarr(path)
+    theirs = staging_name(path, "another_host", dead_pid())
+    theirs.mkdir()
+    xzarrio.open_zarr(path)
+    assert theirs.exists()
+
+
+def test_region_auto_is_resolved_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    series(np.arange(20.0), t=np.arange(100, 120)).zio.to_zarr(path, chunks={"t": 5})
+    patch = series(np.zeros(5), t=np.arange(105, 110))
+    patch.zio.to_zarr(path, region="auto")
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values[4:11], [4, 0, 0, 0, 0, 0, 10])
+    with pytest.raises(ValueError, match="covers stored chunks of 'v' only in part"):
+        series(np.zeros(3), t=np.arange(106, 109)).zio.to_zarr(path, region="auto")
+    with pytest.raises(ValueError, match="some 't' values of the data are not in the store"):
+        series(np.zeros(5), t=np.arange(200, 205)).zio.to_zarr(path, region="auto")
+
+
+def test_mean_cpu_is_cpu_time_over_wall_time() -> None:
+    x = xr.DataArray(np.random.default_rng(0).random((2000, 500)), dims=("y", "x")).chunk(
+        {"y": 250}
+    )
+    _, report = x.zio.reduce("std", dim="y", scheduler="synchronous")
+    resources = report.profilers[1]
+    assert report.mean_cpu_percent == pytest.approx(
+        100 * resources.cpu_seconds / report.wall_seconds
+    )
+    assert not resources._children  # no /proc scan for children under threads
