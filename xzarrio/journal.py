@@ -274,9 +274,8 @@ def guarded(
         exclusively and journal the metadata too; region writes hold it shared,
         so writers of disjoint regions run at once, and journal chunks only.
     """
-    check_store(root, writing=True)
     with store_lock(root, shared=not exclusive):
-        check_store(root, writing=True)
+        check_store(root, writing=True)  # under the lock: no writer can start meanwhile
         group = zarr.open_group(str(root), mode="r")
         journal = _begin(root, group, operation, extents, new_arrays, save_metadata=exclusive)
         _ACTIVE.add(journal.name)

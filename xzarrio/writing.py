@@ -375,8 +375,7 @@ def _check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None
 
 
 def _check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
-    if isinstance(region, str) and region == "auto":
-        return
+    """Check a region that :func:`_resolve_region` has turned into slices."""
     if not isinstance(region, Mapping):
         raise RegionError(f"region must be 'auto' or a dict {{dim: slice}}, got {region!r}")
     for dim, where in region.items():
@@ -385,8 +384,6 @@ def _check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
                 f"region names dimension {dim!r}, which the store does not have; "
                 f"it has {list(old.dims)}"
             )
-        if isinstance(where, str) and where == "auto":
-            continue
         if not isinstance(where, slice) or where.step not in (None, 1):
             raise RegionError(
                 f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}"
@@ -619,6 +616,7 @@ def _encode_variables(
     compressors: tuple[Any, ...],
     user_encoding: Mapping[Hashable, Mapping[str, Any]],
     existing: set[Hashable],
+    attrs: Mapping[str, Any],
 ) -> xr.Dataset:
     """A new Dataset whose variables carry the write's encoding and aligned chunks."""
     variables = {}
@@ -642,7 +640,7 @@ def _encode_variables(
     out = xr.Dataset(
         {name: v for name, v in variables.items() if name not in coords},
         coords={name: variables[name] for name in coords},
-        attrs=dict(ds.attrs),
+        attrs=dict(attrs),
     )
     return out
 
@@ -668,7 +666,6 @@ def plan(
 ) -> _Plan:
     """Check every argument and build what ``execute`` writes; touches no store."""
     started = time.perf_counter()
-    source = _trail_of_dataarray(obj) if isinstance(obj, xr.DataArray) else None
     ds = _as_dataset(obj)
     _check_names(ds)
     mode = _resolve_mode(mode, append_dim, region)
@@ -747,13 +744,14 @@ def plan(
     )
     provenance = bool(options.OPTIONS["provenance"])
     attrs = dict(ds.attrs)
-    if mode in ("w-", "w") and provenance:
-        # the trail is fixed now; the time is stamped when the write runs
-        if source is not None and "history" not in attrs and source.history:
+    if mode in ("w-", "w") and provenance and "history" not in attrs:
+        # the trail is fixed now; the time is stamped when the write runs.
+        # A DataArray carries no root attributes: its store's history is its trail.
+        source = _trail_of_dataarray(obj) if isinstance(obj, xr.DataArray) else None
+        if source is not None and source.history:
             attrs["history"] = "\n".join(str(e) for e in source.history)
 
-    encoded = _encode_variables(ds, layout, compressors, user_encoding, existing)
-    encoded.attrs = attrs
+    encoded = _encode_variables(ds, layout, compressors, user_encoding, existing, attrs)
     return _Plan(
         ds=encoded,
         store=store,
