@@ -11,6 +11,7 @@ from pathlib import Path
 import dask.array as da
 import numcodecs
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import zarr
@@ -638,3 +639,64 @@ def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None
     assert len(blocks) == 3
     assert all(isinstance(b, np.ndarray) and np.shares_memory(b, values) for b in blocks)
     assert list(tmp_path.iterdir()) == []  # planning writes nothing
+
+
+# --------------------------------------------------------------------------- index coordinates
+
+
+def test_index_coordinates_are_stored_as_xarray_stores_them_not_in_data_chunks(tmp_path):
+    """xarray reads index coordinates whole on every open: one big chunk, not many small ones."""
+    n = 40_000
+    ds = xr.Dataset(
+        {"temp": (("time", "x"), np.zeros((n, 3), "f4"))},
+        coords={"time": pd.date_range("2000-01-01", periods=n), "x": [0.0, 1.0, 2.0]},
+    )
+    for chunks in ({"time": 200}, "auto", None):
+        path = tmp_path / f"c-{chunks if isinstance(chunks, str | None) else 'dict'}.zarr"
+        ds.zio.to_zarr(path, chunks=chunks)
+        root = zarr.open_group(str(path), mode="r")
+        from zarr.core.chunk_grids import _guess_chunks
+
+        guess = _guess_chunks((n,), 8)
+        assert root["time"].chunks == tuple(guess), chunks
+        assert root["time"].chunks[0] >= 10_000
+        if chunks == {"time": 200}:
+            assert root["temp"].chunks == (200, 3)
+
+
+def test_index_coordinate_chunks_from_encoding_are_kept(tmp_path):
+    ds = xr.Dataset({"a": ("t", np.arange(100.0))}, coords={"t": np.arange(100)})
+    ds.zio.to_zarr(tmp_path / "e.zarr", chunks={"t": 10}, encoding={"t": {"chunks": (25,)}})
+    assert zarr.open_group(str(tmp_path / "e.zarr"), mode="r")["t"].chunks == (25,)
+
+
+def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
+    """A region write carrying the store's own index values does not rewrite the coordinate."""
+    n = 400
+    ds = xr.Dataset(
+        {"temp": (("time", "x"), np.zeros((n, 3), "f4"))},
+        coords={"time": np.arange(n), "x": [0.0, 1.0, 2.0]},
+    )
+    path = tmp_path / "r.zarr"
+    ds.zio.to_zarr(path, chunks={"time": 100})
+    assert zarr.open_group(str(path), mode="r")["time"].chunks == (400,)
+    part = (ds.isel(time=slice(100, 200)) + 1).drop_vars("x")
+    part.zio.to_zarr(path, region={"time": slice(100, 200)})  # aligned to temp's chunks
+    part.zio.to_zarr(path, region="auto")
+    back = xzarrio.open_zarr(path).load()
+    assert (back.temp.isel(time=slice(100, 200)) == 1).all()
+    assert (back.temp.isel(time=slice(0, 100)) == 0).all()
+    np.testing.assert_array_equal(back.time.values, np.arange(n))
+
+
+def test_region_write_of_changed_index_in_part_of_its_chunk_is_refused(tmp_path):
+    n = 400
+    ds = xr.Dataset(
+        {"temp": (("time", "x"), np.zeros((n, 3), "f4"))},
+        coords={"time": np.arange(n), "x": [0.0, 1.0, 2.0]},
+    )
+    path = tmp_path / "r.zarr"
+    ds.zio.to_zarr(path, chunks={"time": 100})
+    part = ds.isel(time=slice(100, 200)).assign_coords(time=np.arange(1100, 1200)).drop_vars("x")
+    with pytest.raises(xzarrio.errors.RegionError, match="covers stored chunks of 'time'"):
+        part.zio.to_zarr(path, region={"time": slice(100, 200)})

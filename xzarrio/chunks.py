@@ -75,13 +75,22 @@ def stored_chunks(
     ``None`` keeps dask chunks (the first chunk per dim), else chunks the
     object already carries in its encoding, else zarr's own choice; ``"auto"``
     aims at *target_bytes* per chunk; a dict sets the named dims, and the
-    other dims keep their dask chunk or are stored whole.
+    other dims keep their dask chunk or are stored whole. Dimension
+    coordinates keep the chunks of their encoding, else zarr's own choice,
+    whatever *chunks* says.
     """
     result: dict[Hashable, tuple[int, ...]] = {}
+    indexes = [name for name, var in ds.variables.items() if _is_index(name, var)]
     for name, var in ds.variables.items():
         if var.ndim == 0:
             continue
-        if isinstance(chunks, Mapping):
+        if name in indexes:
+            # Index coordinates are read whole on every open (xarray builds its
+            # indexes from them): stored as xarray stores them, in few chunks,
+            # not in the data's (100 times the time steps must not mean 100
+            # times the reads to reopen).
+            sizes = list(var.encoding["chunks"] if _encoded_chunks_fit(var) else _zarr_default(var))
+        elif isinstance(chunks, Mapping):
             sizes = []
             for axis, dim in enumerate(var.dims):
                 if dim in chunks:
@@ -103,11 +112,17 @@ def stored_chunks(
         # variables sharing a dim share its chunks (the smallest wins), so that the
         # reopened Dataset has one chunking per dim
         per_dim: dict[Hashable, int] = {}
-        for name, shape in result.items():
-            for dim, size in zip(ds.variables[name].dims, shape, strict=True):
+        data = [name for name in result if name not in indexes]
+        for name in data:
+            for dim, size in zip(ds.variables[name].dims, result[name], strict=True):
                 per_dim[dim] = min(size, per_dim.get(dim, size))
-        result = {name: tuple(per_dim[d] for d in ds.variables[name].dims) for name in result}
+        result.update({name: tuple(per_dim[d] for d in ds.variables[name].dims) for name in data})
     return result
+
+
+def _is_index(name: Hashable, var: xr.Variable) -> bool:
+    """Whether *var* is a dimension coordinate (1-D, named after its dim)."""
+    return var.ndim == 1 and var.dims[0] == name
 
 
 def _encoded_chunks_fit(var: xr.Variable) -> bool:

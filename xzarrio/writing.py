@@ -504,6 +504,25 @@ def _resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
     return resolved
 
 
+def _without_unchanged_indexes(ds: xr.Dataset, old: xr.Dataset, region: Any) -> xr.Dataset:
+    """*ds* less the dimension coordinates that the store already holds where they go.
+
+    A region write usually carries the store's own index values: there is
+    nothing to write for them, and rewriting them would touch (and lock out
+    other writers from) the whole of their stored chunks.
+    """
+    if not isinstance(region, Mapping):
+        return ds
+    same = [
+        name
+        for name in ds.indexes
+        if name in old.variables
+        and isinstance(region.get(name), slice)
+        and np.array_equal(old[name].values[region[name]], ds[name].values)
+    ]
+    return ds.drop_vars(same) if same else ds
+
+
 def _check_whole_chunks(ds: xr.Dataset, root: zarr.Group, region: Any, allow: bool) -> None:
     """Refuse a region that covers a stored chunk only in part, unless allowed."""
     if allow or not isinstance(region, Mapping):
@@ -711,6 +730,7 @@ def plan(
             # explicit slices from here on: the journal must know what is touched
             region = _resolve_region(ds, old, region)
             _check_region(ds, old, region)
+            ds = _without_unchanged_indexes(ds, old, region)
             _check_whole_chunks(ds, root, region, allow_partial_chunks)
         existing = set(old.variables)
         # what the store holds: its folder, for a local store (consolidated
