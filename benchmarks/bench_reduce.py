@@ -1,34 +1,28 @@
-"""Reduce benchmark: what profiling costs, and what threads buy.
+"""Reduce: from the store, against numpy in memory and h5py; and what profiling costs.
 
-The seed workload (8000 x 7500 float32 normal(2000, 1000), stored chunks of
-2000 rows) is written once with ``.zio.to_zarr`` and reopened lazily; the
-classic reduction ``(x**2 + x**3).mean("y")`` is then computed round after round, each
-contender in an adjacent pair with ``plain``:
+The seed field (``Config.shape`` float32 normal(2000, 1000), stored chunks of
+``Config.chunk_rows`` rows) is written once with ``.zio.to_zarr`` (zstd) and
+once with h5py (gzip-4, same chunks); the store is reopened lazily. The classic
+reduction ``(x**2 + x**3).mean("y")`` is then computed by:
 
-* ``plain``: ``.compute()`` on the threaded scheduler;
-* ``zio.reduce``: the same under xzarrio's profilers (Profiler,
-  CacheProfiler, and resource samples taken by a thread);
-* ``dask profilers``: the same under dask's stock Profiler, ResourceProfiler
-  (its tracker process) and CacheProfiler, to show where the time went;
-* ``synchronous``: ``.compute(scheduler="synchronous")``, for the speed-up of threads.
+* ``zio.reduce``: ``wvel.zio.reduce("mean", dim="y", transform=...)`` on the
+  reopened store, threads, under xzarrio's profilers (reads, decompresses and
+  computes, chunk by chunk);
+* ``numpy (in memory)``: the same expression on the in-memory array, one thread,
+  nothing read;
+* ``h5py + numpy``: the HDF5 file read whole, then the numpy expression.
 
-Absolute times on a shared machine are noise: the ratios of adjacent pairs (the
-order alternating), then their median, are what to read.
-
-Run ``python benchmarks/bench_reduce.py --help`` for the options; a quick check is
-``python benchmarks/bench_reduce.py --shape 2000,1500 --repeats 3``.
+These run interleaved (a balanced Latin square); the results are checked to
+agree first. Then, each in an adjacent pair with ``plain`` (the same reduction's
+``.compute()`` on the threaded scheduler, the order alternating): ``zio.reduce``
+(profiled ÷ plain), dask's stock Profiler/ResourceProfiler/CacheProfiler, and
+the synchronous scheduler (what threads buy). Ratios of adjacent pairs, then
+their median, are what to read on a shared machine.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import tempfile
-import time
-from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -36,102 +30,117 @@ from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 
 import xzarrio
 
+from common import Config, interleaved, median, paired_ratios, remove, seed_field, table
+
 GOAL_PROFILED = 1.10
+GOAL_STORE_VS_NUMPY = 1.0
 
 
-def classic(x: xr.DataArray) -> xr.DataArray:
-    return (x**2 + x**3).mean("y")
+def classic(x: Any) -> Any:
+    return x**2 + x**3
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", default="8000,7500", help="ROWS,COLS (default 8000,7500)")
-    parser.add_argument("--chunk-rows", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=9, help="rounds (default 9)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    args = parser.parse_args(argv)
-    rows, cols = (int(n) for n in args.shape.split(","))
+def run(cfg: Config) -> dict[str, Any]:
+    import h5py
 
-    with tempfile.TemporaryDirectory() as scratch:
-        data = np.random.default_rng(42).normal(2000, 1000, (rows, cols)).astype("f4")
-        path = Path(scratch) / "seed.zarr"
-        xr.Dataset({"wvel": (("y", "x"), data)}).zio.to_zarr(path, chunks={"y": args.chunk_rows})
-        del data
-        wvel = xzarrio.open_zarr(path).wvel
-        workers = args.workers
+    data = seed_field(cfg.shape, cfg.seed)
+    store = cfg.path("reduce.zarr")
+    h5 = cfg.path("reduce.h5")
+    xr.Dataset({"wvel": (("y", "x"), data)}).zio.to_zarr(store, chunks={"y": cfg.chunk_rows})
+    with h5py.File(h5, "w") as f:
+        f.create_dataset(
+            "wvel", data=data, chunks=cfg.chunk_shape, compression="gzip", compression_opts=4
+        )
+    wvel = xzarrio.open_zarr(store).wvel
+    workers = cfg.cores
 
-        def plain() -> None:
-            classic(wvel).compute(scheduler="threads", num_workers=workers)
+    def zio() -> Any:
+        return wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=workers).result
 
-        def zio() -> None:
-            wvel.zio.reduce("mean", dim="y", transform=lambda x: x**2 + x**3, num_workers=workers)
+    def in_memory() -> Any:
+        return classic(data).mean(axis=0)
 
-        def stock() -> None:
-            with Profiler(), ResourceProfiler(dt=0.1), CacheProfiler():
-                classic(wvel).compute(scheduler="threads", num_workers=workers)
+    def h5py_numpy() -> Any:
+        with h5py.File(h5, "r") as f:
+            x = f["wvel"][...]
+        return classic(x).mean(axis=0)
 
-        def synchronous() -> None:
-            classic(wvel).compute(scheduler="synchronous")
+    def plain() -> Any:
+        return classic(wvel).mean("y").compute(scheduler="threads", num_workers=workers)
 
-        runs: dict[str, Callable[[], None]] = {
-            "plain": plain,
-            "zio.reduce": zio,
-            "dask profilers": stock,
-            "synchronous": synchronous,
-        }
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        # Each comparison is timed as an adjacent pair, the order alternating from
-        # round to round, so that the machine's drifts cancel in the pair's ratio.
-        # The first profiled call is timed too: a cold start is what a user meets.
-        pairs = [("plain", "zio.reduce"), ("plain", "dask profilers"), ("plain", "synchronous")]
-        ratios: dict[str, list[float]] = {b: [] for _, b in pairs}
-        for round_ in range(args.repeats):
-            for a, b in pairs:
-                seconds = {}
-                for name in (a, b) if round_ % 2 == 0 else (b, a):
-                    start = time.perf_counter()
-                    runs[name]()
-                    seconds[name] = time.perf_counter() - start
-                    times[name].append(seconds[name])
-                ratios[b].append(seconds[b] / seconds[a])
+    def stock() -> Any:
+        with Profiler(), ResourceProfiler(dt=0.1), CacheProfiler():
+            return classic(wvel).mean("y").compute(scheduler="threads", num_workers=workers)
 
-    med = {name: statistics.median(t) for name, t in times.items()}
+    def synchronous() -> Any:
+        return classic(wvel).mean("y").compute(scheduler="synchronous")
 
-    result = {
-        "shape": [rows, cols],
-        "chunk_rows": args.chunk_rows,
-        "repeats": args.repeats,
-        "workers": workers,
-        "cpus": os.cpu_count(),
-        "seconds": times,
-        "median_seconds": med,
-        "ratios": ratios,
-        "profiled_over_plain": statistics.median(ratios["zio.reduce"]),
-        "dask_profilers_over_plain": statistics.median(ratios["dask profilers"]),
-        "synchronous_over_threads": statistics.median(ratios["synchronous"]),
-        "first_profiled_over_plain": ratios["zio.reduce"][0],
+    # the same numbers, whichever way (float32 sums in other orders: a relative tolerance)
+    expected = in_memory()
+    for name, got in (("zio.reduce", zio()), ("h5py + numpy", h5py_numpy()), ("plain", plain())):
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-4, err_msg=name)
+
+    try:
+        runs = {"zio.reduce": zio, "numpy (in memory)": in_memory, "h5py + numpy": h5py_numpy}
+        seconds = interleaved(runs, cfg.repeats, warmup=0)
+        med = {name: median(s) for name, s in seconds.items()}
+        per_round = [
+            n / z for n, z in zip(seconds["numpy (in memory)"], seconds["zio.reduce"], strict=True)
+        ]
+        per_round_h5 = [
+            h / z for h, z in zip(seconds["h5py + numpy"], seconds["zio.reduce"], strict=True)
+        ]
+        mb = data.nbytes / 1e6
+        reduce_table = table(
+            f"reduce (x**2 + x**3).mean('y') of the seed field {cfg.shape}, "
+            f"{workers} threads ({cfg.repeats} rounds, medians)",
+            ["contender", "median s", "min s", "MB/s of data", "time ÷ zio.reduce"],
+            [
+                [name, med[name], min(s), mb / med[name], med[name] / med["zio.reduce"]]
+                for name, s in seconds.items()
+            ],
+        )
+
+        pairs = max(cfg.repeats * 2, 4)
+        paired: dict[str, dict[str, list[float]]] = {}
+        for name, other in (
+            ("zio.reduce", zio),
+            ("dask profilers", stock),
+            ("synchronous", synchronous),
+        ):
+            base_s, other_s, ratios = paired_ratios(plain, other, pairs)
+            paired[name] = {"plain": base_s, name: other_s, "ratios": ratios}
+        cost_table = table(
+            f"profiling's cost: adjacent pairs with plain .compute() ({pairs} pairs)",
+            ["run", "median s", "plain median s", "median of pair ratios"],
+            [
+                [name, median(p[name]), median(p["plain"]), median(p["ratios"])]
+                for name, p in paired.items()
+            ],
+        )
+    finally:
+        wvel.close()
+        remove(store)
+        remove(h5)
+
+    profiled = median(paired["zio.reduce"]["ratios"])
+    store_vs_numpy = med["numpy (in memory)"] / med["zio.reduce"]
+    print(
+        f"reduce from the store vs numpy in memory: {store_vs_numpy:.2f}x "
+        f"(per-round median {median(per_round):.2f}x; goal >= {GOAL_STORE_VS_NUMPY}); "
+        f"profiled / plain: {profiled:.3f} (goal <= {GOAL_PROFILED})"
+    )
+    return {
+        "tables": [reduce_table, cost_table],
+        "figures": {
+            "seconds": seconds,
+            "paired": paired,
+            "reduce_store_vs_numpy": store_vs_numpy,
+            "reduce_store_vs_numpy_per_round_median": median(per_round),
+            "reduce_store_vs_h5py_numpy": med["h5py + numpy"] / med["zio.reduce"],
+            "reduce_store_vs_h5py_numpy_per_round_median": median(per_round_h5),
+            "profiled_over_plain": profiled,
+            "dask_profilers_over_plain": median(paired["dask profilers"]["ratios"]),
+            "synchronous_over_threads": median(paired["synchronous"]["ratios"]),
+        },
     }
-    print(
-        f"workload: wvel {rows} x {cols} float32, chunks of {args.chunk_rows} rows, "
-        f"{workers} workers on {os.cpu_count()} CPUs, {args.repeats} rounds"
-    )
-    print(f"{'run':<16}{'median s':>10}{'min s':>10}")
-    for name, t in times.items():
-        print(f"{name:<16}{med[name]:>10.3f}{min(t):>10.3f}")
-    verdict = "met" if result["profiled_over_plain"] <= GOAL_PROFILED else "NOT met"
-    print(
-        f"zio.reduce / plain (median of pairs): {result['profiled_over_plain']:.3f}  "
-        f"goal <= {GOAL_PROFILED}: {verdict}"
-    )
-    print(f"dask's stock profilers / plain       : {result['dask_profilers_over_plain']:.3f}")
-    print(f"first call, zio.reduce / plain       : {result['first_profiled_over_plain']:.3f}")
-    print(f"threads speed-up (synchronous / threads): {result['synchronous_over_threads']:.2f}x")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-        print(f"results written to {args.json}")
-    return result
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,201 @@
+"""xzarrio's performance suite: one command, a table per section, the goals, and a JSON file.
+
+    python benchmarks/run.py                     # full size (about 10-15 minutes on 2 cores)
+    python benchmarks/run.py --quick             # small sizes, one round: keeps the suite working
+    python benchmarks/run.py --only write,reduce --repeats 7 --json results.json
+
+Sections: ``write`` (against xarray, zarr, h5py, netCDF4; per codec; against the
+machine's limit), ``reduce`` (from the store against numpy in memory and h5py;
+profiling's cost), ``reopen`` (against store size and number of variables),
+``copy`` (peak memory against store size), ``scaling`` (threads). Absolute times
+on a shared machine are noise: read the ratios, measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Config, environment, table
+
+SECTIONS = ("write", "reduce", "reopen", "copy", "scaling")
+NEEDS = {"write": ("h5py", "netCDF4"), "reduce": ("h5py",)}
+
+# name, section, where in the figures, the goal as (comparison, value)
+GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
+    ("zio vs xarray same codec, faster path (seed)", "write",
+     lambda f: f["write_seed"]["zio_vs_xarray_faster"], ">=", 1.0),
+    ("zio vs h5py gzip-4 (seed)", "write",
+     lambda f: f["write_seed"]["zio_vs_h5py_gzip4"], ">=", 15.0),
+    ("write ÷ limit, zstd (seed)", "write",
+     lambda f: f["codecs_seed"]["zstd"]["write_over_limit"], ">=", 0.8),
+    ("profiled ÷ plain reduce", "reduce", lambda f: f["profiled_over_plain"], "<=", 1.10),
+    ("reduce from store vs numpy in memory", "reduce",
+     lambda f: f["reduce_store_vs_numpy"], ">=", 1.0),
+    ("reopen time, 100x store ÷ 1x", "reopen", lambda f: f["reopen_100x_over_1x"], "<=", 1.5),
+    ("copy peak RSS, 4x store ÷ 1x", "copy", lambda f: f["copy_peak_4x_over_1x"], "<=", 1.2),
+]  # fmt: skip
+
+# figures reported beside the goals, without one
+OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
+    ("zio vs xarray same codec, faster path (smooth)", "write",
+     lambda f: f["write_smooth"]["zio_vs_xarray_faster"]),
+    ("zio vs h5py gzip-4 (smooth)", "write", lambda f: f["write_smooth"]["zio_vs_h5py_gzip4"]),
+    ("zio vs netCDF4 zlib-4 (seed)", "write", lambda f: f["write_seed"]["zio_vs_netcdf4_zlib4"]),
+    ("write ÷ limit, zstd (smooth)", "write",
+     lambda f: f["codecs_smooth"]["zstd"]["write_over_limit"]),
+    ("reduce from store vs h5py + numpy", "reduce", lambda f: f["reduce_store_vs_h5py_numpy"]),
+    ("dask's stock profilers ÷ plain", "reduce", lambda f: f["dask_profilers_over_plain"]),
+    ("reopen zio ÷ xarray (1x store)", "reopen", lambda f: f["reopen_zio_over_xarray_1x"]),
+    ("reopen ms, 200 variables", "reopen", lambda f: f["reopen_ms_200_variables"]),
+    ("write speed-up, all cores ÷ 1 thread", "scaling",
+     lambda f: f[f"write_speedup_{max(f['threads'])}"]),
+    ("reduce speed-up, all cores ÷ 1 thread", "scaling",
+     lambda f: f[f"reduce_speedup_{max(f['threads'])}"]),
+]  # fmt: skip
+
+
+def parse_sections(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"--only takes a comma-separated list of {', '.join(SECTIONS)}; got {text!r}"
+        )
+    return names
+
+
+def check_imports(sections: Sequence[str]) -> None:
+    missing = sorted({m for s in sections for m in NEEDS.get(s, ()) if not _importable(m)})
+    if missing:
+        raise SystemExit(
+            f"the benchmarks need {', '.join(missing)}: pip install 'xzarrio[bench]' "
+            "(or pip install -e '.[bench]' in a checkout)"
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The goals and the other headline figures of the sections that ran."""
+    rows: list[list[Any]] = []
+    goals: dict[str, Any] = {}
+    for name, section, get, op, goal in GOALS:
+        if section not in results:
+            continue
+        value = get(results[section]["figures"])
+        met = value >= goal if op == ">=" else value <= goal
+        rows.append([name, value, f"{op} {goal:g}", "met" if met else "NOT met"])
+        goals[name] = {"value": value, "goal": f"{op} {goal:g}", "met": met}
+    for name, section, get in OTHERS:
+        if section in results:
+            value = get(results[section]["figures"])
+            rows.append([name, value, "", ""])
+            goals[name] = {"value": value}
+    table("summary", ["figure", "reached", "goal", ""], rows)
+    return goals
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds (5; quick: 1)")
+    parser.add_argument(
+        "--only", type=parse_sections, default=list(SECTIONS), help=",".join(SECTIONS)
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=None,
+        help="where to write, on a local disk (default: a temporary directory)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated fields")
+    parser.add_argument(
+        "--json", type=Path, default=Path("xzarrio-bench.json"),
+        help="results file (default xzarrio-bench.json)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    if repeats < 1:
+        parser.error("--repeats must be >= 1")
+    check_imports(args.only)
+
+    import importlib
+
+    own = args.dir is None
+    workdir = Path(tempfile.mkdtemp(prefix="xzarrio-bench-")) if own else args.dir
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = Config(quick=args.quick, repeats=repeats, workdir=workdir, seed=args.seed)
+    env = environment()
+    print(
+        f"xzarrio {env['xzarrio']} performance suite: {'quick' if cfg.quick else 'full'} size, "
+        f"{repeats} round(s), sections {', '.join(args.only)}"
+    )
+    print(
+        f"machine: {env['processor']}, {env['cpus']} CPUs, {env['memory_gib']} GiB; "
+        f"{env['platform']}"
+    )
+    print(
+        "versions: "
+        + ", ".join(f"{k} {env[k]}" for k in ("python", "numpy", "xarray", "zarr", "dask",
+                                               "numcodecs", "h5py", "hdf5", "netCDF4") if k in env)
+    )  # fmt: skip
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    try:
+        for name in args.only:
+            print(f"\n=== {name}", flush=True)
+            t0 = time.perf_counter()
+            results[name] = importlib.import_module(f"bench_{name}").run(cfg)
+            results[name]["wall_seconds"] = time.perf_counter() - t0
+            print(f"({name}: {results[name]['wall_seconds']:.0f} s)", flush=True)
+    finally:
+        if own:
+            shutil.rmtree(workdir, ignore_errors=True)
+    goals = summary(results)
+    wall = time.perf_counter() - started
+    if cfg.quick:
+        print("(quick sizes only show that the suite works: the goals are for the full run)")
+    print(f"\nsuite: {wall:.0f} s")
+    out = {
+        "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+        "quick": cfg.quick,
+        "repeats": repeats,
+        "shape": list(cfg.shape),
+        "chunk_rows": cfg.chunk_rows,
+        "seed": cfg.seed,
+        "environment": env,
+        "wall_seconds": wall,
+        "summary": goals,
+        "sections": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=1, default=_jsonable) + "\n")
+    print(f"results written to {args.json}")
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
