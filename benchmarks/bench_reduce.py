@@ -10,18 +10,24 @@ reduction ``(x**2 + x**3).mean("y")`` is then computed by:
   computes, chunk by chunk);
 * ``numpy (in memory)``: the same expression on the in-memory array, one thread,
   nothing read;
-* ``h5py + numpy``: the HDF5 file read whole, then the numpy expression.
+* ``h5py + numpy``: the HDF5 file read whole, then the numpy expression;
+* ``zio.reduce`` from the same store written with lz4 and with no compression:
+  what decompression costs.
 
 These run interleaved (a balanced Latin square); the results are checked to
 agree first. Then, each in an adjacent pair with ``plain`` (the same reduction's
-``.compute()`` on the threaded scheduler, the order alternating): ``zio.reduce``
-(profiled ÷ plain), dask's stock Profiler/ResourceProfiler/CacheProfiler, and
-the synchronous scheduler (what threads buy). Ratios of adjacent pairs, then
+``.compute()`` on the threaded scheduler, the order alternating): ``plain``
+itself (an A/A pair: how far the ratio of two identical runs strays on this
+machine), ``zio.reduce`` (profiled ÷ plain), dask's stock
+Profiler/ResourceProfiler/CacheProfiler, and the synchronous scheduler (what
+threads buy). Ratios of adjacent pairs, then
 their median, are what to read on a shared machine.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,9 +50,18 @@ def run(cfg: Config) -> dict[str, Any]:
     import h5py
 
     data = seed_field(cfg.shape, cfg.seed)
+    opened: dict[str, Any] = {}
     store = cfg.path("reduce.zarr")
     h5 = cfg.path("reduce.h5")
-    xr.Dataset({"wvel": (("y", "x"), data)}).zio.to_zarr(store, chunks={"y": cfg.chunk_rows})
+    ds = xr.Dataset({"wvel": (("y", "x"), data)})
+    ds.zio.to_zarr(store, chunks={"y": cfg.chunk_rows})
+    # the same store with a faster codec and with none: what decompression costs
+    others = {name: cfg.path(f"reduce-{name}.zarr") for name in ("lz4", "none")}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+        for name, path in others.items():
+            ds.zio.to_zarr(path, chunks={"y": cfg.chunk_rows}, compressor=name)
+            opened[name] = xzarrio.open_zarr(path).wvel
     with h5py.File(h5, "w") as f:
         f.create_dataset(
             "wvel", data=data, chunks=cfg.chunk_shape, compression="gzip", compression_opts=4
@@ -56,6 +71,13 @@ def run(cfg: Config) -> dict[str, Any]:
 
     def zio() -> Any:
         return wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=workers).result
+
+    def zio_from(name: str) -> Callable[[], Any]:
+        def go() -> Any:
+            x = opened[name]
+            return x.zio.reduce("mean", dim="y", transform=classic, num_workers=workers).result
+
+        return go
 
     def in_memory() -> Any:
         return classic(data).mean(axis=0)
@@ -77,11 +99,19 @@ def run(cfg: Config) -> dict[str, Any]:
 
     # the same numbers, whichever way (float32 sums in other orders: a relative tolerance)
     expected = in_memory()
-    for name, got in (("zio.reduce", zio()), ("h5py + numpy", h5py_numpy()), ("plain", plain())):
-        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-4, err_msg=name)
+    runs = {
+        "zio.reduce": zio,
+        "numpy (in memory)": in_memory,
+        "h5py + numpy": h5py_numpy,
+        "zio.reduce, lz4 store": zio_from("lz4"),
+        "zio.reduce, uncompressed store": zio_from("none"),
+        "plain": plain,
+    }
+    for name, run_ in runs.items():
+        np.testing.assert_allclose(np.asarray(run_()), expected, rtol=1e-4, err_msg=name)
+    del runs["plain"]
 
     try:
-        runs = {"zio.reduce": zio, "numpy (in memory)": in_memory, "h5py + numpy": h5py_numpy}
         seconds = interleaved(runs, cfg.repeats, warmup=0)
         med = {name: median(s) for name, s in seconds.items()}
         per_round = [
@@ -101,9 +131,10 @@ def run(cfg: Config) -> dict[str, Any]:
             ],
         )
 
-        pairs = max(cfg.repeats * 2, 4)
+        pairs = max(cfg.repeats * 4, 4)
         paired: dict[str, dict[str, list[float]]] = {}
         for name, other in (
+            ("plain (A/A: the noise)", plain),
             ("zio.reduce", zio),
             ("dask profilers", stock),
             ("synchronous", synchronous),
@@ -119,9 +150,10 @@ def run(cfg: Config) -> dict[str, Any]:
             ],
         )
     finally:
-        wvel.close()
-        remove(store)
-        remove(h5)
+        for x in (wvel, *opened.values()):
+            x.close()
+        for path in (store, h5, *others.values()):
+            remove(path)
 
     profiled = median(paired["zio.reduce"]["ratios"])
     store_vs_numpy = med["numpy (in memory)"] / med["zio.reduce"]
@@ -140,6 +172,10 @@ def run(cfg: Config) -> dict[str, Any]:
             "reduce_store_vs_h5py_numpy": med["h5py + numpy"] / med["zio.reduce"],
             "reduce_store_vs_h5py_numpy_per_round_median": median(per_round_h5),
             "profiled_over_plain": profiled,
+            "plain_over_plain": median(paired["plain (A/A: the noise)"]["ratios"]),
+            "reduce_lz4_store_vs_numpy": med["numpy (in memory)"] / med["zio.reduce, lz4 store"],
+            "reduce_uncompressed_store_vs_numpy": med["numpy (in memory)"]
+            / med["zio.reduce, uncompressed store"],
             "dask_profilers_over_plain": median(paired["dask profilers"]["ratios"]),
             "synchronous_over_threads": median(paired["synchronous"]["ratios"]),
         },
