@@ -670,15 +670,21 @@ def test_index_coordinate_chunks_from_encoding_are_kept(tmp_path):
     assert zarr.open_group(str(tmp_path / "e.zarr"), mode="r")["t"].chunks == (25,)
 
 
-def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
-    """A region write carrying the store's own index values does not rewrite the coordinate."""
-    n = 400
+def _indexed_store(tmp_path: Path, n: int) -> tuple[xr.Dataset, Path]:
+    """A store of zeros on (time, x), time an integer index, stored in chunks of 100 steps."""
     ds = xr.Dataset(
         {"temp": (("time", "x"), np.zeros((n, 3), "f4"))},
         coords={"time": np.arange(n), "x": [0.0, 1.0, 2.0]},
     )
     path = tmp_path / "r.zarr"
     ds.zio.to_zarr(path, chunks={"time": 100})
+    return ds, path
+
+
+def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
+    """A region write carrying the store's own index values does not rewrite the coordinate."""
+    n = 400
+    ds, path = _indexed_store(tmp_path, n)
     assert zarr.open_group(str(path), mode="r")["time"].chunks == (400,)
     part = (ds.isel(time=slice(100, 200)) + 1).drop_vars("x")
     part.zio.to_zarr(path, region={"time": slice(100, 200)})  # aligned to temp's chunks
@@ -691,12 +697,7 @@ def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
 
 def test_region_write_of_changed_index_in_part_of_its_chunk_is_refused(tmp_path):
     n = 400
-    ds = xr.Dataset(
-        {"temp": (("time", "x"), np.zeros((n, 3), "f4"))},
-        coords={"time": np.arange(n), "x": [0.0, 1.0, 2.0]},
-    )
-    path = tmp_path / "r.zarr"
-    ds.zio.to_zarr(path, chunks={"time": 100})
+    ds, path = _indexed_store(tmp_path, n)
     part = ds.isel(time=slice(100, 200)).assign_coords(time=np.arange(1100, 1200)).drop_vars("x")
     with pytest.raises(xzarrio.errors.RegionError, match="covers stored chunks of 'time'"):
         part.zio.to_zarr(path, region={"time": slice(100, 200)})
