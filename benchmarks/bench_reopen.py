@@ -6,8 +6,9 @@ Size: stores of one layout and one stored chunk shape that hold 1x, 10x and
 by ``ds.zio.to_zarr(path, chunks={"time": ..., "x": ...})`` from a dask array
 (full size: chunks of 200 x 750, 20 chunks and 12 MB for 1x, 2000 chunks and
 1.2 GB for 100x; quick: chunks of 20 x 75). The dimension coordinates are
-stored as xarray stores them, in few chunks (the table gives the ``time``
-coordinate's): xarray reads them whole on every open.
+stored in chunks of at least 1 MiB (the table gives the ``time`` coordinate's
+count): xarray reads them whole on every open. A fourth store holds the 100x
+data grown as a time series grows: written at 1x, then 99 appends of 1x.
 
 Variables: stores holding 1, 10, 50 and 200 small variables (100 x 50 float32,
 one chunk each) that share the two coordinates.
@@ -46,6 +47,9 @@ FULL_CHUNKS = (200, 750)
 QUICK_BASE = (40, 750)
 QUICK_CHUNKS = (20, 75)
 SCALES = (1, 10, 100)
+
+#: the 100x store written once at 1x, then grown by 99 appends of 1x
+APPENDED = "100x by appends"
 
 VARIABLE_COUNTS = (1, 10, 50, 200)
 VARIABLE_SHAPE = (100, 50)
@@ -131,8 +135,17 @@ def size_axis(cfg: Config, repeats: int) -> tuple[dict[str, Any], dict[str, floa
         n = rows * scale
         path = stores[f"{scale}x"] = cfg.path(f"reopen-{scale}x.zarr")
         write_store(sized_dataset(n, cols, chunks, cfg.seed + scale), path, chunks)
+    # the same 100x store grown as a time series grows: one write, then 99 appends
+    grown = stores[APPENDED] = cfg.path("reopen-100x-appended.zarr")
+    full = sized_dataset(rows * SCALES[-1], cols, chunks, cfg.seed + 1000)
+    write_store(full.isel(time=slice(0, rows)), grown, chunks)
+    for start in range(rows, rows * SCALES[-1], rows):
+        with _quiet():
+            full.isel(time=slice(start, start + rows)).zio.to_zarr(grown, append_dim="time")
+    for name, path in stores.items():
+        n = zarr.open_array(str(path / "time"), mode="r").shape[0]
         time_chunk = zarr.open_array(str(path / "time"), mode="r").chunks[0]
-        layout[f"{scale}x"] = (_n_chunks((n, cols), chunks), -(-n // time_chunk))
+        layout[name] = (_n_chunks((n, cols), chunks), -(-n // time_chunk))
 
     med = time_opens(stores, repeats)
     base = med["1x"]["zio"]
@@ -152,6 +165,7 @@ def size_axis(cfg: Config, repeats: int) -> tuple[dict[str, Any], dict[str, floa
     figures = {
         "reopen_100x_over_1x": med["100x"]["zio"] / base,
         "reopen_10x_over_1x": med["10x"]["zio"] / base,
+        "reopen_100x_appended_over_1x": med[APPENDED]["zio"] / base,
         "reopen_zio_over_xarray_1x": base / med["1x"]["xarray"],
         "reopen_zio_over_xarray_100x": med["100x"]["zio"] / med["100x"]["xarray"],
         "reopen_ms_1x": base * 1e3,

@@ -39,7 +39,9 @@ class Config:
     repeats: int
     workdir: Path
     seed: int = 42
-    cores: int = os.cpu_count() or 1
+    cores: int = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -132,12 +134,6 @@ def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def best_of(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
-    """Median wall seconds of *repeats* calls, and all of them."""
-    seconds = [timed(fn) for _ in range(repeats)]
-    return median(seconds), seconds
 
 
 def round_orders(n: int) -> list[list[int]]:

@@ -61,6 +61,8 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
      lambda f: f["reduce_uncompressed_store_vs_numpy"]),
     ("A/A: plain ÷ plain reduce (the noise)", "reduce", lambda f: f["plain_over_plain"]),
     ("dask's stock profilers ÷ plain", "reduce", lambda f: f["dask_profilers_over_plain"]),
+    ("reopen time, 100x store grown by 99 appends ÷ 1x", "reopen",
+     lambda f: f["reopen_100x_appended_over_1x"]),
     ("reopen zio ÷ xarray (1x store)", "reopen", lambda f: f["reopen_zio_over_xarray_1x"]),
     ("reopen ms, 200 variables", "reopen", lambda f: f["reopen_ms_200_variables"]),
     ("write speed-up, all cores ÷ 1 thread", "scaling",

@@ -644,7 +644,7 @@ def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None
 # --------------------------------------------------------------------------- index coordinates
 
 
-def test_index_coordinates_are_stored_as_xarray_stores_them_not_in_data_chunks(tmp_path):
+def test_index_coordinates_are_stored_in_big_chunks_not_in_data_chunks(tmp_path):
     """xarray reads index coordinates whole on every open: one big chunk, not many small ones."""
     n = 40_000
     ds = xr.Dataset(
@@ -655,13 +655,35 @@ def test_index_coordinates_are_stored_as_xarray_stores_them_not_in_data_chunks(t
         path = tmp_path / f"c-{chunks if isinstance(chunks, str | None) else 'dict'}.zarr"
         ds.zio.to_zarr(path, chunks=chunks)
         root = zarr.open_group(str(path), mode="r")
-        from zarr.core.chunk_grids import _guess_chunks
-
-        guess = _guess_chunks((n,), 8)
-        assert root["time"].chunks == tuple(guess), chunks
-        assert root["time"].chunks[0] >= 10_000
+        assert root["time"].chunks == (2**20 // 8,), chunks  # 1 MiB of datetime64
+        assert root["x"].chunks == (2**20 // 8,), chunks
         if chunks == {"time": 200}:
             assert root["temp"].chunks == (200, 3)
+        # a copy with new chunks does not inherit an old store's coordinate chunks
+    old = ds.isel(time=slice(0, 100))
+    old.to_zarr(tmp_path / "old.zarr", encoding={"time": {"chunks": (10,)}}, zarr_format=3)
+    xzarrio.open_zarr(tmp_path / "old.zarr").zio.to_zarr(tmp_path / "new.zarr", chunks={"time": 50})
+    assert zarr.open_group(str(tmp_path / "new.zarr"), mode="r")["time"].chunks == (2**20 // 8,)
+
+
+def test_appends_fill_the_index_coordinate_chunk_instead_of_adding_chunks(tmp_path):
+    """A store started with one step and appended to keeps its time coordinate in one chunk."""
+    path = tmp_path / "a.zarr"
+    step = xr.Dataset(
+        {"temp": (("time", "x"), np.zeros((1, 3), "f4"))},
+        coords={"time": pd.date_range("2000-01-01", periods=1), "x": [0.0, 1.0, 2.0]},
+    )
+    step.zio.to_zarr(path, chunks={"time": 1})
+    for day in range(1, 30):
+        nxt = step.assign_coords(
+            time=pd.date_range("2000-01-01", periods=1) + pd.Timedelta(days=day)
+        )
+        (nxt + day).zio.to_zarr(path, append_dim="time")
+    back = xzarrio.open_zarr(path)
+    np.testing.assert_array_equal(back.time.values, pd.date_range("2000-01-01", periods=30))
+    np.testing.assert_array_equal(back.temp.values[:, 0], np.arange(30, dtype="f4"))
+    assert sorted(p.name for p in (path / "time" / "c").iterdir()) == ["0"]
+    assert back.temp.encoding["chunks"] == (1, 3)
 
 
 def test_index_coordinate_chunks_from_encoding_are_kept(tmp_path):
@@ -685,7 +707,7 @@ def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
     """A region write carrying the store's own index values does not rewrite the coordinate."""
     n = 400
     ds, path = _indexed_store(tmp_path, n)
-    assert zarr.open_group(str(path), mode="r")["time"].chunks == (400,)
+    assert zarr.open_group(str(path), mode="r")["time"].chunks == (2**20 // 8,)
     part = (ds.isel(time=slice(100, 200)) + 1).drop_vars("x")
     part.zio.to_zarr(path, region={"time": slice(100, 200)})  # aligned to temp's chunks
     part.zio.to_zarr(path, region="auto")
@@ -695,9 +717,13 @@ def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
     np.testing.assert_array_equal(back.time.values, np.arange(n))
 
 
-def test_region_write_of_changed_index_in_part_of_its_chunk_is_refused(tmp_path):
+def test_region_write_keeps_the_store_index_and_warns_when_the_data_disagrees(tmp_path):
+    """As xarray: a region write never changes an index; differing values are worth a warning."""
     n = 400
     ds, path = _indexed_store(tmp_path, n)
-    part = ds.isel(time=slice(100, 200)).assign_coords(time=np.arange(1100, 1200)).drop_vars("x")
-    with pytest.raises(xzarrio.errors.RegionError, match="covers stored chunks of 'time'"):
-        part.zio.to_zarr(path, region={"time": slice(100, 200)})
+    part = (ds.isel(time=slice(100, 200)) + 1).assign_coords(time=np.arange(1100, 1200))
+    with pytest.warns(UserWarning, match=r"the data's 'time' values differ from the store's"):
+        part.drop_vars("x").zio.to_zarr(path, region={"time": slice(100, 200)})
+    back = xzarrio.open_zarr(path)
+    np.testing.assert_array_equal(back.time.values, np.arange(n))
+    assert (back.temp.isel(time=slice(100, 200)) == 1).all()

@@ -66,8 +66,8 @@ class ZioAccessor:
             ``{dim: size}`` sets the named dims, the others keep their dask
             chunks or are stored whole. Dask chunks are aligned to stored
             chunks before writing, so no two tasks write one stored chunk.
-            Dimension coordinates are stored as xarray stores them (their
-            encoding's chunks, else zarr's choice): every open reads them whole.
+            Dimension coordinates are stored in chunks of at least 1 MiB (unless
+            *encoding* says otherwise): every open reads them whole.
         compressor : str or codec, optional
             ``"zstd"`` (default), ``"lz4"``, ``"blosc"``, ``"gzip"``, ``"none"``
             or a zarr/numcodecs codec object.

@@ -10,7 +10,10 @@ import xarray as xr
 
 from .errors import InvalidChunksError
 
-__all__ = ["check_chunks", "stored_chunks"]
+__all__ = ["INDEX_CHUNK_BYTES", "check_chunks", "stored_chunks"]
+
+#: the least bytes of a dimension coordinate's stored chunk (see ``_index_chunks``)
+INDEX_CHUNK_BYTES = 2**20
 
 
 def check_chunks(ds: xr.Dataset, chunks: Any) -> None:
@@ -76,8 +79,8 @@ def stored_chunks(
     object already carries in its encoding, else zarr's own choice; ``"auto"``
     aims at *target_bytes* per chunk; a dict sets the named dims, and the
     other dims keep their dask chunk or are stored whole. Dimension
-    coordinates keep the chunks of their encoding, else zarr's own choice,
-    whatever *chunks* says.
+    coordinates are stored in chunks of at least ``INDEX_CHUNK_BYTES``,
+    whatever *chunks* says (the user's ``encoding=`` still wins).
     """
     result: dict[Hashable, tuple[int, ...]] = {}
     indexes = [name for name, var in ds.variables.items() if _is_index(name, var)]
@@ -85,12 +88,9 @@ def stored_chunks(
         if var.ndim == 0:
             continue
         if name in indexes:
-            # Index coordinates are read whole on every open (xarray builds its
-            # indexes from them): stored as xarray stores them, in few chunks,
-            # not in the data's (100 times the time steps must not mean 100
-            # times the reads to reopen).
-            sizes = list(var.encoding["chunks"] if _encoded_chunks_fit(var) else _zarr_default(var))
-        elif isinstance(chunks, Mapping):
+            result[name] = _index_chunks(var)
+            continue
+        if isinstance(chunks, Mapping):
             sizes = []
             for axis, dim in enumerate(var.dims):
                 if dim in chunks:
@@ -118,6 +118,19 @@ def stored_chunks(
                 per_dim[dim] = min(size, per_dim.get(dim, size))
         result.update({name: tuple(per_dim[d] for d in ds.variables[name].dims) for name in data})
     return result
+
+
+def _index_chunks(var: xr.Variable) -> tuple[int]:
+    """One chunk of at least ``INDEX_CHUNK_BYTES`` for a dimension coordinate.
+
+    xarray reads dimension coordinates whole on every open, to build its
+    indexes: in the data's chunks, a store with 100 times the time steps would
+    take 100 times the reads to reopen. The chunk may be longer than the
+    coordinate, so that appends fill it instead of adding chunks (zarr stores
+    the unfilled part as fill values, which compress to nothing).
+    """
+    itemsize = max(var.dtype.itemsize, 1)
+    return (max(_zarr_default(var)[0], INDEX_CHUNK_BYTES // itemsize, 1),)
 
 
 def _is_index(name: Hashable, var: xr.Variable) -> bool:

@@ -504,23 +504,31 @@ def _resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
     return resolved
 
 
-def _without_unchanged_indexes(ds: xr.Dataset, old: xr.Dataset, region: Any) -> xr.Dataset:
-    """*ds* less the dimension coordinates that the store already holds where they go.
+def _without_indexes(ds: xr.Dataset, old: xr.Dataset, region: Any) -> xr.Dataset:
+    """*ds* less its dimension coordinates, which a region write keeps as the store has them.
 
-    A region write usually carries the store's own index values: there is
-    nothing to write for them, and rewriting them would touch (and lock out
-    other writers from) the whole of their stored chunks.
+    xarray cannot change an index in a region write and drops them itself; they
+    are dropped here first, so that they are neither checked nor journaled as
+    written. Values that differ from the store's are a warning: the data may be
+    going to the wrong place.
     """
-    if not isinstance(region, Mapping):
+    if not isinstance(region, Mapping) or not ds.indexes:
         return ds
-    same = [
-        name
-        for name in ds.indexes
-        if name in old.variables
-        and isinstance(region.get(name), slice)
-        and np.array_equal(old[name].values[region[name]], ds[name].values)
-    ]
-    return ds.drop_vars(same) if same else ds
+    for name in ds.indexes:
+        where = region.get(name)
+        if (
+            name in old.variables
+            and isinstance(where, slice)
+            and not np.array_equal(old[name].values[where], ds[name].values)
+        ):
+            warnings.warn(
+                f"region[{name!r}] = {where!r}: the data's {name!r} values differ from the "
+                f"store's there; a region write keeps the store's {name!r} (use region='auto' "
+                "to place the data by its coordinates)",
+                UserWarning,
+                stacklevel=5,
+            )
+    return ds.drop_vars(list(ds.indexes))
 
 
 def _check_whole_chunks(ds: xr.Dataset, root: zarr.Group, region: Any, allow: bool) -> None:
@@ -730,7 +738,7 @@ def plan(
             # explicit slices from here on: the journal must know what is touched
             region = _resolve_region(ds, old, region)
             _check_region(ds, old, region)
-            ds = _without_unchanged_indexes(ds, old, region)
+            ds = _without_indexes(ds, old, region)
             _check_whole_chunks(ds, root, region, allow_partial_chunks)
         existing = set(old.variables)
         # what the store holds: its folder, for a local store (consolidated
