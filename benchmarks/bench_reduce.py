@@ -26,7 +26,6 @@ their median, are what to read on a shared machine.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +35,7 @@ from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 
 import xzarrio
 
-from common import Config, interleaved, median, paired_ratios, remove, seed_field, table
+from common import Config, interleaved, median, paired_ratios, quiet, remove, seed_field, table
 
 GOAL_PROFILED = 1.10
 GOAL_STORE_VS_NUMPY = 1.0
@@ -57,8 +56,7 @@ def run(cfg: Config) -> dict[str, Any]:
     ds.zio.to_zarr(store, chunks={"y": cfg.chunk_rows})
     # the same store with a faster codec and with none: what decompression costs
     others = {name: cfg.path(f"reduce-{name}.zarr") for name in ("lz4", "none")}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+    with quiet():
         for name, path in others.items():
             ds.zio.to_zarr(path, chunks={"y": cfg.chunk_rows}, compressor=name)
             opened[name] = xzarrio.open_zarr(path).wvel

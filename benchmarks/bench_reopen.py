@@ -26,9 +26,7 @@ files are in the page cache: this is a warm reopen.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ import zarr
 
 import xzarrio
 
-from common import Config, disk_bytes, interleaved, median, remove, table
+from common import Config, disk_bytes, interleaved, median, quiet, remove, table
 
 #: rows of the 1x store, columns, and the stored chunk shape; full size and quick
 FULL_BASE = (400, 7500)
@@ -58,14 +56,6 @@ OPENERS: dict[str, Callable[[Path], xr.Dataset]] = {
     "zio": xzarrio.open_zarr,
     "xarray": xr.open_zarr,
 }
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence zarr's and xarray's notes that say nothing about what is measured."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        yield
 
 
 def _coords(rows: int, cols: int) -> dict[str, Any]:
@@ -100,7 +90,7 @@ def many_variables(count: int, seed: int) -> xr.Dataset:
 
 
 def write_store(ds: xr.Dataset, path: Path, chunks: tuple[int, int], **kwargs: Any) -> None:
-    with _quiet():
+    with quiet():
         ds.zio.to_zarr(path, chunks={"time": chunks[0], "x": chunks[1]}, **kwargs)
 
 
@@ -108,7 +98,7 @@ def opener(open_fn: Callable[[Path], xr.Dataset], path: Path) -> Callable[[], No
     """One timed call: open the store, then close it; nothing is computed."""
 
     def run() -> None:
-        with _quiet():
+        with quiet():
             open_fn(path).close()
 
     return run
@@ -140,12 +130,12 @@ def size_axis(cfg: Config, repeats: int) -> tuple[dict[str, Any], dict[str, floa
     full = sized_dataset(rows * SCALES[-1], cols, chunks, cfg.seed + 1000)
     write_store(full.isel(time=slice(0, rows)), grown, chunks)
     for start in range(rows, rows * SCALES[-1], rows):
-        with _quiet():
+        with quiet():
             full.isel(time=slice(start, start + rows)).zio.to_zarr(grown, append_dim="time")
     for name, path in stores.items():
-        n = zarr.open_array(str(path / "time"), mode="r").shape[0]
-        time_chunk = zarr.open_array(str(path / "time"), mode="r").chunks[0]
-        layout[name] = (_n_chunks((n, cols), chunks), -(-n // time_chunk))
+        time = zarr.open_array(str(path / "time"), mode="r")
+        n = time.shape[0]
+        layout[name] = (_n_chunks((n, cols), chunks), -(-n // time.chunks[0]))
 
     med = time_opens(stores, repeats)
     base = med["1x"]["zio"]

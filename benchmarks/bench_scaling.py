@@ -65,9 +65,9 @@ def run(cfg: Config) -> dict[str, Any]:
     chunks = -(-cfg.shape[0] // rows_per_chunk)
     rows = []
     figures: dict[str, Any] = {"threads": counts, "seconds": seconds, "stored_chunks": chunks}
+    w1, r1 = median(seconds["write 1"]), median(seconds["reduce 1"])
     for n in counts:
         w, r = median(seconds[f"write {n}"]), median(seconds[f"reduce {n}"])
-        w1, r1 = median(seconds["write 1"]), median(seconds["reduce 1"])
         rows.append([n, w, w1 / w, w1 / w / n, r, r1 / r, r1 / r / n])
         figures[f"write_speedup_{n}"] = w1 / w
         figures[f"reduce_speedup_{n}"] = r1 / r

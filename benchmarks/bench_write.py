@@ -36,7 +36,6 @@ writing bytes costs CPU time on the same cores.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,6 +56,7 @@ from common import (
     flush,
     interleaved,
     median,
+    quiet,
     remove,
     table,
     timed,
@@ -83,17 +83,12 @@ def anchors(data: np.ndarray, chunks: tuple[int, int]) -> dict[str, tuple[str, C
     def encoding() -> dict[str, dict[str, Any]]:
         return {"wvel": {"compressors": (zarr.codecs.ZstdCodec(level=3),), "chunks": chunks}}
 
-    def zio(path: Path) -> None:
-        ds.zio.to_zarr(path, chunks={"y": rows}, compressor="zstd")
-
     def xr_numpy(path: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+        with quiet():
             ds.to_zarr(path, encoding=encoding(), zarr_format=3, consolidated=True)
 
     def xr_dask(path: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+        with quiet():
             ds.chunk({"y": rows}).to_zarr(
                 path, encoding=encoding(), zarr_format=3, consolidated=True
             )
@@ -130,7 +125,7 @@ def anchors(data: np.ndarray, chunks: tuple[int, int]) -> dict[str, tuple[str, C
             var[...] = data
 
     return {
-        ZIO: (".zarr", zio),
+        ZIO: (".zarr", _zio_writer(data, rows, "zstd")),
         XR_NUMPY: (".zarr", xr_numpy),
         XR_DASK: (".zarr", xr_dask),
         ZARR: (".zarr", zarr_array),
@@ -147,9 +142,7 @@ def read_back(path: Path) -> np.ndarray:
 
         with h5py.File(path, "r") as f:
             return np.asarray(f["wvel"][...])
-    with warnings.catch_warnings():
-        # lz4 is a numcodecs codec: zarr warns on every open that it is outside the v3 spec
-        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+    with quiet():
         if (path / "wvel").exists():
             return np.asarray(zarr.open_group(str(path), mode="r")["wvel"][...])
         return np.asarray(zarr.open_array(str(path), mode="r")[...])
@@ -348,8 +341,7 @@ def _zio_writer(data: np.ndarray, rows: int, codec: str) -> Callable[[Path], Non
     ds = xr.Dataset({"wvel": (("y", "x"), data)})
 
     def write(path: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+        with quiet():
             ds.zio.to_zarr(path, chunks={"y": rows}, compressor=codec)
 
     return write

@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,19 @@ def flush() -> None:
     """Write back dirty pages (untimed), so that no run pays for the one before."""
     if hasattr(os, "sync"):
         os.sync()
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Silence zarr's notes that say nothing about what is measured.
+
+    Consolidated metadata and numcodecs codecs (lz4) are outside the zarr v3
+    spec: zarr says so on every write or open that uses them.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+        yield
 
 
 # --------------------------------------------------------------------------- timing

@@ -83,7 +83,7 @@ def stored_chunks(
     whatever *chunks* says (the user's ``encoding=`` still wins).
     """
     result: dict[Hashable, tuple[int, ...]] = {}
-    indexes = [name for name, var in ds.variables.items() if _is_index(name, var)]
+    indexes = {name for name, var in ds.variables.items() if _is_index(name, var)}
     for name, var in ds.variables.items():
         if var.ndim == 0:
             continue
