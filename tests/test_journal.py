@@ -18,6 +18,7 @@ import zarr
 import xzarrio
 from xzarrio import journal
 from xzarrio.atomic import STAGING_MARK
+from xzarrio.liveness import process_started
 
 from .conftest import snapshot
 
@@ -109,7 +110,7 @@ def test_a_reused_pid_is_not_taken_for_a_live_writer(tmp_path: Path) -> None:
 def test_a_journal_of_this_process_that_is_not_running_is_dead(tmp_path: Path) -> None:
     path = tmp_path / "s.zarr"
     series(np.arange(4.0)).zio.to_zarr(path)
-    fake_journal(path, os.getpid(), started=journal._started(os.getpid()))
+    fake_journal(path, os.getpid(), started=process_started(os.getpid()))
     with pytest.raises(xzarrio.errors.InterruptedWriteError):
         xzarrio.open_zarr(path)
     assert len(xzarrio.repair(path)) == 1
@@ -120,12 +121,15 @@ def test_a_half_removed_journal_is_swept_not_played(tmp_path: Path) -> None:
     series(np.arange(4.0)).zio.to_zarr(path)
     leftover = journal.journal_dir(path) / "1-abc.discarded" / "files"
     leftover.mkdir(parents=True)
-    xzarrio.open_zarr(path)
+    before = snapshot(tmp_path)
+    xzarrio.open_zarr(path)  # opening changes nothing on disk
+    assert snapshot(tmp_path) == before
+    assert xzarrio.repair(path) == []  # nothing to play back; the leftover is swept
     assert not journal.journal_dir(path).exists()
 
 
 def staging_name(path: Path, host: str, pid: int, suffix: str = "") -> Path:
-    return path.with_name(f".{path.name}{STAGING_MARK}{host}-{pid}-0123456789ab{suffix}")
+    return path.with_name(f".{path.name}{STAGING_MARK}{host}-{pid}-0-0123456789ab{suffix}")
 
 
 def dead_pid() -> int:
@@ -144,9 +148,10 @@ def test_sweep_restores_an_old_store_left_between_two_renames(tmp_path: Path) ->
     os.rename(path, aside)  # the kill came after the first rename of a fallback swap
     series(np.zeros(4)).zio.to_zarr(staging_name(path, host, pid), mode="w")  # the complete new one
     np.testing.assert_array_equal(xzarrio.open_zarr(aside).v.values, np.arange(4.0))
-    series(np.ones(2)).zio.to_zarr(tmp_path / "other.zarr")  # any write here sweeps
-    xzarrio.open_zarr(tmp_path / "other.zarr")
-    reopened = xzarrio.open_zarr(path)  # the sweep of this store puts the old one back
+    with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):
+        xzarrio.open_zarr(path)  # opening never repairs: it says how
+    xzarrio.repair(path)  # puts the old one back
+    reopened = xzarrio.open_zarr(path)
     np.testing.assert_array_equal(reopened.v.values, np.arange(4.0))
     assert not [p for p in tmp_path.iterdir() if STAGING_MARK in p.name]
 
@@ -156,7 +161,8 @@ def test_sweep_leaves_other_machines_staging_alone(tmp_path: Path) -> None:
     series(np.arange(4.0)).zio.to_zarr(path)
     theirs = staging_name(path, "another_host", dead_pid())
     theirs.mkdir()
-    xzarrio.open_zarr(path)
+    series(np.ones(4)).zio.to_zarr(path, mode="w")  # a write sweeps this host's staging only
+    xzarrio.repair(path)
     assert theirs.exists()
 
 

@@ -599,17 +599,17 @@ def test_store_appearing_during_a_w_minus_write_is_refused(
     tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another writer creates the store while ours is being written: ours must not replace it."""
-    from xzarrio import writing
+    from xzarrio.writing import execution
 
     path = tmp_path / "s.zarr"
-    original = writing._compute
+    original = execution._run_locally
 
-    def compute_then_race(delayed, p):  # type: ignore[no-untyped-def]
-        original(delayed, p)
-        monkeypatch.setattr(writing, "_compute", original)
+    def compute_then_race(p, delayed):  # type: ignore[no-untyped-def]
+        original(p, delayed)
+        monkeypatch.setattr(execution, "_run_locally", original)
         (small * 0).zio.to_zarr(path)  # the other writer wins the race
 
-    monkeypatch.setattr(writing, "_compute", compute_then_race)
+    monkeypatch.setattr(execution, "_run_locally", compute_then_race)
     with pytest.raises(
         FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written"
     ) as info:

@@ -53,9 +53,11 @@ class ZioAccessor:
 
         Parameters
         ----------
-        store : str, path or zarr store
+        store : str, path, zarr store or icechunk.Session
             A local directory, a URL such as ``s3://bucket/out.zarr`` (with
-            *storage_options*) or a zarr store object.
+            *storage_options*), a zarr store object, or a writable
+            ``icechunk.Session`` (committed once when the write succeeds, with
+            the history line as the message; see ``WriteReport.snapshot_id``).
         mode : {"w-", "w", "a", "r+"}, default "w-"
             ``"w-"`` refuses an existing store (``FileExistsError``); ``"w"``
             replaces it, atomically on a local store; ``"a"`` with *append_dim*
@@ -89,7 +91,9 @@ class ZioAccessor:
         num_workers : int, optional
             Threads (or processes) writing chunks; default all cores.
         scheduler : {"threads", "synchronous", "processes"} or distributed.Client, optional
-            Default ``"threads"``.
+            Default None: dask's own rule (the configured scheduler, else the
+            active Client, else threads); data already in memory is written by
+            local threads.
         progress : bool, optional
             Show a progress bar on stderr while chunks are written.
         compute : bool, default True
@@ -102,11 +106,14 @@ class ZioAccessor:
 
         Notes
         -----
-        Appends and region writes to a local store run under an undo journal
-        (``.NAME.xzarrio-journal`` beside the store): if they fail or are
-        interrupted, the store is rolled back to exactly what it was. A process
-        killed outright leaves the journal; :func:`xzarrio.open_zarr` then says
-        so, and :func:`xzarrio.repair` rolls the store back.
+        Every write is all or nothing, on every kind of store: a failed or
+        interrupted write leaves the store's keys and bytes as they were, and
+        no chunk write of the call runs on after it raises. New local stores
+        are staged and swapped in; appends, region writes and replacements in
+        object stores run under an undo journal (``.NAME.xzarrio-journal``
+        beside the store). A process killed outright leaves the journal;
+        :func:`xzarrio.open_zarr` then says so, and :func:`xzarrio.repair`
+        rolls the store back. See the guarantees page of the docs.
 
         Returns
         -------
@@ -118,6 +125,8 @@ class ZioAccessor:
             ``mode="w-"`` and the store exists.
         FileNotFoundError
             ``mode="a"``/``"r+"`` and the store does not exist.
+        PermissionError
+            The store is read-only (:class:`~xzarrio.errors.StoreNotWritableError`).
         ValueError
             Bad chunks, compressor name, mode, append mismatch or region.
         TypeError

@@ -14,23 +14,34 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import posixpath
 import shutil
-import socket
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from zarr.core.sync import sync
 
 from .errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
-from .stores import is_zarr_dir
+from .liveness import HOST, process_started, writer_alive
+from .stores import Location, is_zarr_dir
 
-__all__ = ["STAGING_MARK", "process_alive", "staged_store", "sweep_staging"]
+__all__ = [
+    "STAGING_MARK",
+    "open_staging",
+    "remove_staging",
+    "staging_name",
+    "swap_in",
+    "sweep_staging",
+]
 
 #: part of the name of every staging directory, so that it can be recognised
 STAGING_MARK = ".xzarrio-staging-"
 
 # staging names carry the host: a pid means something only on its own machine
-_HOST = socket.gethostname().replace("-", "_")
+_HOST = HOST.replace("-", "_")
+_STARTED = process_started(os.getpid())
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
@@ -114,36 +125,57 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path.with_name(path.name + "-old"), ignore_errors=True)
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process of this machine with this pid is running."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def staging_name(target_name: str) -> str:
+    """A fresh staging name beside a store called *target_name*, naming its writer."""
+    started = int(_STARTED or 0)
+    return f".{target_name}{STAGING_MARK}{_HOST}-{os.getpid()}-{started}-{uuid.uuid4().hex[:12]}"
 
 
-def sweep_staging(target: Path) -> None:
-    """Remove staging directories of *target* whose writing process is gone.
+def _writer_of(name: str, target_name: str) -> dict[str, Any] | None:
+    """The writer a staging name records, or None if *name* is not *target_name*'s staging."""
+    prefix = f".{target_name}{STAGING_MARK}"
+    if not name.startswith(prefix):
+        return None
+    host, _, rest = name[len(prefix) :].partition("-")
+    fields = rest.split("-")
+    if len(fields) < 3 or not (fields[0].isdigit() and fields[1].isdigit()):
+        return None
+    return {"host": host, "pid": int(fields[0]), "pid_started": float(fields[1]) or None}
+
+
+def _dead_staging(names: list[str], target_name: str) -> list[str]:
+    """The staging names among *names* whose writer is gone (this host's only)."""
+    dead = []
+    for name in names:
+        writer = _writer_of(name, target_name)
+        # another host's pids mean nothing here: its staging is left alone
+        if writer is not None and writer["host"] == _HOST:
+            if not writer_alive({**writer, "host": HOST}):
+                dead.append(name)
+    return dead
+
+
+def sweep_staging(target: Path | Location) -> None:
+    """Remove staging left beside *target* by writers that are gone.
 
     A write killed outright (SIGKILL) cannot clean up after itself; the next
-    write to, or open of, the same store does it.
+    write to the same store, or :func:`xzarrio.repair`, does it. A local store
+    that a killed two-rename swap left aside is put back.
     """
-    # only this machine's: another machine's pids mean nothing here
-    prefix = f".{target.name}{STAGING_MARK}{_HOST}-"
+    if isinstance(target, Location):
+        if target.kind == "local":
+            assert target.path is not None
+            target = target.path
+        else:
+            _sweep_object_staging(target)
+            return
     try:
-        siblings = sorted(target.parent.iterdir())
+        names = sorted(p.name for p in target.parent.iterdir())
     except OSError:
         return
-    for sibling in siblings:
-        if not sibling.name.startswith(prefix):
-            continue
-        pid = sibling.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or process_alive(int(pid)):
-            continue
-        if sibling.name.endswith("-old"):
+    for name in _dead_staging(names, target.name):
+        sibling = target.with_name(name)
+        if name.endswith("-old"):
             # a two-rename swap killed between its renames: this is the old store
             if not target.exists():
                 os.rename(sibling, target)
@@ -151,48 +183,59 @@ def sweep_staging(target: Path) -> None:
         shutil.rmtree(sibling, ignore_errors=True)
 
 
-@contextmanager
-def staged_store(target: Path, *, replace: bool) -> Iterator[Path]:
-    """Yield a fresh staging path beside *target*; on success swap it in.
+def _sweep_object_staging(location: Location) -> None:
+    if location.kind != "fsspec":
+        return
+    store = location.zarr_store()
+    parent, base = posixpath.split(store.path.rstrip("/"))  # type: ignore[attr-defined]
+    fs = store.fs  # type: ignore[attr-defined]
+    try:
+        names = [posixpath.basename(p.rstrip("/")) for p in sync(fs._ls(parent, detail=False))]
+    except (OSError, ValueError):
+        return
+    for name in _dead_staging(names, base):
+        sync(fs._rm(f"{parent}/{name}", recursive=True))
 
-    Parameters
-    ----------
-    target : Path
-        The store's final place.
-    replace : bool
-        Whether an existing store at *target* is replaced (``mode="w"``) or
-        must not appear meanwhile (``mode="w-"``).
 
-    The body writes the complete store at the yielded path. When the body
-    raises (an exception, ``KeyboardInterrupt``), the staging directory is
-    removed and *target* is untouched.
+def open_staging(target: Path) -> tuple[Path, list[Path]]:
+    """Make a fresh staging folder beside *target*; return it and the folders made for it.
+
+    Staging left by writers that are gone is swept first.
     """
     made = [p for p in target.parents if not p.exists()]
-    staging = target.with_name(
-        f".{target.name}{STAGING_MARK}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    )
+    staging = target.with_name(staging_name(target.name))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
     except OSError as error:
-        _remove_made(made)
+        remove_made(made)
         raise StoreNotWritableError(
             f"cannot create a store at {str(target)!r}: its folder {str(target.parent)!r} "
             f"does not take new entries ({error.strerror})"
         ) from None
     sweep_staging(target)
-    done = False
+    return staging, made
+
+
+def swap_in(staging: Path, target: Path, *, replace: bool) -> None:
+    """Put the complete store at *staging* in *target*'s place, then remove the staging.
+
+    With *replace* an existing store at *target* is replaced in one step
+    (``mode="w"``); without it a store that appeared meanwhile is an error.
+    """
     try:
-        yield staging
         _swap_in(staging, target, replace=replace)
-        done = True
     finally:
-        _remove(staging)
-        if not done:
-            _remove_made(made)
+        remove_staging(staging)
 
 
-def _remove_made(made: list[Path]) -> None:
+def remove_staging(staging: Path, made: Sequence[Path] = ()) -> None:
+    """Remove a staging folder (and what a half-done swap left), then the folders made."""
+    _remove(staging)
+    remove_made(list(made))
+
+
+def remove_made(made: list[Path]) -> None:
     """Remove the folders a write made, innermost first, as far as they are empty."""
     for folder in made:
         try:

@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,16 @@ def _chunk_spec(text: str) -> tuple[str, int]:
         return dim, int(size)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--chunks {text!r}: N must be an integer") from None
+
+
+def _json_object(text: str) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,8 +68,22 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("store")
     history.add_argument("--tz", help="show times in this tz database zone, e.g. Europe/Paris")
 
-    repair = verbs.add_parser("repair", help="roll back an interrupted append or region write")
+    repair = verbs.add_parser(
+        "repair", help="roll back the writes a killed process left half-done (paths and URLs)"
+    )
     repair.add_argument("store")
+    repair.add_argument(
+        "--storage-options",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help="options for fsspec, for URLs, e.g. '{\"anon\": false}'",
+    )
+    repair.add_argument(
+        "--force",
+        action="store_true",
+        help="roll back even a write whose writer looks alive (its lease has not run out)",
+    )
 
     copy = verbs.add_parser("copy", help="copy a store chunk by chunk, rechunked or recompressed")
     copy.add_argument("src")
@@ -96,7 +121,7 @@ def _run(args: argparse.Namespace) -> None:
         prov = provenance_of(open_zarr(args.store))
         print(prov.in_timezone(args.tz) if args.tz else prov)
     elif args.verb == "repair":
-        done = repair_store(args.store)
+        done = repair_store(args.store, storage_options=args.storage_options, force=args.force)
         print("\n".join(f"rolled back: {what}" for what in done) or "nothing to repair")
     elif args.verb == "copy":
         chunks = dict(args.chunks) or None

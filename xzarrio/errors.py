@@ -25,6 +25,7 @@ __all__ = [
     "UnknownCompressorError",
     "UnnamedDataArrayError",
     "UnsupportedSchedulerError",
+    "WriteInProgressError",
     "XzarrioError",
 ]
 
@@ -33,7 +34,7 @@ class XzarrioError(Exception):
     """Base class of every error xzarrio raises on purpose."""
 
 
-class StoreExistsError(XzarrioError, FileExistsError):
+class StoreExistsError(XzarrioError, FileExistsError, ValueError):
     """The target store exists and ``mode="w-"`` refuses to replace it."""
 
 
@@ -101,4 +102,8 @@ class InterruptedWriteError(XzarrioError, RuntimeError):
 
 
 class StoreNotWritableError(XzarrioError, PermissionError):
-    """The place of a new store does not take new files or folders."""
+    """The store, or the place of a new one, takes no writes (read-only)."""
+
+
+class WriteInProgressError(XzarrioError, RuntimeError):
+    """Another writer of the store is still alive; the message says what it is doing."""

@@ -1,43 +1,128 @@
-"""Crash-consistent in-place writes: an undo journal for appends and region writes.
+"""Undo journals: every key a write changes is saved before it changes.
 
-A write that changes an existing store in place (``mode="a"`` or ``"r+"``)
-first copies, into ``.NAME.xzarrio-journal/<id>/`` beside the store, every
-file it may change: the metadata documents and the stored chunks it will touch, and
-notes the chunks it will create. Only then does it write. If it fails or is
-interrupted, the journal is played back: touched chunks are restored, created
-ones deleted, metadata put back, so the store is exactly as before. On
-success the journal is removed; that removal is the commit.
+A write that changes an existing store in place (an append, a region write, a
+replacement copied into an object store) opens a journal beside the store,
+``.NAME.xzarrio-journal/<id>/``, and writes its header first. From then on,
+before any key of the store is written or deleted for the first time, the
+journal keeps what it was: the old bytes under ``saved/<key>``, or, for a key
+that did not exist, a marker under ``created/<key>``. Playing the journal back
+puts every saved key back and deletes every created one, so the store is
+exactly as before, whatever part of the write had happened. On success the
+journal is removed, header first: that removal is the commit.
 
-A writer killed outright (SIGKILL, power loss) leaves its journal behind.
-:func:`check_store` sees it, and ``open_zarr`` then refuses the store with an
-error that says to run :func:`repair`, which plays the journal back.
+On a local disk the old bytes are kept as a hard link (zarr writes a key as a
+new file renamed into place, so the link keeps the old file) and put back by
+a rename: a rollback needs no free space. On object stores they are copied.
+
+A writer killed outright leaves its journal behind. :func:`check_store` sees
+it, ``open_zarr`` then refuses the store, and :func:`repair` plays it back.
+Opening a store never changes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
-import itertools
 import json
 import os
 import shutil
-import socket
+import threading
+import time
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import zarr
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
 
-from .atomic import process_alive
-from .errors import InterruptedWriteError, StoreNotFoundError
+from .errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
+from .liveness import HOST, LEASE_SECONDS, writer_alive, writer_record
+from .stores import Location, locate
 
-__all__ = ["JOURNAL_SUFFIX", "Extent", "check_store", "guarded", "repair", "store_lock"]
+__all__ = [
+    "JOURNAL_SUFFIX",
+    "Journal",
+    "begin_journal",
+    "check_store",
+    "metadata_lock",
+    "repair",
+    "store_lock",
+]
 
 JOURNAL_SUFFIX = ".xzarrio-journal"
+_HEADER = "journal.json"
+_DISCARDED = ".discarded"
+
+#: journals of in-memory and other store objects, which have no place beside
+#: them: kept by the store's id for as long as this process lives
+_MEMORY_JOURNALS: dict[int, Store] = {}
+
+
+#: the journals this process has begun and not ended: any other journal that
+#: names this process was left by an interrupted playback, and is dead
+_ACTIVE: set[str] = set()
+
+
+class Journal(ABC):
+    """One write's undo journal (see the module's docstring)."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self._seen: set[str] = set()
+        self._seen_lock = threading.Lock()
+
+    @property
+    def operation(self) -> str:
+        return str(self.record["operation"])
+
+    @property
+    def alive(self) -> bool:
+        """Whether the writer of this journal is still running."""
+        if self.record.get("host") == HOST and self.record.get("pid") == os.getpid():
+            return self.record.get("id") in _ACTIVE
+        return writer_alive(self.record)
+
+    async def before_change(self, key: str) -> None:
+        """Keep what *key* holds now, the first time this write is about to change it."""
+        with self._seen_lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        await self._keep(key)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # in another process nothing is seen yet; the journal's own files tell
+        state = dict(self.__dict__)
+        del state["_seen_lock"]
+        state["_seen"] = set()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._seen_lock = threading.Lock()
+
+    @abstractmethod
+    async def _keep(self, key: str) -> None: ...
+
+    @abstractmethod
+    def playback(self, *, sweep_partial: bool = False) -> None:
+        """Put the store back as it was before the write, then remove the journal."""
+
+    @abstractmethod
+    def discard(self) -> None:
+        """Remove the journal, header first: the write is committed."""
+
+    def refresh(self) -> None:  # noqa: B027 - only leased journals refresh
+        """Move the writer's lease forward (object stores)."""
+
+
+# ------------------------------------------------------------------ local files
 
 
 def journal_dir(root: Path) -> Path:
@@ -45,44 +130,273 @@ def journal_dir(root: Path) -> Path:
     return root.with_name(f".{root.name}{JOURNAL_SUFFIX}")
 
 
-_METADATA = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
+def _write_durably(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
-@dataclass(frozen=True)
-class Extent:
-    """Where a write lands in one array: per axis, the index range written.
+class LocalJournal(Journal):
+    """A journal of a local store: hard links of the old files, markers for new ones."""
 
-    ``None`` for an axis means the whole axis; for an array the write creates,
-    use :func:`guarded`'s ``new_arrays`` instead.
-    """
+    def __init__(self, root: Path, folder: Path, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.root = root
+        self.folder = folder
 
-    ranges: tuple[tuple[int, int] | None, ...]
+    async def _keep(self, key: str) -> None:
+        saved, created = self.folder / "saved" / key, self.folder / "created" / key
+        if saved.exists() or created.exists():
+            return  # kept already, by another process of this write
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.root / key, saved)
+        except FileNotFoundError:
+            created.parent.mkdir(parents=True, exist_ok=True)
+            created.touch()
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links here (another file system): a copy
+            tmp = saved.with_name(f".{saved.name}.{uuid.uuid4().hex[:8]}.tmp")
+            await asyncio.to_thread(shutil.copyfile, self.root / key, tmp)
+            os.replace(tmp, saved)
+
+    def playback(self, *, sweep_partial: bool = False) -> None:
+        _ACTIVE.discard(self.record.get("id", ""))  # from now on its writer has given up
+        for marker in _files(self.folder / "created"):
+            key = marker.relative_to(self.folder / "created")
+            (self.root / key).unlink(missing_ok=True)
+            _prune(self.root, (self.root / key).parent)
+            marker.unlink()
+        for saved in _files(self.folder / "saved"):
+            os.replace(saved, self.root / saved.relative_to(self.folder / "saved"))
+        if sweep_partial:
+            # zarr writes a key as KEY.<hex>.partial and renames it: a killed writer leaves them
+            for partial in self.root.rglob("*.partial"):
+                partial.unlink(missing_ok=True)
+        self.discard()
+
+    def discard(self) -> None:
+        _ACTIVE.discard(self.record.get("id", ""))
+        gone = self.folder.with_name(self.folder.name + _DISCARDED)
+        os.rename(self.folder, gone)  # one atomic step: the journal is gone at once
+        shutil.rmtree(gone, ignore_errors=True)
+        _remove_if_empty(self.folder.parent)
 
 
-#: journals this process is running right now (a journal of this pid that is
-#: not among them was left by an interrupted playback, and is dead)
-_ACTIVE: set[str] = set()
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
 
-def _started(pid: int) -> float | None:
-    """When process *pid* started, or None if there is none: pid and start time name it."""
-    import psutil
+def _prune(root: Path, folder: Path) -> None:
+    """Remove *folder* and its parents up to *root* as far as they are empty."""
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
 
+
+def _remove_if_empty(folder: Path) -> None:
     try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
+        folder.rmdir()
+    except OSError:
+        pass
 
 
-def _writer_alive(journal: Path, record: Mapping[str, Any]) -> bool:
-    if record.get("host") != socket.gethostname():
-        return False  # cannot be checked from here; treated as interrupted
-    pid = int(record["pid"])
-    if pid == os.getpid():
-        return journal.name in _ACTIVE
-    started = _started(pid)
-    # a pid reused by another process has another start time
-    return started is not None and abs(started - float(record.get("pid_started", -1))) < 1.0
+def _local_journals(root: Path) -> list[LocalJournal]:
+    folder = journal_dir(root)
+    found = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        try:
+            record = json.loads((entry / _HEADER).read_text())
+        except (OSError, ValueError):
+            continue  # no header yet, or being discarded: nothing was changed under it
+        found.append(LocalJournal(root, entry, record))
+    return found
+
+
+# ------------------------------------------------------------------ stores
+
+
+class StoreJournal(Journal):
+    """A journal of a store object or an object store: copies of the old keys."""
+
+    def __init__(self, target: Store, keys: Store, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.target = target
+        self.keys = keys
+
+    async def _keep(self, key: str) -> None:
+        value = await self.target.get(key, prototype=default_buffer_prototype())
+        if value is None:
+            await self.keys.set(f"created/{key}", _EMPTY)
+        else:
+            await self.keys.set(f"saved/{key}", value)
+
+    def playback(self, *, sweep_partial: bool = False) -> None:
+        _ACTIVE.discard(self.record.get("id", ""))  # from now on its writer has given up
+        sync(self._playback())
+        self.discard()
+
+    async def _playback(self) -> None:
+        created = [k async for k in self.keys.list_prefix("created/")]
+        saved = [k async for k in self.keys.list_prefix("saved/")]
+        await _gather(self.target.delete(k.removeprefix("created/")) for k in created)
+        await _gather(self._put_back(k) for k in saved)
+
+    async def _put_back(self, key: str) -> None:
+        value = await self.keys.get(key, prototype=default_buffer_prototype())
+        if value is not None:
+            await self.target.set(key.removeprefix("saved/"), value)
+
+    def discard(self) -> None:
+        _ACTIVE.discard(self.record.get("id", ""))
+        sync(self.keys.delete(_HEADER))
+        sync(self.keys.delete_dir(""))
+
+    def refresh(self) -> None:
+        if "expires" in self.record:
+            self.record["expires"] = time.time() + LEASE_SECONDS
+            sync(self.keys.set(_HEADER, _encode(self.record)))
+
+
+def _encode(record: dict[str, Any]) -> Any:
+    return default_buffer_prototype().buffer.from_bytes(json.dumps(record).encode())
+
+
+_EMPTY = default_buffer_prototype().buffer.from_bytes(b"")
+
+
+async def _gather(coroutines: Any, limit: int = 64) -> None:
+    """Run *coroutines*, at most *limit* at once; every one has ended when this returns."""
+    gate = asyncio.Semaphore(limit)
+
+    async def bounded(coroutine: Any) -> None:
+        async with gate:
+            await coroutine
+
+    results = await asyncio.gather(*(bounded(c) for c in coroutines), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _journal_root(location: Location) -> Store:
+    """Where the journals of a non-local store live."""
+    if location.kind == "fsspec":
+        return location.sibling(JOURNAL_SUFFIX).zarr_store()
+    from zarr.storage import MemoryStore
+
+    return _MEMORY_JOURNALS.setdefault(id(location.zarr_store()), MemoryStore())
+
+
+def _store_journals(location: Location) -> list[StoreJournal]:
+    root = _journal_root(location)
+    found = []
+    for name in sorted(sync(_list_dir(root))):
+        keys = _prefixed(root, name)
+        header = sync(keys.get(_HEADER, prototype=default_buffer_prototype()))
+        if header is not None:
+            record = json.loads(header.to_bytes())
+            found.append(StoreJournal(location.zarr_store(), keys, record))
+    return found
+
+
+async def _list_dir(store: Store) -> list[str]:
+    return [name.rstrip("/") async for name in store.list_dir("")]
+
+
+def _prefixed(root: Store, name: str) -> Store:
+    """The store of the keys under *name* in *root* (a journal of its own)."""
+    from zarr.storage import FsspecStore, MemoryStore
+
+    if isinstance(root, FsspecStore):
+        return FsspecStore(root.fs, path=f"{root.path}/{name}")
+    assert isinstance(root, MemoryStore)
+    return _MemoryPrefix(root, name)
+
+
+class _MemoryPrefix(Store):
+    """The keys under ``name/`` of a MemoryStore, as a store of their own."""
+
+    supports_writes = supports_deletes = supports_listing = True
+    supports_partial_writes = False
+
+    def __init__(self, store: Store, name: str) -> None:
+        super().__init__(read_only=False)
+        self._inner, self._prefix = store, f"{name}/"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _MemoryPrefix) and (self._inner, self._prefix) == (
+            other._inner,
+            other._prefix,
+        )
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+        return await self._inner.get(self._prefix + key, prototype, byte_range)
+
+    async def get_partial_values(self, prototype: Any, key_ranges: Any) -> Any:
+        raise NotImplementedError  # never asked of a journal
+
+    async def exists(self, key: str) -> bool:
+        return await self._inner.exists(self._prefix + key)
+
+    async def set(self, key: str, value: Any) -> None:
+        await self._inner.set(self._prefix + key, value)
+
+    async def delete(self, key: str) -> None:
+        await self._inner.delete(self._prefix + key)
+
+    async def list(self) -> Any:
+        async for key in self._inner.list_prefix(self._prefix):
+            yield key.removeprefix(self._prefix)
+
+    async def list_prefix(self, prefix: str) -> Any:
+        async for key in self._inner.list_prefix(self._prefix + prefix):
+            yield key.removeprefix(self._prefix)
+
+    async def list_dir(self, prefix: str) -> Any:
+        async for key in self._inner.list_dir(self._prefix + prefix):
+            yield key
+
+
+# ------------------------------------------------------------------ one interface
+
+
+def begin_journal(location: Location, operation: str) -> Journal:
+    """Open a new journal for a write to *location*; its header is durable on return."""
+    record = writer_record(lease=location.kind == "fsspec")
+    record["operation"] = operation
+    record["started"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+    name = record["id"] = f"{record['pid']}-{uuid.uuid4().hex[:12]}"
+    _ACTIVE.add(name)
+    if location.kind == "local":
+        assert location.path is not None
+        folder = journal_dir(location.path) / name
+        folder.mkdir(parents=True)
+        _write_durably(folder / _HEADER, json.dumps(record))
+        return LocalJournal(location.path, folder, record)
+    keys = _prefixed(_journal_root(location), name)
+    sync(keys.set(_HEADER, _encode(record)))
+    return StoreJournal(location.zarr_store(), keys, record)
+
+
+def journals(location: Location) -> list[Journal]:
+    """The journals of *location* that have a header, oldest first."""
+    if location.kind == "icechunk":
+        return []
+    found: list[Journal] = []
+    if location.kind == "local":
+        assert location.path is not None
+        found.extend(_local_journals(location.path))
+    else:
+        found.extend(_store_journals(location))
+    return sorted(found, key=lambda j: str(j.record.get("started", "")))
 
 
 @contextmanager
@@ -117,214 +431,48 @@ def metadata_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _copy(src: Path, dst: Path) -> None:
-    """Copy *src* to *dst* via a temporary file and a rename, so *dst* is never half-written."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
-    shutil.copyfile(src, tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, dst)
+def _describe(journal: Journal, location: Location) -> str:
+    record = journal.record
+    who = f"process {record['pid']} on {record['host']}"
+    return f"a {journal.operation} to {location.shown} started at {record['started']} by {who}"
 
 
-def _chunk_keys(array: zarr.Array, extent: Extent) -> Iterator[str]:
-    ranges = []
-    stored = array.shards or array.chunks  # what is a file: the shard, where there are shards
-    for axis, (length, chunk) in enumerate(zip(array.shape, stored, strict=True)):
-        span = extent.ranges[axis] if axis < len(extent.ranges) else None
-        start, stop = span if span is not None else (0, length)
-        if stop <= start:
-            return
-        ranges.append(range(start // chunk, -(-stop // chunk)))
-    for coords in itertools.product(*ranges):
-        yield array.metadata.encode_chunk_key(tuple(coords))
-
-
-def _journals(root: Path) -> list[Path]:
-    folder = journal_dir(root)
-    if not folder.is_dir():
-        return []
-    found = [
-        p
-        for p in folder.iterdir()
-        if not p.name.endswith(_DISCARDED) and (p / "journal.json").is_file()
-    ]
-    # newest first: undo the latest write before the ones it came after
-    return sorted(found, key=lambda p: (p / "journal.json").stat().st_mtime, reverse=True)
-
-
-_DISCARDED = ".discarded"
-
-
-def _discard(journal: Path) -> None:
-    """Remove a journal: one rename (atomic: it is gone at once), then the files."""
-    gone = journal.with_name(journal.name + _DISCARDED)
-    os.rename(journal, gone)
-    shutil.rmtree(gone, ignore_errors=True)
-
-
-def _record(journal: Path) -> dict[str, Any]:
-    return json.loads((journal / "journal.json").read_text())
-
-
-def _playback(root: Path, journal: Path) -> None:
-    """Put back what the journal saved, delete what it noted as created, drop it."""
-    record = _record(journal)
-    saved = journal / "files"
-    for key in record["created"]:
-        (root / key).unlink(missing_ok=True)
-        # and the folders that only it needed (format 3 nests keys: c/40/0),
-        # up to the array's own folder, the one that holds its metadata
-        folder = (root / key).parent
-        while folder != root and not any((folder / m).exists() for m in _METADATA):
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-            folder = folder.parent
-    for name in record["new_arrays"]:
-        shutil.rmtree(root / name, ignore_errors=True)
-    for key in record["saved"]:
-        _copy(saved / key, root / key)
-    _discard(journal)
-    _tidy(root)
-
-
-def _tidy(root: Path) -> None:
-    try:
-        (journal_dir(root)).rmdir()
-    except OSError:
-        pass
-
-
-def _begin(
-    root: Path,
-    group: zarr.Group,
-    operation: str,
-    extents: Mapping[str, Extent],
-    new_arrays: list[str],
-    *,
-    save_metadata: bool,
-) -> Path:
-    journal = journal_dir(root) / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    saved_dir = journal / "files"
-    saved_dir.mkdir(parents=True)
-    saved: list[str] = []
-    created: list[str] = []
-    # metadata of the root and of every array the write touches (a region write
-    # changes none: its attributes are updated after the data, under a lock)
-    folders = [root, *(root / name for name in extents)] if save_metadata else []
-    for folder in folders:
-        for meta in _METADATA:
-            if (folder / meta).is_file():
-                key = str((folder / meta).relative_to(root))
-                _copy(folder / meta, saved_dir / key)
-                saved.append(key)
-    for name, extent in extents.items():
-        array = group[name]
-        assert isinstance(array, zarr.Array)
-        for chunk_key in _chunk_keys(array, extent):
-            key = f"{name}/{chunk_key}"
-            if (root / key).is_file():
-                _copy(root / key, saved_dir / key)
-                saved.append(key)
-            else:
-                created.append(key)
-    record = {
-        "operation": operation,
-        "pid": os.getpid(),
-        "pid_started": _started(os.getpid()),
-        "host": socket.gethostname(),
-        "started": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "saved": saved,
-        "created": created,
-        "new_arrays": new_arrays,
-    }
-    tmp = journal / "journal.json.tmp"
-    tmp.write_text(json.dumps(record))
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, journal / "journal.json")  # from here on, the write may begin
-    return journal
-
-
-@contextmanager
-def guarded(
-    root: Path,
-    operation: str,
-    extents: Mapping[str, Extent],
-    new_arrays: list[str],
-    *,
-    exclusive: bool,
-) -> Iterator[None]:
-    """Run an in-place write under an undo journal; roll it back if it fails.
-
-    Parameters
-    ----------
-    root : Path
-        The local store.
-    operation : str
-        What the write is (for messages).
-    extents : mapping
-        Existing array name → the part of it the write touches.
-    new_arrays : list of str
-        Arrays the write creates.
-    exclusive : bool
-        Appends (which change shapes and metadata) hold the store's lock
-        exclusively and journal the metadata too; region writes hold it shared,
-        so writers of disjoint regions run at once, and journal chunks only.
-    """
-    with store_lock(root, shared=not exclusive):
-        check_store(root, writing=True)  # under the lock: no writer can start meanwhile
-        group = zarr.open_group(str(root), mode="r")
-        journal = _begin(root, group, operation, extents, new_arrays, save_metadata=exclusive)
-        _ACTIVE.add(journal.name)
-        try:
-            yield
-        except BaseException:
-            _playback(root, journal)
-            raise
-        finally:
-            _ACTIVE.discard(journal.name)
-        _discard(journal)  # the commit
-        _tidy(root)
-
-
-def check_store(root: Path, *, writing: bool = False) -> None:
+def check_store(location: Location, *, writing: bool = False) -> None:
     """Refuse a store that an interrupted write left half-done; say how to repair it.
 
-    A write still running (its process alive on this host) is not an error: a
-    reader gets a ``RuntimeWarning``; a writer is refused only for appends,
-    which hold the store's lock.
+    A write still running (its process alive, or its lease current) is not an
+    error: a reader gets a ``RuntimeWarning``, a writer goes ahead. Nothing is
+    changed on the store.
     """
-    sweep(root)
-    for journal in _journals(root):
-        try:
-            record = _record(journal)
-        except (OSError, ValueError):
-            continue  # being written right now
-        here = record.get("host") == socket.gethostname()
-        if _writer_alive(journal, record):
+    for journal in journals(location):
+        if journal.alive:
             if not writing:
                 warnings.warn(
-                    f"a {record['operation']} to {str(root)!r} is in progress (process "
-                    f"{record['pid']}, since {record['started']}); its data may be incomplete",
+                    f"{_describe(journal, location)} is in progress; its data may be incomplete",
                     RuntimeWarning,
                     stacklevel=4,
                 )
             continue
-        who = f"process {record['pid']}" + ("" if here else f" on {record['host']}")
         raise InterruptedWriteError(
-            f"a {record['operation']} to {str(root)!r} started at {record['started']} by {who} "
-            "was interrupted and left the store half-written; roll it back to the state before "
-            f"it with xzarrio.repair({str(root)!r}) (or: xzarrio repair {root})"
+            f"{_describe(journal, location)} was interrupted and left the store half-written; "
+            f"roll it back to the state before it with xzarrio.repair({location.shown}) "
+            f"(or: xzarrio repair {location.name})"
         )
 
 
-def repair(store: str | os.PathLike[str]) -> list[str]:
-    """Roll back every interrupted write of a local store; return what was rolled back.
+def repair(
+    store: Any,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    group: str | None = None,
+    force: bool = False,
+) -> list[str]:
+    """Roll back every interrupted write of a store; return what was rolled back.
 
-    A write whose process is still running on this machine is left alone.
+    Works on local paths, URLs (with *storage_options*) and store objects.
+    Staging left by killed writers is removed too. A write whose writer is
+    still alive is refused unless *force* (for a writer known to be gone whose
+    lease has not run out yet).
 
     Examples
     --------
@@ -334,32 +482,42 @@ def repair(store: str | os.PathLike[str]) -> list[str]:
     >>> xzarrio.repair(path)
     []
     """
-    root = Path(store).expanduser().absolute()
-    if not root.is_dir():
-        raise StoreNotFoundError(f"no zarr store at {str(root)!r}: the path does not exist")
+    from .atomic import sweep_staging
+
+    del group  # a journal covers its whole store, whichever group it wrote
+    location = locate(store, storage_options)
+    if location.kind == "local":
+        assert location.path is not None
+        sweep_staging(location.path)  # first: it may put back a store a killed swap left aside
+        if not location.path.is_dir():
+            raise StoreNotFoundError(f"no zarr store at {location.shown}: the path does not exist")
+        with store_lock(location.path):
+            return _play_back_dead(location, force)
+    sweep_staging(location)
+    return _play_back_dead(location, force)
+
+
+def _play_back_dead(location: Location, force: bool) -> list[str]:
     done = []
-    with store_lock(root):
-        for journal in _journals(root):
-            record = _record(journal)
-            if _writer_alive(journal, record):
-                continue
-            _playback(root, journal)
-            done.append(f"{record['operation']} started at {record['started']}")
+    for journal in reversed(journals(location)):  # undo the latest write first
+        if journal.alive and not force:
+            raise WriteInProgressError(
+                f"{_describe(journal, location)} is still running (its writer is alive); "
+                "wait for it, or pass force=True if you know that writer is gone"
+            )
+        journal.playback(sweep_partial=True)
+        done.append(f"{journal.operation} started at {journal.record['started']}")
+    _sweep_headless(location)
     return done
 
 
-def sweep(root: Path) -> None:
-    """Remove journal folders left unfinished before their record was written."""
-    folder = journal_dir(root)
-    if not folder.is_dir():
+def _sweep_headless(location: Location) -> None:
+    """Remove journal folders left without a header (killed before it was written)."""
+    if location.kind != "local":
         return
-    for journal in folder.iterdir():
-        if journal.name.endswith(_DISCARDED):
-            shutil.rmtree(journal, ignore_errors=True)
-            continue
-        if (journal / "journal.json").is_file():
-            continue
-        pid = journal.name.split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(journal, ignore_errors=True)
-    _tidy(root)
+    assert location.path is not None
+    folder = journal_dir(location.path)
+    for entry in folder.iterdir() if folder.is_dir() else []:
+        if entry.name.endswith(_DISCARDED) or not (entry / _HEADER).is_file():
+            shutil.rmtree(entry, ignore_errors=True)
+    _remove_if_empty(folder)

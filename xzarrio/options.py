@@ -122,11 +122,6 @@ def resolve_num_workers(value: Any) -> int:
     return int(value)
 
 
-def is_distributed_client(obj: Any) -> bool:
-    """Whether *obj* is a ``distributed.Client`` (without importing distributed)."""
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
-
-
 def default_num_workers() -> int:
     """The thread count used when neither the call nor the options set one."""
     value = OPTIONS["num_workers"]

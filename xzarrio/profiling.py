@@ -26,12 +26,12 @@ from dask.utils import format_bytes, key_split
 
 from .errors import InvalidArgumentError, MissingDependencyError, UnsupportedSchedulerError
 from .options import resolve_num_workers
+from .schedulers import is_distributed_client, resolve_scheduler
 
 __all__ = ["REDUCTIONS", "ProfileReport", "Profiled", "TaskKind", "graph", "profile", "reduce"]
 
 #: the reductions ``reduce`` knows by name
 REDUCTIONS = ("mean", "sum", "std", "var", "min", "max", "median")
-_SCHEDULERS = ("threads", "synchronous", "processes")
 
 
 class _SampledResources(ResourceProfiler):
@@ -290,20 +290,15 @@ def _summarise(
 
 
 def _check_scheduler(scheduler: Any) -> str:
-    if isinstance(scheduler, str) and scheduler in _SCHEDULERS:
-        return scheduler
-    if type(scheduler).__name__ == "Client" and type(scheduler).__module__.startswith(
-        "distributed"
-    ):
+    chosen = resolve_scheduler(scheduler)
+    if is_distributed_client(chosen):
         raise UnsupportedSchedulerError(
             "profile/reduce cannot profile a distributed.Client: dask's profilers see only this "
             "process, not the cluster's workers, so the report would be empty. Use "
             "scheduler='threads' here, or the cluster's own tools "
             "(distributed.performance_report, client.get_task_stream)"
         )
-    raise InvalidArgumentError(
-        f"unknown scheduler {scheduler!r}; expected one of {list(_SCHEDULERS)}"
-    )
+    return str(chosen)
 
 
 def profile(

@@ -6,11 +6,10 @@ from typing import Any
 
 import xarray as xr
 
-from .atomic import sweep_staging
-from .errors import InvalidArgumentError, NoSourceStoreError
+from .errors import InterruptedWriteError, InvalidArgumentError, NoSourceStoreError
 from .journal import check_store
 from .provenance import PROVENANCE_KEYS, Provenance
-from .stores import check_readable, local_path, open_root, source_of_store
+from .stores import check_readable, locate, open_root, source_of_store
 
 __all__ = ["open_zarr", "provenance_of", "reopen", "source_of"]
 
@@ -28,7 +27,8 @@ def open_zarr(
     """Open a zarr store lazily, one dask chunk per stored chunk.
 
     Only metadata is read (and the values of dimension coordinates, which
-    xarray loads to build its indexes); no dask task is computed.
+    xarray loads to build its indexes); no dask task is computed, and nothing
+    on the store is changed.
 
     Parameters
     ----------
@@ -55,6 +55,9 @@ def open_zarr(
         When a local store does not exist.
     ValueError
         When the path exists but is no zarr store (the message names it).
+    xzarrio.errors.InterruptedWriteError
+        When a write was interrupted and left the store half-written; the
+        message says to run :func:`xzarrio.repair`.
 
     Examples
     --------
@@ -74,22 +77,34 @@ def open_zarr(
             f"chunks={chunks!r} is not understood; expected 'stored', 'auto', a dict "
             "{dim: size} or None"
         )
-    path = local_path(store)
-    if path is not None:
-        sweep_staging(path)  # first: it may put back a store a killed swap left aside
+    location = locate(store, storage_options)
+    _check_not_left_aside(location)
     check_readable(store, group)
-    if path is not None:
-        check_store(path)  # an interrupted append or region write: say how to repair
+    check_store(location)  # an interrupted write: say how to repair it
     ds = xr.open_zarr(
-        str(path) if path is not None else store,
+        location.opener(),
         group=group,
         chunks=chunks,
         consolidated=consolidated,
-        storage_options=storage_options,
         zarr_format=zarr_format,
         **kwargs,
     )
     return _remember_source(ds, source_of_store(store), group, storage_options)
+
+
+def _check_not_left_aside(location: Any) -> None:
+    """A local store that a killed two-rename swap left aside is for ``repair`` to restore."""
+    from .atomic import STAGING_MARK
+
+    path = location.path
+    if path is None or path.exists() or not path.parent.is_dir():
+        return
+    prefix = f".{path.name}{STAGING_MARK}"
+    if any(p.name.startswith(prefix) and p.name.endswith("-old") for p in path.parent.iterdir()):
+        raise InterruptedWriteError(
+            f"a mode='w' write to {str(path)!r} was interrupted while it swapped the new store "
+            f"in; the old store is kept beside it: restore it with xzarrio.repair({str(path)!r})"
+        )
 
 
 def _remember_source(

@@ -1,19 +1,40 @@
-"""Where a store lives: local paths, URLs and store objects, and whether they hold zarr."""
+"""Where a store lives: local paths, URLs and store objects, and whether they hold zarr.
+
+:func:`locate` turns whatever a user passes as a store (a path, a URL with
+``storage_options``, a zarr store object, an ``icechunk.Session``) into one
+:class:`Location`; every other module asks the location, not the argument.
+"""
 
 from __future__ import annotations
 
 import os
+import posixpath
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import zarr
+from zarr.abc.store import Store
 
-from .errors import NotAZarrStoreError, StoreNotFoundError
+from .errors import InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
 
-__all__ = ["check_readable", "is_zarr_dir", "local_path", "open_root", "source_of_store"]
+__all__ = [
+    "ZARR_MARKERS",
+    "Location",
+    "check_readable",
+    "is_zarr_dir",
+    "local_path",
+    "locate",
+    "open_root",
+    "source_of_store",
+]
 
-# files that mark the root of a zarr store, format 3 and format 2
-_ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
+#: keys that mark the root of a zarr group or array, format 3 and format 2
+ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
+
+#: what a location is: a local folder, an fsspec URL, an in-memory store, an
+#: icechunk session, or any other zarr store object
+Kind = Literal["local", "fsspec", "memory", "icechunk", "object"]
 
 
 def local_path(store: Any) -> Path | None:
@@ -39,10 +60,116 @@ def source_of_store(store: Any) -> Any:
     return os.fspath(store) if isinstance(store, os.PathLike) else store
 
 
+def is_icechunk_session(obj: Any) -> bool:
+    """Whether *obj* is an ``icechunk.Session`` (without importing icechunk)."""
+    return type(obj).__name__ == "Session" and type(obj).__module__.startswith("icechunk")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Location:
+    """One store, however it was named.
+
+    Attributes
+    ----------
+    kind : {"local", "fsspec", "memory", "icechunk", "object"}
+        What it is, which decides how a write to it is made safe.
+    given : object
+        What the user passed: a path, a URL, a store object or a session.
+    path : Path or None
+        The absolute root of a local store.
+    storage_options : dict or None
+        Options for fsspec, for URLs.
+    """
+
+    kind: Kind
+    given: Any
+    path: Path | None = None
+    storage_options: dict[str, Any] | None = None
+    _store: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        """How messages name the store: its path or URL, else the object's repr."""
+        if self.path is not None:
+            return str(self.path)
+        return self.given if isinstance(self.given, str) else repr(self.given)
+
+    @property
+    def shown(self) -> str:
+        """The name as messages quote it: a path or URL in quotes, an object's repr bare."""
+        named = self.path is not None or isinstance(self.given, str)
+        return repr(self.name) if named else self.name
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store object itself says it takes no writes."""
+        if self.kind == "icechunk":
+            return bool(getattr(self.given, "read_only", False))
+        return bool(getattr(self._store, "read_only", False))
+
+    def zarr_store(self) -> Store:
+        """The zarr store object to read and write through (made once per location)."""
+        if self.kind == "icechunk":
+            return cast(Store, self.given.store)
+        return cast(Store, self._store)
+
+    def opener(self) -> Any:
+        """What to hand ``xarray.open_zarr`` or ``zarr.open_group``."""
+        if self.kind == "local":
+            return str(self.path)
+        return self.zarr_store()
+
+    def sibling(self, name: str) -> Location:
+        """The place beside this store called ``.<store name><name>`` (local or fsspec)."""
+        if self.kind == "local":
+            assert self.path is not None
+            return locate(self.path.with_name(f".{self.path.name}{name}"))
+        if self.kind != "fsspec":
+            raise InvalidArgumentError(f"a {self.kind} store has no place beside it")
+        store = cast(zarr.storage.FsspecStore, self._store)
+        parent, base = posixpath.split(store.path.rstrip("/"))
+        if not parent or not base:
+            raise InvalidArgumentError(
+                f"{self.name!r} is at the root of its bucket, so there is no place beside it "
+                "for xzarrio's staging and journal; write into a prefix instead, "
+                "e.g. s3://bucket/name.zarr"
+            )
+        sibling = zarr.storage.FsspecStore(store.fs, path=f"{parent}/.{base}{name}")
+        return Location(kind="fsspec", given=f"{self.given}{name}", _store=sibling)
+
+
+def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Location:
+    """The :class:`Location` of *store*; raises ``TypeError`` for what is no store."""
+    path = local_path(store)
+    if path is not None:
+        read_only = isinstance(store, zarr.storage.LocalStore) and store.read_only
+        local = zarr.storage.LocalStore(path, read_only=read_only)
+        return Location(kind="local", given=store, path=path, _store=local)
+    if is_icechunk_session(store):
+        return Location(kind="icechunk", given=store)
+    if isinstance(store, str):
+        fsspec_store = zarr.storage.FsspecStore.from_url(
+            store, storage_options=storage_options, read_only=False
+        )
+        return Location(
+            kind="fsspec", given=store, storage_options=storage_options, _store=fsspec_store
+        )
+    if isinstance(store, zarr.storage.FsspecStore):
+        return Location(kind="fsspec", given=store, _store=store)
+    if isinstance(store, zarr.storage.MemoryStore):
+        return Location(kind="memory", given=store, _store=store)
+    if isinstance(store, Store):
+        return Location(kind="object", given=store, _store=store)
+    raise InvalidArgumentError(
+        f"store={store!r} is not understood; expected a path, a URL such as "
+        "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"
+    )
+
+
 def is_zarr_dir(path: Path, group: str | None = None) -> bool:
     """Whether the local directory *path* (at *group*) holds zarr metadata."""
     where = path / group if group else path
-    return where.is_dir() and any((where / marker).exists() for marker in _ZARR_MARKERS)
+    return where.is_dir() and any((where / marker).exists() for marker in ZARR_MARKERS)
 
 
 def check_readable(store: Any, group: str | None = None) -> None:
@@ -65,7 +192,7 @@ def check_readable(store: Any, group: str | None = None) -> None:
     if not is_zarr_dir(path, group):
         where = f"{str(path)!r}" + (f" (group {group!r})" if group else "")
         raise NotAZarrStoreError(
-            f"{where} is not a zarr store: none of {list(_ZARR_MARKERS)} is in it"
+            f"{where} is not a zarr store: none of {list(ZARR_MARKERS)} is in it"
         )
 
 
@@ -80,11 +207,16 @@ def open_root(
     """Open the zarr group of a store, after :func:`check_readable`."""
     check_readable(store, group)
     path = local_path(store)
-    target = str(path) if path is not None else store
+    if path is not None:
+        target: Any = str(path)
+    elif is_icechunk_session(store):
+        target = store.store
+    else:
+        target = store
     return zarr.open_group(
         target,
         path=group or "",
         mode=mode,
-        storage_options=storage_options,
+        storage_options=storage_options if isinstance(target, str) else None,
         zarr_format=cast(Literal[2, 3] | None, zarr_format),
     )

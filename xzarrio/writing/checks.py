@@ -1,0 +1,386 @@
+"""Checks of a write's arguments against the object and what the store holds.
+
+Each raises an :mod:`xzarrio.errors` error that names what was expected,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import warnings
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..codecs import resolve_compressors
+from ..errors import (
+    AppendMismatchError,
+    InvalidArgumentError,
+    InvalidAttributeError,
+    InvalidChunksError,
+    RegionError,
+    UnnamedDataArrayError,
+)
+
+__all__ = [
+    "MODES",
+    "as_dataset",
+    "check_all_attrs",
+    "check_append",
+    "check_encoding",
+    "check_names",
+    "check_region",
+    "check_storable",
+    "check_whole_chunks",
+    "resolve_mode",
+    "resolve_region",
+    "stored_unit",
+    "without_indexes",
+]
+
+MODES = ("w-", "w", "a", "r+")
+
+
+def as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
+    if isinstance(obj, xr.DataArray):
+        if obj.name is None:
+            raise UnnamedDataArrayError(
+                "cannot write an unnamed DataArray: zarr stores variables by name; "
+                "name it first, e.g. da.rename('temperature').zio.to_zarr(...)"
+            )
+        return obj.to_dataset()
+    return obj
+
+
+def check_names(ds: xr.Dataset) -> None:
+    for name in list(ds.variables) + list(ds.dims):
+        if not isinstance(name, str):
+            raise InvalidArgumentError(
+                f"variable and dimension names must be strings to be stored in zarr, "
+                f"got {name!r} of type {type(name).__name__}; rename it first"
+            )
+
+
+def check_storable(ds: xr.Dataset) -> None:
+    """Refuse what zarr cannot hold: MultiIndex coordinates, objects of mixed types."""
+    for name, index in ds.indexes.items():
+        if isinstance(index, pd.MultiIndex) and name in ds.dims:
+            raise InvalidArgumentError(
+                f"coordinate {name!r} is a pandas MultiIndex, which zarr cannot store; "
+                f"reset it first: ds.reset_index({name!r})"
+            )
+    for name, var in ds.variables.items():
+        if var.dtype != object or var.chunks is not None or var.size == 0:
+            continue
+        kinds = list(dict.fromkeys(type(v).__name__ for v in np.asarray(var.values).flat))
+        if len([k for k in kinds if k != "NoneType"]) > 1:
+            raise InvalidArgumentError(
+                f"variable {name!r} holds Python objects of mixed types ({', '.join(kinds)}); "
+                "zarr stores one type per variable: convert it first, e.g. .astype(str)"
+            )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _check_attrs(attrs: Mapping[Any, Any], owner: str) -> None:
+    for key, value in attrs.items():
+        if not isinstance(key, str):
+            raise InvalidAttributeError(
+                f"attribute names must be strings; {owner} has attribute {key!r} "
+                f"of type {type(key).__name__}"
+            )
+        try:
+            json.dumps(_jsonable(value), allow_nan=False)
+        except ValueError:
+            raise InvalidAttributeError(
+                f"attribute {key!r} of {owner} is {value!r}: zarr attributes are JSON, "
+                "which has no NaN or infinity; store it as a string or drop it"
+            ) from None
+        except TypeError:
+            raise InvalidAttributeError(
+                f"attribute {key!r} of {owner} is {value!r} of type {type(value).__name__}, "
+                "which cannot be stored as JSON; expected a str, number, bool, None, "
+                "list, dict or numpy array"
+            ) from None
+
+
+def check_all_attrs(ds: xr.Dataset) -> None:
+    _check_attrs(ds.attrs, "the Dataset")
+    for name, var in ds.variables.items():
+        _check_attrs(var.attrs, f"variable {name!r}")
+
+
+def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
+    if mode not in MODES:
+        raise InvalidArgumentError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
+    if append_dim is not None and region is not None:
+        raise RegionError(
+            "append_dim and region cannot be used together: append grows the store along "
+            "append_dim, region overwrites a part of it; pick one"
+        )
+    if append_dim is not None:
+        if mode not in ("w-", "a"):
+            raise InvalidArgumentError(f"append_dim needs mode='a', got mode={mode!r}")
+        return "a"
+    if region is not None:
+        if mode not in ("w-", "r+", "a"):
+            raise InvalidArgumentError(f"region needs mode='r+' (or 'a'), got mode={mode!r}")
+        return "r+" if mode == "w-" else mode
+    return mode
+
+
+def check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
+    if append_dim not in ds.dims:
+        raise AppendMismatchError(
+            f"cannot append along {append_dim!r}: the data has no such dimension; "
+            f"its dimensions are {list(ds.dims)}"
+        )
+    if append_dim not in old.dims:
+        raise AppendMismatchError(
+            f"cannot append along {append_dim!r}: the store has no such dimension; "
+            f"its dimensions are {list(old.dims)}"
+        )
+    new_along = [
+        n for n, v in ds.variables.items() if n not in old.variables and append_dim in v.dims
+    ]
+    if new_along:
+        raise AppendMismatchError(
+            f"variable {new_along[0]!r} is not in the store; an append extends the store's "
+            f"variables along {append_dim!r}, it cannot start new ones (add them first with "
+            "mode='a' and no append_dim)"
+        )
+    left_out = sorted(
+        str(n) for n, v in old.variables.items() if append_dim in v.dims and n not in ds.variables
+    )
+    if left_out:
+        raise AppendMismatchError(
+            f"the store's variables {left_out} run along {append_dim!r} but are missing from "
+            "the data to append; an append must extend all of them, or the store's dimension "
+            "sizes would disagree"
+        )
+    for name, var in ds.variables.items():
+        if name not in old.variables:
+            continue
+        have = old.variables[name]
+        if var.dims != have.dims:
+            raise AppendMismatchError(
+                f"cannot append variable {name!r}: its dimensions {var.dims} differ from "
+                f"the store's {have.dims}"
+            )
+        # strings of any width, and times of any resolution, are stored alike
+        same_kind = (var.dtype.kind in "USOT" and have.dtype.kind in "USOT") or (
+            var.dtype.kind in "Mm" and var.dtype.kind == have.dtype.kind
+        )
+        if var.dtype != have.dtype and not same_kind:
+            raise AppendMismatchError(
+                f"cannot append variable {name!r}: its dtype {var.dtype} differs from "
+                f"the store's {have.dtype}; cast it first, e.g. .astype({str(have.dtype)!r})"
+            )
+        for dim in var.dims:
+            if dim != append_dim and var.sizes[dim] != have.sizes[dim]:
+                raise AppendMismatchError(
+                    f"cannot append variable {name!r}: dimension {dim!r} has size "
+                    f"{var.sizes[dim]}, the store's has {have.sizes[dim]}"
+                )
+
+
+def check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
+    """Check a region that :func:`resolve_region` has turned into slices."""
+    if not isinstance(region, Mapping):
+        raise RegionError(f"region must be 'auto' or a dict {{dim: slice}}, got {region!r}")
+    for dim, where in region.items():
+        if dim not in old.dims:
+            raise RegionError(
+                f"region names dimension {dim!r}, which the store does not have; "
+                f"it has {list(old.dims)}"
+            )
+        if not isinstance(where, slice) or where.step not in (None, 1):
+            raise RegionError(
+                f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}"
+            )
+        start, stop, _ = where.indices(old.sizes[dim])
+        if (
+            (where.start or 0) < 0
+            or (where.stop is not None and where.stop > old.sizes[dim])
+            or start > stop
+        ):
+            raise RegionError(
+                f"region[{dim!r}] = {where!r} is outside the store's dimension of size "
+                f"{old.sizes[dim]}"
+            )
+        if dim in ds.dims and ds.sizes[dim] != stop - start:
+            raise RegionError(
+                f"region[{dim!r}] = {where!r} covers {stop - start} elements but the data "
+                f"has {ds.sizes[dim]} along {dim!r}"
+            )
+
+
+_ENCODING_KEYS = {
+    # how zarr stores the array
+    "chunks", "shards", "compressors", "compressor", "filters", "serializer",
+    "write_empty_chunks", "chunk_key_encoding",
+    # how xarray encodes the values (CF conventions)
+    "dtype", "_FillValue", "missing_value", "scale_factor", "add_offset", "units", "calendar",
+}  # fmt: skip
+
+
+def check_encoding(
+    ds: xr.Dataset, encoding: Any, existing: set[Hashable], fmt: int
+) -> dict[Hashable, dict[str, Any]]:
+    """Check a user's ``encoding=`` and return it with codecs fitted to *fmt*."""
+    if encoding is None:
+        return {}
+    if not isinstance(encoding, Mapping):
+        raise InvalidArgumentError(f"encoding must be a dict {{variable: dict}}, got {encoding!r}")
+    unknown = [name for name in encoding if name not in ds.variables]
+    if unknown:
+        raise InvalidArgumentError(
+            f"encoding names variables {unknown} that the object does not have; "
+            f"it has {list(ds.variables)}"
+        )
+    valid = _ENCODING_KEYS | ({"fill_value"} if fmt == 3 else set())
+    checked: dict[Hashable, dict[str, Any]] = {}
+    for name, enc in encoding.items():
+        if not isinstance(enc, Mapping):
+            raise InvalidArgumentError(
+                f"encoding for variable {name!r} must be a dict, got {enc!r}"
+            )
+        if name in existing and enc:
+            raise InvalidArgumentError(
+                f"variable {name!r} already exists in the store; its encoding cannot change "
+                "(leave it out of encoding=)"
+            )
+        for key in enc:
+            if key not in valid:
+                raise InvalidArgumentError(
+                    f"unknown encoding key {key!r} for variable {name!r}; expected some of "
+                    f"{sorted(valid)}"
+                )
+        enc = dict(enc)
+        if "chunks" in enc:
+            ndim = ds.variables[name].ndim
+            chunks = enc["chunks"]
+            if not (
+                isinstance(chunks, tuple | list)
+                and len(chunks) == ndim
+                and all(isinstance(c, numbers.Integral) and int(c) >= 1 for c in chunks)
+            ):
+                raise InvalidChunksError(
+                    f"encoding['chunks'] for variable {name!r} must be {ndim} integers >= 1, "
+                    f"got {chunks!r}"
+                )
+            enc["chunks"] = tuple(int(c) for c in chunks)
+        if "compressor" in enc:
+            enc["compressors"] = resolve_compressors(enc.pop("compressor"), fmt)
+        elif "compressors" in enc:
+            enc["compressors"] = tuple(
+                c for codec in enc["compressors"] or () for c in resolve_compressors(codec, fmt)
+            )
+        checked[name] = enc
+    return checked
+
+
+def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
+    """``region`` with every ``"auto"`` turned into the slice its coordinates select."""
+    if isinstance(region, str) and region == "auto":
+        region = {dim: "auto" for dim in ds.dims}
+    if not isinstance(region, Mapping):
+        return region
+    resolved: dict[Hashable, Any] = {}
+    for dim, where in region.items():
+        if not (isinstance(where, str) and where == "auto"):
+            resolved[dim] = where
+            continue
+        if dim not in ds.indexes or dim not in old.indexes:
+            if dim in old.dims and ds.sizes.get(dim) == old.sizes[dim]:
+                resolved[dim] = slice(0, old.sizes[dim])  # the whole dimension
+                continue
+            raise RegionError(
+                f"region[{dim!r}] = 'auto' needs a coordinate {dim!r} in both the data and the "
+                "store to find where the data goes; give a slice instead"
+            )
+        positions = old.indexes[dim].get_indexer(ds.indexes[dim])
+        if len(positions) == 0 or (positions < 0).any():
+            raise RegionError(
+                f"region[{dim!r}] = 'auto': some {dim!r} values of the data are not in the store"
+            )
+        start, stop = int(positions[0]), int(positions[-1]) + 1
+        if not np.array_equal(positions, np.arange(start, stop)):
+            raise RegionError(
+                f"region[{dim!r}] = 'auto': the data's {dim!r} values are not one contiguous, "
+                "ordered stretch of the store's"
+            )
+        resolved[dim] = slice(start, stop)
+    return resolved
+
+
+def without_indexes(ds: xr.Dataset, old: xr.Dataset, region: Any) -> xr.Dataset:
+    """*ds* less its dimension coordinates, which a region write keeps as the store has them.
+
+    xarray cannot change an index in a region write and drops them itself; they
+    are dropped here first, so that they are neither checked nor journaled as
+    written. Values that differ from the store's are a warning: the data may be
+    going to the wrong place.
+    """
+    if not isinstance(region, Mapping) or not ds.indexes:
+        return ds
+    for name in ds.indexes:
+        where = region.get(name)
+        if (
+            name in old.variables
+            and isinstance(where, slice)
+            and not np.array_equal(old[name].values[where], ds[name].values)
+        ):
+            warnings.warn(
+                f"region[{name!r}] = {where!r}: the data's {name!r} values differ from the "
+                f"store's there; a region write keeps the store's {name!r} (use region='auto' "
+                "to place the data by its coordinates)",
+                UserWarning,
+                stacklevel=5,
+            )
+    return ds.drop_vars(list(ds.indexes))
+
+
+def stored_unit(var: xr.Variable) -> tuple[int, ...] | None:
+    """What one stored object of an existing variable spans: its shard, else its chunk."""
+    unit = var.encoding.get("shards") or var.encoding.get("chunks")
+    return tuple(int(c) for c in unit) if unit is not None and len(unit) == var.ndim else None
+
+
+def check_whole_chunks(ds: xr.Dataset, old: xr.Dataset, region: Any, allow: bool) -> None:
+    """Refuse a region that covers a stored chunk only in part, unless allowed."""
+    if allow or not isinstance(region, Mapping):
+        return
+    for name, var in ds.variables.items():
+        if name not in old.variables or var.ndim == 0:
+            continue
+        have = old.variables[name]
+        unit = stored_unit(have)
+        for axis, dim in enumerate(var.dims):
+            where = region.get(dim)
+            if unit is None or not isinstance(where, slice):
+                continue
+            start, stop, _ = where.indices(have.shape[axis])
+            chunk = unit[axis]
+            if start % chunk or (stop % chunk and stop != have.shape[axis]):
+                raise RegionError(
+                    f"region[{dim!r}] = {where!r} covers stored chunks of {name!r} only in "
+                    f"part (chunks of {chunk} along {dim!r}): writing part of a chunk rewrites "
+                    "all of it, so another writer of its other part could lose data. Align the "
+                    f"region to multiples of {chunk}, or pass allow_partial_chunks=True if no "
+                    "other process writes those chunks"
+                )

@@ -1,0 +1,148 @@
+"""Carry out a write plan: the data, then the provenance, inside a transaction.
+
+xarray's own zarr backend writes the metadata and builds the chunk writes
+(``to_zarr(compute=False)``); xzarrio runs those tasks itself, on its own
+pool or as futures of a ``distributed.Client``, so that it knows when every
+one of them has ended.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import uuid
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import dask
+import zarr
+from zarr.abc.store import Store
+
+from ..provenance import attrs_for_modified_store, attrs_for_new_store, history_line, now_utc
+from ..schedulers import is_distributed_client
+from .guard import Gate
+from .plan import WritePlan
+from .report import WriteReport, report_of
+from .transactions import open_transaction
+
+__all__ = ["execute"]
+
+
+def execute(plan: WritePlan) -> WriteReport:
+    """Write what *plan* says, all or nothing, and report on it."""
+    gate = Gate(
+        f"xzarrio-abort-{uuid.uuid4().hex}" if is_distributed_client(plan.scheduler) else None
+    )
+    transaction = open_transaction(
+        plan.target.location,
+        in_place=plan.target.in_place,
+        mode=plan.mode,
+        operation=plan.operation,
+        gate=gate,
+    )
+    with transaction as store:
+        _write_data(plan, store, gate)
+        with transaction.finishing():
+            transaction.message = _stamp(plan, store)
+    return report_of(plan, transaction.snapshot_id)
+
+
+def _write_data(plan: WritePlan, store: Store, gate: Gate) -> None:
+    """The metadata through xarray, then every chunk as a task of this write."""
+    ds = plan.ds
+    if plan.target.in_place:
+        # xarray puts the Dataset's attributes on the root (mode "a"): give it the
+        # store's own, read now (a deferred write runs after others), so that a
+        # failure leaves them as they were ('coordinates' is xarray's to write)
+        attrs = zarr.open_group(store, mode="r").attrs.asdict()
+        ds = ds.copy(deep=False)
+        ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
+    icechunk = plan.target.location.kind == "icechunk"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        delayed = ds.to_zarr(  # type: ignore[call-overload]
+            store,
+            mode=plan.mode if plan.target.in_place or icechunk else "w-",
+            compute=False,
+            consolidated=False,  # once, after the provenance: see _stamp
+            append_dim=plan.append_dim,
+            region=plan.region,
+            align_chunks=True,
+            zarr_format=None if plan.target.in_place else plan.target.zarr_format,
+        )
+    if is_distributed_client(plan.scheduler):
+        _run_on_client(plan, delayed, gate)
+    else:
+        _run_locally(plan, delayed)
+
+
+def _stamp(plan: WritePlan, store: Store) -> str:
+    """Stamp the provenance, consolidate the metadata; return the history line."""
+    root = zarr.open_group(store, mode="r+")
+    line = plan.operation
+    if plan.provenance:
+        now = now_utc()
+        stamp = attrs_for_modified_store if plan.target.in_place else attrs_for_new_store
+        root.attrs.put(stamp(root.attrs.asdict(), plan.call, plan.text, now))
+        line = history_line(plan.call, plan.text, now)
+    if plan.consolidated is not False and store.supports_consolidated_metadata:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+            zarr.consolidate_metadata(store)
+    return line
+
+
+def _pool(plan: WritePlan) -> Executor:
+    if plan.scheduler == "processes":
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
+        return ProcessPoolExecutor(plan.num_workers, mp_context=context)
+    return ThreadPoolExecutor(plan.num_workers, thread_name_prefix="xzarrio-write")
+
+
+def _run_locally(plan: WritePlan, delayed: Any) -> None:
+    """Run the chunk tasks on a pool of this write's own, and wait for every one."""
+    kwargs: dict[str, Any] = {"scheduler": plan.scheduler}
+    if plan.scheduler != "synchronous":
+        kwargs["pool"] = _pool(plan)
+    try:
+        with _progress(plan.progress):
+            dask.compute(delayed, **kwargs)
+    finally:
+        if "pool" in kwargs:
+            # after a failure, the tasks still running finish before the rollback
+            kwargs["pool"].shutdown(wait=True, cancel_futures=True)
+
+
+def _run_on_client(plan: WritePlan, delayed: Any, gate: Gate) -> None:
+    """Run the write on the cluster; after a failure, wait for every store call on it.
+
+    Running tasks cannot be cancelled: the gate's abort event makes those that
+    have not written yet refuse to, and the writer waits until no worker is
+    in the middle of a store call of this write.
+    """
+    future = plan.scheduler.compute(delayed)
+    try:
+        if plan.progress:
+            from distributed import progress
+
+            progress(future)
+        future.result()
+    except BaseException:
+        gate.close()
+        gate.drain_workers(plan.scheduler)
+        raise
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator[None]:
+    if not show:
+        with nullcontext():
+            yield
+        return
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr):
+        yield

@@ -1,0 +1,264 @@
+"""The plan of a write: every argument checked, the target looked at, the data encoded.
+
+Building a plan writes nothing. It is data: a frozen :class:`WritePlan`, built
+once by :func:`plan` and never patched; :func:`xzarrio.writing.execution.execute`
+carries it out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import xarray as xr
+
+from .. import options
+from ..chunks import check_chunks, stored_chunks
+from ..codecs import resolve_compressors
+from ..errors import InvalidArgumentError, RegionError, XzarrioError
+from ..provenance import Provenance, format_call
+from ..reading import provenance_of
+from ..schedulers import is_distributed_client, resolve_scheduler
+from ..stores import locate
+from . import checks
+from .encode import encode_variables
+from .target import Target, look
+
+__all__ = ["WritePlan", "plan"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WritePlan:
+    """Everything a write will do, decided before anything is written."""
+
+    #: the Dataset to hand to xarray: encodings set, data in stored-chunk blocks
+    ds: xr.Dataset
+    #: what is at the store's place, seen once
+    target: Target
+    #: ``"w-"``, ``"w"`` (a new store), ``"a"`` or ``"r+"`` (in place)
+    mode: str
+    #: the dimension an append extends, or None
+    append_dim: Hashable | None
+    #: a region write's ``{dim: slice}``, every ``"auto"`` resolved; or None
+    region: Mapping[Hashable, slice] | None
+    #: write consolidated metadata (None: yes, where the store can hold it)
+    consolidated: bool | None
+    #: a scheduler name of :data:`xzarrio.schedulers.SCHEDULERS` or a ``distributed.Client``
+    scheduler: Any
+    #: threads (or processes) that write chunks
+    num_workers: int
+    #: show a progress bar on stderr
+    progress: bool
+    #: stamp the provenance attributes
+    provenance: bool
+    #: the operation as the history line records it
+    call: str
+    #: the user's note for the history line
+    text: str | None
+    #: when the call began (``time.perf_counter``), for the report
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def operation(self) -> str:
+        """What the write is, in words, for journals and messages."""
+        if self.append_dim is not None:
+            return f"append along {self.append_dim!r}"
+        return "region write" if self.region is not None else f"mode={self.mode!r} write"
+
+
+def plan(
+    obj: xr.Dataset | xr.DataArray,
+    store: Any,
+    *,
+    mode: str = "w-",
+    chunks: Any = None,
+    compressor: Any = None,
+    history: str | None = None,
+    append_dim: Hashable | None = None,
+    region: Any = None,
+    consolidated: bool | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict[str, Any] | None = None,
+    encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+    num_workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool | None = None,
+    allow_partial_chunks: bool = False,
+) -> WritePlan:
+    """Check every argument, look at the target and encode the data; writes nothing."""
+    started = time.perf_counter()
+    ds = checks.as_dataset(obj)
+    _check_object(ds, chunks, history, zarr_format)
+    mode = checks.resolve_mode(mode, append_dim, region)
+    in_memory = all(v.chunks is None for v in ds.variables.values())
+    chosen = resolve_scheduler(scheduler, local_only=in_memory)
+    workers = options.resolve_num_workers(num_workers)
+    target = look(locate(store, storage_options), mode, zarr_format)
+    _check_scheduler_reaches(chosen, target)
+    ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow_partial_chunks)
+    if not target.in_place:
+        ds = ds.assign_attrs(_inherited_attrs(obj, ds))
+    offsets = _offsets(target, append_dim, region)
+    call = _call(obj, store, target, mode, chunks, compressor, append_dim, region)
+    return WritePlan(
+        ds=_encode(ds, target, chunks, compressor, encoding, offsets),
+        target=target,
+        mode=mode,
+        append_dim=append_dim,
+        region=region,
+        consolidated=consolidated,
+        scheduler=chosen,
+        num_workers=workers,
+        progress=options.OPTIONS["progress"] if progress is None else bool(progress),
+        provenance=bool(options.OPTIONS["provenance"]),
+        call=call,
+        text=history,
+        started=started,
+    )
+
+
+def _encode(
+    ds: xr.Dataset, target: Target, chunks: Any, compressor: Any, encoding: Any,
+    offsets: Mapping[Hashable, int],
+) -> xr.Dataset:  # fmt: skip
+    """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks."""
+    fmt = target.zarr_format
+    compressors = resolve_compressors(
+        options.OPTIONS["compressor"] if compressor is None else compressor, fmt
+    )
+    old = set(target.existing.variables) if target.existing is not None else set()
+    user_encoding = checks.check_encoding(ds, encoding, old, fmt)
+    layout = stored_chunks(ds, chunks, options.OPTIONS["chunk_target_bytes"])
+    layout.update({n: e["chunks"] for n, e in user_encoding.items() if "chunks" in e})
+    return encode_variables(ds, layout, compressors, user_encoding, target.existing, offsets)
+
+
+def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -> None:
+    """The checks that need only the object and the arguments."""
+    checks.check_names(ds)
+    if zarr_format not in (None, 2, 3):
+        raise InvalidArgumentError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+    check_chunks(ds, chunks)
+    checks.check_all_attrs(ds)
+    checks.check_storable(ds)
+    if history is not None and not isinstance(history, str):
+        raise InvalidArgumentError(
+            f"history must be a string (your note for the history line), got {history!r}"
+        )
+
+
+def _check_scheduler_reaches(scheduler: Any, target: Target) -> None:
+    """Refuse a scheduler whose workers cannot reach the store."""
+    on_client = is_distributed_client(scheduler)
+    if not on_client and scheduler != "processes":
+        return
+    kind = target.location.kind
+    if kind in ("memory", "object", "icechunk"):
+        who = "a distributed.Client" if on_client else "the processes scheduler"
+        raise InvalidArgumentError(
+            f"{who} cannot write to this {kind} store: its workers run in other processes "
+            "and would write into copies of it; use scheduler='threads', or a store that "
+            "the workers can reach (a shared path, an object store URL)"
+        )
+    if on_client and kind == "local":
+        path = target.location.path
+        assert path is not None
+        folder = str(path.parent if not target.in_place else path)
+        seen = scheduler.run(_is_dir, folder)
+        blind = sorted(worker for worker, ok in seen.items() if not ok)
+        if blind:
+            raise InvalidArgumentError(
+                f"the Client's workers {blind} cannot see {folder!r}; write to a path that "
+                "every worker shares, or to an object store"
+            )
+
+
+def _is_dir(path: str) -> bool:
+    import os
+
+    return os.path.isdir(path)
+
+
+def _fit_to_store(
+    ds: xr.Dataset, target: Target, mode: str, append_dim: Hashable | None, region: Any,
+    allow: bool,
+) -> tuple[xr.Dataset, Any]:  # fmt: skip
+    """Check an append or region write against the store; resolve the region."""
+    old = target.existing
+    if old is None:
+        return ds, region
+    if append_dim is not None:
+        checks.check_append(ds, old, append_dim)
+    missing = [n for n in ds.data_vars if n not in old.variables]
+    if mode == "r+" and missing:
+        raise RegionError(
+            f"mode='r+' overwrites existing variables only; {missing} are not in the store "
+            "(use mode='a' to add variables)"
+        )
+    if region is not None:
+        region = checks.resolve_region(ds, old, region)
+        checks.check_region(ds, old, region)
+        ds = checks.without_indexes(ds, old, region)
+        checks.check_whole_chunks(ds, old, region, allow)
+    taken = [n for n in ds.variables if n not in old.variables and str(n) in target.groups]
+    if taken:
+        raise InvalidArgumentError(
+            f"{taken[0]!r} is a group in the store; a variable cannot take its name"
+        )
+    return ds, region
+
+
+def _offsets(target: Target, append_dim: Hashable | None, region: Any) -> dict[Hashable, int]:
+    """Where the data starts in the store's arrays, per dimension."""
+    if target.existing is None:
+        return {}
+    if append_dim is not None:
+        return {append_dim: target.existing.sizes[append_dim]}
+    if isinstance(region, Mapping):
+        return {dim: where.indices(target.existing.sizes[dim])[0] for dim, where in region.items()}
+    return {}
+
+
+def _inherited_attrs(obj: xr.Dataset | xr.DataArray, ds: xr.Dataset) -> dict[str, Any]:
+    """The root attributes of a new store: the object's, with the trail it inherits."""
+    attrs = dict(ds.attrs)
+    if options.OPTIONS["provenance"] and "history" not in attrs and isinstance(obj, xr.DataArray):
+        # a DataArray carries no root attributes: its store's history is its trail
+        trail = _trail_of_dataarray(obj)
+        if trail is not None and trail.history:
+            attrs["history"] = "\n".join(str(e) for e in trail.history)
+    return attrs
+
+
+def _trail_of_dataarray(obj: xr.DataArray) -> Provenance | None:
+    """The provenance a DataArray inherits from its store, if that store is still there."""
+    try:
+        return provenance_of(obj)
+    except (XzarrioError, OSError):
+        return None
+
+
+def _call(
+    obj: Any, store: Any, target: Target, mode: str, chunks: Any, compressor: Any,
+    append_dim: Any, region: Any,
+) -> str:  # fmt: skip
+    """The operation and its arguments, as the history line records them."""
+    source = obj.encoding.get("source")
+    named = target.location.kind in ("local", "fsspec")
+    return format_call(
+        "zio.to_zarr",
+        {
+            "store": target.location.name if named else None,
+            "source": source if isinstance(source, str) else None,
+            "mode": mode,
+            "chunks": chunks,
+            "compressor": compressor
+            if isinstance(compressor, str | type(None))
+            else type(compressor).__name__,
+            "append_dim": append_dim,
+            "region": region,
+            "zarr_format": target.zarr_format,
+        },
+    )

@@ -1,0 +1,120 @@
+"""What a write did: :class:`WriteReport`, read from the store once the write is committed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import xarray as xr
+import zarr
+from dask.utils import format_bytes
+
+from ..provenance import Provenance
+from ..reading import open_zarr
+from ..storeinfo import store_nbytes_stored
+from ..stores import source_of_store
+from .plan import WritePlan
+
+__all__ = ["WriteReport", "report_of"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteReport:
+    """What a write did and what it costs on the store.
+
+    Attributes
+    ----------
+    store : str
+        Where the store is (an absolute path for a local store).
+    variables : tuple of str
+        The variables written (coordinates included).
+    nbytes : int
+        Logical size of the written arrays as they are in the store after the
+        write (after an append: their whole length).
+    nbytes_stored : int
+        Bytes those arrays occupy on the store; for a new store, every byte of
+        the store, metadata included.
+    seconds : float
+        Wall time of the write, validation to swap.
+    nbytes_written : int
+        Logical bytes this call wrote (the object's size).
+    provenance : Provenance
+        The store's provenance after the write.
+    snapshot_id : str or None
+        For a write to an ``icechunk.Session``, the snapshot its commit made.
+    """
+
+    store: str
+    variables: tuple[str, ...]
+    nbytes: int
+    nbytes_stored: int
+    seconds: float
+    nbytes_written: int
+    mode: str
+    zarr_format: int
+    provenance: Provenance = field(default_factory=Provenance)
+    storage_options: dict[str, Any] | None = None
+    snapshot_id: str | None = None
+    location: Any = field(default=None, repr=False, compare=False)  # what .open() opens
+
+    @property
+    def ratio(self) -> float:
+        """Compression ratio: ``nbytes / nbytes_stored``."""
+        return self.nbytes / self.nbytes_stored if self.nbytes_stored else float("inf")
+
+    @property
+    def throughput(self) -> float:
+        """Logical bytes written per second."""
+        return self.nbytes_written / self.seconds if self.seconds > 0 else float("inf")
+
+    def open(self, **kwargs: Any) -> xr.Dataset:
+        """Reopen the written store lazily (see :func:`xzarrio.open_zarr`)."""
+        if self.storage_options and "storage_options" not in kwargs:
+            kwargs["storage_options"] = self.storage_options
+        return open_zarr(self.location if self.location is not None else self.store, **kwargs)
+
+    def __repr__(self) -> str:
+        names = ", ".join(self.variables)
+        speed = format_bytes(int(self.throughput)) if np.isfinite(self.throughput) else "inf"
+        return "\n".join(
+            [
+                f"<xzarrio.WriteReport {self.store!r}>",
+                f"  mode        : {self.mode} (zarr format {self.zarr_format})",
+                f"  variables   : {names}",
+                f"  size        : {format_bytes(self.nbytes)} ({self.nbytes:,} bytes)",
+                f"  stored      : {format_bytes(self.nbytes_stored)} "
+                f"({self.nbytes_stored:,} bytes)",
+                f"  ratio       : {self.ratio:.2f}",
+                f"  time        : {self.seconds:.2f} s",
+                f"  throughput  : {speed}/s",
+            ]
+        )
+
+
+def report_of(plan: WritePlan, snapshot_id: str | None = None) -> WriteReport:
+    """The report of the committed write *plan* (``snapshot_id``: icechunk's commit)."""
+    location = plan.target.location
+    root = zarr.open_group(location.opener(), mode="r")
+    names = tuple(str(n) for n in plan.ds.variables)
+    arrays = {name: cast(zarr.Array, root[name]) for name in names}
+    if plan.target.in_place:
+        stored = sum(int(a.nbytes_stored()) for a in arrays.values())
+    else:
+        stored = store_nbytes_stored(root)
+    source = source_of_store(location.given) if location.kind == "local" else location.given
+    return WriteReport(
+        store=location.name,
+        variables=names,
+        nbytes=sum(int(a.nbytes) for a in arrays.values()),
+        nbytes_stored=stored,
+        seconds=time.perf_counter() - plan.started,
+        nbytes_written=int(plan.ds.nbytes),
+        mode=plan.mode,
+        zarr_format=plan.target.zarr_format,
+        provenance=Provenance.from_attrs(root.attrs.asdict()),
+        storage_options=location.storage_options,
+        snapshot_id=snapshot_id,
+        location=source,
+    )
