@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dask
 import numpy as np
@@ -86,3 +91,91 @@ def small_chunked(small: xr.Dataset) -> xr.Dataset:
 @pytest.fixture
 def counting_scheduler() -> CountingScheduler:
     return CountingScheduler()
+
+
+# ---------------------------------------------------------------------- real parts
+
+
+@pytest.fixture(scope="session")
+def s3_endpoints() -> Iterator[tuple[str, Any]]:
+    """A moto S3 server on 127.0.0.1 (its own process) behind a proxy that can refuse PUTs.
+
+    Yields the proxy's endpoint and the proxy; stopped by the server's process id.
+    """
+    from .s3server import AWS_TEST_ENV, MotoServer, RefusingProxy
+
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in AWS_TEST_ENV.items():  # no profile, proxy or file of this machine
+            if value is None:
+                env.delenv(name, raising=False)
+            else:
+                env.setenv(name, value)
+        with MotoServer() as server, RefusingProxy(server.endpoint) as proxy:
+            yield proxy.endpoint, proxy
+
+
+@dataclass
+class S3Bucket:
+    """A fresh bucket of the test S3 server."""
+
+    name: str
+    storage_options: dict[str, Any]
+    proxy: Any
+    endpoint: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}"
+
+    def snapshot(self) -> dict[str, str]:
+        """Every object of the bucket (key → sha256 of its bytes)."""
+        from .s3server import bucket_snapshot
+
+        return bucket_snapshot(self.endpoint, self.name)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoints: tuple[str, Any]) -> Iterator[S3Bucket]:
+    from .s3server import make_bucket, storage_options
+
+    endpoint, proxy = s3_endpoints
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    make_bucket(endpoint, name)
+    proxy.allow_all()
+    yield S3Bucket(name, storage_options(endpoint), proxy, endpoint)
+    proxy.allow_all()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs (2 MiB) mounted for this test: a disk that can be filled."""
+    if os.geteuid() != 0:
+        pytest.skip("a full disk is tried on a tmpfs, which only root can mount here")
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster_client() -> Iterator[Any]:
+    """A distributed.Client of a LocalCluster (one worker, two threads, in this process).
+
+    Per module: while a Client lives, dask's rule sends every ``scheduler=None``
+    computation of the process to it.
+    """
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client

@@ -1,6 +1,6 @@
 """A slow writer for fault tests, run in a subprocess and killed mid-write.
 
-    python fault_writer.py MODE STORE MARKER
+    python fault_writer.py MODE STORE MARKER [STORAGE_OPTIONS_JSON]
 
 MODE is ``w``, ``append`` or ``region``. Every chunk task touches MARKER and
 sleeps, so the parent can kill the process while chunks are being written.
@@ -8,6 +8,7 @@ sleeps, so the parent can kill the process while chunks are being written.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -21,23 +22,25 @@ import xzarrio  # noqa: F401  (registers .zio)
 ROWS, COLS, CHUNK = 400, 50, 10
 
 
-def main(mode: str, store: str, marker: str) -> None:
+def main(mode: str, store: str, marker: str, storage_options: str | None = None) -> None:
     def slow(block: np.ndarray) -> np.ndarray:
-        Path(marker).touch()
-        time.sleep(0.2)
+        if block.size:  # not dask's call on an empty block to learn the output type
+            Path(marker).touch()
+            time.sleep(0.2)
         return block
 
     data = da.map_blocks(slow, da.full((ROWS, COLS), 7.0, chunks=(CHUNK, COLS)), dtype="f8")
     ds = xr.Dataset({"v": (("t", "x"), data)})
+    options = {"storage_options": json.loads(storage_options)} if storage_options else {}
     if mode == "w":
-        ds.zio.to_zarr(store, mode="w", num_workers=2)
+        ds.zio.to_zarr(store, mode="w", num_workers=2, **options)
     elif mode == "append":
-        ds.zio.to_zarr(store, append_dim="t", num_workers=2)
+        ds.zio.to_zarr(store, append_dim="t", num_workers=2, **options)
     elif mode == "region":
-        ds.zio.to_zarr(store, region={"t": slice(0, ROWS)}, num_workers=2)
+        ds.zio.to_zarr(store, region={"t": slice(0, ROWS)}, num_workers=2, **options)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -1,24 +1,18 @@
-"""Nothing lost: faults injected into mode="w", appends and region writes.
+"""Nothing lost when writers run side by side, and region writes that split chunks.
 
-After every fault the store reads exactly as before (the same bytes on disk),
-with no staging directory or journal left behind once xzarrio has looked at it.
+The fault table (every fault × every mode × every kind of store) is in
+``test_fault_table.py``.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-import zarr
 
 import xzarrio
 from xzarrio.atomic import STAGING_MARK
@@ -50,111 +44,6 @@ def assert_as_before(path: Path, before: dict[str, str]) -> None:
     assert snapshot(path.parent) == before
     assert leftovers(path.parent) == []
     np.testing.assert_array_equal(reopened.v.values, base().v.values)
-
-
-def failing_data(exc: BaseException, n: int = ROWS) -> xr.Dataset:
-    """400 rows in 40 chunks; the chunk at row 250 raises *exc*, the others write."""
-
-    def maybe_fail(block: np.ndarray, block_info=None) -> np.ndarray:  # type: ignore[no-untyped-def]
-        if block_info[None]["array-location"][0][0] == 250:
-            time.sleep(0.05)
-            raise exc
-        return block
-
-    data = da.map_blocks(maybe_fail, da.full((n, COLS), -1.0, chunks=(CHUNK, COLS)), dtype="f8")
-    return xr.Dataset({"v": (("t", "x"), data)})
-
-
-def write(mode: str, ds: xr.Dataset, path: Path) -> None:
-    if mode == "w":
-        ds.zio.to_zarr(path, mode="w", num_workers=2)
-    elif mode == "append":
-        ds.zio.to_zarr(path, append_dim="t", num_workers=2)
-    else:
-        ds.zio.to_zarr(path, region={"t": slice(0, ROWS)}, num_workers=2)
-
-
-MODES = ["w", "append", "region"]
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(
-    "exc",
-    [RuntimeError("a task failed"), KeyboardInterrupt()],
-    ids=["exception", "keyboard-interrupt"],
-)
-def test_failing_task(store: Path, mode: str, exc: BaseException) -> None:
-    before = snapshot(store.parent)
-    with pytest.raises(type(exc)):
-        write(mode, failing_data(exc), store)
-    assert_as_before(store, before)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_disk_full(store: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The store's fifth chunk write fails with ENOSPC, as on a full disk."""
-    original = zarr.storage.LocalStore.set
-    calls = {"chunks": 0}
-
-    async def set_until_full(self, key, value):  # type: ignore[no-untyped-def]
-        if not key.rsplit("/", 1)[-1].startswith(("zarr.json", ".z")):
-            calls["chunks"] += 1
-            if calls["chunks"] == 5:
-                raise OSError(errno.ENOSPC, "No space left on device", key)
-        return await original(self, key, value)
-
-    before = snapshot(store.parent)
-    monkeypatch.setattr(zarr.storage.LocalStore, "set", set_until_full)
-    data = xr.Dataset({"v": (("t", "x"), da.full((ROWS, COLS), -1.0, chunks=(CHUNK, COLS)))})
-    with pytest.raises(OSError, match="No space left on device") as info:
-        write(mode, data, store)
-    assert info.value.errno == errno.ENOSPC
-    monkeypatch.setattr(zarr.storage.LocalStore, "set", original)
-    assert calls["chunks"] >= 5
-    assert_as_before(store, before)
-
-
-def kill_mid_write(mode: str, path: Path) -> None:
-    marker = path.parent / "started"
-    proc = subprocess.Popen([sys.executable, str(WRITER), mode, str(path), str(marker)])
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "the writer ended before it began writing"
-            assert time.monotonic() < deadline, "the writer never began"
-            time.sleep(0.02)
-        time.sleep(1.0)  # some chunks written, most not
-        assert proc.poll() is None, "the writer finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    marker.unlink()
-    assert proc.returncode == -signal.SIGKILL
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", MODES)
-def test_killed_writer(store: Path, mode: str) -> None:
-    before = snapshot(store.parent)
-    kill_mid_write(mode, store)
-    if mode == "w":
-        # the old store was never touched; the staging directory is swept on the next look
-        assert [p for p in leftovers(store.parent) if STAGING_MARK in p]
-    else:
-        with pytest.raises(
-            xzarrio.errors.InterruptedWriteError, match=r"was interrupted .* xzarrio\.repair\("
-        ):
-            xzarrio.open_zarr(store)
-        with pytest.raises(RuntimeError, match="was interrupted"):
-            base().zio.to_zarr(store, append_dim="t")
-        cli = subprocess.run(
-            [sys.executable, "-m", "xzarrio.cli", "repair", str(store)],
-            capture_output=True,
-            text=True,
-        )
-        assert cli.returncode == 0 and "rolled back:" in cli.stdout, cli.stderr
-    assert_as_before(store, before)
-    assert xzarrio.repair(store) == []
 
 
 # ---------------------------------------------------------------- concurrency

@@ -1,0 +1,270 @@
+"""The fault table: nothing lost, whatever fails, however the store is reached.
+
+Every row injects one fault into one kind of write on one kind of store, and
+compares every key and byte of the store's place (the store, its staging and
+its journals) before and after:
+
+- faults: an exception in a task; Ctrl-C; a store call failing on one chunk
+  while the other chunk writes crawl; a full disk (on S3: the server refusing PUTs);
+- writes: ``mode="w"``, an append, a region write;
+- stores: a local directory, a bucket of a real S3 server on 127.0.0.1, a
+  local directory written by a ``distributed.Client``.
+
+A writer killed outright (SIGKILL) is in the table too, recovered by ``repair``.
+"""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import xzarrio
+
+from .conftest import snapshot
+from .faults import CHUNK, COLS, ROWS, base, crawling, failing, noise, write
+
+MODES = ["w", "append", "region"]
+
+
+@dataclass
+class Place:
+    """A store to break, and how to see all of what is there."""
+
+    store: Any
+    storage_options: dict[str, Any] | None
+    scheduler: Any
+    look: Callable[[], dict[str, str]]
+    store_class: type
+    fill_disk: Callable[[], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, mode: str, ds: xr.Dataset) -> None:
+        options = {"storage_options": self.storage_options} if self.storage_options else {}
+        write(mode, ds, self.store, num_workers=2, scheduler=self.scheduler, **options)
+
+    def reopen(self) -> xr.Dataset:
+        return xzarrio.open_zarr(self.store, storage_options=self.storage_options)
+
+
+def _make_base(place: Place) -> Place:
+    options = {"storage_options": place.storage_options} if place.storage_options else {}
+    base().zio.to_zarr(place.store, chunks={"t": CHUNK}, **options)
+    return place
+
+
+@pytest.fixture(params=["local", "s3", "client"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
+    kind = request.param
+    if kind == "s3":
+        s3 = request.getfixturevalue("s3_bucket")
+        yield _make_base(
+            Place(
+                store=f"{s3.url}/s.zarr",
+                storage_options=s3.storage_options,
+                scheduler="threads",
+                look=s3.snapshot,
+                store_class=zarr.storage.FsspecStore,
+                fill_disk=lambda: s3.proxy.refuse_puts(_nth_chunk_put(6)),
+                extra={"s3": s3},
+            )
+        )
+        return
+    scheduler = request.getfixturevalue("cluster_client") if kind == "client" else "threads"
+    yield _make_base(
+        Place(
+            store=tmp_path / "s.zarr",
+            storage_options=None,
+            scheduler=scheduler,
+            look=lambda: snapshot(tmp_path),
+            store_class=zarr.storage.LocalStore,
+        )
+    )
+
+
+def _nth_chunk_put(n: int) -> Callable[[str], bool]:
+    """A proxy rule that refuses the *n*-th PUT of a chunk (zarr 3 keys: .../c/ROW/COL) only."""
+    seen = {"chunks": 0}
+    lock = threading.Lock()
+
+    def refuse(path: str) -> bool:
+        if "/c/" not in path:
+            return False
+        with lock:
+            seen["chunks"] += 1
+            return seen["chunks"] == n
+
+    return refuse
+
+
+def _assert_as_before(place: Place, before: dict[str, str]) -> None:
+    assert place.look() == before
+    np.testing.assert_array_equal(place.reopen().v.values, base().v.values)
+
+
+# ---------------------------------------------------------------------- the faults
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_exception_in_a_task(place: Place, mode: str) -> None:
+    before = place.look()
+    with pytest.raises(RuntimeError, match="a task failed"):
+        place.write(mode, failing(RuntimeError("a task failed")))
+    _assert_as_before(place, before)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ctrl_c(place: Place, mode: str) -> None:
+    before = place.look()
+    timer = threading.Timer(0.4, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            place.write(mode, crawling(0.05))
+    finally:
+        timer.cancel()
+    _assert_as_before(place, before)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_store_failure_on_one_chunk_while_others_crawl(
+    place: Place, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-memory data; the store's fifth chunk write fails, the others are slow to land."""
+    original = place.store_class.set
+    count = {"chunks": 0}
+    lock = threading.Lock()
+
+    async def failing_set(self, key, value):  # type: ignore[no-untyped-def]
+        if "/c/" in key:
+            with lock:
+                count["chunks"] += 1
+                fail = count["chunks"] == 5
+            if fail:
+                raise OSError(errno.EIO, "the store failed", key)
+            await asyncio.sleep(0.1)
+        return await original(self, key, value)
+
+    before = place.look()
+    monkeypatch.setattr(place.store_class, "set", failing_set)
+    data = xr.Dataset({"v": (("t", "x"), np.full((ROWS, COLS), -1.0))}).chunk({"t": CHUNK})
+    data = data.compute() if place.scheduler == "threads" else data  # in memory, as reported
+    with pytest.raises(OSError, match="the store failed"):
+        place.write(mode, data)
+    time.sleep(0.3)  # a write still in flight would land now
+    monkeypatch.undo()
+    _assert_as_before(place, before)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_disk_full(place: Place, mode: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """A full disk (a small tmpfs), or on S3 the server refusing PUTs, during the write."""
+    if place.fill_disk is None:
+        folder = request.getfixturevalue("tmpfs")
+        place = _make_base(
+            Place(
+                store=folder / "s.zarr",
+                storage_options=None,
+                scheduler=place.scheduler,
+                look=lambda: snapshot(folder),
+                store_class=zarr.storage.LocalStore,
+                fill_disk=lambda: _fill(folder, leave=64 * 1024),
+            )
+        )
+    before = place.look()
+    place.fill_disk()  # type: ignore[misc]
+    if place.storage_options is None:
+        before = place.look()  # the filler is part of the place now
+    with pytest.raises(OSError) as info:
+        place.write(mode, noise())
+    if place.storage_options is None:
+        assert info.value.errno == errno.ENOSPC, info.value
+    else:
+        assert isinstance(info.value, PermissionError), info.value
+        place.extra["s3"].proxy.allow_all()
+    _assert_as_before(place, before)
+
+
+def _fill(folder: Path, *, leave: int) -> None:
+    """Fill the file system of *folder* but for *leave* bytes."""
+    free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+    with open(folder / "filler", "wb") as handle:
+        handle.write(b"\0" * max(free - leave, 0))
+
+
+# ---------------------------------------------------------------------- killed outright
+
+WRITER = Path(__file__).with_name("fault_writer.py")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_killed_writer_is_rolled_back_by_repair(
+    kind: str, mode: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if kind == "s3":
+        s3 = request.getfixturevalue("s3_bucket")
+        place = _make_base(
+            Place(
+                store=f"{s3.url}/s.zarr",
+                storage_options=s3.storage_options,
+                scheduler="threads",
+                look=s3.snapshot,
+                store_class=zarr.storage.FsspecStore,
+            )
+        )
+    else:
+        place = _make_base(
+            Place(
+                store=tmp_path / "s.zarr",
+                storage_options=None,
+                scheduler="threads",
+                look=lambda: snapshot(tmp_path),
+                store_class=zarr.storage.LocalStore,
+            )
+        )
+    before = place.look()
+    _kill_mid_write(mode, place, tmp_path / "started")
+    if mode != "w":
+        with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):
+            place.reopen()
+    done = xzarrio.repair(place.store, storage_options=place.storage_options)
+    assert (mode == "w") == (done == [])
+    _assert_as_before(place, before)
+
+
+def _kill_mid_write(mode: str, place: Place, marker: Path) -> None:
+    argv = [sys.executable, str(WRITER), mode, str(place.store), str(marker)]
+    if place.storage_options:
+        argv.append(json.dumps(place.storage_options))
+    proc = subprocess.Popen(argv)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, "the writer ended before it began writing"
+            assert time.monotonic() < deadline, "the writer never began"
+            time.sleep(0.02)
+        time.sleep(1.0)  # some chunks written, most not
+        assert proc.poll() is None, "the writer finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    marker.unlink()
+    assert proc.returncode == -signal.SIGKILL
