@@ -2,7 +2,7 @@
 
     python fault_writer.py MODE STORE MARKER [STORAGE_OPTIONS_JSON]
 
-MODE is ``w``, ``append`` or ``region``. Every chunk task touches MARKER and
+MODE is ``w``, ``new`` (``w-`` to a new store), ``append`` or ``region``. Every chunk task touches MARKER and
 sleeps, so the parent can kill the process while chunks are being written.
 """
 
@@ -34,6 +34,8 @@ def main(mode: str, store: str, marker: str, storage_options: str | None = None)
     options = {"storage_options": json.loads(storage_options)} if storage_options else {}
     if mode == "w":
         ds.zio.to_zarr(store, mode="w", num_workers=2, **options)
+    elif mode == "new":
+        ds.zio.to_zarr(store, num_workers=2, **options)
     elif mode == "append":
         ds.zio.to_zarr(store, append_dim="t", num_workers=2, **options)
     elif mode == "region":

@@ -268,3 +268,44 @@ def _kill_mid_write(mode: str, place: Place, marker: Path) -> None:
         proc.wait(timeout=60)
     marker.unlink()
     assert proc.returncode == -signal.SIGKILL
+
+
+# ---------------------------------------------------------------------- new stores
+
+
+@pytest.mark.parametrize("kind", ["local", "s3", "memory"])
+def test_failed_new_store_leaves_nothing(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``mode="w-"`` where nothing is: a failure leaves nothing there, journal included."""
+    if kind == "s3":
+        s3 = request.getfixturevalue("s3_bucket")
+        store: Any = f"{s3.url}/new.zarr"
+        options = {"storage_options": s3.storage_options}
+        look: Callable[[], Any] = s3.snapshot
+    elif kind == "memory":
+        store, options = zarr.storage.MemoryStore(), {}
+        look = lambda: dict(store._store_dict)  # noqa: E731
+    else:
+        store, options, look = tmp_path / "new.zarr", {}, lambda: snapshot(tmp_path)
+    before = look()
+    with pytest.raises(RuntimeError, match="a task failed"):
+        failing(RuntimeError("a task failed")).zio.to_zarr(store, num_workers=2, **options)
+    assert look() == before
+
+
+@pytest.mark.slow
+def test_killed_writer_of_a_new_s3_store_is_rolled_back(s3_bucket: Any, tmp_path: Path) -> None:
+    place = Place(
+        store=f"{s3_bucket.url}/new.zarr",
+        storage_options=s3_bucket.storage_options,
+        scheduler="threads",
+        look=s3_bucket.snapshot,
+        store_class=zarr.storage.FsspecStore,
+    )
+    before = place.look()
+    _kill_mid_write("new", place, tmp_path / "started")
+    with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):
+        xzarrio.open_zarr(place.store, storage_options=place.storage_options)
+    assert len(xzarrio.repair(place.store, storage_options=place.storage_options)) == 1
+    assert place.look() == before

@@ -89,7 +89,9 @@ class ZioAccessor:
             Per-variable encoding, as for :meth:`xarray.Dataset.to_zarr`; it wins
             over *chunks* and *compressor*.
         num_workers : int, optional
-            Threads (or processes) writing chunks; default all cores.
+            Threads (or processes) writing chunks; default all cores, and for an
+            object store at least zarr's ``async.concurrency`` (its writes wait
+            on the network).
         scheduler : {"threads", "synchronous", "processes"} or distributed.Client, optional
             Default None: dask's own rule (the configured scheduler, else the
             active Client, else threads); data already in memory is written by

@@ -43,7 +43,7 @@ from zarr.core.sync import sync
 
 from .errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
 from .liveness import HOST, LEASE_SECONDS, writer_alive, writer_record
-from .stores import Location, locate
+from .stores import Location, copy_key, locate
 
 __all__ = [
     "JOURNAL_SUFFIX",
@@ -232,11 +232,10 @@ class StoreJournal(Journal):
         self.keys = keys
 
     async def _keep(self, key: str) -> None:
-        value = await self.target.get(key, prototype=default_buffer_prototype())
-        if value is None:
+        if self.record.get("fresh"):
+            return  # the store was empty: playing back deletes all of it
+        if not await copy_key(self.target, key, self.keys, f"saved/{key}"):
             await self.keys.set(f"created/{key}", _EMPTY)
-        else:
-            await self.keys.set(f"saved/{key}", value)
 
     def playback(self, *, sweep_partial: bool = False) -> None:
         _ACTIVE.discard(self.record.get("id", ""))  # from now on its writer has given up
@@ -244,15 +243,16 @@ class StoreJournal(Journal):
         self.discard()
 
     async def _playback(self) -> None:
+        if self.record.get("fresh"):
+            await self.target.delete_dir("")
+            return
         created = [k async for k in self.keys.list_prefix("created/")]
         saved = [k async for k in self.keys.list_prefix("saved/")]
         await _gather(self.target.delete(k.removeprefix("created/")) for k in created)
         await _gather(self._put_back(k) for k in saved)
 
     async def _put_back(self, key: str) -> None:
-        value = await self.keys.get(key, prototype=default_buffer_prototype())
-        if value is not None:
-            await self.target.set(key.removeprefix("saved/"), value)
+        await copy_key(self.keys, key, self.target, key.removeprefix("saved/"))
 
     def discard(self) -> None:
         _ACTIVE.discard(self.record.get("id", ""))
@@ -368,10 +368,16 @@ class _MemoryPrefix(Store):
 # ------------------------------------------------------------------ one interface
 
 
-def begin_journal(location: Location, operation: str) -> Journal:
-    """Open a new journal for a write to *location*; its header is durable on return."""
+def begin_journal(location: Location, operation: str, *, fresh: bool = False) -> Journal:
+    """Open a new journal for a write to *location*; its header is durable on return.
+
+    A *fresh* journal is for a store that holds nothing yet (not local): it
+    keeps nothing per key, and playing it back deletes the whole store.
+    """
     record = writer_record(lease=location.kind == "fsspec")
     record["operation"] = operation
+    if fresh:
+        record["fresh"] = True
     record["started"] = datetime.now(UTC).replace(microsecond=0).isoformat()
     name = record["id"] = f"{record['pid']}-{uuid.uuid4().hex[:12]}"
     _ACTIVE.add(name)

@@ -153,7 +153,12 @@ class StoreInfo:
 def store_nbytes_stored(group: zarr.Group) -> int:
     """Every byte under *group* in its store: chunks and metadata."""
     path = group.store_path
-    return int(sync(path.store.getsize_prefix(path.path)))
+    store = path.store
+    if isinstance(store, zarr.storage.FsspecStore) and hasattr(store.fs, "_du"):
+        # one listing with sizes, rather than a request per key
+        prefix = f"{store.path}/{path.path}".rstrip("/")
+        return int(sync(store.fs._du(prefix, total=True)))
+    return int(sync(store.getsize_prefix(path.path)))
 
 
 def _variable_info(name: str, array: zarr.Array) -> VariableInfo:

@@ -22,6 +22,7 @@ __all__ = [
     "ZARR_MARKERS",
     "Location",
     "check_readable",
+    "copy_key",
     "is_zarr_dir",
     "local_path",
     "locate",
@@ -164,6 +165,29 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
         f"store={store!r} is not understood; expected a path, a URL such as "
         "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"
     )
+
+
+async def copy_key(source: Store, key: str, target: Store, target_key: str) -> bool:
+    """Copy *key* of *source* to *target_key* of *target*; False if *source* lacks it.
+
+    Between two stores of one fsspec file system that copies on the server
+    (S3's CopyObject), so the bytes never travel through this process.
+    """
+    from zarr.core.buffer import default_buffer_prototype
+
+    FsspecStore = zarr.storage.FsspecStore
+    if isinstance(source, FsspecStore) and isinstance(target, FsspecStore):
+        if source.fs is target.fs and hasattr(source.fs, "_cp_file"):
+            try:
+                await source.fs._cp_file(f"{source.path}/{key}", f"{target.path}/{target_key}")
+            except FileNotFoundError:
+                return False
+            return True
+    value = await source.get(key, prototype=default_buffer_prototype())
+    if value is None:
+        return False
+    await target.set(target_key, value)
+    return True
 
 
 def is_zarr_dir(path: Path, group: str | None = None) -> bool:

@@ -19,11 +19,10 @@ from typing import Any
 
 import dask
 import zarr
-from zarr.abc.store import Store
 
 from ..provenance import attrs_for_modified_store, attrs_for_new_store, history_line, now_utc
 from ..schedulers import is_distributed_client
-from .guard import Gate
+from .guard import Gate, GuardedStore
 from .plan import WritePlan
 from .report import WriteReport, report_of
 from .transactions import open_transaction
@@ -47,10 +46,12 @@ def execute(plan: WritePlan) -> WriteReport:
         _write_data(plan, store, gate)
         with transaction.finishing():
             transaction.message = _stamp(plan, store)
-    return report_of(plan, transaction.snapshot_id)
+    # a new store holds exactly what was written, if all of it was written here
+    local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
+    return report_of(plan, transaction.snapshot_id, store.written if local else None)
 
 
-def _write_data(plan: WritePlan, store: Store, gate: Gate) -> None:
+def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     """The metadata through xarray, then every chunk as a task of this write."""
     ds = plan.ds
     if plan.target.in_place:
@@ -79,7 +80,7 @@ def _write_data(plan: WritePlan, store: Store, gate: Gate) -> None:
         _run_locally(plan, delayed)
 
 
-def _stamp(plan: WritePlan, store: Store) -> str:
+def _stamp(plan: WritePlan, store: GuardedStore) -> str:
     """Stamp the provenance, consolidate the metadata; return the history line."""
     root = zarr.open_group(store, mode="r+")
     line = plan.operation

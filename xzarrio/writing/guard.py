@@ -26,6 +26,7 @@ from zarr.abc.store import Store
 from zarr.storage import WrapperStore
 
 from ..journal import Journal
+from ..stores import copy_key
 
 __all__ = ["Gate", "GuardedStore", "WriteAborted"]
 
@@ -122,13 +123,21 @@ class _RemoteGate:
 class GuardedStore(WrapperStore[Store]):
     """A store whose every change is journaled first and passes through a gate."""
 
-    def __init__(self, store: Store, gate: Gate | _RemoteGate, journal: Journal | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        gate: Gate | _RemoteGate,
+        journal: Journal | None,
+        written: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(store)
         self._gate = gate
         self._journal = journal
+        #: the size of every key written through this store in this process, by key
+        self.written: dict[str, int] = {} if written is None else written
 
     def _with_store(self, store: Store) -> GuardedStore:
-        return type(self)(store, self._gate, self._journal)
+        return type(self)(store, self._gate, self._journal, self.written)
 
     @property
     def supports_consolidated_metadata(self) -> bool:
@@ -144,17 +153,26 @@ class GuardedStore(WrapperStore[Store]):
         finally:
             self._gate.leave()
 
+    async def copy_in(self, source: Store, key: str) -> None:
+        """Copy *key* of *source* here (on the server, where it can), journaled first."""
+        async with self._changing(key):
+            if not await copy_key(source, key, self._store, key):
+                raise FileNotFoundError(f"{key!r} is missing from the store copied in")
+
     async def set(self, key: str, value: Any) -> None:
         async with self._changing(key):
             await self._store.set(key, value)
+        self.written[key] = len(value)
 
     async def set_if_not_exists(self, key: str, value: Any) -> None:
         async with self._changing(key):
             await self._store.set_if_not_exists(key, value)
+        self.written.setdefault(key, len(value))
 
     async def delete(self, key: str) -> None:
         async with self._changing(key):
             await self._store.delete(key)
+        self.written.pop(key, None)
 
     async def delete_dir(self, prefix: str) -> None:
         self._gate.enter()
@@ -163,5 +181,7 @@ class GuardedStore(WrapperStore[Store]):
                 async for key in self._store.list_prefix(prefix):
                     await self._journal.before_change(key)
             await self._store.delete_dir(prefix)
+            for key in [k for k in self.written if k.startswith(prefix)]:
+                del self.written[key]
         finally:
             self._gate.leave()

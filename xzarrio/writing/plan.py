@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import xarray as xr
+import zarr
 
 from .. import options
 from ..chunks import check_chunks, stored_chunks
@@ -94,8 +95,12 @@ def plan(
     mode = checks.resolve_mode(mode, append_dim, region)
     in_memory = all(v.chunks is None for v in ds.variables.values())
     chosen = resolve_scheduler(scheduler, local_only=in_memory)
-    workers = options.resolve_num_workers(num_workers)
     target = look(locate(store, storage_options), mode, zarr_format)
+    workers = options.resolve_num_workers(num_workers)
+    if num_workers is None and options.OPTIONS["num_workers"] is None:
+        if target.location.kind == "fsspec":
+            # an object store's writes wait on the network: as many at once as zarr's own
+            workers = max(workers, int(zarr.config.get("async.concurrency") or 1))
     _check_scheduler_reaches(chosen, target)
     ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow_partial_chunks)
     if not target.in_place:

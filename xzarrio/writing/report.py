@@ -93,14 +93,22 @@ class WriteReport:
         )
 
 
-def report_of(plan: WritePlan, snapshot_id: str | None = None) -> WriteReport:
-    """The report of the committed write *plan* (``snapshot_id``: icechunk's commit)."""
+def report_of(
+    plan: WritePlan, snapshot_id: str | None = None, written: dict[str, int] | None = None
+) -> WriteReport:
+    """The report of the committed write *plan*.
+
+    *snapshot_id* is icechunk's commit; *written* the size of every key of a
+    new store, where the write saw all of them (else the store is listed).
+    """
     location = plan.target.location
     root = zarr.open_group(location.opener(), mode="r")
     names = tuple(str(n) for n in plan.ds.variables)
     arrays = {name: cast(zarr.Array, root[name]) for name in names}
     if plan.target.in_place:
         stored = sum(int(a.nbytes_stored()) for a in arrays.values())
+    elif written is not None:
+        stored = sum(written.values())
     else:
         stored = store_nbytes_stored(root)
     source = source_of_store(location.given) if location.kind == "local" else location.given

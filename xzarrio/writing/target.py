@@ -65,6 +65,8 @@ def look(location: Location, mode: str, zarr_format: int | None) -> Target:
             "this icechunk session already holds uncommitted changes; xzarrio commits "
             "a write on its own, so give it a fresh one: repo.writable_session('main')"
         )
+    # an interrupted write first: repairing it later would undo this one
+    check_store(location, writing=True)
     if mode in ("w", "w-"):
         _check_new(location, mode)
         fmt = zarr_format or zarr.config.get("default_zarr_format")
@@ -145,7 +147,6 @@ def _open_existing(location: Location, mode: str) -> tuple[xr.Dataset, zarr.Grou
             raise StoreNotWritableError(
                 f"the store {str(path)!r} is read-only here (its folder takes no writes)"
             )
-    check_store(location, writing=True)  # an interrupted write: say how to repair first
     try:
         root = zarr.open_group(location.opener(), mode="r")
     except (zarr.errors.GroupNotFoundError, FileNotFoundError):

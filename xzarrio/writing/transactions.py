@@ -28,7 +28,6 @@ from typing import Any
 
 import zarr
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from ..atomic import open_staging, remove_staging, staging_name, swap_in
@@ -63,7 +62,7 @@ class Transaction(ABC):
         self.snapshot_id: str | None = None
 
     @abstractmethod
-    def begin(self) -> Store:
+    def begin(self) -> GuardedStore:
         """Start; return the store that every write of this transaction goes through."""
 
     @abstractmethod
@@ -78,7 +77,7 @@ class Transaction(ABC):
         """Held while the root's attributes and consolidated metadata are updated."""
         return nullcontext()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> GuardedStore:
         return self.begin()
 
     def __exit__(
@@ -109,7 +108,7 @@ class Transaction(ABC):
 class NewLocalStore(Transaction):
     """A new local store: written in a staging folder beside it, swapped in whole."""
 
-    def begin(self) -> Store:
+    def begin(self) -> GuardedStore:
         assert self.location.path is not None
         self.staging, self.made = open_staging(self.location.path)
         return GuardedStore(zarr.storage.LocalStore(self.staging), self.gate, None)
@@ -127,13 +126,27 @@ class NewLocalStore(Transaction):
 
 
 class NewObjectStore(Transaction):
-    """A new store in an object store or a store object: staged, then copied in.
+    """A new store in an object store or a store object.
 
-    The copy runs under a journal of the target, so that a failure at any
-    point of it puts the old store back. Readers may see a mix while it runs.
+    Where nothing is at the store's place yet, it is written in place under a
+    journal that says so: a rollback deletes all of it. Over an existing
+    store it is staged beside it (a sibling prefix, or memory), then copied
+    into place under an undo journal, so that a failure at any point puts the
+    old store back. Readers may see a mix while either runs.
     """
 
-    def begin(self) -> Store:
+    def begin(self) -> GuardedStore:
+        target = self.location.zarr_store()
+        self.journal: Journal | None = None
+        if not sync(_holds_keys(target)):
+            self.journal = begin_journal(self.location, self.operation, fresh=True)
+            self._lease = _LeaseKeeper(self.journal)
+            return GuardedStore(target, self.gate, self.journal)
+        if self.mode == "w-":
+            raise StoreExistsError(
+                f"{self.location.shown} is not empty (a store appeared there meanwhile, or "
+                "other objects are there); mode='w-' writes only where nothing is"
+            )
         if self.location.kind == "fsspec":
             base = self.location.name.rstrip("/").rsplit("/", 1)[-1]
             self.staging = self.location.sibling(staging_name(base)[len(base) + 1 :]).zarr_store()
@@ -142,42 +155,45 @@ class NewObjectStore(Transaction):
         return GuardedStore(self.staging, self.gate, None)
 
     def commit(self) -> None:
-        target = self.location.zarr_store()
+        if self.journal is not None:  # written in place
+            self._lease.stop()
+            self.journal.discard()
+            return
+        journal = begin_journal(self.location, self.operation)
+        target = GuardedStore(self.location.zarr_store(), Gate(), journal)
         try:
-            if self.mode == "w-" and any(sync(target.exists(m)) for m in ZARR_MARKERS):
-                raise StoreExistsError(
-                    f"a store appeared at {self.location.shown} while this one was written; "
-                    "it was left as it is and this write was discarded"
-                )
-            journal = begin_journal(self.location, f"mode={self.mode!r} write")
             try:
-                sync(_install(self.staging, GuardedStore(target, Gate(), journal)))
+                sync(_install(self.staging, target))
             except BaseException:
                 journal.playback()
                 raise
             journal.discard()
         finally:
-            self.rollback()  # the staging, whatever happened
+            sync(self.staging.delete_dir(""))
 
     def rollback(self) -> None:
-        sync(self.staging.delete_dir(""))
+        if self.journal is not None:
+            self._lease.stop()
+            self.journal.playback()
+        else:
+            sync(self.staging.delete_dir(""))
+
+
+async def _holds_keys(store: Store) -> bool:
+    async for _ in store.list():
+        return True
+    return False
 
 
 async def _install(staging: Store, target: GuardedStore) -> None:
     """Make *target* hold exactly the keys of *staging*."""
     new = {key async for key in staging.list()}
     old = {key async for key in target.list()}
-
-    async def copy(key: str) -> None:
-        value = await staging.get(key, prototype=default_buffer_prototype())
-        assert value is not None
-        await target.set(key, value)
-
     # metadata last, so that a reader never finds new metadata over old chunks
     chunks = sorted(k for k in new if k.rsplit("/", 1)[-1] not in ZARR_MARKERS)
-    await _gather(copy(key) for key in chunks)
+    await _gather(target.copy_in(staging, key) for key in chunks)
     await _gather(target.delete(key) for key in sorted(old - new))
-    await _gather(copy(key) for key in sorted(new - set(chunks)))
+    await _gather(target.copy_in(staging, key) for key in sorted(new - set(chunks)))
 
 
 # ------------------------------------------------------------------ in place
@@ -191,7 +207,7 @@ class InPlaceLocal(Transaction):
     by side, and take the metadata lock only to update the root.
     """
 
-    def begin(self) -> Store:
+    def begin(self) -> GuardedStore:
         assert self.location.path is not None
         self._locks = ExitStack()
         self._locks.enter_context(store_lock(self.location.path, shared=self.mode == "r+"))
@@ -229,7 +245,7 @@ class InPlaceObject(Transaction):
     refreshes, so that another writer (or ``repair``) can tell it is alive.
     """
 
-    def begin(self) -> Store:
+    def begin(self) -> GuardedStore:
         check_store(self.location, writing=True)
         if self.mode == "a":
             for journal in journals(self.location):
@@ -280,7 +296,7 @@ class _LeaseKeeper:
 class IcechunkSession(Transaction):
     """A write to an ``icechunk.Session``: committed once on success, discarded on failure."""
 
-    def begin(self) -> Store:
+    def begin(self) -> GuardedStore:
         return GuardedStore(self.location.given.store, self.gate, None)
 
     def commit(self) -> None:
