@@ -7,7 +7,8 @@
 Sections: ``write`` (against xarray, zarr, h5py, netCDF4; per codec; against the
 machine's limit), ``reduce`` (from the store against numpy in memory and h5py;
 profiling's cost), ``reopen`` (against store size and number of variables),
-``copy`` (peak memory against store size), ``scaling`` (threads). Absolute times
+``copy`` (peak memory against store size), ``scaling`` (threads), ``s3`` (the
+transactional write to a local S3 server against xarray's own). Absolute times
 on a shared machine are noise: read the ratios, measured side by side in one run.
 """
 
@@ -28,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Config, environment, table
 
-SECTIONS = ("write", "reduce", "reopen", "copy", "scaling")
-NEEDS = {"write": ("h5py", "netCDF4"), "reduce": ("h5py",)}
+SECTIONS = ("write", "reduce", "reopen", "copy", "scaling", "s3")
+NEEDS = {"write": ("h5py", "netCDF4"), "reduce": ("h5py",), "s3": ("s3fs", "moto", "boto3")}
 
 # name, section, where in the figures, the goal as (comparison, value)
 GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
@@ -69,6 +70,9 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
      lambda f: f[f"write_speedup_{max(f['threads'])}"]),
     ("reduce speed-up, all cores ÷ 1 thread", "scaling",
      lambda f: f[f"reduce_speedup_{max(f['threads'])}"]),
+    ("S3 new store ÷ xarray w", "s3", lambda f: f["zio_w_new_over_xarray_w"]),
+    ("S3 replace ÷ xarray w", "s3", lambda f: f["zio_w_over_xarray_w"]),
+    ("S3 append ÷ xarray append", "s3", lambda f: f["zio_append_over_xarray_append"]),
 ]  # fmt: skip
 
 
