@@ -35,11 +35,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
+from zarr.storage import FsspecStore, MemoryStore
 
 from .errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
 from .liveness import HOST, LEASE_SECONDS, writer_alive, writer_record
@@ -50,6 +51,7 @@ __all__ = [
     "Journal",
     "begin_journal",
     "check_store",
+    "gather_bounded",
     "metadata_lock",
     "repair",
     "store_lock",
@@ -60,8 +62,8 @@ _HEADER = "journal.json"
 _DISCARDED = ".discarded"
 
 #: journals of in-memory and other store objects, which have no place beside
-#: them: kept by the store's id for as long as this process lives
-_MEMORY_JOURNALS: dict[int, Store] = {}
+#: them: by the store's id, then the journal's name, for as long as this process lives
+_MEMORY_JOURNALS: dict[int, dict[str, MemoryStore]] = {}
 
 
 #: the journals this process has begun and not ended: any other journal that
@@ -248,8 +250,8 @@ class StoreJournal(Journal):
             return
         created = [k async for k in self.keys.list_prefix("created/")]
         saved = [k async for k in self.keys.list_prefix("saved/")]
-        await _gather(self.target.delete(k.removeprefix("created/")) for k in created)
-        await _gather(self._put_back(k) for k in saved)
+        await gather_bounded(self.target.delete(k.removeprefix("created/")) for k in created)
+        await gather_bounded(self._put_back(k) for k in saved)
 
     async def _put_back(self, key: str) -> None:
         await copy_key(self.keys, key, self.target, key.removeprefix("saved/"))
@@ -272,7 +274,7 @@ def _encode(record: dict[str, Any]) -> Any:
 _EMPTY = default_buffer_prototype().buffer.from_bytes(b"")
 
 
-async def _gather(coroutines: Any, limit: int = 64) -> None:
+async def gather_bounded(coroutines: Any, limit: int = 64) -> None:
     """Run *coroutines*, at most *limit* at once; every one has ended when this returns."""
     gate = asyncio.Semaphore(limit)
 
@@ -286,20 +288,29 @@ async def _gather(coroutines: Any, limit: int = 64) -> None:
             raise result
 
 
-def _journal_root(location: Location) -> Store:
-    """Where the journals of a non-local store live."""
+def _journal_names(location: Location) -> list[str]:
+    """The names of the journals of a non-local store (a sibling prefix, or memory)."""
     if location.kind == "fsspec":
-        return location.sibling(JOURNAL_SUFFIX).zarr_store()
-    from zarr.storage import MemoryStore
+        root = location.sibling(JOURNAL_SUFFIX).zarr_store()
+        return sorted(sync(_list_dir(root)))
+    return sorted(_MEMORY_JOURNALS.get(id(location.zarr_store()), {}))
 
-    return _MEMORY_JOURNALS.setdefault(id(location.zarr_store()), MemoryStore())
+
+def _journal_keys(location: Location, name: str) -> Store:
+    """The store of journal *name*'s keys."""
+    if location.kind == "fsspec":
+        root = cast(FsspecStore, location.sibling(JOURNAL_SUFFIX).zarr_store())
+        return FsspecStore(root.fs, path=f"{root.path}/{name}")
+    journals_of_store = _MEMORY_JOURNALS.setdefault(id(location.zarr_store()), {})
+    for ended in [n for n, keys in journals_of_store.items() if not keys._store_dict]:
+        del journals_of_store[ended]  # discarded: nothing left of them
+    return journals_of_store.setdefault(name, MemoryStore())
 
 
 def _store_journals(location: Location) -> list[StoreJournal]:
-    root = _journal_root(location)
     found = []
-    for name in sorted(sync(_list_dir(root))):
-        keys = _prefixed(root, name)
+    for name in _journal_names(location):
+        keys = _journal_keys(location, name)
         header = sync(keys.get(_HEADER, prototype=default_buffer_prototype()))
         if header is not None:
             record = json.loads(header.to_bytes())
@@ -309,60 +320,6 @@ def _store_journals(location: Location) -> list[StoreJournal]:
 
 async def _list_dir(store: Store) -> list[str]:
     return [name.rstrip("/") async for name in store.list_dir("")]
-
-
-def _prefixed(root: Store, name: str) -> Store:
-    """The store of the keys under *name* in *root* (a journal of its own)."""
-    from zarr.storage import FsspecStore, MemoryStore
-
-    if isinstance(root, FsspecStore):
-        return FsspecStore(root.fs, path=f"{root.path}/{name}")
-    assert isinstance(root, MemoryStore)
-    return _MemoryPrefix(root, name)
-
-
-class _MemoryPrefix(Store):
-    """The keys under ``name/`` of a MemoryStore, as a store of their own."""
-
-    supports_writes = supports_deletes = supports_listing = True
-    supports_partial_writes = False
-
-    def __init__(self, store: Store, name: str) -> None:
-        super().__init__(read_only=False)
-        self._inner, self._prefix = store, f"{name}/"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _MemoryPrefix) and (self._inner, self._prefix) == (
-            other._inner,
-            other._prefix,
-        )
-
-    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
-        return await self._inner.get(self._prefix + key, prototype, byte_range)
-
-    async def get_partial_values(self, prototype: Any, key_ranges: Any) -> Any:
-        raise NotImplementedError  # never asked of a journal
-
-    async def exists(self, key: str) -> bool:
-        return await self._inner.exists(self._prefix + key)
-
-    async def set(self, key: str, value: Any) -> None:
-        await self._inner.set(self._prefix + key, value)
-
-    async def delete(self, key: str) -> None:
-        await self._inner.delete(self._prefix + key)
-
-    async def list(self) -> Any:
-        async for key in self._inner.list_prefix(self._prefix):
-            yield key.removeprefix(self._prefix)
-
-    async def list_prefix(self, prefix: str) -> Any:
-        async for key in self._inner.list_prefix(self._prefix + prefix):
-            yield key.removeprefix(self._prefix)
-
-    async def list_dir(self, prefix: str) -> Any:
-        async for key in self._inner.list_dir(self._prefix + prefix):
-            yield key
 
 
 # ------------------------------------------------------------------ one interface
@@ -387,7 +344,7 @@ def begin_journal(location: Location, operation: str, *, fresh: bool = False) ->
         folder.mkdir(parents=True)
         _write_durably(folder / _HEADER, json.dumps(record))
         return LocalJournal(location.path, folder, record)
-    keys = _prefixed(_journal_root(location), name)
+    keys = _journal_keys(location, name)
     sync(keys.set(_HEADER, _encode(record)))
     return StoreJournal(location.zarr_store(), keys, record)
 

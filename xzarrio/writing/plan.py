@@ -93,9 +93,11 @@ def plan(
     ds = checks.as_dataset(obj)
     _check_object(ds, chunks, history, zarr_format)
     mode = checks.resolve_mode(mode, append_dim, region)
-    in_memory = all(v.chunks is None for v in ds.variables.values())
-    chosen = resolve_scheduler(scheduler, local_only=in_memory)
     target = look(locate(store, storage_options), mode, zarr_format)
+    # data in memory, or a store that lives in this process: no Client unless asked for
+    in_memory = all(v.chunks is None for v in ds.variables.values())
+    here = target.location.kind in ("memory", "object", "icechunk")
+    chosen = resolve_scheduler(scheduler, local_only=in_memory or here)
     workers = options.resolve_num_workers(num_workers)
     if num_workers is None and options.OPTIONS["num_workers"] is None:
         if target.location.kind == "fsspec":

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
-from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 import zarr
 from zarr.abc.store import Store
@@ -34,9 +34,9 @@ from ..atomic import open_staging, remove_staging, staging_name, swap_in
 from ..errors import StoreExistsError, StoreNotWritableError
 from ..journal import (
     Journal,
-    _gather,
     begin_journal,
     check_store,
+    gather_bounded,
     journals,
     metadata_lock,
     store_lock,
@@ -91,15 +91,20 @@ class Transaction(ABC):
             return
         self.gate.close()
         self.gate.drain()  # no store call of this write runs on, or lands, after this
-        try:
-            self.rollback()
-        except BaseException as failure:
-            error.add_note(
-                f"xzarrio could not roll {self.location.shown} back ({failure!r}); its "
-                f"journal is kept: run xzarrio.repair({self.location.shown}) once the cause "
-                "is gone"
-            )
-            raise error from failure
+        _undo(self.rollback, error, self.location)
+
+
+def _undo(rollback: Callable[[], None], error: BaseException, location: Location) -> NoReturn:
+    """Roll back after *error* and raise it; a rollback that fails is chained to it."""
+    try:
+        rollback()
+    except BaseException as failure:
+        error.add_note(
+            f"xzarrio could not roll {location.shown} back ({failure!r}); its journal is "
+            f"kept: run xzarrio.repair({location.shown}) once the cause is gone"
+        )
+        raise error from failure
+    raise error
 
 
 # ------------------------------------------------------------------ new stores
@@ -160,13 +165,15 @@ class NewObjectStore(Transaction):
             self.journal.discard()
             return
         journal = begin_journal(self.location, self.operation)
+        lease = _LeaseKeeper(journal)
         target = GuardedStore(self.location.zarr_store(), Gate(), journal)
         try:
             try:
                 sync(_install(self.staging, target))
-            except BaseException:
-                journal.playback()
-                raise
+            except BaseException as error:
+                lease.stop()
+                _undo(journal.playback, error, self.location)
+            lease.stop()
             journal.discard()
         finally:
             sync(self.staging.delete_dir(""))
@@ -191,9 +198,9 @@ async def _install(staging: Store, target: GuardedStore) -> None:
     old = {key async for key in target.list()}
     # metadata last, so that a reader never finds new metadata over old chunks
     chunks = sorted(k for k in new if k.rsplit("/", 1)[-1] not in ZARR_MARKERS)
-    await _gather(target.copy_in(staging, key) for key in chunks)
-    await _gather(target.delete(key) for key in sorted(old - new))
-    await _gather(target.copy_in(staging, key) for key in sorted(new - set(chunks)))
+    await gather_bounded(target.copy_in(staging, key) for key in chunks)
+    await gather_bounded(target.delete(key) for key in sorted(old - new))
+    await gather_bounded(target.copy_in(staging, key) for key in sorted(new - set(chunks)))
 
 
 # ------------------------------------------------------------------ in place
@@ -318,8 +325,3 @@ def open_transaction(
     else:
         kind = NewLocalStore if location.kind == "local" else NewObjectStore
     return kind(location, mode=mode, operation=operation, gate=gate)
-
-
-def local_root(transaction: Transaction) -> Path | None:
-    """The local folder a committed transaction's store is in, if it is local."""
-    return transaction.location.path
