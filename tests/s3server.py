@@ -33,6 +33,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -171,7 +172,28 @@ def _wait_for_moto(port: int, deadline: float, process: subprocess.Popen[bytes])
     raise TimeoutError(f"no answer from moto on port {port} in time (last: {last!r})")
 
 
-class MotoServer:
+class _Service(ABC):
+    """Something started and stopped, usable as a context manager."""
+
+    @abstractmethod
+    def start(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class MotoServer(_Service):
     """``python -m moto.server`` in a subprocess on a free 127.0.0.1 port.
 
     Parameters
@@ -292,17 +314,6 @@ class MotoServer:
             with contextlib.suppress(OSError):
                 os.unlink(self._log_path)
             self._log_path = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class _ProxyServer(ThreadingHTTPServer):
@@ -433,7 +444,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _forward
 
 
-class RefusingProxy:
+class RefusingProxy(_Service):
     """A threaded HTTP reverse proxy on 127.0.0.1 in front of *upstream* that can refuse PUTs.
 
     Every request (method, path and query, headers, body) is forwarded to
@@ -550,17 +561,6 @@ class RefusingProxy:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def bucket_snapshot(endpoint: str, bucket: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,33 +69,38 @@ def _make_base(place: Place) -> Place:
     return place
 
 
-@pytest.fixture(params=["local", "s3", "client"])
-def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
-    kind = request.param
-    if kind == "s3":
-        s3 = request.getfixturevalue("s3_bucket")
-        yield _make_base(
-            Place(
-                store=f"{s3.url}/s.zarr",
-                storage_options=s3.storage_options,
-                scheduler="threads",
-                look=s3.snapshot,
-                store_class=zarr.storage.FsspecStore,
-                fill_disk=lambda: s3.proxy.refuse_puts(_nth_chunk_put(6)),
-                extra={"s3": s3},
-            )
-        )
-        return
-    scheduler = request.getfixturevalue("cluster_client") if kind == "client" else "threads"
-    yield _make_base(
-        Place(
-            store=tmp_path / "s.zarr",
-            storage_options=None,
-            scheduler=scheduler,
-            look=lambda: snapshot(tmp_path),
-            store_class=zarr.storage.LocalStore,
-        )
+def s3_place(s3: Any, name: str = "s.zarr") -> Place:
+    """A store in the test bucket *s3*; its full disk is the server refusing a chunk's PUT."""
+    return Place(
+        store=f"{s3.url}/{name}",
+        storage_options=s3.storage_options,
+        scheduler="threads",
+        look=s3.snapshot,
+        store_class=zarr.storage.FsspecStore,
+        fill_disk=lambda: s3.proxy.refuse_puts(_nth_chunk_put(6)),
+        extra={"s3": s3},
     )
+
+
+def local_place(folder: Path, scheduler: Any = "threads", **kwargs: Any) -> Place:
+    """A store in the local *folder*, everything in the folder its place."""
+    return Place(
+        store=folder / "s.zarr",
+        storage_options=None,
+        scheduler=scheduler,
+        look=lambda: snapshot(folder),
+        store_class=zarr.storage.LocalStore,
+        **kwargs,
+    )
+
+
+@pytest.fixture(params=["local", "s3", "client"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    if request.param == "s3":
+        return _make_base(s3_place(request.getfixturevalue("s3_bucket")))
+    client = request.param == "client"
+    scheduler = request.getfixturevalue("cluster_client") if client else "threads"
+    return _make_base(local_place(tmp_path, scheduler))
 
 
 def _nth_chunk_put(n: int) -> Callable[[str], bool]:
@@ -177,16 +182,8 @@ def test_disk_full(place: Place, mode: str, request: pytest.FixtureRequest, tmp_
     """A full disk (a small tmpfs), or on S3 the server refusing PUTs, during the write."""
     if place.fill_disk is None:
         folder = request.getfixturevalue("tmpfs")
-        place = _make_base(
-            Place(
-                store=folder / "s.zarr",
-                storage_options=None,
-                scheduler=place.scheduler,
-                look=lambda: snapshot(folder),
-                store_class=zarr.storage.LocalStore,
-                fill_disk=lambda: _fill(folder, leave=64 * 1024),
-            )
-        )
+        fill = lambda: _fill(folder, leave=64 * 1024)  # noqa: E731
+        place = _make_base(local_place(folder, place.scheduler, fill_disk=fill))
     before = place.look()
     place.fill_disk()  # type: ignore[misc]
     if place.storage_options is None:
@@ -220,26 +217,9 @@ def test_killed_writer_is_rolled_back_by_repair(
     kind: str, mode: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if kind == "s3":
-        s3 = request.getfixturevalue("s3_bucket")
-        place = _make_base(
-            Place(
-                store=f"{s3.url}/s.zarr",
-                storage_options=s3.storage_options,
-                scheduler="threads",
-                look=s3.snapshot,
-                store_class=zarr.storage.FsspecStore,
-            )
-        )
+        place = _make_base(s3_place(request.getfixturevalue("s3_bucket")))
     else:
-        place = _make_base(
-            Place(
-                store=tmp_path / "s.zarr",
-                storage_options=None,
-                scheduler="threads",
-                look=lambda: snapshot(tmp_path),
-                store_class=zarr.storage.LocalStore,
-            )
-        )
+        place = _make_base(local_place(tmp_path))
     before = place.look()
     _kill_mid_write(mode, place, tmp_path / "started")
     if mode != "w":
@@ -296,13 +276,7 @@ def test_failed_new_store_leaves_nothing(
 
 @pytest.mark.slow
 def test_killed_writer_of_a_new_s3_store_is_rolled_back(s3_bucket: Any, tmp_path: Path) -> None:
-    place = Place(
-        store=f"{s3_bucket.url}/new.zarr",
-        storage_options=s3_bucket.storage_options,
-        scheduler="threads",
-        look=s3_bucket.snapshot,
-        store_class=zarr.storage.FsspecStore,
-    )
+    place = s3_place(s3_bucket, "new.zarr")
     before = place.look()
     _kill_mid_write("new", place, tmp_path / "started")
     with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):
