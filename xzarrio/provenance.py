@@ -9,6 +9,7 @@ time of the operation.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import importlib.metadata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -42,8 +43,12 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+@functools.cache
 def versions_tag() -> str:
     """The bracketed versions that end every history line.
+
+    Read once per process: looking a version up in the installed metadata
+    takes milliseconds, and every write makes a history line.
 
     Examples
     --------

@@ -43,24 +43,33 @@ def execute(plan: WritePlan) -> WriteReport:
         gate=gate,
     )
     with transaction as store:
-        _write_data(plan, store, gate)
-        with transaction.finishing():
+        transaction.message = _write_data(plan, store, gate)
+        if plan.target.in_place:
+            transaction.finish()
             transaction.message = _stamp(plan, store)
     # a new store holds exactly what was written, if all of it was written here
     local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
     return report_of(plan, transaction.snapshot_id, store.written if local else None)
 
 
-def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
-    """The metadata through xarray, then every chunk as a task of this write."""
-    ds = plan.ds
+def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
+    """The metadata through xarray, then every chunk as a task of this write.
+
+    A new store gets its provenance with its metadata, stamped now, and
+    xarray consolidates it; the history line is returned.
+    """
+    ds = plan.ds.copy(deep=False)
+    line = plan.operation
     if plan.target.in_place:
         # xarray puts the Dataset's attributes on the root (mode "a"): give it the
         # store's own, read now (a deferred write runs after others), so that a
         # failure leaves them as they were ('coordinates' is xarray's to write)
         attrs = zarr.open_group(store, mode="r").attrs.asdict()
-        ds = ds.copy(deep=False)
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
+    elif plan.provenance:
+        now = now_utc()
+        ds.attrs = attrs_for_new_store(ds.attrs, plan.call, plan.text, now)
+        line = history_line(plan.call, plan.text, now)
     icechunk = plan.target.location.kind == "icechunk"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
@@ -68,7 +77,8 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
             store,
             mode=plan.mode if plan.target.in_place or icechunk else "w-",
             compute=False,
-            consolidated=False,  # once, after the provenance: see _stamp
+            # in place, once, after the data and the provenance: see _stamp
+            consolidated=False if plan.target.in_place else plan.consolidated,
             append_dim=plan.append_dim,
             region=plan.region,
             align_chunks=True,
@@ -78,16 +88,16 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
         _run_on_client(plan, delayed, gate)
     else:
         _run_locally(plan, delayed)
+    return line
 
 
 def _stamp(plan: WritePlan, store: GuardedStore) -> str:
-    """Stamp the provenance, consolidate the metadata; return the history line."""
+    """In place: stamp the provenance after the data, consolidate; return the history line."""
     root = zarr.open_group(store, mode="r+")
     line = plan.operation
     if plan.provenance:
         now = now_utc()
-        stamp = attrs_for_modified_store if plan.target.in_place else attrs_for_new_store
-        root.attrs.put(stamp(root.attrs.asdict(), plan.call, plan.text, now))
+        root.attrs.put(attrs_for_modified_store(root.attrs.asdict(), plan.call, plan.text, now))
         line = history_line(plan.call, plan.text, now)
     if plan.consolidated is not False and store.supports_consolidated_metadata:
         with warnings.catch_warnings():

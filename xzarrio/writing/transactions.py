@@ -22,9 +22,9 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import ExitStack
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import zarr
 from zarr.abc.store import Store
@@ -73,9 +73,8 @@ class Transaction(ABC):
     def rollback(self) -> None:
         """Leave the target exactly as it was before :meth:`begin`."""
 
-    def finishing(self) -> AbstractContextManager[Any]:
-        """Held while the root's attributes and consolidated metadata are updated."""
-        return nullcontext()
+    def finish(self) -> None:  # noqa: B027 - most transactions need nothing then
+        """Called before the root's attributes and consolidated metadata are updated."""
 
     def __enter__(self) -> GuardedStore:
         return self.begin()
@@ -211,7 +210,7 @@ class InPlaceLocal(Transaction):
 
     Appends (and writes adding variables) hold the store's lock exclusively;
     region writes hold it shared, so that writers of disjoint regions run side
-    by side, and take the metadata lock only to update the root.
+    by side, and take the metadata lock from the root's update to the end.
     """
 
     def begin(self) -> GuardedStore:
@@ -232,9 +231,11 @@ class InPlaceLocal(Transaction):
             raise
         return GuardedStore(zarr.storage.LocalStore(self.location.path), self.gate, self.journal)
 
-    def finishing(self) -> AbstractContextManager[Any]:
+    def finish(self) -> None:
+        # held to the commit or rollback: another writer's stamp must not come
+        # between this one and its undoing
         assert self.location.path is not None
-        return metadata_lock(self.location.path)
+        self._locks.enter_context(metadata_lock(self.location.path))
 
     def commit(self) -> None:
         with self._locks:
