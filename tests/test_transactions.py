@@ -226,3 +226,20 @@ def test_the_default_client_writes_dask_data_and_threads_write_memory(tmp_path: 
     for name in ("dask", "memory", "threads"):
         out = xzarrio.open_zarr(tmp_path / f"{name}.zarr")
         np.testing.assert_array_equal(out.v.values, base().v.values)
+
+
+# ---------------------------------------------------------------------- object stores
+
+
+def test_object_store_refusals_are_xzarrio_errors(s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    url, options = f"{s3_bucket.url}/s.zarr", s3_bucket.storage_options
+    base().zio.to_zarr(url, storage_options=options)
+    before = s3_bucket.snapshot()
+    with pytest.raises(FileExistsError, match="a store already exists") as info:
+        base().zio.to_zarr(url, storage_options=options)
+    assert isinstance(info.value, xzarrio.errors.StoreExistsError)
+    assert isinstance(info.value, ValueError)  # as xarray's ContainsGroupError is
+    with pytest.raises(FileNotFoundError):
+        base().zio.to_zarr(f"{s3_bucket.url}/none.zarr", append_dim="t", storage_options=options)
+    assert xzarrio.repair(url, storage_options=options) == []
+    assert s3_bucket.snapshot() == before
