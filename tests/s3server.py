@@ -125,17 +125,22 @@ def storage_options(endpoint: str) -> dict[str, Any]:
     }
 
 
-def make_bucket(endpoint: str, name: str) -> None:
-    """Create the bucket *name* at *endpoint* with boto3 (credentials ``testing``, us-east-1)."""
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client of *endpoint* (credentials ``testing``, us-east-1)."""
     import boto3  # local: importing boto3 is slow and only the S3 tests need it
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
     )
+
+
+def make_bucket(endpoint: str, name: str) -> None:
+    """Create the bucket *name* at *endpoint* with boto3."""
+    client = s3_client(endpoint)
     try:
         client.create_bucket(Bucket=name)
     finally:
@@ -567,15 +572,7 @@ def bucket_snapshot(endpoint: str, bucket: str) -> dict[str, str]:
     """Every object of *bucket* (key → sha256 of its bytes): what "unchanged" means on S3."""
     import hashlib
 
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
+    client = s3_client(endpoint)
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
