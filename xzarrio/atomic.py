@@ -32,6 +32,7 @@ __all__ = [
     "open_staging",
     "remove_staging",
     "staging_name",
+    "staging_suffix",
     "swap_in",
     "sweep_staging",
 ]
@@ -125,10 +126,15 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path.with_name(path.name + "-old"), ignore_errors=True)
 
 
+def staging_suffix() -> str:
+    """What follows ``.NAME`` in a fresh staging name: the mark, then its writer."""
+    started = int(_STARTED or 0)
+    return f"{STAGING_MARK}{_HOST}-{os.getpid()}-{started}-{uuid.uuid4().hex[:12]}"
+
+
 def staging_name(target_name: str) -> str:
     """A fresh staging name beside a store called *target_name*, naming its writer."""
-    started = int(_STARTED or 0)
-    return f".{target_name}{STAGING_MARK}{_HOST}-{os.getpid()}-{started}-{uuid.uuid4().hex[:12]}"
+    return f".{target_name}{staging_suffix()}"
 
 
 def _writer_of(name: str, target_name: str) -> dict[str, Any] | None:

@@ -44,7 +44,7 @@ from zarr.storage import FsspecStore, MemoryStore
 
 from .errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
 from .liveness import HOST, LEASE_SECONDS, writer_alive, writer_record
-from .stores import Location, copy_key, locate
+from .stores import Location, copy_key, list_names, locate
 
 __all__ = [
     "JOURNAL_SUFFIX",
@@ -97,6 +97,10 @@ class Journal(ABC):
                 return
             self._seen.add(key)
         await self._keep(key)
+
+    def _end(self) -> None:
+        """This process is done with the journal: from now on it counts as dead."""
+        _ACTIVE.discard(self.record.get("id", ""))
 
     def __getstate__(self) -> dict[str, Any]:
         # in another process nothing is seen yet; the journal's own files tell
@@ -167,7 +171,7 @@ class LocalJournal(Journal):
             os.replace(tmp, saved)
 
     def playback(self, *, sweep_partial: bool = False) -> None:
-        _ACTIVE.discard(self.record.get("id", ""))  # from now on its writer has given up
+        self._end()  # from now on its writer has given up
         for marker in _files(self.folder / "created"):
             key = marker.relative_to(self.folder / "created")
             (self.root / key).unlink(missing_ok=True)
@@ -182,7 +186,7 @@ class LocalJournal(Journal):
         self.discard()
 
     def discard(self) -> None:
-        _ACTIVE.discard(self.record.get("id", ""))
+        self._end()
         gone = self.folder.with_name(self.folder.name + _DISCARDED)
         os.rename(self.folder, gone)  # one atomic step: the journal is gone at once
         shutil.rmtree(gone, ignore_errors=True)
@@ -240,7 +244,7 @@ class StoreJournal(Journal):
             await self.keys.set(f"created/{key}", _EMPTY)
 
     def playback(self, *, sweep_partial: bool = False) -> None:
-        _ACTIVE.discard(self.record.get("id", ""))  # from now on its writer has given up
+        self._end()  # from now on its writer has given up
         sync(self._playback())
         self.discard()
 
@@ -257,7 +261,7 @@ class StoreJournal(Journal):
         await copy_key(self.keys, key, self.target, key.removeprefix("saved/"))
 
     def discard(self) -> None:
-        _ACTIVE.discard(self.record.get("id", ""))
+        self._end()
         sync(self.keys.delete(_HEADER))
         sync(self.keys.delete_dir(""))
 
@@ -292,7 +296,7 @@ def _journal_names(location: Location) -> list[str]:
     """The names of the journals of a non-local store (a sibling prefix, or memory)."""
     if location.kind == "fsspec":
         root = location.sibling(JOURNAL_SUFFIX).zarr_store()
-        return sorted(sync(_list_dir(root)))
+        return sorted(sync(list_names(root)))
     return sorted(_MEMORY_JOURNALS.get(id(location.zarr_store()), {}))
 
 
@@ -316,10 +320,6 @@ def _store_journals(location: Location) -> list[StoreJournal]:
             record = json.loads(header.to_bytes())
             found.append(StoreJournal(location.zarr_store(), keys, record))
     return found
-
-
-async def _list_dir(store: Store) -> list[str]:
-    return [name.rstrip("/") async for name in store.list_dir("")]
 
 
 # ------------------------------------------------------------------ one interface

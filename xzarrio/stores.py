@@ -24,6 +24,7 @@ __all__ = [
     "check_readable",
     "copy_key",
     "is_zarr_dir",
+    "list_names",
     "local_path",
     "locate",
     "open_root",
@@ -121,10 +122,7 @@ class Location:
         return self.zarr_store()
 
     def sibling(self, name: str) -> Location:
-        """The place beside this store called ``.<store name><name>`` (local or fsspec)."""
-        if self.kind == "local":
-            assert self.path is not None
-            return locate(self.path.with_name(f".{self.path.name}{name}"))
+        """The prefix beside this object store called ``.<store name><name>``."""
         if self.kind != "fsspec":
             raise InvalidArgumentError(f"a {self.kind} store has no place beside it")
         store = cast(zarr.storage.FsspecStore, self._store)
@@ -165,6 +163,11 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
         f"store={store!r} is not understood; expected a path, a URL such as "
         "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"
     )
+
+
+async def list_names(store: Store, prefix: str = "") -> list[str]:
+    """The names directly under *prefix* of *store* (keys and folders, no trailing slash)."""
+    return [name.rstrip("/") async for name in store.list_dir(prefix)]
 
 
 async def copy_key(source: Store, key: str, target: Store, target_key: str) -> bool:

@@ -20,7 +20,7 @@ from ..errors import (
     StoreNotWritableError,
 )
 from ..journal import check_store
-from ..stores import ZARR_MARKERS, Location, is_zarr_dir
+from ..stores import ZARR_MARKERS, Location, is_zarr_dir, list_names
 
 __all__ = ["Target", "look"]
 
@@ -76,7 +76,7 @@ def look(location: Location, mode: str, zarr_format: int | None) -> Target:
     if zarr_format is not None and zarr_format != fmt:
         raise InvalidArgumentError(f"zarr_format={zarr_format} but the store is zarr format {fmt}")
     # the store's own listing: consolidated metadata may not know a group added since
-    groups = frozenset(sync(_names_at_root(location))) - set(existing.variables)
+    groups = frozenset(sync(list_names(location.zarr_store()))) - set(existing.variables)
     return Target(location=location, existing=existing, zarr_format=fmt, groups=groups)
 
 
@@ -125,10 +125,6 @@ def _check_new_path(path: Path, mode: str) -> None:
             f"a store already exists at {str(path)!r}; use mode='w' to replace it or "
             "mode='a' with append_dim to append to it"
         )
-
-
-async def _names_at_root(location: Location) -> list[str]:
-    return [name.rstrip("/") async for name in location.zarr_store().list_dir("")]
 
 
 def _open_existing(location: Location, mode: str) -> tuple[xr.Dataset, zarr.Group]:

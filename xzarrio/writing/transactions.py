@@ -30,7 +30,7 @@ import zarr
 from zarr.abc.store import Store
 from zarr.core.sync import sync
 
-from ..atomic import open_staging, remove_staging, staging_name, swap_in
+from ..atomic import open_staging, remove_staging, staging_suffix, swap_in
 from ..errors import StoreExistsError, StoreNotWritableError
 from ..journal import (
     Journal,
@@ -152,8 +152,7 @@ class NewObjectStore(Transaction):
                 "other objects are there); mode='w-' writes only where nothing is"
             )
         if self.location.kind == "fsspec":
-            base = self.location.name.rstrip("/").rsplit("/", 1)[-1]
-            self.staging = self.location.sibling(staging_name(base)[len(base) + 1 :]).zarr_store()
+            self.staging = self.location.sibling(staging_suffix()).zarr_store()
         else:
             self.staging = zarr.storage.MemoryStore()
         return GuardedStore(self.staging, self.gate, None)
