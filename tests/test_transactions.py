@@ -72,6 +72,74 @@ def test_icechunk_session_with_changes_or_committed_is_refused(repo) -> None:  #
     assert isinstance(info.value, xzarrio.errors.StoreNotWritableError)
 
 
+@pytest.fixture(scope="module")
+def process_cluster():  # type: ignore[no-untyped-def]
+    """A Client of two worker processes: what each writes comes back only if merged."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def test_icechunk_on_a_client_forks_and_merges_into_one_commit(  # type: ignore[no-untyped-def]
+    repo, process_cluster
+) -> None:
+    lazy = base().chunk({"t": CHUNK})
+    report = lazy.zio.to_zarr(
+        repo.writable_session("main"), chunks={"t": CHUNK}, scheduler=process_cluster
+    )
+    assert report.snapshot_id == repo.lookup_branch("main") and len(messages(repo)) == 2
+    more = base().isel(t=slice(0, 20)).chunk({"t": CHUNK})
+    more.zio.to_zarr(
+        repo.writable_session("main"), append_dim="t", history="more", scheduler=process_cluster
+    )
+    assert len(messages(repo)) == 3 and "more" in messages(repo)[0]
+    stored = xzarrio.open_zarr(repo.readonly_session(branch="main"))
+    np.testing.assert_array_equal(stored.v.values[:400], base().v.values)
+    np.testing.assert_array_equal(stored.v.values[400:], more.v.values)
+    # the provenance stamped after the data is what was committed
+    assert "more" in stored.attrs["history"].splitlines()[0]
+
+
+def test_icechunk_failed_write_on_a_client_commits_nothing(  # type: ignore[no-untyped-def]
+    repo, process_cluster
+) -> None:
+    base().zio.to_zarr(repo.writable_session("main"), chunks={"t": CHUNK})
+    tip = repo.lookup_branch("main")
+    session = repo.writable_session("main")
+    with pytest.raises(RuntimeError, match="a task failed"):
+        write("region", failing(RuntimeError("a task failed")), session, scheduler=process_cluster)
+    assert repo.lookup_branch("main") == tip and not session.has_uncommitted_changes
+    stored = xzarrio.open_zarr(repo.readonly_session(branch="main"))
+    np.testing.assert_array_equal(stored.v.values, base().v.values)
+
+
+def test_icechunk_on_the_processes_scheduler_is_refused(repo) -> None:  # type: ignore[no-untyped-def]
+    session = repo.writable_session("main")
+    with pytest.raises(ValueError, match=r"distributed\.Client"):
+        base().chunk({"t": CHUNK}).zio.to_zarr(session, scheduler="processes")
+    assert not session.has_uncommitted_changes
+
+
+def test_a_worker_that_left_during_a_write_is_named() -> None:
+    distributed = pytest.importorskip("distributed")
+    from xzarrio.writing.guard import scheduler_time, workers_left
+
+    with (
+        distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        started = scheduler_time(client)
+        assert workers_left(client, started) == []
+        gone = sorted(client.scheduler_info()["workers"])[0]
+        client.retire_workers([gone], close_workers=True)
+        assert workers_left(client, started) == [gone]
+
+
 # ---------------------------------------------------------------------- read-only stores
 
 

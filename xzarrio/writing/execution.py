@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-import uuid
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -32,9 +31,7 @@ __all__ = ["execute"]
 
 def execute(plan: WritePlan) -> WriteReport:
     """Write what *plan* says, all or nothing, and report on it."""
-    gate = Gate(
-        f"xzarrio-abort-{uuid.uuid4().hex}" if is_distributed_client(plan.scheduler) else None
-    )
+    gate = Gate(plan.scheduler if is_distributed_client(plan.scheduler) else None)
     transaction = open_transaction(
         plan.target.location,
         in_place=plan.target.in_place,
@@ -143,7 +140,7 @@ def _run_on_client(plan: WritePlan, delayed: Any, gate: Gate) -> None:
         future.result()
     except BaseException:
         gate.close()
-        gate.drain_workers(plan.scheduler)
+        gate.drain_workers()
         raise
 
 

@@ -12,12 +12,19 @@ one: they are still in flight on zarr's event loop when the call raises.)
 In another process (the processes scheduler, a ``distributed`` worker) the
 gate cannot count; there it refuses writes once the write's abort event,
 a ``distributed.Event``, is set.
+
+A write to an ``icechunk`` session on a Client goes through a
+:class:`ForkedStore`: the session's fork travels to the workers with the
+tasks, each process keeps the forks it wrote into, and the writer gathers
+them (:meth:`Gate.gather_forks`) to merge them into the session before its
+one commit, as icechunk documents for distributed writes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +35,7 @@ from zarr.storage import WrapperStore
 from ..journal import Journal
 from ..stores import copy_key
 
-__all__ = ["Gate", "GuardedStore", "WriteAborted"]
+__all__ = ["ForkedStore", "Gate", "GuardedStore", "WriteAborted", "scheduler_time", "workers_left"]
 
 
 class WriteAborted(RuntimeError):
@@ -36,10 +43,15 @@ class WriteAborted(RuntimeError):
 
 
 class Gate:
-    """Counts the store calls of one write that are in flight; closes to new ones."""
+    """Counts the store calls of one write that are in flight; closes to new ones.
 
-    def __init__(self, event_name: str | None = None) -> None:
-        self.event_name = event_name
+    On a ``distributed.Client`` (*client*) it also reaches the write's store
+    calls on the workers, through an abort event named after the write.
+    """
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client
+        self.event_name = f"xzarrio-abort-{uuid.uuid4().hex}" if client is not None else None
         self._cond = threading.Condition()
         self._running = 0
         self._closed = False
@@ -62,30 +74,81 @@ class Gate:
         if self.event_name is not None:
             from distributed import Event
 
-            Event(self.event_name).set()
+            Event(self.event_name, client=self.client).set()
 
     def drain(self) -> None:
         """Wait until no store call of this write is in flight in this process."""
         with self._cond:
             self._cond.wait_for(lambda: self._running == 0)
 
-    def drain_workers(self, client: Any, poll: float = 0.05) -> None:
-        """Wait until no worker of *client* is in a store call of this write (after close)."""
-        while any(client.run(_in_flight, self.event_name).values()):
+    def drain_workers(self, poll: float = 0.05) -> None:
+        """Wait until no worker of the Client is in a store call of this write (after close)."""
+        while any(self.client.run(_in_flight, self.event_name).values()):
             time.sleep(poll)
+
+    def drop_forks(self) -> None:
+        """Let go of the icechunk forks this write wrote into, here and on the workers."""
+        _pop_forks(self.event_name)
+        if self.client is not None:
+            self.client.run(_pop_forks, self.event_name)
+
+    def gather_forks(self, since: float) -> list[Any]:
+        """The store of every icechunk fork this write wrote into, here and on the workers.
+
+        A worker that left the cluster since *since* (:func:`scheduler_time`)
+        took the forks of the chunks it wrote with it, so the write has
+        failed: raises then.
+        """
+        forks = _pop_forks(self.event_name)
+        if self.client is not None:
+            for kept in self.client.run(_pop_forks, self.event_name).values():
+                forks.extend(kept)
+            lost = workers_left(self.client, since)
+            if lost:
+                raise RuntimeError(
+                    f"the workers {lost} left the cluster during the write, with the icechunk "
+                    "changes of the chunks they wrote; nothing is committed: write again"
+                )
+        return forks
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_RemoteGate, (self.event_name,))
 
 
+def scheduler_time(client: Any) -> float:
+    """The time now on the clock of the Client's scheduler (its events' clock)."""
+    return float(client.run_on_scheduler(time.time))
+
+
+def workers_left(client: Any, since: float) -> list[str]:
+    """The workers the Client's scheduler has removed since *since*, on its clock."""
+    return sorted(
+        event["worker"]
+        for stamp, event in client.get_events("all")
+        if stamp >= since and isinstance(event, dict) and event.get("action") == "remove-worker"
+    )
+
+
 #: per abort event, the store calls in flight in this (worker) process
 _IN_FLIGHT: dict[str, int] = {}
-_IN_FLIGHT_LOCK = threading.Lock()
+#: per abort event, the stores of the icechunk forks written into in this process, by id
+_FORKS: dict[str | None, dict[int, Any]] = {}
+_LOCK = threading.Lock()
 
 
 def _in_flight(event_name: str) -> int:
-    with _IN_FLIGHT_LOCK:
+    with _LOCK:
         return _IN_FLIGHT.get(event_name, 0)
+
+
+def _keep_fork(event_name: str | None, store: Any) -> None:
+    with _LOCK:
+        _FORKS.setdefault(event_name, {})[id(store)] = store
+
+
+def _pop_forks(event_name: str | None) -> list[Any]:
+    with _LOCK:
+        return list(_FORKS.pop(event_name, {}).values())
 
 
 class _RemoteGate:
@@ -102,7 +165,7 @@ class _RemoteGate:
     def enter(self) -> None:
         if self.event_name is None:
             return  # the processes scheduler: the writer's pool waits for its tasks
-        with _IN_FLIGHT_LOCK:
+        with _LOCK:
             _IN_FLIGHT[self.event_name] = _IN_FLIGHT.get(self.event_name, 0) + 1
         from distributed import Event
 
@@ -113,7 +176,7 @@ class _RemoteGate:
     def leave(self) -> None:
         if self.event_name is None:
             return
-        with _IN_FLIGHT_LOCK:
+        with _LOCK:
             _IN_FLIGHT[self.event_name] -= 1
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -150,8 +213,12 @@ class GuardedStore(WrapperStore[Store]):
             if self._journal is not None:
                 await self._journal.before_change(key)
             yield
+            self._changed()
         finally:
             self._gate.leave()
+
+    def _changed(self) -> None:
+        """Called after every change this store passed on."""
 
     async def copy_in(self, source: Store, key: str) -> None:
         """Copy *key* of *source* here (on the server, where it can), journaled first."""
@@ -183,5 +250,17 @@ class GuardedStore(WrapperStore[Store]):
             await self._store.delete_dir(prefix)
             for key in [k for k in self.written if k.startswith(prefix)]:
                 del self.written[key]
+            self._changed()
         finally:
             self._gate.leave()
+
+
+class ForkedStore(GuardedStore):
+    """A :class:`GuardedStore` over the store of an icechunk ``ForkSession``.
+
+    Pickled to a worker with a task, it carries a copy of the fork; every
+    process keeps the forks it changed, for the writer to merge.
+    """
+
+    def _changed(self) -> None:
+        _keep_fork(self._gate.event_name, self._store)

@@ -96,7 +96,7 @@ def plan(
     target = look(locate(store, storage_options), mode, zarr_format)
     # data in memory, or a store that lives in this process: no Client unless asked for
     in_memory = all(v.chunks is None for v in ds.variables.values())
-    here = target.location.kind in ("memory", "object", "icechunk")
+    here = target.location.kind in ("memory", "object")
     chosen = resolve_scheduler(scheduler, local_only=in_memory or here)
     workers = options.resolve_num_workers(num_workers)
     if num_workers is None and options.OPTIONS["num_workers"] is None:
@@ -162,7 +162,13 @@ def _check_scheduler_reaches(scheduler: Any, target: Target) -> None:
     if not on_client and scheduler != "processes":
         return
     kind = target.location.kind
-    if kind in ("memory", "object", "icechunk"):
+    if kind == "icechunk" and not on_client:
+        raise InvalidArgumentError(
+            "the processes scheduler cannot write to an icechunk session: the changes "
+            "its processes make never come back to it; use scheduler='threads' or a "
+            "distributed.Client (the session is forked to the workers and merged back)"
+        )
+    if kind in ("memory", "object"):
         who = "a distributed.Client" if on_client else "the processes scheduler"
         raise InvalidArgumentError(
             f"{who} cannot write to this {kind} store: its workers run in other processes "

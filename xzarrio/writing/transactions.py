@@ -43,7 +43,7 @@ from ..journal import (
 )
 from ..liveness import LEASE_SECONDS
 from ..stores import ZARR_MARKERS, Location
-from .guard import Gate, GuardedStore
+from .guard import ForkedStore, Gate, GuardedStore, scheduler_time
 
 __all__ = ["Transaction", "open_transaction"]
 
@@ -301,15 +301,33 @@ class _LeaseKeeper:
 
 
 class IcechunkSession(Transaction):
-    """A write to an ``icechunk.Session``: committed once on success, discarded on failure."""
+    """A write to an ``icechunk.Session``: committed once on success, discarded on failure.
+
+    On a Client the write goes to a fork of the session, which travels to the
+    workers with the tasks; the forks they wrote into are merged back into
+    the session before the commit.
+    """
 
     def begin(self) -> GuardedStore:
-        return GuardedStore(self.location.given.store, self.gate, None)
+        session = self.location.given
+        if self.gate.client is None:
+            return GuardedStore(session.store, self.gate, None)
+        self.fork_store = session.fork().store
+        self.since = scheduler_time(self.gate.client)
+        return ForkedStore(self.fork_store, self.gate, None)
 
     def commit(self) -> None:
-        self.snapshot_id = str(self.location.given.commit(self.message))
+        session = self.location.given
+        if self.gate.client is not None:
+            # the workers' copies hold the metadata as it was when the tasks left;
+            # this process's fork, with the provenance stamped after, goes last
+            stores = self.gate.gather_forks(self.since)
+            copies = [store.session for store in stores if store is not self.fork_store]
+            session.merge(*copies, self.fork_store.session)
+        self.snapshot_id = str(session.commit(self.message))
 
     def rollback(self) -> None:
+        self.gate.drop_forks()
         self.location.given.discard_changes()
 
 
