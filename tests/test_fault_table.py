@@ -135,6 +135,18 @@ def test_exception_in_a_task(place: Place, mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_exception_in_a_task_on_worker_processes(
+    mode: str, tmp_path: Path, process_cluster: Any
+) -> None:
+    """The abort event and the drain reach workers in other processes, not only threads."""
+    place = _make_base(local_place(tmp_path, process_cluster))
+    before = place.look()
+    with pytest.raises(RuntimeError, match="a task failed"):
+        place.write(mode, failing(RuntimeError("a task failed")))
+    _assert_as_before(place, before)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_ctrl_c(place: Place, mode: str) -> None:
     before = place.look()
     timer = threading.Timer(0.4, _thread.interrupt_main)

@@ -72,19 +72,6 @@ def test_icechunk_session_with_changes_or_committed_is_refused(repo) -> None:  #
     assert isinstance(info.value, xzarrio.errors.StoreNotWritableError)
 
 
-@pytest.fixture(scope="module")
-def process_cluster():  # type: ignore[no-untyped-def]
-    """A Client of two worker processes: what each writes comes back only if merged."""
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
-
-
 def test_icechunk_on_a_client_forks_and_merges_into_one_commit(  # type: ignore[no-untyped-def]
     repo, process_cluster
 ) -> None:
