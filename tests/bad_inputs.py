@@ -808,9 +808,29 @@ CATALOG: list[BadInput] = [
         input="`encoding={'v': {'chunks': (1,)}}` for a 2-d variable",
         error=errors.InvalidChunksError,
         builtin=ValueError,
-        message=r"encoding\['chunks'\] for variable 'v' must be 2 integers >= 1, got \(1,\)",
+        message=r"encoding\['chunks'\] for variable 'v' must be 2 integers >= 1 \(-1 is not "
+        r"taken here\), got \(1,\)",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, encoding={"v": {"chunks": (1,)}}),
+    ),
+    BadInput(
+        id="encoding-chunks-not-ints",
+        input="`encoding={'v': {'chunks': (5, 4.5)}}`",
+        error=errors.ChunkSizeTypeError,
+        builtin=TypeError,
+        message=r"encoding\['chunks'\] for variable 'v' must be an int or a tuple of 2 ints, "
+        r"got \(5, 4\.5\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"chunks": (5, 4.5)}}),
+    ),
+    BadInput(
+        id="encoding-chunks-minus-one",
+        input="`encoding={'v': {'chunks': -1}}` (an int means every dimension)",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"must be 2 integers >= 1 \(-1 is not taken here\), got \(-1, -1\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"chunks": -1}}),
     ),
     # ------------------------------------------------------------ options
     BadInput(

@@ -83,11 +83,12 @@ ENCODING_REFUSALS = [
     pytest.param({"v": {"bogus": 1}}, r"unknown encoding key 'bogus'", id="unknown-key"),
     pytest.param(
         {"v": {"chunks": (0,)}},
-        r"encoding\['chunks'\] for variable 'v' must be 1 integers >= 1, got \(0,\)",
+        r"encoding\['chunks'\] for variable 'v' must be 1 integers >= 1 \(-1 is not taken here\), "
+        r"got \(0,\)",
         id="zero-chunk",
     ),
     pytest.param(
-        {"v": {"chunks": (2, 2)}}, r"must be 1 integers >= 1, got \(2, 2\)", id="chunks-wrong-ndim"
+        {"v": {"chunks": (2, 2)}}, r"must be 1 integers >= 1 \(-1 is not taken here\), got \(2, 2\)", id="chunks-wrong-ndim"
     ),
     pytest.param({"v": "zstd"}, r"encoding for variable 'v' must be a dict", id="not-a-dict"),
 ]

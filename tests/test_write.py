@@ -692,6 +692,12 @@ def test_index_coordinate_chunks_from_encoding_are_kept(tmp_path):
     assert zarr.open_group(str(tmp_path / "e.zarr"), mode="r")["t"].chunks == (25,)
 
 
+def test_an_int_in_encoding_chunks_means_that_size_on_every_dimension(tmp_path):
+    ds = xr.Dataset({"u": (("y", "x"), np.zeros((6, 5)))})
+    ds.zio.to_zarr(tmp_path / "i.zarr", encoding={"u": {"chunks": 2}})
+    assert zarr.open_group(str(tmp_path / "i.zarr"), mode="r")["u"].chunks == (2, 2)
+
+
 def _indexed_store(tmp_path: Path, n: int) -> tuple[xr.Dataset, Path]:
     """A store of zeros on (time, x), time an integer index, stored in chunks of 100 steps."""
     ds = xr.Dataset(

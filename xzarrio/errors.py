@@ -14,6 +14,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidAttributeError",
     "InvalidChunksError",
+    "ChunkSizeTypeError",
     "InvalidOptionError",
     "MissingDependencyError",
     "NoSourceStoreError",
@@ -48,6 +49,10 @@ class NotAZarrStoreError(XzarrioError, ValueError):
 
 class InvalidChunksError(XzarrioError, ValueError):
     """A ``chunks`` request names a dimension the object lacks or a size below 1."""
+
+
+class ChunkSizeTypeError(InvalidChunksError, TypeError):
+    """A chunk size that is not an integer (xarray raises ``TypeError`` for it)."""
 
 
 class UnknownCompressorError(XzarrioError, ValueError):

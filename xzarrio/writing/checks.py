@@ -19,6 +19,7 @@ import xarray as xr
 from ..codecs import resolve_compressors
 from ..errors import (
     AppendMismatchError,
+    ChunkSizeTypeError,
     InvalidArgumentError,
     InvalidAttributeError,
     InvalidChunksError,
@@ -272,18 +273,7 @@ def check_encoding(
                 )
         enc = dict(enc)
         if "chunks" in enc:
-            ndim = ds.variables[name].ndim
-            chunks = enc["chunks"]
-            if not (
-                isinstance(chunks, tuple | list)
-                and len(chunks) == ndim
-                and all(isinstance(c, numbers.Integral) and int(c) >= 1 for c in chunks)
-            ):
-                raise InvalidChunksError(
-                    f"encoding['chunks'] for variable {name!r} must be {ndim} integers >= 1, "
-                    f"got {chunks!r}"
-                )
-            enc["chunks"] = tuple(int(c) for c in chunks)
+            enc["chunks"] = _encoding_chunks(name, enc["chunks"], ds.variables[name].ndim)
         if "compressor" in enc:
             enc["compressors"] = resolve_compressors(enc.pop("compressor"), fmt)
         elif "compressors" in enc:
@@ -292,6 +282,27 @@ def check_encoding(
             )
         checked[name] = enc
     return checked
+
+
+def _encoding_chunks(name: Hashable, chunks: Any, ndim: int) -> tuple[int, ...]:
+    """``encoding["chunks"]`` as a tuple: an int means that size on every dimension."""
+    if _is_int(chunks):
+        chunks = (chunks,) * ndim
+    if not isinstance(chunks, tuple | list) or not all(_is_int(c) for c in chunks):
+        raise ChunkSizeTypeError(
+            f"encoding['chunks'] for variable {name!r} must be an int or a tuple of "
+            f"{ndim} ints, got {chunks!r}"
+        )
+    if len(chunks) != ndim or any(int(c) < 1 for c in chunks):
+        raise InvalidChunksError(
+            f"encoding['chunks'] for variable {name!r} must be {ndim} integers >= 1 "
+            f"(-1 is not taken here), got {chunks!r}"
+        )
+    return tuple(int(c) for c in chunks)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:

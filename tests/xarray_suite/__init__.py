@@ -1,0 +1,1 @@
+"""xarray's own zarr tests, run with every write and open going through xzarrio."""

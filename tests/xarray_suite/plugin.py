@@ -1,0 +1,115 @@
+"""A pytest plugin: xarray's zarr tests with every write and open through xzarrio.
+
+Loaded with ``-p tests.xarray_suite.plugin`` into a pytest run of the
+installed ``xarray.tests.test_backends``. With ``XZARRIO_SUITE=xarray`` in the
+environment it changes nothing (the baseline: what passes with plain
+xarray); otherwise every ``Dataset.to_zarr`` and ``DataArray.to_zarr`` call
+goes to ``.zio.to_zarr`` with the same arguments, and every ``open_zarr`` and
+``open_dataset(engine="zarr")`` to :func:`xzarrio.open_zarr`, the provenance
+attributes taken off what it returns (xarray's tests compare attributes).
+xzarrio's own calls of xarray, made inside those, go to xarray itself.
+
+Each test's outcome is appended, one JSON object per line, to the file named
+by ``XZARRIO_SUITE_LOG``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import xarray as xr
+
+import xzarrio
+from xzarrio.provenance import PROVENANCE_KEYS
+
+ROUTED = os.environ.get("XZARRIO_SUITE", "xzarrio") != "xarray"
+_INSIDE = threading.local()
+
+
+def _routed(original: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Route a call to the decorated function, unless it comes from inside xzarrio."""
+
+    def wrap(route: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(_INSIDE, "depth", 0):
+                return original(*args, **kwargs)
+            _INSIDE.depth = 1
+            try:
+                return route(*args, **kwargs)
+            finally:
+                _INSIDE.depth = 0
+
+        return call
+
+    return wrap
+
+
+def _named(args: tuple[Any, ...], names: tuple[str, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """*kwargs* with the positional *args* under their *names*."""
+    return {**dict(zip(names, args, strict=False)), **kwargs}
+
+
+def _without_provenance(ds: xr.Dataset) -> xr.Dataset:
+    for key in PROVENANCE_KEYS:
+        ds.attrs.pop(key, None)
+    return ds
+
+
+def _to_zarr(obj: Any, store: Any = None, *args: Any, **kwargs: Any) -> Any:
+    kwargs = _named(args, ("chunk_store", "mode", "synchronizer", "group", "encoding"), kwargs)
+    kwargs.pop("synchronizer", None)  # a no-op in zarr 3
+    if kwargs.get("mode") is None:
+        kwargs.pop("mode", None)
+    return obj.zio.to_zarr(store, **kwargs)
+
+
+def _open_zarr(store: Any, *args: Any, **kwargs: Any) -> xr.Dataset:
+    kwargs = _named(args, ("group", "synchronizer", "chunks"), kwargs)
+    kwargs.setdefault("chunks", "auto")  # xarray.open_zarr's default
+    return _without_provenance(xzarrio.open_zarr(store, **kwargs))
+
+
+def _open_dataset(original: Callable[..., Any]) -> Callable[..., Any]:
+    def route(filename_or_obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs.get("engine") != "zarr":
+            return original(filename_or_obj, *args, **kwargs)
+        kwargs.pop("engine")
+        kwargs.update(kwargs.pop("backend_kwargs", None) or {})
+        kwargs.setdefault("chunks", None)  # open_dataset's default: no dask
+        return _without_provenance(xzarrio.open_zarr(filename_or_obj, **kwargs))
+
+    return route
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not ROUTED:
+        return
+    xr.Dataset.to_zarr = _routed(xr.Dataset.to_zarr)(_to_zarr)  # type: ignore[method-assign]
+    xr.DataArray.to_zarr = _routed(xr.DataArray.to_zarr)(_to_zarr)  # type: ignore[method-assign]
+    xr.open_zarr = _routed(xr.open_zarr)(_open_zarr)
+    xr.open_dataset = _routed(xr.open_dataset)(_open_dataset(xr.open_dataset))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Log the call of every test, and the setup of those that never got to it."""
+    log = os.environ.get("XZARRIO_SUITE_LOG")
+    if log is None or (report.when != "call" and report.passed):
+        return
+    text = str(report.longrepr) if report.failed else ""
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    entry = {
+        "test": report.nodeid,
+        "when": report.when,
+        "outcome": "xfailed" if hasattr(report, "wasxfail") else report.outcome,
+        "message_only": "Regex pattern did not match" in text,
+        "error": (errors[0] if errors else text.strip()[-300:])[:300],
+    }
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(json.dumps(entry) + "\n")
