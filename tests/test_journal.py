@@ -19,6 +19,7 @@ import xzarrio
 from xzarrio import journal
 from xzarrio.atomic import STAGING_MARK
 from xzarrio.liveness import process_started
+from xzarrio.stores import locate
 
 from .conftest import snapshot
 
@@ -188,3 +189,22 @@ def test_mean_cpu_is_cpu_time_over_wall_time() -> None:
         100 * resources.cpu_seconds / report.wall_seconds
     )
     assert not resources._children  # no /proc scan for children under threads
+
+
+def test_a_local_journal_keeps_a_key_that_another_key_is_a_folder_of(tmp_path: Path) -> None:
+    """A group replaced in place: its old chunk file a/c/0 and a new a/c/0/0 are both journaled."""
+    from zarr.core.sync import sync
+
+    root = tmp_path / "s.zarr"
+    (root / "a" / "c").mkdir(parents=True)
+    (root / "a" / "c" / "0").write_bytes(b"old")
+    before = snapshot(tmp_path)
+    kept = journal.begin_journal(locate(root), "a test")
+    sync(kept.before_change("a/c/0"))
+    (root / "a" / "c" / "0").unlink()
+    (root / "a" / "c").rmdir()
+    sync(kept.before_change("a/c/0/0"))
+    (root / "a" / "c" / "0").mkdir(parents=True)
+    (root / "a" / "c" / "0" / "0").write_bytes(b"new")
+    kept.playback()
+    assert snapshot(tmp_path) == before

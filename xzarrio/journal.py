@@ -153,8 +153,21 @@ class LocalJournal(Journal):
         self.root = root
         self.folder = folder
 
+    def _entry(self, kind: str, key: str) -> Path:
+        """Where the journal keeps *key* (``saved`` or ``created``).
+
+        Each entry ends in ``.key``: zarr's key ``a/c/0`` and a later ``a/c/0/0``
+        (a group replaced by one of more dimensions) are then a file and a
+        folder of different names.
+        """
+        return self.folder / kind / f"{key}{_ENTRY}"
+
+    def _key_of(self, entry: Path, kind: str) -> Path:
+        relative = str(entry.relative_to(self.folder / kind))
+        return self.root / relative.removesuffix(_ENTRY)
+
     async def _keep(self, key: str) -> None:
-        saved, created = self.folder / "saved" / key, self.folder / "created" / key
+        saved, created = self._entry("saved", key), self._entry("created", key)
         if saved.exists() or created.exists():
             return  # kept already, by another process of this write
         saved.parent.mkdir(parents=True, exist_ok=True)
@@ -173,12 +186,14 @@ class LocalJournal(Journal):
     def playback(self, *, sweep_partial: bool = False) -> None:
         self._end()  # from now on its writer has given up
         for marker in _files(self.folder / "created"):
-            key = marker.relative_to(self.folder / "created")
-            (self.root / key).unlink(missing_ok=True)
-            _prune(self.root, (self.root / key).parent)
+            key = self._key_of(marker, "created")
+            key.unlink(missing_ok=True)
+            _prune(self.root, key.parent)
             marker.unlink()
         for saved in _files(self.folder / "saved"):
-            os.replace(saved, self.root / saved.relative_to(self.folder / "saved"))
+            key = self._key_of(saved, "saved")
+            key.parent.mkdir(parents=True, exist_ok=True)  # a deleted group took its folder
+            os.replace(saved, key)
         if sweep_partial:
             # zarr writes a key as KEY.<hex>.partial and renames it: a killed writer leaves them
             for partial in self.root.rglob("*.partial"):
@@ -193,8 +208,15 @@ class LocalJournal(Journal):
         _remove_if_empty(self.folder.parent)
 
 
+#: the ending of every entry of a local journal (see LocalJournal._entry)
+_ENTRY = ".key"
+
+
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    """The entries of a journal's folder (not a copy a killed writer left half made)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob(f"*{_ENTRY}") if p.is_file())
 
 
 def _prune(root: Path, folder: Path) -> None:
