@@ -21,8 +21,6 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import xarray as xr
-import zarr
-import zarr.errors
 from zarr.codecs import Crc32cCodec
 
 import xzarrio
@@ -158,15 +156,6 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: xzarrio.info(tmp / "nope.zarr"),
     ),
     BadInput(
-        id="append-missing",
-        input="append (`append_dim='t'`) to a store that does not exist",
-        error=errors.StoreNotFoundError,
-        builtin=FileNotFoundError,
-        message=r"no zarr store at '.*nope\.zarr': the path does not exist",
-        disk=NOTHING,
-        call=lambda tmp: _ds().zio.to_zarr(tmp / "nope.zarr", append_dim="t"),
-    ),
-    BadInput(
         id="region-missing",
         input="region write (`mode='r+'`) to a store that does not exist",
         error=errors.StoreNotFoundError,
@@ -195,15 +184,6 @@ CATALOG: list[BadInput] = [
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: xzarrio.open_zarr(tmp / STORE, group="g"),
-    ),
-    BadInput(
-        id="append-empty-store-object",
-        input="append to an empty in-memory `zarr.storage.MemoryStore`",
-        error=errors.StoreNotFoundError,
-        builtin=FileNotFoundError,
-        message=r"no zarr store in MemoryStore\(.*\): it holds no zarr group to append to",
-        disk="nothing on disk; the store object stays empty",
-        call=lambda tmp: _ds().zio.to_zarr(zarr.storage.MemoryStore(), append_dim="t"),
     ),
     # ------------------------------------------------------------ not a zarr store
     BadInput(
@@ -324,7 +304,7 @@ CATALOG: list[BadInput] = [
         input="`mode='x'`",
         error=errors.InvalidArgumentError,
         builtin=ValueError,
-        message=r"unknown mode 'x'; expected one of \['w-', 'w', 'a', 'r\+'\]",
+        message=r"unknown mode 'x'; expected one of \['w-', 'w', 'a', 'a-', 'r\+'\]",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, mode="x"),
     ),
@@ -658,7 +638,7 @@ CATALOG: list[BadInput] = [
         input="`append_dim` with `mode='w'`",
         error=errors.InvalidArgumentError,
         builtin=ValueError,
-        message=r"append_dim needs mode='a', got mode='w'",
+        message=r"append_dim needs mode='a' or 'a-', got mode='w'",
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _append(tmp, _next(), mode="w"),
@@ -755,6 +735,16 @@ CATALOG: list[BadInput] = [
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _region(tmp, _part(1, 3), {"t": slice(1, 3)}),
+    ),
+    BadInput(
+        id="allow-partial-chunks-not-a-bool",
+        input="`allow_partial_chunks='no'` (a string, which would read as True)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"allow_partial_chunks takes True or False, got 'no'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(1, 3), {"t": slice(1, 3)}, allow_partial_chunks="no"),
     ),
     BadInput(
         id="region-with-mode-w",

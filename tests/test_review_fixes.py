@@ -88,7 +88,9 @@ ENCODING_REFUSALS = [
         id="zero-chunk",
     ),
     pytest.param(
-        {"v": {"chunks": (2, 2)}}, r"must be 1 integers >= 1 \(-1 is not taken here\), got \(2, 2\)", id="chunks-wrong-ndim"
+        {"v": {"chunks": (2, 2)}},
+        r"must be 1 integers >= 1 \(-1 is not taken here\), got \(2, 2\)",
+        id="chunks-wrong-ndim",
     ),
     pytest.param({"v": "zstd"}, r"encoding for variable 'v' must be a dict", id="not-a-dict"),
 ]

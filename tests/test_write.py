@@ -378,7 +378,7 @@ REFUSALS = [
         lambda ds: ds,
         {"mode": "x"},
         ValueError,
-        r"unknown mode 'x'; expected one of \['w-', 'w', 'a', 'r\+'\]",
+        r"unknown mode 'x'; expected one of \['w-', 'w', 'a', 'a-', 'r\+'\]",
         id="unknown-mode",
     ),
     pytest.param(
@@ -522,9 +522,10 @@ def test_refuses_to_replace_a_file_or_a_non_zarr_directory(
     assert snapshot(tmp_path) == before
 
 
-def test_append_to_missing_store_is_file_not_found(tmp_path: Path, small: xr.Dataset) -> None:
+def test_region_write_to_missing_store_is_file_not_found(tmp_path: Path, small: xr.Dataset) -> None:
+    # an append there makes the store, as in xarray (tests/test_dropin.py)
     with pytest.raises(FileNotFoundError, match=r"no zarr store at .*missing\.zarr"):
-        small.zio.to_zarr(tmp_path / "missing.zarr", append_dim="time")
+        small.zio.to_zarr(tmp_path / "missing.zarr", region={"time": slice(0, 2)})
     assert list(tmp_path.iterdir()) == []
 
 

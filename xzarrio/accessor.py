@@ -48,6 +48,11 @@ class ZioAccessor:
         progress: bool | None = None,
         compute: bool = True,
         allow_partial_chunks: bool = False,
+        group: str | None = None,
+        safe_chunks: bool = True,
+        align_chunks: bool = True,
+        write_empty_chunks: bool | None = None,
+        chunkmanager_store_kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Write to a chunked, compressed zarr store, chunks in parallel, with provenance.
 
@@ -58,10 +63,12 @@ class ZioAccessor:
             *storage_options*), a zarr store object, or a writable
             ``icechunk.Session`` (committed once when the write succeeds, with
             the history line as the message; see ``WriteReport.snapshot_id``).
-        mode : {"w-", "w", "a", "r+"}, default "w-"
+        mode : {"w-", "w", "a", "a-", "r+"}, default "w-"
             ``"w-"`` refuses an existing store (``FileExistsError``); ``"w"``
             replaces it, atomically on a local store; ``"a"`` with *append_dim*
-            appends; ``"r+"`` with *region* overwrites a region.
+            appends (``"a-"``: only the variables that have *append_dim*, as in
+            xarray), and where no store is yet makes one; ``"r+"`` with
+            *region* overwrites a region.
         chunks : None, "auto" or dict, optional
             Stored chunks. None keeps the object's dask chunks (zarr chooses for
             in-memory data); ``"auto"`` aims at ``chunk_target_bytes``; a dict
@@ -105,6 +112,23 @@ class ZioAccessor:
             Let a region write cover stored chunks only in part. Such a chunk is
             read, patched and rewritten whole, so it is refused by default: a
             concurrent writer of the chunk's other part would lose data.
+        group : str, optional
+            The group to write, a path inside the store, as in xarray. A group
+            of a store that exists is written in place under the undo journal,
+            so that its other groups stay (``mode="w"`` replaces that group).
+        safe_chunks : bool, default True
+            As in xarray: ``False`` lets dask chunks and region writes cover
+            stored chunks in part without a check (it implies
+            *allow_partial_chunks*).
+        align_chunks : bool, default True
+            Rechunk dask data so that every task writes whole stored chunks.
+            ``False`` is xarray's default: dask chunks that straddle stored
+            chunks are then refused (with *safe_chunks*).
+        write_empty_chunks : bool, optional
+            As in xarray: whether chunks that hold only the fill value are
+            written (zarr's default: they are not).
+        chunkmanager_store_kwargs : dict, optional
+            Passed to ``dask.array.store``, as in xarray.
 
         Notes
         -----
@@ -126,7 +150,7 @@ class ZioAccessor:
         FileExistsError
             ``mode="w-"`` and the store exists.
         FileNotFoundError
-            ``mode="a"``/``"r+"`` and the store does not exist.
+            A region write (``mode="r+"``) and the store does not exist.
         PermissionError
             The store is read-only (:class:`~xzarrio.errors.StoreNotWritableError`).
         ValueError
@@ -163,6 +187,11 @@ class ZioAccessor:
             progress=progress,
             compute=compute,
             allow_partial_chunks=allow_partial_chunks,
+            group=group,
+            safe_chunks=safe_chunks,
+            align_chunks=align_chunks,
+            write_empty_chunks=write_empty_chunks,
+            chunkmanager_store_kwargs=chunkmanager_store_kwargs,
         )
 
     def reopen(self, **kwargs: Any) -> xr.Dataset:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 __all__ = [
     "AppendMismatchError",
+    "ArgumentTypeError",
+    "ChunkSizeTypeError",
     "CodecFormatError",
     "InterruptedWriteError",
     "InvalidArgumentError",
     "InvalidAttributeError",
     "InvalidChunksError",
-    "ChunkSizeTypeError",
     "InvalidOptionError",
     "MissingDependencyError",
     "NoSourceStoreError",
@@ -89,6 +90,10 @@ class InvalidOptionError(XzarrioError, ValueError):
 
 class InvalidArgumentError(XzarrioError, ValueError):
     """Any other argument value outside what is accepted."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type, such as ``"no"`` for a flag that takes a bool."""
 
 
 class MissingDependencyError(XzarrioError, ImportError):

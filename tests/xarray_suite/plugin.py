@@ -63,7 +63,7 @@ def _without_provenance(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _to_zarr(obj: Any, store: Any = None, *args: Any, **kwargs: Any) -> Any:
-    kwargs = _named(args, ("chunk_store", "mode", "synchronizer", "group", "encoding"), kwargs)
+    kwargs = _named(args, ("mode", "group", "encoding"), kwargs)
     kwargs.pop("synchronizer", None)  # a no-op in zarr 3
     if kwargs.get("mode") is None:
         kwargs.pop("mode", None)

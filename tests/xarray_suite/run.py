@@ -21,7 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 #: the classes of xarray's own zarr tests that the comparison runs
-CLASSES = ("TestZarrDirectoryStore", "TestZarrDictStore", "TestZarrWriteEmpty", "TestZarrRegionAuto")
+CLASSES = (
+    "TestZarrDirectoryStore",
+    "TestZarrDictStore",
+    "TestZarrWriteEmpty",
+    "TestZarrRegionAuto",
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 

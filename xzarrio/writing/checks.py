@@ -19,6 +19,7 @@ import xarray as xr
 from ..codecs import resolve_compressors
 from ..errors import (
     AppendMismatchError,
+    ArgumentTypeError,
     ChunkSizeTypeError,
     InvalidArgumentError,
     InvalidAttributeError,
@@ -33,6 +34,8 @@ __all__ = [
     "check_all_attrs",
     "check_append",
     "check_encoding",
+    "check_flag",
+    "check_group",
     "check_names",
     "check_region",
     "check_storable",
@@ -43,7 +46,7 @@ __all__ = [
     "without_indexes",
 ]
 
-MODES = ("w-", "w", "a", "r+")
+MODES = ("w-", "w", "a", "a-", "r+")
 
 
 def as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
@@ -125,6 +128,27 @@ def check_all_attrs(ds: xr.Dataset) -> None:
         _check_attrs(var.attrs, f"variable {name!r}")
 
 
+def check_group(group: Any) -> str | None:
+    """xarray's ``group=``: a path of names inside the store, or None for its root."""
+    if group is None:
+        return None
+    if not isinstance(group, str):
+        raise ArgumentTypeError(f"group must be a string (a path inside the store), got {group!r}")
+    parts = group.strip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise InvalidArgumentError(
+            f"group={group!r} is not a path of names inside the store (no '', '.' or '..')"
+        )
+    return "/".join(parts)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """*value* of the keyword *name*, which takes True or False only."""
+    if not isinstance(value, bool | np.bool_):
+        raise ArgumentTypeError(f"{name} takes True or False, got {value!r}")
+    return bool(value)
+
+
 def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
     if mode not in MODES:
         raise InvalidArgumentError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
@@ -134,11 +158,11 @@ def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
             "append_dim, region overwrites a part of it; pick one"
         )
     if append_dim is not None:
-        if mode not in ("w-", "a"):
-            raise InvalidArgumentError(f"append_dim needs mode='a', got mode={mode!r}")
-        return "a"
+        if mode not in ("w-", "a", "a-"):
+            raise InvalidArgumentError(f"append_dim needs mode='a' or 'a-', got mode={mode!r}")
+        return "a" if mode == "w-" else mode
     if region is not None:
-        if mode not in ("w-", "r+", "a"):
+        if mode not in ("w-", "r+", "a", "a-"):
             raise InvalidArgumentError(f"region needs mode='r+' (or 'a'), got mode={mode!r}")
         return "r+" if mode == "w-" else mode
     return mode

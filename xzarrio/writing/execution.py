@@ -43,7 +43,7 @@ def execute(plan: WritePlan) -> WriteReport:
         transaction.message = _write_data(plan, store, gate)
         if plan.target.in_place:
             transaction.finish()
-            transaction.message = _stamp(plan, store)
+            transaction.message = _stamp(plan, store, transaction.message)
     # a new store holds exactly what was written, if all of it was written here
     local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
     return report_of(plan, transaction.snapshot_id, store.written if local else None)
@@ -57,11 +57,11 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
     """
     ds = plan.ds.copy(deep=False)
     line = plan.operation
-    if plan.target.in_place:
-        # xarray puts the Dataset's attributes on the root (mode "a"): give it the
+    if plan.target.existing is not None:
+        # xarray puts the Dataset's attributes on the group (mode "a"): give it the
         # store's own, read now (a deferred write runs after others), so that a
         # failure leaves them as they were ('coordinates' is xarray's to write)
-        attrs = zarr.open_group(store, mode="r").attrs.asdict()
+        attrs = zarr.open_group(store, mode="r", path=plan.group or "").attrs.asdict()
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
     elif plan.provenance:
         now = now_utc()
@@ -73,13 +73,18 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
         delayed = ds.to_zarr(  # type: ignore[call-overload]
             store,
             mode=plan.mode if plan.target.in_place or icechunk else "w-",
+            group=plan.group,
             compute=False,
             # in place, once, after the data and the provenance: see _stamp
             consolidated=False if plan.target.in_place else plan.consolidated,
-            append_dim=plan.append_dim,
+            # a new store or group is made whole: "a" where nothing was appends to nothing
+            append_dim=plan.append_dim if plan.target.existing is not None else None,
             region=plan.region,
-            align_chunks=True,
-            zarr_format=None if plan.target.in_place else plan.target.zarr_format,
+            safe_chunks=plan.safe_chunks,
+            align_chunks=plan.align_chunks,
+            write_empty_chunks=plan.write_empty_chunks,
+            chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),
+            zarr_format=plan.target.zarr_format,
         )
     if is_distributed_client(plan.scheduler):
         _run_on_client(plan, delayed, gate)
@@ -88,18 +93,22 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
     return line
 
 
-def _stamp(plan: WritePlan, store: GuardedStore) -> str:
-    """In place: stamp the provenance after the data, consolidate; return the history line."""
-    root = zarr.open_group(store, mode="r+")
-    line = plan.operation
-    if plan.provenance:
+def _stamp(plan: WritePlan, store: GuardedStore, line: str) -> str:
+    """In place: stamp the provenance after the data, consolidate; return the history line.
+
+    A group new to the store got its provenance with its metadata (*line*).
+    """
+    if plan.provenance and plan.target.existing is not None:
+        group = zarr.open_group(store, mode="r+", path=plan.group or "")
         now = now_utc()
-        root.attrs.put(attrs_for_modified_store(root.attrs.asdict(), plan.call, plan.text, now))
+        group.attrs.put(attrs_for_modified_store(group.attrs.asdict(), plan.call, plan.text, now))
         line = history_line(plan.call, plan.text, now)
     if plan.consolidated is not False and store.supports_consolidated_metadata:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
-            zarr.consolidate_metadata(store)
+            # the root's consolidated metadata holds the groups' too
+            for path in dict.fromkeys(("", plan.group or "")):
+                zarr.consolidate_metadata(store, path=path)
     return line
 
 

@@ -38,7 +38,8 @@ class WritePlan:
     ds: xr.Dataset
     #: what is at the store's place, seen once
     target: Target
-    #: ``"w-"``, ``"w"`` (a new store), ``"a"`` or ``"r+"`` (in place)
+    #: ``"w-"``, ``"w"``, ``"a"``, ``"a-"`` or ``"r+"``, as in xarray (``target`` says
+    #: whether the write is in place: ``"a"`` where nothing is makes a new store)
     mode: str
     #: the dimension an append extends, or None
     append_dim: Hashable | None
@@ -58,6 +59,12 @@ class WritePlan:
     call: str
     #: the user's note for the history line
     text: str | None
+    #: xarray's keywords of the same names, passed on to its ``to_zarr``
+    group: str | None = None
+    safe_chunks: bool = True
+    align_chunks: bool = True
+    write_empty_chunks: bool | None = None
+    chunkmanager_store_kwargs: Mapping[str, Any] = field(default_factory=dict)
     #: when the call began (``time.perf_counter``), for the report
     started: float = field(default_factory=time.perf_counter)
 
@@ -87,13 +94,19 @@ def plan(
     scheduler: Any = None,
     progress: bool | None = None,
     allow_partial_chunks: bool = False,
+    group: str | None = None,
+    safe_chunks: bool = True,
+    align_chunks: bool = True,
+    write_empty_chunks: bool | None = None,
+    chunkmanager_store_kwargs: Mapping[str, Any] | None = None,
 ) -> WritePlan:
     """Check every argument, look at the target and encode the data; writes nothing."""
     started = time.perf_counter()
     ds = checks.as_dataset(obj)
     _check_object(ds, chunks, history, zarr_format)
     mode = checks.resolve_mode(mode, append_dim, region)
-    target = look(locate(store, storage_options), mode, zarr_format)
+    group = checks.check_group(group)
+    target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
     # data in memory, or a store that lives in this process: no Client unless asked for
     in_memory = all(v.chunks is None for v in ds.variables.values())
     here = target.location.kind in ("memory", "object")
@@ -104,8 +117,10 @@ def plan(
             # an object store's writes wait on the network: as many at once as zarr's own
             workers = max(workers, int(zarr.config.get("async.concurrency") or 1))
     _check_scheduler_reaches(chosen, target)
-    ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow_partial_chunks)
-    if not target.in_place:
+    allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
+    allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
+    ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow)
+    if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     offsets = _offsets(target, append_dim, region)
     call = _call(obj, store, target, mode, chunks, compressor, append_dim, region)
@@ -123,6 +138,11 @@ def plan(
         call=call,
         text=history,
         started=started,
+        group=group,
+        safe_chunks=safe_chunks,
+        align_chunks=checks.check_flag("align_chunks", align_chunks),
+        write_empty_chunks=write_empty_chunks,
+        chunkmanager_store_kwargs=dict(chunkmanager_store_kwargs or {}),
     )
 
 
@@ -272,6 +292,7 @@ def _call(
             else type(compressor).__name__,
             "append_dim": append_dim,
             "region": region,
+            "group": target.group,
             "zarr_format": target.zarr_format,
         },
     )

@@ -102,7 +102,7 @@ def report_of(
     new store, where the write saw all of them (else the store is listed).
     """
     location = plan.target.location
-    root = zarr.open_group(location.opener(), mode="r")
+    root = zarr.open_group(location.opener(), mode="r", path=plan.group or "")
     names = tuple(str(n) for n in plan.ds.variables)
     arrays = {name: cast(zarr.Array, root[name]) for name in names}
     if plan.target.in_place:

@@ -39,22 +39,33 @@ class Target:
     zarr_format : int
         The store's format, or for a new store the one it will have.
     groups : frozenset of str
-        The names of the groups the existing store holds at its root.
+        The names of the groups the existing store holds in the written group.
+    group : str or None
+        The group written (xarray's ``group=``); None for the root.
+    in_place : bool
+        Whether the write changes an existing store (rather than making a new
+        one): an append or a region write, or a group written into a store
+        that holds others.
     """
 
     location: Location
     existing: xr.Dataset | None
     zarr_format: int
     groups: frozenset[str] = frozenset()
-
-    @property
-    def in_place(self) -> bool:
-        """Whether the write changes an existing store (rather than making a new one)."""
-        return self.existing is not None
+    group: str | None = None
+    in_place: bool = False
 
 
-def look(location: Location, mode: str, zarr_format: int | None) -> Target:
-    """The :class:`Target` of a write in *mode* to *location*; refuses what cannot be."""
+def look(
+    location: Location, mode: str, zarr_format: int | None, *, region: Any = None,
+    group: str | None = None,
+) -> Target:  # fmt: skip
+    """The :class:`Target` of a write in *mode* to *location*; refuses what cannot be.
+
+    ``mode="a"`` (or ``"a-"``) where no store is yet makes one, as in xarray;
+    a region write needs the store. A *group* of a store that exists is
+    written in place, whatever the mode: the store's other groups stay.
+    """
     if location.read_only:
         raise StoreNotWritableError(
             f"the store {location.shown} is read-only (opened with read_only=True); "
@@ -67,17 +78,51 @@ def look(location: Location, mode: str, zarr_format: int | None) -> Target:
         )
     # an interrupted write first: repairing it later would undo this one
     check_store(location, writing=True)
-    if mode in ("w", "w-"):
+    creating = mode in ("a", "a-") and region is None
+    if group is not None and not _absent(location):
+        return _look_at_group(location, mode, zarr_format, group, creating)
+    if mode in ("w", "w-") or (creating and _absent(location)):
         _check_new(location, mode)
         fmt = zarr_format or zarr.config.get("default_zarr_format")
-        return Target(location=location, existing=None, zarr_format=fmt)
-    existing, root = _open_existing(location, mode)
-    fmt = root.metadata.zarr_format
+        return Target(location=location, existing=None, zarr_format=fmt, group=group)
+    return _look_at_existing(location, mode, zarr_format, group)
+
+
+def _look_at_existing(
+    location: Location, mode: str, zarr_format: int | None, group: str | None
+) -> Target:
+    existing, root = _open_existing(location, mode, group)
+    fmt = _same_format(root, zarr_format)
+    # the store's own listing: consolidated metadata may not know a group added since
+    names = sync(list_names(location.zarr_store(), f"{group}/" if group else ""))
+    return Target(
+        location=location, existing=existing, zarr_format=fmt, in_place=True, group=group,
+        groups=frozenset(names) - set(existing.variables),
+    )  # fmt: skip
+
+
+def _look_at_group(
+    location: Location, mode: str, zarr_format: int | None, group: str, creating: bool
+) -> Target:
+    """A group of an existing store: appended to, or (re)made in place beside the others."""
+    there = _holds_zarr(location, group)
+    if mode in ("a", "a-", "r+") and (there or not creating):
+        return _look_at_existing(location, mode, zarr_format, group)
+    if mode == "w-" and there:
+        raise StoreExistsError(
+            f"the group {group!r} already exists in {location.shown}; use mode='w' to "
+            "replace it or mode='a' with append_dim to append to it"
+        )
+    root = zarr.open_group(location.opener(), mode="r")
+    fmt = _same_format(root, zarr_format)
+    return Target(location=location, existing=None, zarr_format=fmt, group=group, in_place=True)
+
+
+def _same_format(root: zarr.Group, zarr_format: int | None) -> int:
+    fmt = int(root.metadata.zarr_format)
     if zarr_format is not None and zarr_format != fmt:
         raise InvalidArgumentError(f"zarr_format={zarr_format} but the store is zarr format {fmt}")
-    # the store's own listing: consolidated metadata may not know a group added since
-    groups = frozenset(sync(list_names(location.zarr_store()))) - set(existing.variables)
-    return Target(location=location, existing=existing, zarr_format=fmt, groups=groups)
+    return fmt
 
 
 def _check_new(location: Location, mode: str) -> None:
@@ -92,11 +137,20 @@ def _check_new(location: Location, mode: str) -> None:
         )
 
 
-def _holds_zarr(location: Location) -> bool:
+def _absent(location: Location) -> bool:
+    """Whether nothing is at *location* to append to: no path, or no zarr there."""
+    if location.kind == "local":
+        assert location.path is not None
+        return not location.path.exists()
+    return not _holds_zarr(location)
+
+
+def _holds_zarr(location: Location, group: str | None = None) -> bool:
     store = location.zarr_store()
     # icechunk holds zarr 3 only, and has no format 2 keys to ask about
     markers = ("zarr.json",) if location.kind == "icechunk" else ZARR_MARKERS
-    return any(sync(store.exists(marker)) for marker in markers)
+    where = f"{group}/" if group else ""
+    return any(sync(store.exists(where + marker)) for marker in markers)
 
 
 def _check_new_path(path: Path, mode: str) -> None:
@@ -127,9 +181,11 @@ def _check_new_path(path: Path, mode: str) -> None:
         )
 
 
-def _open_existing(location: Location, mode: str) -> tuple[xr.Dataset, zarr.Group]:
-    """The store to append to or write a region of, opened lazily, and its root group."""
-    what = "append to" if mode == "a" else "write to"
+def _open_existing(
+    location: Location, mode: str, group: str | None = None
+) -> tuple[xr.Dataset, zarr.Group]:
+    """The store to append to or write a region of, opened lazily, and its (written) group."""
+    what = "append to" if mode.startswith("a") else "write to"
     if location.kind == "local":
         assert location.path is not None
         path = location.path
@@ -144,15 +200,17 @@ def _open_existing(location: Location, mode: str) -> tuple[xr.Dataset, zarr.Grou
                 f"the store {str(path)!r} is read-only here (its folder takes no writes)"
             )
     try:
-        root = zarr.open_group(location.opener(), mode="r")
+        root = zarr.open_group(location.opener(), mode="r", path=group or "")
     except (zarr.errors.GroupNotFoundError, FileNotFoundError):
+        where = f"no group {group!r}" if group else "no zarr group"
         raise StoreNotFoundError(
-            f"no zarr store in {location.shown}: it holds no zarr group to {what}"
+            f"no zarr store in {location.shown}: it holds {where} to {what}"
         ) from None
     fmt = root.metadata.zarr_format
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         existing = xr.open_zarr(
-            cast(Any, location.opener()), chunks=None, zarr_format=fmt, consolidated=None
-        )
+            cast(Any, location.opener()), group=group, chunks=None, zarr_format=fmt,
+            consolidated=None,
+        )  # fmt: skip
     return existing, root

@@ -146,10 +146,11 @@ class NewObjectStore(Transaction):
             self.journal = begin_journal(self.location, self.operation, fresh=True)
             self._lease = _LeaseKeeper(self.journal)
             return GuardedStore(target, self.gate, self.journal)
-        if self.mode == "w-":
+        if self.mode != "w":
             raise StoreExistsError(
                 f"{self.location.shown} is not empty (a store appeared there meanwhile, or "
-                "other objects are there); mode='w-' writes only where nothing is"
+                f"other objects are there); mode={self.mode!r} makes a store only where "
+                "nothing is"
             )
         if self.location.kind == "fsspec":
             self.staging = self.location.sibling(staging_suffix()).zarr_store()
@@ -254,7 +255,7 @@ class InPlaceObject(Transaction):
 
     def begin(self) -> GuardedStore:
         check_store(self.location, writing=True)
-        if self.mode == "a":
+        if self.mode in ("a", "a-"):
             for journal in journals(self.location):
                 if journal.alive:
                     from ..errors import WriteInProgressError

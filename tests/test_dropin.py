@@ -1,0 +1,151 @@
+"""The keywords of ``xarray.Dataset.to_zarr`` that ``.zio.to_zarr`` takes, meaning what xarray means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import xzarrio
+
+
+def _series(n: int = 8, start: int = 0) -> xr.Dataset:
+    return xr.Dataset(
+        {"v": ("t", np.arange(start, start + n, dtype="f8")), "const": ("x", np.ones(3))},
+        coords={"t": np.arange(start, start + n)},
+    )
+
+
+def test_mode_a_where_nothing_is_makes_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "new.zarr"
+    _series().zio.to_zarr(path, mode="a")
+    _series(4, 8).zio.to_zarr(path, mode="a", append_dim="t")
+    back = xzarrio.open_zarr(path)
+    np.testing.assert_array_equal(back.v.values, np.arange(12.0))
+
+
+def test_mode_a_with_append_dim_where_nothing_is_makes_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "new.zarr"
+    _series().zio.to_zarr(path, append_dim="t")
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(8.0))
+
+
+def test_mode_a_minus_appends_only_what_has_the_append_dim(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    _series().zio.to_zarr(path)
+    more = _series(4, 8).assign(const=("x", np.full(3, 5.0)))
+    more.zio.to_zarr(path, mode="a-", append_dim="t")
+    back = xzarrio.open_zarr(path)
+    np.testing.assert_array_equal(back.v.values, np.arange(12.0))
+    np.testing.assert_array_equal(back.const.values, np.ones(3))  # left alone, as in xarray
+
+
+@pytest.mark.parametrize("write_empty", [True, False])
+def test_write_empty_chunks_as_in_xarray(tmp_path: Path, write_empty: bool) -> None:
+    path = tmp_path / "e.zarr"
+    ds = xr.Dataset({"v": ("t", np.zeros(8))})
+    ds.zio.to_zarr(path, chunks={"t": 2}, encoding={"v": {"fill_value": 0.0}},
+                   write_empty_chunks=write_empty)  # fmt: skip
+    stored = (
+        sorted(p.name for p in (path / "v" / "c").iterdir()) if (path / "v" / "c").exists() else []
+    )
+    assert stored == (["0", "1", "2", "3"] if write_empty else [])
+
+
+def test_safe_chunks_false_lets_a_region_cover_chunks_in_part(tmp_path: Path) -> None:
+    path = tmp_path / "r.zarr"
+    xr.Dataset({"v": ("t", np.zeros(8))}).zio.to_zarr(path, chunks={"t": 4})
+    part = xr.Dataset({"v": ("t", np.ones(2))})
+    with pytest.raises(ValueError, match="allow_partial_chunks"):
+        part.zio.to_zarr(path, region={"t": slice(1, 3)}, allow_partial_chunks=False)
+    part.zio.to_zarr(path, region={"t": slice(1, 3)}, safe_chunks=False)
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, [0, 1, 1, 0, 0, 0, 0, 0])
+
+
+def test_align_chunks_false_refuses_straddling_dask_chunks_as_xarray_does(tmp_path: Path) -> None:
+    ds = xr.Dataset({"v": ("t", np.zeros(8))}).chunk({"t": 3})
+    with pytest.raises(ValueError, match=r"overlap|align_chunks"):
+        ds.zio.to_zarr(tmp_path / "a.zarr", encoding={"v": {"chunks": (2,)}}, align_chunks=False)
+    assert not (tmp_path / "a.zarr").exists()
+    ds.zio.to_zarr(tmp_path / "b.zarr", encoding={"v": {"chunks": (2,)}})  # aligned by default
+    assert zarr.open_array(str(tmp_path / "b.zarr" / "v"), mode="r").chunks == (2,)
+
+
+@pytest.mark.parametrize("flag", ["allow_partial_chunks", "safe_chunks", "align_chunks"])
+def test_flags_take_a_bool_only(tmp_path: Path, flag: str) -> None:
+    with pytest.raises(TypeError, match=f"{flag} takes True or False, got 'no'") as info:
+        _series().zio.to_zarr(tmp_path / "f.zarr", **{flag: "no"})
+    assert isinstance(info.value, xzarrio.errors.ArgumentTypeError)
+    assert not (tmp_path / "f.zarr").exists()
+
+
+def test_chunkmanager_store_kwargs_reach_dask_store_as_in_xarray(tmp_path: Path) -> None:
+    ds = _series().chunk({"t": 4})
+    kwargs = {"chunkmanager_store_kwargs": {"lock": False}}  # xarray sets lock itself
+    with pytest.raises(TypeError, match="multiple values for keyword argument 'lock'"):
+        ds.to_zarr(tmp_path / "x.zarr", **kwargs)
+    with pytest.raises(TypeError, match="multiple values for keyword argument 'lock'"):
+        ds.zio.to_zarr(tmp_path / "k.zarr", **kwargs)
+    assert not (tmp_path / "k.zarr").exists()
+
+
+# ---------------------------------------------------------------------- group=
+
+
+def test_groups_are_written_beside_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "g.zarr"
+    _series().zio.to_zarr(path, group="first", history="one")
+    _series(4).zio.to_zarr(path, group="second/deep")
+    first = xzarrio.open_zarr(path, group="first")
+    np.testing.assert_array_equal(first.v.values, np.arange(8.0))
+    assert "one" in first.attrs["history"]
+    second = xzarrio.open_zarr(path, group="second/deep")
+    np.testing.assert_array_equal(second.v.values, np.arange(4.0))
+    assert "group='second/deep'" in second.attrs["history"]
+    with pytest.raises(FileExistsError, match="the group 'first' already exists"):
+        _series().zio.to_zarr(path, group="first")
+
+
+def test_mode_w_replaces_one_group_and_keeps_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "g.zarr"
+    _series().zio.to_zarr(path, group="a")
+    _series().zio.to_zarr(path, group="b")
+    _series(3, 100).zio.to_zarr(path, group="a", mode="w")
+    np.testing.assert_array_equal(xzarrio.open_zarr(path, group="a").v.values, [100, 101, 102])
+    np.testing.assert_array_equal(xzarrio.open_zarr(path, group="b").v.values, np.arange(8.0))
+
+
+def test_append_and_region_writes_to_a_group(tmp_path: Path) -> None:
+    path = tmp_path / "g.zarr"
+    _series().zio.to_zarr(path, group="a", chunks={"t": 4})
+    _series(4, 8).zio.to_zarr(path, group="a", append_dim="t")
+    part = _series(4).drop_vars("const").assign(v=("t", np.full(4, -1.0)))
+    part.zio.to_zarr(path, group="a", region={"t": slice(0, 4)})
+    back = xzarrio.open_zarr(path, group="a")
+    np.testing.assert_array_equal(back.v.values, [-1] * 4 + list(range(4, 12)))
+    assert len(back.attrs["history"].splitlines()) == 3
+
+
+def test_a_failed_group_write_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    from .conftest import snapshot
+    from .faults import failing
+
+    path = tmp_path / "g.zarr"
+    _series().zio.to_zarr(path, group="a")
+    before = snapshot(tmp_path)
+    for mode in ("w-", "w"):
+        with pytest.raises(RuntimeError, match="a task failed"):
+            failing(RuntimeError("a task failed")).zio.to_zarr(path, group="b", mode=mode)
+    with pytest.raises(RuntimeError, match="a task failed"):
+        failing(RuntimeError("a task failed")).zio.to_zarr(path, group="a", mode="w")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("group", ["../up", "a//b", 3])
+def test_a_group_that_is_no_path_inside_the_store_is_refused(tmp_path: Path, group: object) -> None:
+    with pytest.raises((ValueError, TypeError), match="group"):
+        _series().zio.to_zarr(tmp_path / "g.zarr", group=group)
+    assert not (tmp_path / "g.zarr").exists()
