@@ -81,6 +81,8 @@ def _open_dataset(original: Callable[..., Any]) -> Callable[..., Any]:
         if args or kwargs.get("engine") != "zarr":
             return original(filename_or_obj, *args, **kwargs)
         kwargs.pop("engine")
+        if kwargs.get("mode") == "r":
+            del kwargs["mode"]  # open_dataset's way to say "read"; open_zarr only reads
         kwargs.update(kwargs.pop("backend_kwargs", None) or {})
         kwargs.setdefault("chunks", None)  # open_dataset's default: no dask
         return _without_provenance(xzarrio.open_zarr(filename_or_obj, **kwargs))

@@ -53,16 +53,28 @@ class Comparison:
         return "\n".join(lines)
 
 
-def run_suite(routed: bool, log: Path, *pytest_args: str) -> dict[str, dict[str, object]]:
-    """One pytest run of the classes; every test's last logged outcome, by test id."""
+def start_suite(
+    routed: bool, log: Path, classes: tuple[str, ...], *pytest_args: str
+) -> subprocess.Popen[str]:
+    """Start one pytest run of the classes, logging every test's outcome to *log*."""
     env = {**os.environ, "XZARRIO_SUITE": "xzarrio" if routed else "xarray"}
     env["XZARRIO_SUITE_LOG"] = str(log)
     command = [
-        sys.executable, "-m", "pytest", "--pyargs", "xarray.tests.test_backends",
-        "-k", " or ".join(CLASSES), "-p", "tests.xarray_suite.plugin",
+        sys.executable, "-m", "pytest", "-c", str(Path(__file__).with_name("pytest.ini")),
+        "--rootdir", str(ROOT), "--pyargs", "xarray.tests.test_backends",
+        "-k", " or ".join(classes), "-p", "tests.xarray_suite.plugin",
         "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "-W", "ignore", *pytest_args,
     ]  # fmt: skip
-    subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=False)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def outcomes_of(run: subprocess.Popen[str], log: Path) -> dict[str, dict[str, object]]:
+    """Wait for *run*; every test's last logged outcome, by test id."""
+    output, _ = run.communicate()
+    if not log.exists():
+        raise RuntimeError(f"xarray's tests did not run:\n{output[-3000:]}")
     outcomes: dict[str, dict[str, object]] = {}
     for line in log.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
@@ -70,10 +82,15 @@ def run_suite(routed: bool, log: Path, *pytest_args: str) -> dict[str, dict[str,
     return outcomes
 
 
-def compare(*pytest_args: str) -> Comparison:
+def compare(classes: tuple[str, ...] = CLASSES, *pytest_args: str) -> Comparison:
+    """Run the test *classes* with plain xarray and through xzarrio, side by side."""
     with tempfile.TemporaryDirectory() as folder:
-        plain = run_suite(False, Path(folder) / "xarray.jsonl", *pytest_args)
-        ours = run_suite(True, Path(folder) / "xzarrio.jsonl", *pytest_args)
+        logs = Path(folder) / "xarray.jsonl", Path(folder) / "xzarrio.jsonl"
+        runs = tuple(
+            start_suite(routed, log, classes, *pytest_args)
+            for routed, log in zip((False, True), logs, strict=True)
+        )
+        plain, ours = (outcomes_of(run, log) for run, log in zip(runs, logs, strict=True))
     good = sorted(test for test, entry in plain.items() if entry["outcome"] == "passed")
     result = Comparison(passed_with_xarray=len(good), passed=0)
     for test in good:
@@ -92,8 +109,9 @@ def compare(*pytest_args: str) -> Comparison:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the comparison here")
+    parser.add_argument("--classes", nargs="+", default=list(CLASSES), help="test classes to run")
     args, pytest_args = parser.parse_known_args()
-    result = compare(*pytest_args)
+    result = compare(tuple(args.classes), *pytest_args)
     print(result.summary())
     if args.json is not None:
         args.json.write_text(json.dumps(asdict(result), indent=1), encoding="utf-8")
