@@ -164,6 +164,16 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+def local_client(**cluster: Any) -> Iterator[Any]:
+    """A Client (not the default one) of a LocalCluster made with *cluster*."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(dashboard_address=None, **cluster) as made,
+        distributed.Client(made, set_as_default=False) as client,
+    ):
+        yield client
+
+
 @pytest.fixture(scope="module")
 def cluster_client() -> Iterator[Any]:
     """A distributed.Client of a LocalCluster (one worker, two threads, in this process).
@@ -171,24 +181,10 @@ def cluster_client() -> Iterator[Any]:
     Per module: while a Client lives, dask's rule sends every ``scheduler=None``
     computation of the process to it.
     """
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
+    yield from local_client(n_workers=1, threads_per_worker=2, processes=False)
 
 
 @pytest.fixture(scope="module")
 def process_cluster() -> Iterator[Any]:
     """A Client of two worker processes: nothing of the test process is shared with them."""
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
+    yield from local_client(n_workers=2, threads_per_worker=1, processes=True)

@@ -17,7 +17,7 @@ import zarr
 import xzarrio
 from xzarrio import journal
 
-from .conftest import snapshot
+from .conftest import local_client, snapshot
 from .faults import CHUNK, base, failing, write
 
 # ---------------------------------------------------------------------- icechunk
@@ -113,13 +113,9 @@ def test_icechunk_on_the_processes_scheduler_is_refused(repo) -> None:  # type: 
 
 
 def test_a_worker_that_left_during_a_write_is_named() -> None:
-    distributed = pytest.importorskip("distributed")
     from xzarrio.writing.guard import scheduler_time, workers_left
 
-    with (
-        distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    for client in local_client(n_workers=2, processes=False):
         started = scheduler_time(client)
         assert workers_left(client, started) == []
         gone = sorted(client.scheduler_info()["workers"])[0]
