@@ -107,16 +107,7 @@ def plan(
     mode = checks.resolve_mode(mode, append_dim, region)
     group = checks.check_group(group)
     target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
-    # data in memory, or a store that lives in this process: no Client unless asked for
-    in_memory = all(v.chunks is None for v in ds.variables.values())
-    here = target.location.kind in ("memory", "object")
-    chosen = resolve_scheduler(scheduler, local_only=in_memory or here)
-    workers = options.resolve_num_workers(num_workers)
-    if num_workers is None and options.OPTIONS["num_workers"] is None:
-        if target.location.kind == "fsspec":
-            # an object store's writes wait on the network: as many at once as zarr's own
-            workers = max(workers, int(zarr.config.get("async.concurrency") or 1))
-    _check_scheduler_reaches(chosen, target)
+    chosen = _scheduler(ds, target, scheduler)
     allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
     allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
     ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow)
@@ -132,7 +123,7 @@ def plan(
         region=region,
         consolidated=consolidated,
         scheduler=chosen,
-        num_workers=workers,
+        num_workers=_num_workers(num_workers, target),
         progress=options.OPTIONS["progress"] if progress is None else bool(progress),
         provenance=bool(options.OPTIONS["provenance"]),
         call=call,
@@ -144,6 +135,25 @@ def plan(
         write_empty_chunks=write_empty_chunks,
         chunkmanager_store_kwargs=dict(chunkmanager_store_kwargs or {}),
     )
+
+
+def _scheduler(ds: xr.Dataset, target: Target, scheduler: Any) -> Any:
+    """The write's scheduler, refused where its workers cannot reach the store."""
+    # data in memory, or a store that lives in this process: no Client unless asked for
+    in_memory = all(v.chunks is None for v in ds.variables.values())
+    here = target.location.kind in ("memory", "object")
+    chosen = resolve_scheduler(scheduler, local_only=in_memory or here)
+    _check_scheduler_reaches(chosen, target)
+    return chosen
+
+
+def _num_workers(num_workers: int | None, target: Target) -> int:
+    workers = options.resolve_num_workers(num_workers)
+    if num_workers is None and options.OPTIONS["num_workers"] is None:
+        if target.location.kind == "fsspec":
+            # an object store's writes wait on the network: as many at once as zarr's own
+            workers = max(workers, int(zarr.config.get("async.concurrency") or 1))
+    return workers
 
 
 def _encode(

@@ -79,9 +79,10 @@ def look(
     # an interrupted write first: repairing it later would undo this one
     check_store(location, writing=True)
     creating = mode in ("a", "a-") and region is None
-    if group is not None and not _absent(location):
+    absent = (group is not None or creating) and _absent(location)  # looked at once
+    if group is not None and not absent:
         return _look_at_group(location, mode, zarr_format, group, creating)
-    if mode in ("w", "w-") or (creating and _absent(location)):
+    if mode in ("w", "w-") or (creating and absent):
         _check_new(location, mode)
         fmt = zarr_format or zarr.config.get("default_zarr_format")
         return Target(location=location, existing=None, zarr_format=fmt, group=group)
