@@ -10,7 +10,18 @@ import xarray as xr
 
 from .errors import InvalidChunksError
 
-__all__ = ["INDEX_CHUNK_BYTES", "check_chunks", "stored_chunks"]
+__all__ = ["INDEX_CHUNK_BYTES", "check_chunks", "is_int", "is_size", "stored_chunks"]
+
+
+def is_int(value: Any) -> bool:
+    """Whether *value* is an integer (a bool is not one here)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_size(value: Any) -> bool:
+    """Whether *value* is a size: an integer >= 1."""
+    return is_int(value) and int(value) >= 1
+
 
 #: the least bytes of a dimension coordinate's stored chunk (see ``_index_chunks``)
 INDEX_CHUNK_BYTES = 2**20
@@ -31,7 +42,7 @@ def check_chunks(ds: xr.Dataset, chunks: Any) -> None:
                 f"chunks names dimension {dim!r}, which the object does not have; "
                 f"expected one of {list(ds.dims)}"
             )
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        if not is_size(size):
             raise InvalidChunksError(
                 f"chunk size for dimension {dim!r} must be an integer >= 1, got {size!r}; "
                 f"to store the dimension whole, give its length ({ds.sizes[dim]})"
@@ -140,8 +151,4 @@ def _is_index(name: Hashable, var: xr.Variable) -> bool:
 
 def _encoded_chunks_fit(var: xr.Variable) -> bool:
     enc = var.encoding.get("chunks")
-    return (
-        isinstance(enc, tuple | list)
-        and len(enc) == var.ndim
-        and all(isinstance(c, numbers.Integral) and int(c) >= 1 for c in enc)
-    )
+    return isinstance(enc, tuple | list) and len(enc) == var.ndim and all(is_size(c) for c in enc)

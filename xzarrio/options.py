@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Callable
 from typing import Any
 
+from .chunks import is_size
 from .errors import InvalidOptionError
 
 __all__ = ["OPTIONS", "get_option", "set_options"]
@@ -21,10 +21,6 @@ OPTIONS: dict[str, Any] = {
 }
 
 
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1
-
-
 def _valid_compressor(value: Any) -> bool:
     from .codecs import COMPRESSOR_NAMES, is_codec
 
@@ -36,12 +32,12 @@ def _valid_compressor(value: Any) -> bool:
 _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "compressor": (_valid_compressor, "a compressor name or codec object"),
     "num_workers": (
-        lambda v: v is None or _is_positive_int(v),
+        lambda v: v is None or is_size(v),
         "None (all cores) or an integer >= 1",
     ),
     "progress": (lambda v: isinstance(v, bool), "True or False"),
     "provenance": (lambda v: isinstance(v, bool), "True or False"),
-    "chunk_target_bytes": (_is_positive_int, "an integer number of bytes >= 1"),
+    "chunk_target_bytes": (is_size, "an integer number of bytes >= 1"),
 }
 
 
@@ -117,7 +113,7 @@ def resolve_num_workers(value: Any) -> int:
     """*value* checked (an integer >= 1), or the default when it is None."""
     if value is None:
         return default_num_workers()
-    if not _is_positive_int(value):
+    if not is_size(value):
         raise InvalidOptionError(f"num_workers must be an integer >= 1 or None, got {value!r}")
     return int(value)
 

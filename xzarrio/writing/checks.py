@@ -7,7 +7,6 @@ before anything is written.
 from __future__ import annotations
 
 import json
-import numbers
 import warnings
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..chunks import is_int
 from ..codecs import resolve_compressors
 from ..errors import (
     AppendMismatchError,
@@ -310,9 +310,9 @@ def check_encoding(
 
 def _encoding_chunks(name: Hashable, chunks: Any, ndim: int) -> tuple[int, ...]:
     """``encoding["chunks"]`` as a tuple: an int means that size on every dimension."""
-    if _is_int(chunks):
+    if is_int(chunks):
         chunks = (chunks,) * ndim
-    if not isinstance(chunks, tuple | list) or not all(_is_int(c) for c in chunks):
+    if not isinstance(chunks, tuple | list) or not all(is_int(c) for c in chunks):
         raise ChunkSizeTypeError(
             f"encoding['chunks'] for variable {name!r} must be an int or a tuple of "
             f"{ndim} ints, got {chunks!r}"
@@ -323,10 +323,6 @@ def _encoding_chunks(name: Hashable, chunks: Any, ndim: int) -> tuple[int, ...]:
             f"(-1 is not taken here), got {chunks!r}"
         )
     return tuple(int(c) for c in chunks)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
