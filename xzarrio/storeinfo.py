@@ -150,15 +150,32 @@ class StoreInfo:
         }
 
 
-def store_nbytes_stored(group: zarr.Group) -> int:
-    """Every byte under *group* in its store: chunks and metadata."""
-    path = group.store_path
+def store_nbytes_stored(node: zarr.Group | zarr.Array) -> int:
+    """Every byte under *node* (a group, or an array) in its store: chunks and metadata.
+
+    Other writers may be at work meanwhile: a key that vanishes between the
+    listing and its size is not counted, nor a file another writer is still
+    writing (zarr's ``.partial`` files).
+    """
+    path = node.store_path
     store = path.store
     if isinstance(store, zarr.storage.FsspecStore) and hasattr(store.fs, "_du"):
         # one listing with sizes, rather than a request per key
         prefix = f"{store.path}/{path.path}".rstrip("/")
         return int(sync(store.fs._du(prefix, total=True)))
-    return int(sync(store.getsize_prefix(path.path)))
+    return sync(_sizes_under(store, f"{path.path}/" if path.path else ""))
+
+
+async def _sizes_under(store: Any, prefix: str) -> int:
+    total = 0
+    async for key in store.list_prefix(prefix):
+        if key.endswith(".partial"):
+            continue
+        try:
+            total += int(await store.getsize(key))
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def _variable_info(name: str, array: zarr.Array) -> VariableInfo:
@@ -170,7 +187,7 @@ def _variable_info(name: str, array: zarr.Array) -> VariableInfo:
         chunks=tuple(array.chunks),
         codecs=describe_codecs(codecs),
         nbytes=int(array.nbytes),
-        nbytes_stored=int(array.nbytes_stored()),
+        nbytes_stored=store_nbytes_stored(array),
         chunks_initialized=int(array.nchunks_initialized),
         chunks_total=int(array.nchunks),
     )

@@ -106,7 +106,7 @@ def report_of(
     names = tuple(str(n) for n in plan.ds.variables)
     arrays = {name: cast(zarr.Array, root[name]) for name in names}
     if plan.target.in_place:
-        stored = sum(int(a.nbytes_stored()) for a in arrays.values())
+        stored = sum(store_nbytes_stored(a) for a in arrays.values())
     elif written is not None:
         stored = sum(written.values())
     else:
