@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import importlib.metadata
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "Provenance",
     "attrs_for_modified_store",
     "attrs_for_new_store",
+    "fold_region_write",
     "format_call",
     "history_line",
     "now_utc",
@@ -119,12 +121,59 @@ def attrs_for_modified_store(
     """Root attributes after an append or region write to an existing store.
 
     ``creation_date`` and ``gmt_timestamp`` stay as they were; ``date_modified``
-    is set to *when*; the new history line goes on top of the store's trail.
+    is set to *when*; the new history line goes on top of the store's trail,
+    or, for a region write that follows others of the same kind, replaces the
+    line of their run (:func:`fold_region_write`).
     """
     new = dict(store_attrs)
-    new["history"] = _prepend(history_line(call, text, when), store_attrs.get("history"))
+    line = history_line(call, text, when)
+    new["history"] = fold_region_write(line, store_attrs.get("history"))
     new["date_modified"] = when.isoformat()
     return new
+
+
+_RUN_PREFIX = re.compile(r"^(\d+) region writes, the last: ")
+_REGION_ARGUMENT = re.compile(r"region=\{[^{}]*\}")
+
+
+def _region_run(text: str) -> tuple[int, str] | None:
+    """For the text of a region write's history line: how many writes it stands for, and
+    what it says besides the region; None for any other line."""
+    prefix = _RUN_PREFIX.match(text)
+    rest = text[prefix.end() :] if prefix else text
+    if not rest.startswith("zio.to_zarr(") or not _REGION_ARGUMENT.search(rest):
+        return None
+    return (int(prefix[1]) if prefix else 1), _REGION_ARGUMENT.sub("region=...", rest, count=1)
+
+
+def fold_region_write(line: str, old_history: Any) -> str:
+    """*old_history* with *line* on top; a run of region writes makes one line.
+
+    Filling a template from many region writes would add a line each: where
+    the newest line is already a region write that differs from *line* only in
+    its region, both become one line with their count and the last one's time.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> first, second = (dt.datetime(2026, 1, 2, h, tzinfo=dt.UTC) for h in (3, 4))
+    >>> call = "zio.to_zarr(store='a.zarr', mode='r+', region={{'t': slice({}, {}, None)}})"
+    >>> old = history_line(call.format(0, 2), None, first)
+    >>> folded = fold_region_write(history_line(call.format(2, 4), None, second), old)
+    >>> folded.split(" [")[0]
+    "2026-01-02T04:00:00+00:00: 2 region writes, the last: zio.to_zarr(store='a.zarr', mode='r+', region={'t': slice(2, 4, None)})"
+    """
+    new = HistoryEntry.parse(line)
+    run = _region_run(new.text)
+    lines = _prepend(line, old_history).splitlines()
+    if run is None or len(lines) < 2:
+        return "\n".join(lines)
+    previous = _region_run(HistoryEntry.parse(lines[1]).text)
+    if previous is None or previous[1] != run[1]:
+        return "\n".join(lines)
+    count = previous[0] + 1
+    folded = HistoryEntry(time=new.time, text=f"{count} region writes, the last: {new.text}")
+    return "\n".join([str(folded), *lines[2:]])
 
 
 def _parse_time(value: Any) -> _dt.datetime | None:
