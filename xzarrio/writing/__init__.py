@@ -24,17 +24,60 @@ import xarray as xr
 from .checks import MODES
 from .execution import execute
 from .plan import WritePlan, plan
-from .report import WriteReport
+from .report import WriteReport, report_of
 
-__all__ = ["MODES", "WritePlan", "WriteReport", "execute", "plan", "to_zarr"]
+__all__ = ["MODES", "WritePlan", "WriteReport", "execute", "fill_plan", "plan", "to_zarr"]
 
 
 def to_zarr(
     obj: xr.Dataset | xr.DataArray, store: Any, *, compute: bool = True, **kwargs: Any
 ) -> Any:
-    """Write *obj* to a zarr store; see :meth:`xzarrio.ZioAccessor.to_zarr`."""
-    p = plan(obj, store, **kwargs)
+    """Write *obj* to a zarr store; see :meth:`xzarrio.ZioAccessor.to_zarr`.
+
+    With ``compute=False`` a new store's template is written now and the
+    returned ``Delayed`` fills it in place (:func:`fill_plan`); an append or a
+    region write touches nothing until the ``Delayed`` is computed.
+    """
+    p = plan(obj, store, compute=compute, **kwargs)
     if compute:
         return execute(p)
-    # the deferred write times itself from when it runs, not from when it was planned
-    return dask.delayed(lambda: execute(replace(p, started=time.perf_counter())), pure=False)()
+    if not p.template:
+        # the deferred write times itself from when it runs, not from when it was planned
+        return dask.delayed(lambda: execute(replace(p, started=time.perf_counter())), pure=False)()
+    execute(p)
+    fill = fill_plan(p, store, kwargs)
+
+    def fill_in() -> WriteReport:
+        started = time.perf_counter()
+        if fill is not None:
+            execute(replace(fill, started=started))
+        return report_of(replace(p, started=started))
+
+    return dask.delayed(fill_in, pure=False)()
+
+
+#: the keywords of a write that also hold for the fill of its template
+_FILL_KEYWORDS = (
+    "storage_options", "group", "scheduler", "num_workers", "progress", "consolidated",
+    "write_empty_chunks", "chunkmanager_store_kwargs", "safe_chunks", "align_chunks",
+)  # fmt: skip
+
+
+def fill_plan(template: WritePlan, store: Any, kwargs: dict[str, Any]) -> WritePlan | None:
+    """The region write that fills the *template* (written) with its dask data.
+
+    It runs in place under the store's journal, so that a fill that fails
+    leaves the template as it was; it adds no history line (the template's
+    records the write). None where the template holds all the data already.
+    """
+    lazy = {name: v for name, v in template.ds.variables.items() if v.chunks is not None}
+    if not lazy:
+        return None
+    coords = set(template.ds.coords)
+    ds = xr.Dataset(
+        {name: v for name, v in lazy.items() if name not in coords},
+        coords={name: v for name, v in lazy.items() if name in coords},
+    )
+    region = {dim: slice(0, size) for dim, size in ds.sizes.items()}
+    fill = plan(ds, store, region=region, **{k: v for k, v in kwargs.items() if k in _FILL_KEYWORDS})
+    return replace(fill, provenance=False)

@@ -77,12 +77,16 @@ def encode_variables(
     user_encoding: Mapping[Hashable, Mapping[str, Any]],
     existing: xr.Dataset | None,
     offsets: Mapping[Hashable, int],
+    *,
+    in_blocks: bool = True,
 ) -> xr.Dataset:
     """A new Dataset whose variables carry the write's encoding, in stored-chunk blocks.
 
     Variables the store already has keep its encoding; new ones get *chunks*
     and *compressors*, then the user's encoding. Data in memory becomes one
-    dask task per stored chunk, so that every chunk write is a task of the write.
+    dask task per stored chunk, so that every chunk write is a task of the write
+    (unless not *in_blocks*: a template's data in memory is written at once,
+    and so are its dask scalars, which no region write can fill later).
     """
     old = existing.variables if existing is not None else {}
     variables = {}
@@ -95,7 +99,9 @@ def encode_variables(
             enc["compressors"] = compressors
         enc.update(user_encoding.get(name, {}))
         new = var.copy(deep=False)
-        if new.chunks is None and unit is not None and var.ndim:
+        if not in_blocks:
+            new = new.load() if new.ndim == 0 else new
+        elif new.chunks is None and unit is not None and var.ndim:
             new = _blocked(var, unit, offsets)
         elif new.chunks is None and var.ndim == 0 and not isinstance(var, xr.IndexVariable):
             new = xr.Variable((), memory_blocks(np.asarray(var.values), ()), var.attrs)

@@ -86,6 +86,8 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
             chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),
             zarr_format=plan.target.zarr_format,
         )
+    if plan.template:
+        return line  # the dask data is left to the fill (see xzarrio.writing.fill_plan)
     if is_distributed_client(plan.scheduler):
         _run_on_client(plan, delayed, gate)
     else:

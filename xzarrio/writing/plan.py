@@ -65,6 +65,9 @@ class WritePlan:
     align_chunks: bool = True
     write_empty_chunks: bool | None = None
     chunkmanager_store_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: ``compute=False`` of a new store: the write makes the template now (the
+    #: metadata, and the data already in memory) and leaves the dask data to a fill
+    template: bool = False
     #: when the call began (``time.perf_counter``), for the report
     started: float = field(default_factory=time.perf_counter)
 
@@ -99,8 +102,13 @@ def plan(
     align_chunks: bool = True,
     write_empty_chunks: bool | None = None,
     chunkmanager_store_kwargs: Mapping[str, Any] | None = None,
+    compute: bool = True,
 ) -> WritePlan:
-    """Check every argument, look at the target and encode the data; writes nothing."""
+    """Check every argument, look at the target and encode the data; writes nothing.
+
+    With ``compute=False`` a new store (or group) is planned as a template
+    (:attr:`WritePlan.template`); an append or a region write is planned as usual.
+    """
     started = time.perf_counter()
     ds = checks.as_dataset(obj)
     _check_object(ds, chunks, history, zarr_format)
@@ -115,8 +123,9 @@ def plan(
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     offsets = _offsets(target, append_dim, region)
     call = _call(obj, store, target, mode, chunks, compressor, append_dim, region)
+    template = not compute and target.existing is None and target.location.kind != "icechunk"
     return WritePlan(
-        ds=_encode(ds, target, chunks, compressor, encoding, offsets),
+        ds=_encode(ds, target, chunks, compressor, encoding, offsets, template),
         target=target,
         mode=mode,
         append_dim=append_dim,
@@ -134,6 +143,7 @@ def plan(
         align_chunks=checks.check_flag("align_chunks", align_chunks),
         write_empty_chunks=write_empty_chunks,
         chunkmanager_store_kwargs=dict(chunkmanager_store_kwargs or {}),
+        template=template,
     )
 
 
@@ -158,9 +168,12 @@ def _num_workers(num_workers: int | None, target: Target) -> int:
 
 def _encode(
     ds: xr.Dataset, target: Target, chunks: Any, compressor: Any, encoding: Any,
-    offsets: Mapping[Hashable, int],
+    offsets: Mapping[Hashable, int], template: bool,
 ) -> xr.Dataset:  # fmt: skip
-    """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks."""
+    """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks.
+
+    A *template*'s data in memory stays in memory: xarray writes it at once.
+    """
     fmt = target.zarr_format
     compressors = resolve_compressors(
         options.OPTIONS["compressor"] if compressor is None else compressor, fmt
@@ -169,7 +182,9 @@ def _encode(
     user_encoding = checks.check_encoding(ds, encoding, old, fmt)
     layout = stored_chunks(ds, chunks, options.OPTIONS["chunk_target_bytes"])
     layout.update({n: e["chunks"] for n, e in user_encoding.items() if "chunks" in e})
-    return encode_variables(ds, layout, compressors, user_encoding, target.existing, offsets)
+    return encode_variables(
+        ds, layout, compressors, user_encoding, target.existing, offsets, in_blocks=not template
+    )
 
 
 def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -> None:
