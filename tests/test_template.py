@@ -109,11 +109,9 @@ def test_four_processes_fill_one_template_and_nothing_is_lost(tmp_path: Path) ->
     )
     template.zio.to_zarr(path, compute=False, chunks={"t": CHUNK})
     quarter = rows // 4
+    command = [sys.executable, "-c", _FILL_ONE_PART, str(path)]
     writers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _FILL_ONE_PART, str(path), str(start), str(start + quarter),
-             str(COLS)]  # fmt: skip
-        )
+        subprocess.Popen([*command, str(start), str(start + quarter), str(COLS)])
         for start in range(0, rows, quarter)
     ]
     assert [writer.wait(timeout=300) for writer in writers] == [0, 0, 0, 0]

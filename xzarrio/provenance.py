@@ -160,8 +160,10 @@ def fold_region_write(line: str, old_history: Any) -> str:
     >>> call = "zio.to_zarr(store='a.zarr', mode='r+', region={{'t': slice({}, {}, None)}})"
     >>> old = history_line(call.format(0, 2), None, first)
     >>> folded = fold_region_write(history_line(call.format(2, 4), None, second), old)
-    >>> folded.split(" [")[0]
-    "2026-01-02T04:00:00+00:00: 2 region writes, the last: zio.to_zarr(store='a.zarr', mode='r+', region={'t': slice(2, 4, None)})"
+    >>> folded.split(" zio.to_zarr")[0]
+    '2026-01-02T04:00:00+00:00: 2 region writes, the last:'
+    >>> "region={'t': slice(2, 4, None)}" in folded
+    True
     """
     new = HistoryEntry.parse(line)
     run = _region_run(new.text)

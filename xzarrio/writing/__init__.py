@@ -79,5 +79,6 @@ def fill_plan(template: WritePlan, store: Any, kwargs: dict[str, Any]) -> WriteP
         coords={name: v for name, v in lazy.items() if name in coords},
     )
     region = {dim: slice(0, size) for dim, size in ds.sizes.items()}
-    fill = plan(ds, store, region=region, **{k: v for k, v in kwargs.items() if k in _FILL_KEYWORDS})
+    same = {key: value for key, value in kwargs.items() if key in _FILL_KEYWORDS}
+    fill = plan(ds, store, region=region, **same)
     return replace(fill, provenance=False)
