@@ -728,13 +728,14 @@ CATALOG: list[BadInput] = [
     ),
     BadInput(
         id="region-partial-chunks",
-        input="a region covering stored chunks only in part (`slice(1, 3)`, chunks of 2)",
+        input="a region covering stored chunks only in part (`slice(1, 3)`, chunks of 2) "
+        "with `safe_chunks=True`, xarray's refusal (without it such chunks are locked)",
         error=errors.RegionError,
         builtin=ValueError,
         message=r"covers stored chunks of 'v' only in part \(chunks of 2 along 't'\)",
         disk=UNCHANGED,
         setup=_store,
-        call=lambda tmp: _region(tmp, _part(1, 3), {"t": slice(1, 3)}),
+        call=lambda tmp: _region(tmp, _part(1, 3), {"t": slice(1, 3)}, safe_chunks=True),
     ),
     BadInput(
         id="allow-partial-chunks-not-a-bool",

@@ -55,12 +55,14 @@ def test_write_empty_chunks_as_in_xarray(tmp_path: Path, write_empty: bool) -> N
     assert stored == (["0", "1", "2", "3"] if write_empty else [])
 
 
-def test_safe_chunks_false_lets_a_region_cover_chunks_in_part(tmp_path: Path) -> None:
+def test_safe_chunks_true_refuses_a_region_covering_chunks_in_part_as_xarray(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "r.zarr"
     xr.Dataset({"v": ("t", np.zeros(8))}).zio.to_zarr(path, chunks={"t": 4})
     part = xr.Dataset({"v": ("t", np.ones(2))})
-    with pytest.raises(ValueError, match="allow_partial_chunks"):
-        part.zio.to_zarr(path, region={"t": slice(1, 3)}, allow_partial_chunks=False)
+    with pytest.raises(ValueError, match="safe_chunks=True refuses that"):
+        part.zio.to_zarr(path, region={"t": slice(1, 3)}, safe_chunks=True)
     part.zio.to_zarr(path, region={"t": slice(1, 3)}, safe_chunks=False)
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, [0, 1, 1, 0, 0, 0, 0, 0])
 

@@ -91,17 +91,19 @@ def test_two_processes_replace_one_store_at_once(store: Path) -> None:
     assert leftovers(store.parent) == []
 
 
-def test_region_covering_part_of_a_chunk_is_refused_unless_allowed(store: Path) -> None:
+def test_region_covering_part_of_a_chunk_is_refused_with_safe_chunks_as_in_xarray(
+    store: Path,
+) -> None:
     before = snapshot(store.parent)
     patch = xr.Dataset({"v": (("t", "x"), np.zeros((10, COLS)))})
     with pytest.raises(
         ValueError,
         match=r"region\['t'\] = slice\(5, 15, None\) covers stored chunks of 'v' only in part",
     ) as info:
-        patch.zio.to_zarr(store, region={"t": slice(5, 15)})
+        patch.zio.to_zarr(store, region={"t": slice(5, 15)}, safe_chunks=True)
     assert isinstance(info.value, xzarrio.errors.RegionError)
     assert snapshot(store.parent) == before
-    patch.zio.to_zarr(store, region={"t": slice(5, 15)}, allow_partial_chunks=True)
+    patch.zio.to_zarr(store, region={"t": slice(5, 15)})  # locked chunk by chunk
     values = xzarrio.open_zarr(store).v.values
     assert (values[5:15] == 0).all()
     np.testing.assert_array_equal(values[:5], base().v.values[:5])

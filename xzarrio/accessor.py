@@ -49,7 +49,7 @@ class ZioAccessor:
         compute: bool = True,
         allow_partial_chunks: bool = False,
         group: str | None = None,
-        safe_chunks: bool = True,
+        safe_chunks: bool | None = None,
         align_chunks: bool = True,
         write_empty_chunks: bool | None = None,
         chunkmanager_store_kwargs: dict[str, Any] | None = None,
@@ -109,15 +109,21 @@ class ZioAccessor:
             If False, nothing is written now: a :class:`dask.delayed.Delayed`
             is returned whose ``.compute()`` writes and returns the report.
         allow_partial_chunks : bool, default False
-            Let a region write cover stored chunks only in part. Such a chunk is
-            read, patched and rewritten whole, so it is refused by default: a
-            concurrent writer of the chunk's other part would lose data.
+            Let a region write cover stored chunks only in part where the store
+            cannot lock a chunk (object stores). Such a chunk is read, patched and
+            rewritten whole: a concurrent writer of its other part could lose
+            data. On a local path or a store in memory each such chunk is locked
+            while it is written, and a failed write undoes only its own part of
+            it, so no flag is needed there.
         group : str, optional
             The group to write, a path inside the store, as in xarray. A group
             of a store that exists is written in place under the undo journal,
             so that its other groups stay (``mode="w"`` replaces that group).
-        safe_chunks : bool, default True
-            As in xarray: ``False`` lets dask chunks and region writes cover
+        safe_chunks : bool, optional
+            Default None: region writes that cover stored chunks in part are
+            made safe with chunk locks where the store has them (see
+            *allow_partial_chunks*). ``True`` refuses them, as xarray does;
+            ``False``, as in xarray, lets dask chunks and region writes cover
             stored chunks in part without a check (it implies
             *allow_partial_chunks*).
         align_chunks : bool, default True

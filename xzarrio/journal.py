@@ -10,6 +10,12 @@ puts every saved key back and deletes every created one, so the store is
 exactly as before, whatever part of the write had happened. On success the
 journal is removed, header first: that removal is the commit.
 
+A chunk that a region write covers only in part is shared with whoever
+writes its other part: the journal keeps the old values of this write's part
+of it (``regions/``), not the chunk, and playing back writes them back into
+the chunk under its lock (:mod:`xzarrio.chunklocks`), so that a failed writer
+undoes its own part and nothing else.
+
 On a local disk the old bytes are kept as a hard link (zarr writes a key as a
 new file renamed into place, so the link keeps the old file) and put back by
 a rename: a rollback needs no free space. On object stores they are copied.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -37,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
+import zarr
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
@@ -78,6 +87,9 @@ class Journal(ABC):
         self.record = record
         self._seen: set[str] = set()
         self._seen_lock = threading.Lock()
+        #: chunks shared with other writers: kept by region (keep_region), not whole
+        self.shared_keys: frozenset[str] = frozenset()
+        self._regions = 0
 
     @property
     def operation(self) -> str:
@@ -93,10 +105,43 @@ class Journal(ABC):
     async def before_change(self, key: str) -> None:
         """Keep what *key* holds now, the first time this write is about to change it."""
         with self._seen_lock:
-            if key in self._seen:
+            if key in self._seen or key in self.shared_keys:
                 return
             self._seen.add(key)
         await self._keep(key)
+
+    def keep_region(self, key: str, array: str, selection: tuple[slice, ...], old: Any) -> None:
+        """Keep the *old* values of the part *selection* of chunk *key* of *array*.
+
+        For a chunk shared with other writers (:attr:`shared_keys`): playing
+        back writes these values back into it, under the chunk's lock.
+        """
+        entry = {"key": key, "array": array, "selection": [[s.start, s.stop] for s in selection]}
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(old), allow_pickle=False)
+        name = f"regions/{self._regions:08d}"
+        self._regions += 1
+        self._put(f"{name}.npy", buffer.getvalue())
+        self._put(f"{name}.json", json.dumps(entry).encode())  # last: the entry is whole
+
+    def _restore_regions(self, store: Store, place: Any) -> None:
+        """Write back the values :meth:`keep_region` kept, each under its chunk's lock."""
+        from .chunklocks import hold_chunks
+
+        for entry_bytes, values_bytes in self._kept_regions():
+            entry = json.loads(entry_bytes)
+            values = np.load(io.BytesIO(values_bytes), allow_pickle=False)
+            where = tuple(slice(start, stop) for start, stop in entry["selection"])
+            with hold_chunks(place, [entry["key"]]):
+                zarr.open_array(store, path=entry["array"], mode="r+")[where] = values
+
+    @abstractmethod
+    def _put(self, name: str, data: bytes) -> None:
+        """Keep *data* under *name* in the journal, durably."""
+
+    @abstractmethod
+    def _kept_regions(self) -> list[tuple[bytes, bytes]]:
+        """Every whole region entry: its description and its values, as kept."""
 
     def _end(self) -> None:
         """This process is done with the journal: from now on it counts as dead."""
@@ -183,6 +228,18 @@ class LocalJournal(Journal):
             await asyncio.to_thread(shutil.copyfile, self.root / key, tmp)
             os.replace(tmp, saved)
 
+    def _put(self, name: str, data: bytes) -> None:
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def _kept_regions(self) -> list[tuple[bytes, bytes]]:
+        folder = self.folder / "regions"
+        entries = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return [(e.read_bytes(), e.with_suffix(".npy").read_bytes()) for e in entries]
+
     def playback(self, *, sweep_partial: bool = False) -> None:
         self._end()  # from now on its writer has given up
         for marker in _files(self.folder / "created"):
@@ -194,6 +251,7 @@ class LocalJournal(Journal):
             key = self._key_of(saved, "saved")
             key.parent.mkdir(parents=True, exist_ok=True)  # a deleted group took its folder
             os.replace(saved, key)
+        self._restore_regions(zarr.storage.LocalStore(self.root), self.root)
         if sweep_partial:
             # zarr writes a key as KEY.<hex>.partial and renames it: a killed writer leaves them
             for partial in self.root.rglob("*.partial"):
@@ -265,9 +323,23 @@ class StoreJournal(Journal):
         if not await copy_key(self.target, key, self.keys, f"saved/{key}"):
             await self.keys.set(f"created/{key}", _EMPTY)
 
+    def _put(self, name: str, data: bytes) -> None:
+        sync(self.keys.set(name, default_buffer_prototype().buffer.from_bytes(data)))
+
+    def _kept_regions(self) -> list[tuple[bytes, bytes]]:
+        names = sorted(sync(_listed(self.keys, "regions/")))
+        kept = []
+        for name in (n for n in names if n.endswith(".json")):
+            pair = (name, name.removesuffix(".json") + ".npy")
+            got = [sync(self.keys.get(n, prototype=default_buffer_prototype())) for n in pair]
+            if got[0] is not None and got[1] is not None:
+                kept.append((got[0].to_bytes(), got[1].to_bytes()))
+        return kept
+
     def playback(self, *, sweep_partial: bool = False) -> None:
         self._end()  # from now on its writer has given up
         sync(self._playback())
+        self._restore_regions(self.target, self.target)
         self.discard()
 
     async def _playback(self) -> None:
@@ -298,6 +370,10 @@ def _encode(record: dict[str, Any]) -> Any:
 
 
 _EMPTY = default_buffer_prototype().buffer.from_bytes(b"")
+
+
+async def _listed(store: Store, prefix: str) -> list[str]:
+    return [key async for key in store.list_prefix(prefix)]
 
 
 async def gather_bounded(coroutines: Any, limit: int = 64) -> None:

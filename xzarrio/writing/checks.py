@@ -39,7 +39,6 @@ __all__ = [
     "check_names",
     "check_region",
     "check_storable",
-    "check_whole_chunks",
     "resolve_mode",
     "resolve_region",
     "stored_unit",
@@ -390,28 +389,3 @@ def stored_unit(var: xr.Variable) -> tuple[int, ...] | None:
     """What one stored object of an existing variable spans: its shard, else its chunk."""
     unit = var.encoding.get("shards") or var.encoding.get("chunks")
     return tuple(int(c) for c in unit) if unit is not None and len(unit) == var.ndim else None
-
-
-def check_whole_chunks(ds: xr.Dataset, old: xr.Dataset, region: Any, allow: bool) -> None:
-    """Refuse a region that covers a stored chunk only in part, unless allowed."""
-    if allow or not isinstance(region, Mapping):
-        return
-    for name, var in ds.variables.items():
-        if name not in old.variables or var.ndim == 0:
-            continue
-        have = old.variables[name]
-        unit = stored_unit(have)
-        for axis, dim in enumerate(var.dims):
-            where = region.get(dim)
-            if unit is None or not isinstance(where, slice):
-                continue
-            start, stop, _ = where.indices(have.shape[axis])
-            chunk = unit[axis]
-            if start % chunk or (stop % chunk and stop != have.shape[axis]):
-                raise RegionError(
-                    f"region[{dim!r}] = {where!r} covers stored chunks of {name!r} only in "
-                    f"part (chunks of {chunk} along {dim!r}): writing part of a chunk rewrites "
-                    "all of it, so another writer of its other part could lose data. Align the "
-                    f"region to multiples of {chunk}, or pass allow_partial_chunks=True if no "
-                    "other process writes those chunks"
-                )

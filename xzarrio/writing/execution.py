@@ -24,6 +24,7 @@ from ..schedulers import is_distributed_client
 from .guard import Gate, GuardedStore
 from .plan import WritePlan
 from .report import WriteReport, report_of
+from .shared import hold_shared_chunks
 from .transactions import open_transaction
 
 __all__ = ["execute"]
@@ -40,7 +41,9 @@ def execute(plan: WritePlan) -> WriteReport:
         gate=gate,
     )
     with transaction as store:
-        transaction.message = _write_data(plan, store, gate)
+        journal = getattr(transaction, "journal", None)
+        with hold_shared_chunks(plan.shared, plan.target.location, plan.group, journal, gate):
+            transaction.message = _write_data(plan, store, gate)
         if plan.target.in_place:
             transaction.finish()
             transaction.message = _stamp(plan, store, transaction.message)
@@ -80,7 +83,8 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
             # a new store or group is made whole: "a" where nothing was appends to nothing
             append_dim=plan.append_dim if plan.target.existing is not None else None,
             region=plan.region,
-            safe_chunks=plan.safe_chunks,
+            # chunks covered in part are locked (plan.shared), or allowed by the caller
+            safe_chunks=plan.safe_chunks is not False and not plan.shared,
             align_chunks=plan.align_chunks,
             write_empty_chunks=plan.write_empty_chunks,
             chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),

@@ -25,6 +25,7 @@ from ..schedulers import is_distributed_client, resolve_scheduler
 from ..stores import locate
 from . import checks
 from .encode import encode_variables
+from .shared import LOCKABLE, SharedChunk, refuse_shared, shared_chunks
 from .target import Target, look
 
 __all__ = ["WritePlan", "plan"]
@@ -61,13 +62,16 @@ class WritePlan:
     text: str | None
     #: xarray's keywords of the same names, passed on to its ``to_zarr``
     group: str | None = None
-    safe_chunks: bool = True
+    #: None: xzarrio's way (chunks covered in part are locked); a bool: xarray's
+    safe_chunks: bool | None = None
     align_chunks: bool = True
     write_empty_chunks: bool | None = None
     chunkmanager_store_kwargs: Mapping[str, Any] = field(default_factory=dict)
     #: ``compute=False`` of a new store: the write makes the template now (the
     #: metadata, and the data already in memory) and leaves the dask data to a fill
     template: bool = False
+    #: the stored chunks a region write covers in part: locked, and undone by part
+    shared: tuple[SharedChunk, ...] = ()
     #: when the call began (``time.perf_counter``), for the report
     started: float = field(default_factory=time.perf_counter)
 
@@ -98,7 +102,7 @@ def plan(
     progress: bool | None = None,
     allow_partial_chunks: bool = False,
     group: str | None = None,
-    safe_chunks: bool = True,
+    safe_chunks: bool | None = None,
     align_chunks: bool = True,
     write_empty_chunks: bool | None = None,
     chunkmanager_store_kwargs: Mapping[str, Any] | None = None,
@@ -117,8 +121,10 @@ def plan(
     target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
     chosen = _scheduler(ds, target, scheduler)
     allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
-    allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
-    ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow)
+    if safe_chunks is not None:
+        allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
+    ds, region = _fit_to_store(ds, target, mode, append_dim, region)
+    shared = _shared_chunks(ds, target, region, allow, refuse=safe_chunks is True)
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     offsets = _offsets(target, append_dim, region)
@@ -144,6 +150,7 @@ def plan(
         write_empty_chunks=write_empty_chunks,
         chunkmanager_store_kwargs=dict(chunkmanager_store_kwargs or {}),
         template=template,
+        shared=shared,
     )
 
 
@@ -240,9 +247,8 @@ def _is_dir(path: str) -> bool:
 
 
 def _fit_to_store(
-    ds: xr.Dataset, target: Target, mode: str, append_dim: Hashable | None, region: Any,
-    allow: bool,
-) -> tuple[xr.Dataset, Any]:  # fmt: skip
+    ds: xr.Dataset, target: Target, mode: str, append_dim: Hashable | None, region: Any
+) -> tuple[xr.Dataset, Any]:
     """Check an append or region write against the store; resolve the region."""
     old = target.existing
     if old is None:
@@ -259,13 +265,44 @@ def _fit_to_store(
         region = checks.resolve_region(ds, old, region)
         checks.check_region(ds, old, region)
         ds = checks.without_indexes(ds, old, region)
-        checks.check_whole_chunks(ds, old, region, allow)
     taken = [n for n in ds.variables if n not in old.variables and str(n) in target.groups]
     if taken:
         raise InvalidArgumentError(
             f"{taken[0]!r} is a group in the store; a variable cannot take its name"
         )
     return ds, region
+
+
+def _shared_chunks(
+    ds: xr.Dataset, target: Target, region: Any, allow: bool, *, refuse: bool
+) -> tuple[SharedChunk, ...]:
+    """The chunks a region write covers in part, to lock; refuses them where it must.
+
+    *refuse*: ``safe_chunks=True``, xarray's refusal. Elsewhere they are locked
+    where the store can lock a chunk, and taken unlocked only where *allow*.
+    """
+    old = target.existing
+    shared = shared_chunks(ds, old, region) if old is not None else ()
+    if not shared:
+        return ()
+    assert old is not None
+    if refuse:
+        refuse_shared(
+            shared, old, region,
+            "safe_chunks=True refuses that, as xarray does; leave it out to have xzarrio "
+            "lock each such chunk while it writes",
+        )  # fmt: skip
+    if target.location.kind in LOCKABLE:
+        return shared
+    if not allow:
+        refuse_shared(
+            shared, old, region,
+            "writing part of a chunk rewrites all of it, and this store cannot lock a chunk, "
+            "so another writer of its other part could lose data. Align the region to the "
+            "stored chunks, or pass allow_partial_chunks=True if no other process writes "
+            "those chunks",
+        )  # fmt: skip
+    return ()
 
 
 def _offsets(target: Target, append_dim: Hashable | None, region: Any) -> dict[Hashable, int]:
