@@ -41,7 +41,8 @@ def open_zarr(
         ``"stored"`` gives one dask chunk per stored zarr chunk; ``"auto"``,
         a dict or None mean what they mean to :func:`xarray.open_zarr`.
     consolidated, storage_options, zarr_format, **kwargs
-        Passed to :func:`xarray.open_zarr`.
+        As for :func:`xarray.open_zarr`, whose keywords are all taken, and
+        those of :func:`xarray.open_dataset` too (``cache``, ...).
 
     Returns
     -------
@@ -81,8 +82,11 @@ def open_zarr(
     _check_not_left_aside(location)
     check_readable(store, group)
     check_store(location)  # an interrupted write: say how to repair it
-    ds = xr.open_zarr(
+    # xarray's open_dataset, as its open_zarr calls it, so that its keywords (cache,
+    # decode_times, ...) are taken too
+    ds = xr.open_dataset(
         location.opener(),
+        engine="zarr",
         group=group,
         chunks=chunks,
         consolidated=consolidated,
