@@ -151,3 +151,43 @@ def test_a_group_that_is_no_path_inside_the_store_is_refused(tmp_path: Path, gro
     with pytest.raises((ValueError, TypeError), match="group"):
         _series().zio.to_zarr(tmp_path / "g.zarr", group=group)
     assert not (tmp_path / "g.zarr").exists()
+
+
+def test_encodings_read_from_a_store_are_written_back(tmp_path: Path) -> None:
+    # the open -> write -> open round trip that xarray guards (GH 10269)
+    ds = xr.Dataset({"foo": ("x", np.arange(12))}, coords={"x": np.arange(12)})
+    ds.foo.encoding = {"fill_value": -99, "chunks": (2,), "shards": (4,)}
+    ds.zio.to_zarr(tmp_path / "a.zarr", zarr_format=3)
+    first = xzarrio.open_zarr(tmp_path / "a.zarr", use_zarr_fill_value_as_mask=False)
+    first.zio.to_zarr(tmp_path / "b.zarr")
+    second = xzarrio.open_zarr(tmp_path / "b.zarr", use_zarr_fill_value_as_mask=False)
+    for key, value in [("fill_value", -99), ("chunks", (2,)), ("shards", (4,))]:
+        assert second.foo.encoding[key] == value, key
+    # chunks asked for, or dask chunks changed since the read, win over the stored ones
+    first.zio.to_zarr(tmp_path / "c.zarr", chunks={"x": 3})
+    assert xzarrio.open_zarr(tmp_path / "c.zarr").foo.encoding["chunks"] == (3,)
+    first.chunk({"x": 6}).zio.to_zarr(tmp_path / "d.zarr")
+    assert xzarrio.open_zarr(tmp_path / "d.zarr").foo.encoding["chunks"] == (6,)
+
+
+def test_codecs_read_from_a_store_are_kept_unless_a_compressor_is_given(tmp_path: Path) -> None:
+    xr.Dataset({"v": ("x", np.arange(10.0))}).zio.to_zarr(tmp_path / "a.zarr", compressor="lz4")
+    source = xzarrio.open_zarr(tmp_path / "a.zarr")
+    source.zio.to_zarr(tmp_path / "kept.zarr")
+    source.zio.to_zarr(tmp_path / "zstd.zarr", compressor="zstd")
+    assert "lz4" in str(xzarrio.info(tmp_path / "kept.zarr")["v"].codecs).lower()
+    assert "zstd" in str(xzarrio.info(tmp_path / "zstd.zarr")["v"].codecs).lower()
+
+
+def test_encoding_chunks_that_are_no_integers_raise_type_error(tmp_path: Path) -> None:
+    ds = xr.Dataset({"v": (("x", "y"), np.zeros((10, 10)))})
+    ds.v.encoding["chunks"] = (5, 4.5)
+    with pytest.raises(TypeError, match=r"encoding\['chunks'\] of variable 'v'"):
+        ds.zio.to_zarr(tmp_path / "s.zarr")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_open_zarr_takes_open_datasets_keywords(tmp_path: Path) -> None:
+    _series().zio.to_zarr(tmp_path / "s.zarr")
+    opened = xzarrio.open_zarr(tmp_path / "s.zarr", cache=False, decode_times=False)
+    np.testing.assert_array_equal(opened.v.values, np.arange(8.0))

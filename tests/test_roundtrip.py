@@ -571,7 +571,8 @@ def test_copy_of_object_strings(tmp_path: Path, first: int, second: int) -> None
     stays StringDType. Either way the text is unchanged. (Plain
     ``xr.open_zarr(a).to_zarr(b, zarr_format=2)`` does not even get that far:
     the reopened encoding makes it raise ValueError, which xzarrio avoids by
-    dropping the source's storage encoding.)
+    dropping the source's variable-length string codec, which goes with the
+    dtype; the other codecs are kept.)
     """
     ds = xr.Dataset({"word": ("x", np.array(WORDS, dtype=object))})
     ds.zio.to_zarr(tmp_path / "first.zarr", chunks={"x": CHUNK}, zarr_format=first)

@@ -8,9 +8,11 @@ from typing import Any
 
 import xarray as xr
 
-from .errors import InvalidChunksError
+from .errors import ChunkSizeTypeError, InvalidChunksError
 
-__all__ = ["INDEX_CHUNK_BYTES", "check_chunks", "is_int", "is_size", "stored_chunks"]
+__all__ = [
+    "INDEX_CHUNK_BYTES", "check_chunks", "encoded_chunks", "is_int", "is_size", "stored_chunks",
+]  # fmt: skip
 
 
 def is_int(value: Any) -> bool:
@@ -112,10 +114,12 @@ def stored_chunks(
                     sizes.append(var.shape[axis])
         elif chunks == "auto":
             sizes = list(_auto(var, target_bytes))
+        elif var.chunks is not None and _rechunked_since_read(var):
+            sizes = [c[0] if c else 1 for c in var.chunks]
+        elif (encoded := encoded_chunks(name, var)) is not None:
+            sizes = list(encoded)
         elif var.chunks is not None:
             sizes = [c[0] if c else 1 for c in var.chunks]
-        elif _encoded_chunks_fit(var):
-            sizes = list(var.encoding["chunks"])
         else:
             sizes = list(_zarr_default(var))
         result[name] = tuple(_clip(s, n) for s, n in zip(sizes, var.shape, strict=True))
@@ -149,6 +153,38 @@ def _is_index(name: Hashable, var: xr.Variable) -> bool:
     return var.ndim == 1 and var.dims[0] == name
 
 
-def _encoded_chunks_fit(var: xr.Variable) -> bool:
-    enc = var.encoding.get("chunks")
-    return isinstance(enc, tuple | list) and len(enc) == var.ndim and all(is_size(c) for c in enc)
+def encoded_chunks(name: Hashable, var: xr.Variable) -> tuple[int, ...] | None:
+    """The stored chunks *var* carries in its encoding (from a read, or set by hand).
+
+    An int means that size on every dimension. Chunks of another number of
+    dimensions (the variable was reshaped since) are dropped, as xarray drops
+    them; sizes that are no integers raise.
+    """
+    chunks = var.encoding.get("chunks")
+    if chunks is None:
+        return None
+    if is_int(chunks):
+        chunks = (chunks,) * var.ndim
+    if not isinstance(chunks, tuple | list) or not all(is_int(c) for c in chunks):
+        raise ChunkSizeTypeError(
+            f"encoding['chunks'] of variable {name!r} must be an int or a tuple of ints, "
+            f"got {chunks!r}"
+        )
+    if len(chunks) != var.ndim or not all(is_size(c) for c in chunks):
+        return None
+    return tuple(int(c) for c in chunks)
+
+
+def _rechunked_since_read(var: xr.Variable) -> bool:
+    """Whether *var*'s dask chunks differ from those it was read with.
+
+    A variable read from a store remembers its stored chunks (``preferred_chunks``);
+    one whose encoding was set by hand has none, and its encoding wins.
+    """
+    preferred = var.encoding.get("preferred_chunks")
+    if not preferred or var.chunks is None:
+        return False
+    return any(
+        dim in preferred and sizes and sizes[0] != preferred[dim]
+        for dim, sizes in zip(var.dims, var.chunks, strict=True)
+    )

@@ -8,9 +8,13 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import dask.array
+import numcodecs.abc
 import numpy as np
 import xarray as xr
+import zarr.abc.codec
 
+from ..chunks import encoded_chunks
+from ..codecs import resolve_compressors
 from .checks import stored_unit
 
 __all__ = ["aligned_blocks", "encode_variables", "memory_blocks"]
@@ -78,32 +82,40 @@ def encode_variables(
     existing: xr.Dataset | None,
     offsets: Mapping[Hashable, int],
     *,
+    zarr_format: int = 3,
+    carried_codecs: bool = False,
     in_blocks: bool = True,
 ) -> xr.Dataset:
     """A new Dataset whose variables carry the write's encoding, in stored-chunk blocks.
 
-    Variables the store already has keep its encoding; new ones get *chunks*
-    and *compressors*, then the user's encoding. Data in memory becomes one
-    dask task per stored chunk, so that every chunk write is a task of the write
-    (unless not *in_blocks*: a template's data in memory is written at once,
-    and so are its dask scalars, which no region write can fill later).
+    Variables the store already has keep its encoding; new ones get *chunks*,
+    the codecs, shards and fill value their encoding carries (a store they
+    were read from, or set by hand), then the user's encoding. They are
+    compressed with *compressors*, or, with *carried_codecs* (no compressor
+    asked for), with the codecs they carry where they carry some.
+    Data in memory becomes one dask task per stored chunk, so that every chunk
+    write is a task of the write (unless not *in_blocks*: a template's data in
+    memory is written at once, and so are its dask scalars, which no region
+    write can fill later). Times and Python objects in memory stay in memory:
+    xarray encodes them whole.
     """
     old = existing.variables if existing is not None else {}
     variables = {}
     for name, var in ds.variables.items():
-        enc = {k: v for k, v in var.encoding.items() if k not in _STORAGE_KEYS}
-        unit = stored_unit(old[name]) if name in old else chunks.get(name)
-        if name not in old:
-            if name in chunks:
-                enc["chunks"] = chunks[name]
-            enc["compressors"] = compressors
+        if name in old:
+            enc = {k: v for k, v in var.encoding.items() if k not in _STORAGE_KEYS}
+            unit = stored_unit(old[name])
+        else:
+            codecs = _carried_codecs(var, zarr_format) if carried_codecs else None
+            enc = _new_encoding(name, var, chunks.get(name), codecs or compressors, zarr_format)
+            unit = enc.get("shards") or chunks.get(name)
         enc.update(user_encoding.get(name, {}))
         new = var.copy(deep=False)
         if not in_blocks:
             new = new.load() if new.ndim == 0 else new
-        elif new.chunks is None and unit is not None and var.ndim:
+        elif new.chunks is None and unit is not None and var.ndim and _blockable(var):
             new = _blocked(var, unit, offsets)
-        elif new.chunks is None and var.ndim == 0 and not isinstance(var, xr.IndexVariable):
+        elif new.chunks is None and var.ndim == 0 and _blockable(var):
             new = xr.Variable((), memory_blocks(np.asarray(var.values), ()), var.attrs)
         new.encoding = enc
         variables[name] = new
@@ -113,3 +125,52 @@ def encode_variables(
         coords={name: v for name, v in variables.items() if name in coords},
         attrs=dict(ds.attrs),
     )
+
+
+def _blockable(var: xr.Variable) -> bool:
+    """Whether xarray can encode *var* from dask blocks (times and objects it cannot)."""
+    return not isinstance(var, xr.IndexVariable) and var.dtype.kind not in "MmO"
+
+
+#: the kind of filter each zarr format takes
+_FILTER_KINDS: dict[int, type] = {2: numcodecs.abc.Codec, 3: zarr.abc.codec.BaseCodec}
+
+
+def _carried_codecs(var: xr.Variable, zarr_format: int) -> dict[str, Any] | None:
+    """The codecs *var* carries in its encoding, fitted to *zarr_format*; None if none."""
+    carried = var.encoding
+    if "compressors" not in carried:
+        return None
+    codecs = carried["compressors"] or ()
+    found: dict[str, Any] = {}
+    if zarr_format == 3 and carried.get("serializer") is not None:
+        found["serializer"] = carried["serializer"]  # format 2 has none
+    # a variable-length object codec goes with the dtype, which zarr picks again
+    filters = tuple(
+        f
+        for f in carried.get("filters") or ()
+        if not str(getattr(f, "codec_id", "")).startswith("vlen")
+    )
+    if all(isinstance(f, _FILTER_KINDS[zarr_format]) for f in filters):
+        found["filters"] = filters  # those of the other format are dropped
+    found["compressors"] = tuple(
+        c for codec in codecs for c in resolve_compressors(codec, zarr_format)
+    )
+    return found
+
+
+def _new_encoding(
+    name: Hashable, var: xr.Variable, chunks: tuple[int, ...] | None,
+    codecs: dict[str, Any] | tuple[Any, ...], zarr_format: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The encoding of a variable new to the store: what it carries, and the write's."""
+    carried = var.encoding
+    enc = {k: v for k, v in carried.items() if k not in _STORAGE_KEYS}
+    if chunks is not None:
+        enc["chunks"] = chunks
+        if carried.get("shards") and chunks == encoded_chunks(name, var):
+            enc["shards"] = tuple(carried["shards"])  # they fit the chunks they came with
+    enc.update(codecs if isinstance(codecs, dict) else {"compressors": codecs})
+    if zarr_format == 3 and "fill_value" in carried:
+        enc["fill_value"] = carried["fill_value"]
+    return enc

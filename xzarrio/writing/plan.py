@@ -190,8 +190,9 @@ def _encode(
     layout = stored_chunks(ds, chunks, options.OPTIONS["chunk_target_bytes"])
     layout.update({n: e["chunks"] for n, e in user_encoding.items() if "chunks" in e})
     return encode_variables(
-        ds, layout, compressors, user_encoding, target.existing, offsets, in_blocks=not template
-    )
+        ds, layout, compressors, user_encoding, target.existing, offsets, zarr_format=fmt,
+        carried_codecs=compressor is None, in_blocks=not template,
+    )  # fmt: skip
 
 
 def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -> None:
