@@ -191,3 +191,15 @@ def test_open_zarr_takes_open_datasets_keywords(tmp_path: Path) -> None:
     _series().zio.to_zarr(tmp_path / "s.zarr")
     opened = xzarrio.open_zarr(tmp_path / "s.zarr", cache=False, decode_times=False)
     np.testing.assert_array_equal(opened.v.values, np.arange(8.0))
+
+
+def test_mode_a_updates_the_stores_attributes_and_r_plus_keeps_them(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    _series().assign_attrs(title="first", source="model").zio.to_zarr(path)
+    _series().assign_attrs(title="second").zio.to_zarr(path, mode="r+", region="auto")
+    assert xzarrio.open_zarr(path).attrs["title"] == "first"
+    _series(4, 8).assign_attrs(title="third").zio.to_zarr(path, append_dim="t")
+    back = xzarrio.open_zarr(path)
+    # as in xarray, the Dataset's attributes go on the store; those it lacks stay here
+    assert (back.attrs["title"], back.attrs["source"]) == ("third", "model")
+    assert len(back.zio.provenance.history) == 3  # the store's trail, not the Dataset's

@@ -96,6 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
     xr.DataArray.to_zarr = _routed(xr.DataArray.to_zarr)(_to_zarr)  # type: ignore[method-assign]
     xr.open_zarr = _routed(xr.open_zarr)(_open_zarr)
     xr.open_dataset = _routed(xr.open_dataset)(_open_dataset(xr.open_dataset))
+    # the test module's own names, imported from xarray before this ran
+    from xarray.tests import test_backends
+
+    test_backends.open_dataset = xr.open_dataset  # type: ignore[attr-defined]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -19,7 +19,13 @@ from typing import Any
 import dask
 import zarr
 
-from ..provenance import attrs_for_modified_store, attrs_for_new_store, history_line, now_utc
+from ..provenance import (
+    PROVENANCE_KEYS,
+    attrs_for_modified_store,
+    attrs_for_new_store,
+    history_line,
+    now_utc,
+)
 from ..schedulers import is_distributed_client
 from .guard import Gate, GuardedStore
 from .plan import WritePlan
@@ -62,9 +68,12 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
     line = plan.operation
     if plan.target.existing is not None:
         # xarray puts the Dataset's attributes on the group (mode "a"): give it the
-        # store's own, read now (a deferred write runs after others), so that a
-        # failure leaves them as they were ('coordinates' is xarray's to write)
+        # store's own, read now (a deferred write runs after others), updated with the
+        # Dataset's in mode "a" as in xarray (which drops those the Dataset lacks);
+        # the store's provenance stays ('coordinates' is xarray's to write)
         attrs = zarr.open_group(store, mode="r", path=plan.group or "").attrs.asdict()
+        if plan.mode in ("a", "a-"):
+            attrs.update({k: v for k, v in ds.attrs.items() if k not in PROVENANCE_KEYS})
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
     elif plan.provenance:
         now = now_utc()
