@@ -13,11 +13,12 @@ from typing import Any
 import zarr
 from dask.utils import format_bytes
 from zarr.core.sync import sync
+from zarr.storage import StorePath
 
 from .codecs import describe_codecs
 from .stores import open_root, source_of_store
 
-__all__ = ["StoreInfo", "VariableInfo", "store_info", "store_nbytes_stored"]
+__all__ = ["StoreInfo", "VariableInfo", "nbytes_under", "store_info", "store_nbytes_stored"]
 
 
 def _ratio(nbytes: int, stored: int) -> float:
@@ -157,7 +158,11 @@ def store_nbytes_stored(node: zarr.Group | zarr.Array) -> int:
     listing and its size is not counted, nor a file another writer is still
     writing (zarr's ``.partial`` files).
     """
-    path = node.store_path
+    return nbytes_under(node.store_path)
+
+
+def nbytes_under(path: StorePath) -> int:
+    """Every byte under *path* of a store (see :func:`store_nbytes_stored`)."""
     store = path.store
     if isinstance(store, zarr.storage.FsspecStore) and hasattr(store.fs, "_du"):
         # one listing with sizes, rather than a request per key

@@ -10,10 +10,11 @@ import numpy as np
 import xarray as xr
 import zarr
 from dask.utils import format_bytes
+from zarr.core.metadata import ArrayV2Metadata, ArrayV3Metadata
 
 from ..provenance import Provenance
 from ..reading import open_zarr
-from ..storeinfo import store_nbytes_stored
+from ..storeinfo import nbytes_under, store_nbytes_stored
 from ..stores import source_of_store
 from .plan import WritePlan
 
@@ -104,9 +105,9 @@ def report_of(
     location = plan.target.location
     root = zarr.open_group(location.opener(), mode="r", path=plan.group or "")
     names = tuple(str(n) for n in plan.ds.variables)
-    arrays = {name: cast(zarr.Array, root[name]) for name in names}
+    shapes = _shapes(root, names)
     if plan.target.in_place:
-        stored = sum(store_nbytes_stored(a) for a in arrays.values())
+        stored = sum(nbytes_under(root.store_path / name) for name in names)
     elif written is not None:
         stored = sum(written.values())
     else:
@@ -115,7 +116,7 @@ def report_of(
     return WriteReport(
         store=location.name,
         variables=names,
-        nbytes=sum(int(a.nbytes) for a in arrays.values()),
+        nbytes=sum(int(np.prod(shape)) * itemsize for shape, itemsize in shapes.values()),
         nbytes_stored=stored,
         seconds=time.perf_counter() - plan.started,
         nbytes_written=int(plan.ds.nbytes),
@@ -126,3 +127,19 @@ def report_of(
         snapshot_id=snapshot_id,
         location=source,
     )
+
+
+def _shapes(root: zarr.Group, names: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], int]]:
+    """The shape and item size of each array *names* of *root*.
+
+    From the group's consolidated metadata where it has them: one metadata
+    read for the whole report, not one per array.
+    """
+    consolidated = root.metadata.consolidated_metadata
+    known = consolidated.metadata if consolidated is not None else {}
+    found = {}
+    for name in names:
+        meta = known[name] if name in known else cast(zarr.Array, root[name]).metadata
+        assert isinstance(meta, ArrayV2Metadata | ArrayV3Metadata)
+        found[name] = (tuple(meta.shape), int(meta.dtype.to_native_dtype().itemsize))
+    return found
