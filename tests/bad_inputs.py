@@ -515,8 +515,8 @@ CATALOG: list[BadInput] = [
     BadInput(
         id="variable-name-not-str",
         input="a variable whose name is not a string (`{1: ...}`)",
-        error=errors.InvalidArgumentError,
-        builtin=ValueError,
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
         message=r"variable and dimension names must be strings to be stored in zarr, "
         r"got 1 of type int",
         disk=NOTHING,
@@ -525,11 +525,57 @@ CATALOG: list[BadInput] = [
     BadInput(
         id="dim-name-not-str",
         input="a dimension whose name is not a string",
-        error=errors.InvalidArgumentError,
-        builtin=ValueError,
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
         message=r"variable and dimension names must be strings.*got 1 of type int",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, xr.Dataset({"v": ((1,), np.arange(3.0))})),
+    ),
+    BadInput(
+        id="dataarray-name-int",
+        input="a DataArray named `0` (xarray: `TypeError`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"names must be strings to be stored in zarr, got 0 of type int",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().v.rename(0)),
+    ),
+    BadInput(
+        id="dataarray-name-tuple",
+        input="a DataArray named `(4, 5)`",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"names must be strings to be stored in zarr, got \(4, 5\) of type tuple",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().v.rename((4, 5))),
+    ),
+    *[
+        BadInput(
+            id=f"variable-name-{slug}",
+            input=f"a variable named `{name!r}`" + note,
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=re.escape(f"the name {name!r} cannot be stored in zarr: a variable or "),
+            disk=NOTHING,
+            call=lambda tmp, name=name: _new(tmp, xr.Dataset({name: ("x", np.arange(3.0))})),
+        )
+        for slug, name, note in [
+            ("empty", "", " (xarray: `ValueError`)"),
+            ("dot", ".", ""),
+            ("dot-dot", "..", ""),
+            ("slash", "a/b", " (it would vanish into a group `a`)"),
+            ("zarr-json", "zarr.json", " (the group's own metadata key)"),
+            ("zattrs", ".zattrs", " (a zarr format 2 metadata key)"),
+        ]
+    ],
+    BadInput(
+        id="dim-name-slash",
+        input="a dimension named `'a/b'`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"the name 'a/b' cannot be stored in zarr",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, xr.Dataset({"v": ("a/b", np.arange(3.0))})),
     ),
     BadInput(
         id="multiindex",

@@ -149,3 +149,18 @@ def test_a_group_that_is_no_path_inside_the_store_is_refused(tmp_path: Path, gro
     with pytest.raises((ValueError, TypeError), match="group"):
         _series().zio.to_zarr(tmp_path / "g.zarr", group=group)
     assert not (tmp_path / "g.zarr").exists()
+
+
+def _without_provenance(ds: xr.Dataset) -> xr.Dataset:
+    return ds.drop_attrs(deep=False)
+
+
+def test_a_variable_named_none_is_stored_as_xarray_stores_it(tmp_path: Path) -> None:
+    ds = xr.Dataset({None: ("x", np.arange(3.0))}, coords={"x": [1, 2, 3]})
+    ds.to_zarr(tmp_path / "xr.zarr")
+    ds.zio.to_zarr(tmp_path / "zio.zarr")
+    ours = xzarrio.open_zarr(tmp_path / "zio.zarr").load()
+    xr.testing.assert_identical(
+        _without_provenance(ours), xr.open_zarr(tmp_path / "xr.zarr").load()
+    )
+    assert None in ours.variables

@@ -48,6 +48,9 @@ __all__ = [
 
 MODES = ("w-", "w", "a", "a-", "r+")
 
+#: the stored name of a variable named None, as xarray's backends store it
+NONE_NAME = "__values__"
+
 
 def as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
     if isinstance(obj, xr.DataArray):
@@ -56,16 +59,36 @@ def as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
                 "cannot write an unnamed DataArray: zarr stores variables by name; "
                 "name it first, e.g. da.rename('temperature').zio.to_zarr(...)"
             )
-        return obj.to_dataset()
+        obj = obj.to_dataset()
+    if None in obj.variables:
+        # xarray's backends store a variable named None under this name and read it back as None
+        obj = obj.rename({None: NONE_NAME})
     return obj
 
 
+#: keys that mark a zarr group or array: a variable of that name would overwrite them
+_RESERVED_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
+
+
 def check_names(ds: xr.Dataset) -> None:
+    """Refuse names that zarr cannot store as one array of that name.
+
+    As xarray: a name must be a string (``TypeError``; :func:`as_dataset`
+    has stored None as xarray does), and not empty (``ValueError``). Beyond xarray: a
+    ``/`` would make the variable vanish into a group, ``.`` and ``..`` are
+    no path, and zarr's metadata keys would be overwritten.
+    """
     for name in list(ds.variables) + list(ds.dims):
         if not isinstance(name, str):
-            raise InvalidArgumentError(
+            raise ArgumentTypeError(
                 f"variable and dimension names must be strings to be stored in zarr, "
                 f"got {name!r} of type {type(name).__name__}; rename it first"
+            )
+        if name in ("", ".", "..") or "/" in name or name in _RESERVED_NAMES:
+            raise InvalidArgumentError(
+                f"the name {name!r} cannot be stored in zarr: a variable or dimension name "
+                "must be a non-empty string without '/', not '.' or '..', and not one of "
+                f"zarr's keys {sorted(_RESERVED_NAMES)}; rename it first"
             )
 
 
