@@ -734,3 +734,16 @@ def test_region_write_keeps_the_store_index_and_warns_when_the_data_disagrees(tm
     back = xzarrio.open_zarr(path)
     np.testing.assert_array_equal(back.time.values, np.arange(n))
     assert (back.temp.isel(time=slice(100, 200)) == 1).all()
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
+def test_strings_with_missing_values_are_stored_as_xarray_stores_them(
+    tmp_path: Path, zarr_format: int, missing: object
+) -> None:
+    ds = xr.Dataset({"s": ("x", np.array(["a", missing, "c"], dtype=object))})
+    ds.to_zarr(tmp_path / "xr.zarr", zarr_format=zarr_format)
+    ds.zio.to_zarr(tmp_path / "zio.zarr", zarr_format=zarr_format)
+    ours = xzarrio.open_zarr(tmp_path / "zio.zarr").load().drop_attrs(deep=False)
+    xr.testing.assert_identical(ours, xr.open_zarr(tmp_path / "xr.zarr").load())
+    assert list(ours.s.values) == ["a", "", "c"]  # what xarray makes of a missing string

@@ -24,6 +24,7 @@ from ..errors import (
     InvalidArgumentError,
     InvalidAttributeError,
     InvalidChunksError,
+    NotStorableError,
     RegionError,
     UnnamedDataArrayError,
 )
@@ -96,19 +97,26 @@ def check_storable(ds: xr.Dataset) -> None:
     """Refuse what zarr cannot hold: MultiIndex coordinates, objects of mixed types."""
     for name, index in ds.indexes.items():
         if isinstance(index, pd.MultiIndex) and name in ds.dims:
-            raise InvalidArgumentError(
+            raise NotStorableError(
                 f"coordinate {name!r} is a pandas MultiIndex, which zarr cannot store; "
                 f"reset it first: ds.reset_index({name!r})"
             )
     for name, var in ds.variables.items():
         if var.dtype != object or var.chunks is not None or var.size == 0:
             continue
-        kinds = list(dict.fromkeys(type(v).__name__ for v in np.asarray(var.values).flat))
-        if len([k for k in kinds if k != "NoneType"]) > 1:
+        values = list(np.asarray(var.values).flat)
+        kinds = list(dict.fromkeys(type(v).__name__ for v in values))
+        if len({type(v) for v in values if not _missing(v)}) > 1:
             raise InvalidArgumentError(
                 f"variable {name!r} holds Python objects of mixed types ({', '.join(kinds)}); "
                 "zarr stores one type per variable: convert it first, e.g. .astype(str)"
             )
+
+
+def _missing(value: Any) -> bool:
+    """Whether one element of an object array is a missing value: None or NaN."""
+    # xarray writes strings with NaN for the missing ones (as pandas makes them)
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def _jsonable(value: Any) -> Any:
