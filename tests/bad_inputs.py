@@ -579,9 +579,10 @@ CATALOG: list[BadInput] = [
     ),
     BadInput(
         id="multiindex",
-        input="a MultiIndex coordinate (from `set_index(i=['a', 'b'])`)",
-        error=errors.InvalidArgumentError,
-        builtin=ValueError,
+        input="a MultiIndex coordinate (from `set_index(i=['a', 'b'])`; xarray: "
+        "`NotImplementedError`)",
+        error=errors.NotStorableError,
+        builtin=NotImplementedError,
         message=r"coordinate 'i' is a pandas MultiIndex, which zarr cannot store; "
         r"reset it first: ds\.reset_index\('i'\)",
         disk=NOTHING,
