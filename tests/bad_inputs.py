@@ -755,13 +755,54 @@ CATALOG: list[BadInput] = [
     ),
     BadInput(
         id="region-not-a-dict",
-        input="`region=[1]`",
-        error=errors.RegionError,
-        builtin=ValueError,
+        input="`region=[1]` (xarray: `TypeError`)",
+        error=errors.RegionTypeError,
+        builtin=TypeError,
         message=r"region must be 'auto' or a dict \{dim: slice\}, got \[1\]",
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _region(tmp, _part(0, 2), [1]),
+    ),
+    *[
+        BadInput(
+            id=f"region-{slug}",
+            input=f"`region={{'t': {where!r}}}`" + note,
+            error=errors.RegionTypeError,
+            builtin=TypeError,
+            message=r"region\['t'\] must be a slice of integer positions \(or 'auto'\), got "
+            + re.escape(repr(where)),
+            disk=UNCHANGED,
+            setup=_store,
+            call=lambda tmp, where=where: _region(tmp, _part(0, 2), {"t": where}),
+        )
+        for slug, where, note in [
+            ("not-a-slice", 1, " (xarray: `TypeError`)"),
+            ("list", [0, 1], ""),
+            ("float-slice", slice(0.0, 2.0), " (positions, not floats)"),
+            ("label-slice", slice("a", "b"), " (positions, not labels)"),
+            ("numpy-float-slice", slice(np.float64(0), np.float64(2)), ""),
+        ]
+    ],
+    BadInput(
+        id="region-auto-values-not-in-store",
+        input="`region='auto'` with `t` values the store lacks (xarray: `KeyError`)",
+        error=errors.RegionKeyError,
+        builtin=KeyError,
+        message=r"region\['t'\] = 'auto': the data's 't' values \[7, 8\] are not in the store",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _ds().isel(t=[0, 1]).assign_coords(t=[7, 8]), "auto"),
+    ),
+    BadInput(
+        id="region-auto-not-contiguous",
+        input="`region='auto'` with `t` values that are not one stretch of the store's "
+        "(xarray: `ValueError`)",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region\['t'\] = 'auto': the data's 't' values are not one contiguous",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _ds().isel(t=[0, 2]), "auto"),
     ),
     BadInput(
         id="region-new-variable",

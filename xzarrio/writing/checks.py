@@ -26,6 +26,8 @@ from ..errors import (
     InvalidChunksError,
     NotStorableError,
     RegionError,
+    RegionKeyError,
+    RegionTypeError,
     UnnamedDataArrayError,
 )
 
@@ -257,17 +259,14 @@ def check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
 def check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
     """Check a region that :func:`resolve_region` has turned into slices."""
     if not isinstance(region, Mapping):
-        raise RegionError(f"region must be 'auto' or a dict {{dim: slice}}, got {region!r}")
+        raise RegionTypeError(f"region must be 'auto' or a dict {{dim: slice}}, got {region!r}")
     for dim, where in region.items():
         if dim not in old.dims:
             raise RegionError(
                 f"region names dimension {dim!r}, which the store does not have; "
                 f"it has {list(old.dims)}"
             )
-        if not isinstance(where, slice) or where.step not in (None, 1):
-            raise RegionError(
-                f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}"
-            )
+        _check_region_slice(dim, where)
         start, stop, _ = where.indices(old.sizes[dim])
         if (
             (where.start or 0) < 0
@@ -283,6 +282,19 @@ def check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
                 f"region[{dim!r}] = {where!r} covers {stop - start} elements but the data "
                 f"has {ds.sizes[dim]} along {dim!r}"
             )
+
+
+def _check_region_slice(dim: Hashable, where: Any) -> None:
+    """One value of a region: a slice of integer positions with step 1, as xarray takes."""
+    if not isinstance(where, slice) or not all(
+        end is None or is_int(end) for end in (where.start, where.stop)
+    ):
+        raise RegionTypeError(
+            f"region[{dim!r}] must be a slice of integer positions (or 'auto'), got {where!r}; "
+            "to place data by its coordinate labels, use region='auto'"
+        )
+    if where.step not in (None, 1):
+        raise RegionError(f"region[{dim!r}] must be a slice with step 1 or 'auto', got {where!r}")
 
 
 _ENCODING_KEYS = {
@@ -377,8 +389,10 @@ def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
             )
         positions = old.indexes[dim].get_indexer(ds.indexes[dim])
         if len(positions) == 0 or (positions < 0).any():
-            raise RegionError(
-                f"region[{dim!r}] = 'auto': some {dim!r} values of the data are not in the store"
+            absent = ds.indexes[dim][positions < 0].tolist()
+            raise RegionKeyError(
+                f"region[{dim!r}] = 'auto': the data's {dim!r} values {absent} are not in the "
+                f"store's {dim!r}; a region write cannot add values (append them instead)"
             )
         start, stop = int(positions[0]), int(positions[-1]) + 1
         if not np.array_equal(positions, np.arange(start, stop)):
