@@ -298,6 +298,59 @@ CATALOG: list[BadInput] = [
         setup=_store,
         call=lambda tmp: _ds().zio.to_zarr(tmp / STORE, mode="w-"),
     ),
+    # ------------------------------------------------------------ what is no store
+    *[
+        BadInput(
+            id=f"store-{slug}",
+            input=f"`store={store!r}`" + note,
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=re.escape(f"store={store!r} is not understood; expected a path"),
+            disk=NOTHING,
+            call=lambda tmp, store=store: _ds().zio.to_zarr(store),
+        )
+        for slug, store, note in [
+            ("int", 123, " (xarray: `TypeError`)"),
+            ("none", None, " (xarray writes to memory and returns the store)"),
+            ("bytes", b"s.zarr", " (xarray: `TypeError`)"),
+        ]
+    ],
+    BadInput(
+        id="store-empty-string",
+        input="`store=''` (which would name the working directory)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"store='' names no store; expected a path",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr(""),
+    ),
+    BadInput(
+        id="store-unknown-protocol",
+        input="`store='foo://bucket/s.zarr'`, a protocol fsspec does not know",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"store='foo://bucket/s\.zarr': fsspec does not know the protocol 'foo'",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr("foo://bucket/s.zarr"),
+    ),
+    BadInput(
+        id="storage-options-for-a-path",
+        input="`storage_options=` with a local path (xarray: `TypeError`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"storage_options=\{'anon': True\} is only used with a URL such as",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, storage_options={"anon": True}),
+    ),
+    BadInput(
+        id="storage-options-not-a-dict",
+        input="`storage_options=5` with a URL",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"storage_options must be a dict of fsspec options, got 5",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr("memory://s.zarr", storage_options=5),
+    ),
     # ------------------------------------------------------------ write arguments
     BadInput(
         id="unknown-mode",
