@@ -116,6 +116,34 @@ def _from_gone_store(tmp_path: Path) -> xr.Dataset:
     return ds
 
 
+def _times(start: str, hours: int = 24, n: int = 2) -> xr.Dataset:
+    """*n* steps of v from *start*, *hours* apart, on a datetime coordinate ``time``."""
+    time = np.datetime64(start, "ns") + np.arange(n) * np.timedelta64(hours, "h")
+    return xr.Dataset({"v": ("time", np.arange(float(n)))}, coords={"time": time})
+
+
+def _time_store(tmp_path: Path) -> None:
+    """A store of daily times, stored as whole days since 2000-01-01 (int64)."""
+    _times("2000-01-01").zio.to_zarr(tmp_path / STORE)
+
+
+def _with_time_encoding(ds: xr.Dataset, **encoding: str) -> xr.Dataset:
+    ds = ds.copy()
+    ds["time"].encoding.update(encoding)
+    return ds
+
+
+def _strings(*values: str, start: int = 0) -> xr.Dataset:
+    """Fixed-width strings along t (numpy ``<U``), as xarray stores them."""
+    return xr.Dataset(
+        {"s": ("t", np.array(values))}, coords={"t": np.arange(start, start + len(values))}
+    )
+
+
+def _string_store(tmp_path: Path) -> None:
+    _strings("abc", "def").zio.to_zarr(tmp_path / STORE)
+
+
 def _append(tmp_path: Path, ds: xr.Dataset, **kwargs: object) -> None:
     ds.zio.to_zarr(tmp_path / STORE, append_dim="t", **kwargs)
 
@@ -732,6 +760,150 @@ CATALOG: list[BadInput] = [
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _append(tmp, xr.Dataset(coords={"t": [4, 5]})),
+    ),
+    BadInput(
+        id="append-other-coordinate-values",
+        input="append with other values of a coordinate that is not appended (`x`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append: coordinate 'x' differs from the store's",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign_coords(x=[10, 11, 12])),
+    ),
+    BadInput(
+        id="append-other-units",
+        input="append a variable whose `units` attribute differs from the store's (`C` onto `K`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'v': its units 'C' differ from the store's 'K'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign(v=lambda d: d.v.assign_attrs(units="C"))),
+    ),
+    BadInput(
+        id="append-duplicate-values",
+        input="append with repeated values of the append dimension (`t=[4, 4]`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append along 't': the data repeats the values \[4\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign_coords(t=[4, 4])),
+    ),
+    BadInput(
+        id="append-values-already-stored",
+        input="append values of the append dimension that the store has (`t=[3, 4]`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append along 't': the store already holds the values \[3\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign_coords(t=[3, 4])),
+    ),
+    BadInput(
+        id="append-time-units-differ",
+        input="append times whose `units` encoding differs from the store's",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': its encoding says units 'hours since 1990-01-01' "
+        r"but the store's are 'days since 2000-01-01",
+        disk=UNCHANGED,
+        setup=_time_store,
+        call=lambda tmp: _with_time_encoding(
+            _times("2000-01-03"), units="hours since 1990-01-01"
+        ).zio.to_zarr(tmp / STORE, append_dim="time"),
+    ),
+    BadInput(
+        id="append-time-calendar-differs",
+        input="append times whose `calendar` encoding differs from the store's",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': its encoding says calendar 'noleap' but the "
+        r"store's is 'proleptic_gregorian'",
+        disk=UNCHANGED,
+        setup=_time_store,
+        call=lambda tmp: _with_time_encoding(_times("2000-01-03"), calendar="noleap").zio.to_zarr(
+            tmp / STORE, append_dim="time"
+        ),
+    ),
+    BadInput(
+        id="append-times-finer-than-stored",
+        input="append times at 06:00 to a store of whole days (xarray writes hours as days)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': the store holds whole 'days since 2000-01-01",
+        disk=UNCHANGED,
+        setup=_time_store,
+        call=lambda tmp: _times("2000-01-03T06").zio.to_zarr(tmp / STORE, append_dim="time"),
+    ),
+    BadInput(
+        id="append-wider-strings",
+        input="append strings wider than the store's fixed-width strings (`<U6` onto `<U3`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 's': the store holds strings of at most 3 characters",
+        disk=UNCHANGED,
+        setup=_string_store,
+        call=lambda tmp: _strings("abcdef", "g", start=2).zio.to_zarr(tmp / STORE, append_dim="t"),
+    ),
+    BadInput(
+        id="append-wider-object-strings",
+        input="append Python strings (object dtype) wider than the store's fixed width",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 's': the store holds strings of at most 3 characters",
+        disk=UNCHANGED,
+        setup=_string_store,
+        call=lambda tmp: (
+            _strings("abcdef", "g", start=2).astype(object).zio.to_zarr(tmp / STORE, append_dim="t")
+        ),
+    ),
+    *[
+        BadInput(
+            id=f"append-with-{keyword}",
+            input=f"append with `{keyword}=` (the store's are kept)",
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=rf"{keyword}=.* cannot change an existing store's {what}",
+            disk=UNCHANGED,
+            setup=_store,
+            call=lambda tmp, keyword=keyword, value=value: _append(
+                tmp, _next(), **{keyword: value}
+            ),
+        )
+        for keyword, value, what in [
+            ("chunks", {"t": 1}, "chunks"),
+            ("compressor", "lz4", "codecs"),
+        ]
+    ],
+    *[
+        BadInput(
+            id=f"region-with-{keyword}",
+            input=f"region write with `{keyword}=` (the store's are kept)",
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=rf"{keyword}=.* cannot change an existing store's {what}",
+            disk=UNCHANGED,
+            setup=_store,
+            call=lambda tmp, keyword=keyword, value=value: _region(
+                tmp, _part(0, 2), {"t": slice(0, 2)}, **{keyword: value}
+            ),
+        )
+        for keyword, value, what in [
+            ("chunks", {"t": 1}, "chunks"),
+            ("compressor", "lz4", "codecs"),
+        ]
+    ],
+    BadInput(
+        id="append-dim-a-list",
+        input="`append_dim=['t']` (a list; xarray: `TypeError`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"append_dim must be a dimension name, got \['t'\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _next().zio.to_zarr(tmp / STORE, append_dim=["t"]),
     ),
     BadInput(
         id="append-with-mode-w",

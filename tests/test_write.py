@@ -747,3 +747,26 @@ def test_strings_with_missing_values_are_stored_as_xarray_stores_them(
     ours = xzarrio.open_zarr(tmp_path / "zio.zarr").load().drop_attrs(deep=False)
     xr.testing.assert_identical(ours, xr.open_zarr(tmp_path / "xr.zarr").load())
     assert list(ours.s.values) == ["a", "", "c"]  # what xarray makes of a missing string
+
+
+def test_append_widens_narrower_fixed_width_strings(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    first = xr.Dataset({"s": ("t", np.array(["abc", "def"]))}, coords={"t": [0, 1]})
+    first.zio.to_zarr(path)
+    xr.Dataset({"s": ("t", np.array(["g", "hi"]))}, coords={"t": [2, 3]}).zio.to_zarr(
+        path, append_dim="t"
+    )
+    back = xzarrio.open_zarr(path)
+    assert back.s.dtype == np.dtype("<U3")
+    assert list(back.s.values) == ["abc", "def", "g", "hi"]
+
+
+def test_append_of_times_the_store_units_hold_reads_back_right(tmp_path: Path) -> None:
+    path = tmp_path / "t.zarr"
+    days = np.datetime64("2000-01-01", "ns") + np.arange(4) * np.timedelta64(1, "D")
+    ds = xr.Dataset({"v": ("time", np.arange(4.0))}, coords={"time": days})
+    ds.isel(time=slice(0, 2)).zio.to_zarr(path)
+    later = ds.isel(time=slice(2, 4))
+    later["time"].encoding.update(units="days since 2000-01-01 00:00:00", calendar="standard")
+    later.zio.to_zarr(path, append_dim="time")
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).time.values, days)

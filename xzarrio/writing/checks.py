@@ -183,6 +183,11 @@ def check_flag(name: str, value: Any) -> bool:
 
 
 def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
+    if not isinstance(append_dim, Hashable):
+        raise ArgumentTypeError(
+            f"append_dim must be a dimension name, got {append_dim!r}; append along one "
+            "dimension at a time"
+        )
     if mode not in MODES:
         raise InvalidArgumentError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
     if append_dim is not None and region is not None:
@@ -199,6 +204,36 @@ def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
             raise InvalidArgumentError(f"region needs mode='r+' (or 'a'), got mode={mode!r}")
         return "r+" if mode == "w-" else mode
     return mode
+
+
+def check_kept_layout(chunks: Any, compressor: Any, operation: str) -> None:
+    """Refuse ``chunks=`` and ``compressor=`` where the store's own are kept, not changed."""
+    kept = (("chunks", chunks, "chunks"), ("compressor", compressor, "codecs"))
+    for keyword, value, what in kept:
+        if value is not None and not (isinstance(value, Mapping) and not value):
+            raise InvalidArgumentError(
+                f"{keyword}={value!r} cannot change an existing store's {what}: an {operation} "
+                f"writes with the {what} the store has; leave {keyword}= out (or rewrite the "
+                "store with rechunk)"
+            )
+
+
+def fit_strings(ds: xr.Dataset, old: xr.Dataset) -> xr.Dataset:
+    """*ds* with fixed-width strings narrower than the store's widened to its width.
+
+    xarray refuses any other width; :func:`check_append` has refused wider ones.
+    """
+    narrower = {
+        name: var.astype(old.variables[name].dtype)
+        for name, var in ds.variables.items()
+        if name in old.variables
+        and var.dtype.kind in "US"
+        and var.dtype.kind == old.variables[name].dtype.kind
+        and var.dtype != old.variables[name].dtype
+    }
+    coords = {n: v for n, v in narrower.items() if n in ds.coords}
+    data = {n: v for n, v in narrower.items() if n not in ds.coords}
+    return ds.assign_coords(coords).assign(data)
 
 
 def check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
@@ -254,6 +289,141 @@ def check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
                     f"cannot append variable {name!r}: dimension {dim!r} has size "
                     f"{var.sizes[dim]}, the store's has {have.sizes[dim]}"
                 )
+        if append_dim in var.dims:
+            _check_appended_meaning(name, var, have)
+        elif name in ds.coords and not var.equals(have):
+            raise AppendMismatchError(
+                f"cannot append: coordinate {name!r} differs from the store's; the appended "
+                f"data would be labelled with the store's {name!r} values, not its own "
+                f"(select the store's: data.sel({name}=store[{name!r}].values))"
+            )
+    _check_append_index(ds, old, append_dim)
+
+
+def _check_appended_meaning(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+    """What the store says about values it holds must hold for the appended ones too."""
+    units, stored = var.attrs.get("units"), have.attrs.get("units")
+    if units is not None and stored is not None and units != stored:
+        raise AppendMismatchError(
+            f"cannot append variable {name!r}: its units {units!r} differ from the store's "
+            f"{stored!r}; convert the data to {stored!r} first"
+        )
+    if var.dtype.kind in "Mm" and var.dtype.kind == have.dtype.kind:
+        _check_time_encoding(name, var, have)
+    if have.dtype.kind in "US":
+        _check_string_width(name, var, have)
+
+
+def _check_append_index(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
+    """The appended values of the append dimension's index: each new, each once."""
+    if append_dim not in ds.indexes or append_dim not in old.indexes:
+        return
+    new = ds.indexes[append_dim]
+    if new.has_duplicates:
+        raise AppendMismatchError(
+            f"cannot append along {append_dim!r}: the data repeats the values "
+            f"{new[new.duplicated()].unique().tolist()}; an index that repeats a value "
+            "selects two places with one label"
+        )
+    both = old.indexes[append_dim].intersection(new)
+    if len(both):
+        raise AppendMismatchError(
+            f"cannot append along {append_dim!r}: the store already holds the values "
+            f"{both.tolist()}; append only what comes after (write over stored values "
+            "with region='auto')"
+        )
+
+
+#: CF time units, as numpy's timedelta units
+_TIME_UNITS = {
+    "days": "D", "day": "D", "d": "D", "hours": "h", "hour": "h", "h": "h",
+    "minutes": "m", "minute": "m", "min": "m", "seconds": "s", "second": "s", "s": "s",
+    "milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns",
+}  # fmt: skip
+
+#: calendars that mean the same for numpy's datetime64 (proleptic Gregorian) values
+_GREGORIAN = {"standard", "gregorian", "proleptic_gregorian"}
+
+
+def _parse_time_units(units: Any) -> tuple[str, pd.Timestamp | None] | None:
+    """``"days since 2000-01-01"`` as ``("D", Timestamp)``; None where it is not understood."""
+    if not isinstance(units, str):
+        return None
+    unit, _, since = units.strip().partition(" since ")
+    code = _TIME_UNITS.get(unit.strip().lower())
+    if code is None:
+        return None
+    try:
+        ref = pd.Timestamp(since.strip()) if since else None
+    except ValueError:
+        return None
+    return code, (ref.tz_convert(None) if ref is not None and ref.tz is not None else ref)
+
+
+def _same_time_encoding(key: str, mine: Any, theirs: Any) -> bool:
+    if key == "calendar":
+        mine, theirs = str(mine).lower(), str(theirs).lower()
+        return mine == theirs or {mine, theirs} <= _GREGORIAN
+    parsed = _parse_time_units(mine)
+    return mine == theirs or (parsed is not None and parsed == _parse_time_units(theirs))
+
+
+def _check_time_encoding(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+    """Appended times: the store's units and calendar, and values they can hold exactly."""
+    for key in ("units", "calendar"):
+        mine, theirs = var.encoding.get(key), have.encoding.get(key)
+        if mine is not None and theirs is not None and not _same_time_encoding(key, mine, theirs):
+            verb = "are" if key == "units" else "is"
+            raise AppendMismatchError(
+                f"cannot append variable {name!r}: its encoding says {key} {mine!r} but the "
+                f"store's {verb} {theirs!r}, which the appended values are stored in; drop "
+                f"the data's: ds[{name!r}].encoding.pop({key!r})"
+            )
+    _check_times_fit(name, var, have)
+
+
+def _check_times_fit(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+    """Refuse times that the store's integer units cannot hold exactly.
+
+    xarray then stores them in finer units than the store's attributes say,
+    so they read back wrong. Only data in memory is checked: computing dask
+    data here would read it twice.
+    """
+    parsed = _parse_time_units(have.encoding.get("units"))
+    stored = np.dtype(have.encoding.get("dtype", "f8"))
+    if parsed is None or stored.kind not in "iu" or var.chunks is not None:
+        return
+    code, ref = parsed
+    values = np.asarray(var.values)
+    values = values[~np.isnat(values)]
+    offsets = values - ref.to_datetime64() if var.dtype.kind == "M" and ref is not None else values
+    step = np.timedelta64(1, code)  # type: ignore[call-overload]  # code is a str of _TIME_UNITS
+    if (offsets % step != np.timedelta64(0)).any():
+        units = have.encoding["units"]
+        raise AppendMismatchError(
+            f"cannot append variable {name!r}: the store holds whole {units!r} as integers, "
+            f"and the appended times are not whole {units.split()[0]}; round them first "
+            "(e.g. .dt.floor), or write a store with finer units"
+        )
+
+
+def _check_string_width(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+    """Refuse strings wider than a fixed-width stored string, which zarr would cut short."""
+    width = have.dtype.itemsize // (4 if have.dtype.kind == "U" else 1)
+    if var.dtype.kind in "US":
+        longest = var.dtype.itemsize // (4 if var.dtype.kind == "U" else 1)
+    elif var.chunks is None and var.size:
+        # object or numpy StringDType strings in memory: their longest (dask data is not read)
+        lengths = [len(v) for v in np.asarray(var.values).flat if isinstance(v, str | bytes)]
+        longest = max(lengths, default=0)
+    else:
+        return
+    if longest > width:
+        raise AppendMismatchError(
+            f"cannot append variable {name!r}: the store holds strings of at most {width} "
+            f"characters ({have.dtype}) and the data has strings of {longest}, which would be "
+            "cut short; write a new store with wider or variable-length strings"
+        )
 
 
 def check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:

@@ -110,6 +110,8 @@ def plan(
     chosen = _scheduler(ds, target, scheduler)
     allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
     allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
+    if target.existing is not None and (append_dim is not None or region is not None):
+        checks.check_kept_layout(chunks, compressor, "append" if region is None else "region write")
     ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow)
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
@@ -234,6 +236,7 @@ def _fit_to_store(
         return ds, region
     if append_dim is not None:
         checks.check_append(ds, old, append_dim)
+        ds = checks.fit_strings(ds, old)
     missing = [n for n in ds.data_vars if n not in old.variables]
     if mode == "r+" and missing:
         raise RegionError(
