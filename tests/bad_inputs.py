@@ -1135,6 +1135,151 @@ CATALOG: list[BadInput] = [
         disk=NOTHING,
         call=lambda tmp: _new(tmp, encoding={"v": {"chunks": -1}}),
     ),
+    BadInput(
+        id="encoding-compressor-and-compressors",
+        input="`encoding={'v': {'compressor': None, 'compressors': ['lz4']}}` (both keys)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"encoding for variable 'v' has both 'compressor' \(None\) and 'compressors' "
+        r"\(\['lz4'\]\), which contradict",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"compressor": None, "compressors": ["lz4"]}}),
+    ),
+    BadInput(
+        id="encoding-compressors-not-codecs",
+        input="`encoding={'v': {'compressors': 5}}`",
+        error=errors.CodecFormatError,
+        builtin=TypeError,
+        message=r"compressor must be a name .* or a zarr/numcodecs codec object, got 5",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"compressors": 5}}),
+    ),
+    *[
+        BadInput(
+            id=f"encoding-dtype-{slug}",
+            input=f"`encoding={{'v': {{'dtype': {dtype!r}}}}}` (xarray: `TypeError`)",
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=rf"encoding\['dtype'\] for variable 'v' is {dtype!r}, which is no numpy dtype",
+            disk=NOTHING,
+            call=lambda tmp, dtype=dtype: _new(tmp, encoding={"v": {"dtype": dtype}}),
+        )
+        for slug, dtype in [("banana", "banana"), ("int", 5)]
+    ],
+    *[
+        BadInput(
+            id=f"encoding-{key.strip('_').replace('_', '-').lower()}-not-a-number",
+            input=f"`encoding={{'v': {{{key!r}: 'a'}}}}`",
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=rf"encoding\[{key!r}\] for variable 'v' must be a number, got 'a'",
+            disk=NOTHING,
+            call=lambda tmp, key=key: _new(tmp, encoding={"v": {key: "a"}}),
+        )
+        for key in ["scale_factor", "add_offset", "_FillValue", "missing_value"]
+    ],
+    BadInput(
+        id="encoding-fill-value-out-of-dtype",
+        input="`encoding={'v': {'dtype': 'i1', '_FillValue': 1000}}` (xarray: `OverflowError`)",
+        error=errors.OutOfRangeError,
+        builtin=OverflowError,
+        message=r"encoding\['_FillValue'\] for variable 'v' is 1000, outside int8",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"dtype": "i1", "_FillValue": 1000}}),
+    ),
+    BadInput(
+        id="encoding-dtype-wraps-around",
+        input="`encoding={'v': {'dtype': 'i1'}}` for values up to 1100 (they would wrap around)",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'v' holds values from 0 to 1100, outside int8 \(-128 to 127\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _ds().assign(v=lambda d: d.v * 100), encoding={"v": {"dtype": "i1"}}
+        ),
+    ),
+    BadInput(
+        id="encoding-dtype-unsigned-negative",
+        input="`encoding={'v': {'dtype': 'u1'}}` for negative values",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'v' holds values from -5 to 6, outside uint8 \(0 to 255\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _ds().assign(v=lambda d: d.v - 5), encoding={"v": {"dtype": "u1"}}
+        ),
+    ),
+    BadInput(
+        id="encoding-int-dtype-nan-without-fill",
+        input="`encoding={'v': {'dtype': 'i2'}}` for data with NaN and no `_FillValue`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'v' holds NaN, which int16 cannot hold; give a _FillValue",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _ds().assign(v=lambda d: d.v.where(d.v > 2)), encoding={"v": {"dtype": "i2"}}
+        ),
+    ),
+    *[
+        BadInput(
+            id=f"encoding-{key.replace('_', '-')}-not-{slug}",
+            input=f"`encoding={{'v': {{{key!r}: {value!r}}}}}`",
+            error=error,
+            builtin=TypeError,
+            message=message,
+            disk=NOTHING,
+            call=lambda tmp, key=key, value=value: _new(tmp, encoding={"v": {key: value}}),
+        )
+        for key, value, slug, error, message in [
+            (
+                "filters",
+                ["banana"],
+                "codecs",
+                errors.CodecFormatError,
+                r"encoding\['filters'\] for variable 'v' must be a list of codec objects, got "
+                r"\['banana'\]",
+            ),
+            (
+                "serializer",
+                "banana",
+                "a-codec",
+                errors.CodecFormatError,
+                r"encoding\['serializer'\] for variable 'v' must be a codec object, got 'banana'",
+            ),
+            (
+                "shards",
+                "x",
+                "ints",
+                errors.ChunkSizeTypeError,
+                r"encoding\['shards'\] for variable 'v' must be an int or a tuple of 2 ints, "
+                r"got 'x'",
+            ),
+            (
+                "chunk_key_encoding",
+                "banana",
+                "a-dict",
+                errors.ArgumentTypeError,
+                r"encoding\['chunk_key_encoding'\] for variable 'v' must be a dict",
+            ),
+            (
+                "write_empty_chunks",
+                "no",
+                "a-bool",
+                errors.ArgumentTypeError,
+                r"encoding\['write_empty_chunks'\] takes True or False, got 'no'",
+            ),
+        ]
+    ],
+    BadInput(
+        id="encoding-shards-not-multiples-of-chunks",
+        input="`encoding={'v': {'shards': (3, 3), 'chunks': (2, 2)}}`",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"encoding\['shards'\] for variable 'v' is \(3, 3\), which is not a multiple "
+        r"of its chunks \(2, 2\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"shards": (3, 3), "chunks": (2, 2)}}),
+    ),
     # ------------------------------------------------------------ options
     BadInput(
         id="option-unknown",

@@ -770,3 +770,24 @@ def test_append_of_times_the_store_units_hold_reads_back_right(tmp_path: Path) -
     later["time"].encoding.update(units="days since 2000-01-01 00:00:00", calendar="standard")
     later.zio.to_zarr(path, append_dim="time")
     np.testing.assert_array_equal(xzarrio.open_zarr(path).time.values, days)
+
+
+@pytest.mark.parametrize("one", ["zstd", numcodecs.Zstd(level=1)], ids=["name", "codec"])
+def test_one_compressor_in_encoding_is_a_list_of_one(tmp_path: Path, one: object) -> None:
+    ds = xr.Dataset({"v": ("x", np.arange(8.0))})
+    ds.zio.to_zarr(tmp_path / "c.zarr", encoding={"v": {"compressors": one}})
+    codecs = xzarrio.open_zarr(tmp_path / "c.zarr").v.encoding["compressors"]
+    assert [type(c).__name__ for c in codecs] == ["ZstdCodec"]
+
+
+def test_integer_encodings_that_fit_are_written(tmp_path: Path) -> None:
+    values = np.array([0.0, 550.0, np.nan, 1100.0])
+    ds = xr.Dataset({"packed": ("x", values), "filled": ("x", values / 10)})
+    encoding = {
+        "packed": {"dtype": "i1", "scale_factor": 10.0, "add_offset": 0.0, "_FillValue": -128},
+        "filled": {"dtype": "i2", "_FillValue": -1},
+    }
+    ds.zio.to_zarr(tmp_path / "i.zarr", encoding=encoding)
+    back = xzarrio.open_zarr(tmp_path / "i.zarr").load()
+    np.testing.assert_allclose(back.packed.values, values)
+    np.testing.assert_allclose(back.filled.values, values / 10)
