@@ -525,6 +525,28 @@ CATALOG: list[BadInput] = [
         disk=NOTHING,
         call=lambda tmp: _new(tmp, scheduler=3),
     ),
+    *[
+        BadInput(
+            id=f"{keyword.replace('_', '-')}-not-a-bool",
+            input=f"`{keyword}='no'` (a string, which would read as True)",
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=rf"{keyword} takes True or False, got 'no'",
+            disk=NOTHING,
+            call=lambda tmp, keyword=keyword: _new(tmp, **{keyword: "no"}),
+        )
+        for keyword in ["progress", "consolidated", "write_empty_chunks", "compute"]
+    ],
+    BadInput(
+        id="chunkmanager-store-kwargs-not-a-dict",
+        input="`chunkmanager_store_kwargs=5`",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"chunkmanager_store_kwargs must be a dict of keywords for dask\.array\.store, "
+        r"got 5",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunkmanager_store_kwargs=5),
+    ),
     BadInput(
         id="deferred-write-refused-at-once",
         input="`compute=False` with `compressor='brotli'`: refused at the call, not at `.compute()`",

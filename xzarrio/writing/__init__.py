@@ -21,7 +21,7 @@ from typing import Any
 import dask
 import xarray as xr
 
-from .checks import MODES
+from .checks import MODES, check_flag
 from .execution import execute
 from .plan import WritePlan, plan
 from .report import WriteReport
@@ -33,6 +33,7 @@ def to_zarr(
     obj: xr.Dataset | xr.DataArray, store: Any, *, compute: bool = True, **kwargs: Any
 ) -> Any:
     """Write *obj* to a zarr store; see :meth:`xzarrio.ZioAccessor.to_zarr`."""
+    compute = check_flag("compute", compute)
     p = plan(obj, store, **kwargs)
     if compute:
         return execute(p)

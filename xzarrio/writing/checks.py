@@ -44,10 +44,14 @@ __all__ = [
     "check_encoding",
     "check_flag",
     "check_group",
+    "check_kept_layout",
+    "check_mapping",
     "check_names",
+    "check_optional_flag",
     "check_region",
     "check_storable",
     "check_whole_chunks",
+    "fit_strings",
     "resolve_mode",
     "resolve_region",
     "stored_unit",
@@ -187,6 +191,20 @@ def check_flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def check_optional_flag(name: str, value: Any) -> bool | None:
+    """*value* of the keyword *name*, which takes True, False or None (the default)."""
+    return None if value is None else check_flag(name, value)
+
+
+def check_mapping(name: str, value: Any, what: str) -> dict[str, Any]:
+    """*value* of the keyword *name*, which takes a dict of *what* (or None: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ArgumentTypeError(f"{name} must be a dict of {what}, got {value!r}")
+    return dict(value)
+
+
 def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
     if not isinstance(append_dim, Hashable):
         raise ArgumentTypeError(
@@ -296,13 +314,19 @@ def check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
                 )
         if append_dim in var.dims:
             _check_appended_meaning(name, var, have)
-        elif name in ds.coords and not var.equals(have):
-            raise AppendMismatchError(
-                f"cannot append: coordinate {name!r} differs from the store's; the appended "
-                f"data would be labelled with the store's {name!r} values, not its own "
-                f"(select the store's: data.sel({name}=store[{name!r}].values))"
-            )
+        elif name in ds.coords:
+            _check_same_coordinate(name, var, have)
     _check_append_index(ds, old, append_dim)
+
+
+def _check_same_coordinate(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+    """A coordinate that is not appended labels old and new data alike: the same values."""
+    if not var.equals(have):
+        raise AppendMismatchError(
+            f"cannot append: coordinate {name!r} differs from the store's; the appended "
+            f"data would be labelled with the store's {name!r} values, not its own "
+            f"(select the store's: data.sel({name}=store[{name!r}].values))"
+        )
 
 
 def _check_appended_meaning(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:

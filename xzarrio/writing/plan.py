@@ -104,15 +104,14 @@ def plan(
     started = time.perf_counter()
     ds = checks.as_dataset(obj)
     _check_object(ds, chunks, history, zarr_format)
+    _check_keywords(progress, consolidated, write_empty_chunks, chunkmanager_store_kwargs)
     mode = checks.resolve_mode(mode, append_dim, region)
     group = checks.check_group(group)
     target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
     chosen = _scheduler(ds, target, scheduler)
     allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
     allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
-    if target.existing is not None and (append_dim is not None or region is not None):
-        checks.check_kept_layout(chunks, compressor, "append" if region is None else "region write")
-    ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow)
+    ds, region = _fit_to_store(ds, target, mode, append_dim, region, allow, chunks, compressor)
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     offsets = _offsets(target, append_dim, region)
@@ -188,6 +187,16 @@ def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -
         )
 
 
+def _check_keywords(
+    progress: Any, consolidated: Any, write_empty_chunks: Any, store_kwargs: Any
+) -> dict[str, Any]:
+    """The keywords that take True, False or None; the keywords for ``dask.array.store``."""
+    checks.check_optional_flag("progress", progress)
+    checks.check_optional_flag("consolidated", consolidated)
+    checks.check_optional_flag("write_empty_chunks", write_empty_chunks)
+    checks.check_mapping("chunkmanager_store_kwargs", store_kwargs, "keywords for dask.array.store")
+
+
 def _check_scheduler_reaches(scheduler: Any, target: Target) -> None:
     """Refuse a scheduler whose workers cannot reach the store."""
     on_client = is_distributed_client(scheduler)
@@ -228,12 +237,14 @@ def _is_dir(path: str) -> bool:
 
 def _fit_to_store(
     ds: xr.Dataset, target: Target, mode: str, append_dim: Hashable | None, region: Any,
-    allow: bool,
+    allow: bool, chunks: Any, compressor: Any,
 ) -> tuple[xr.Dataset, Any]:  # fmt: skip
     """Check an append or region write against the store; resolve the region."""
     old = target.existing
     if old is None:
         return ds, region
+    if append_dim is not None or region is not None:
+        checks.check_kept_layout(chunks, compressor, "append" if region is None else "region write")
     if append_dim is not None:
         checks.check_append(ds, old, append_dim)
         ds = checks.fit_strings(ds, old)
