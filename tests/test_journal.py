@@ -175,7 +175,7 @@ def test_region_auto_is_resolved_and_checked(tmp_path: Path) -> None:
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values[4:11], [4, 0, 0, 0, 0, 0, 10])
     with pytest.raises(ValueError, match="covers stored chunks of 'v' only in part"):
         series(np.zeros(3), t=np.arange(106, 109)).zio.to_zarr(path, region="auto")
-    with pytest.raises(ValueError, match="some 't' values of the data are not in the store"):
+    with pytest.raises(KeyError, match=r"the data's 't' values \[200, 201, 202, 203, 204\] are"):
         series(np.zeros(5), t=np.arange(200, 205)).zio.to_zarr(path, region="auto")
 
 
