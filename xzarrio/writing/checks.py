@@ -246,13 +246,14 @@ def fit_strings(ds: xr.Dataset, old: xr.Dataset) -> xr.Dataset:
 
     xarray refuses any other width; :func:`check_append` has refused wider ones.
     """
+    stored = {n: _stored_dtype(old.variables[n]) for n in ds.variables if n in old.variables}
     narrower = {
-        name: var.astype(old.variables[name].dtype)
+        name: var.astype(stored[name])
         for name, var in ds.variables.items()
-        if name in old.variables
+        if name in stored
         and var.dtype.kind in "US"
-        and var.dtype.kind == old.variables[name].dtype.kind
-        and var.dtype != old.variables[name].dtype
+        and var.dtype.kind == stored[name].kind
+        and var.dtype != stored[name]
     }
     coords = {n: v for n, v in narrower.items() if n in ds.coords}
     data = {n: v for n, v in narrower.items() if n not in ds.coords}
@@ -339,8 +340,8 @@ def _check_appended_meaning(name: Hashable, var: xr.Variable, have: xr.Variable)
         )
     if var.dtype.kind in "Mm" and var.dtype.kind == have.dtype.kind:
         _check_time_encoding(name, var, have)
-    if have.dtype.kind in "US":
-        _check_string_width(name, var, have)
+    if _stored_dtype(have).kind in "US":
+        _check_string_width(name, var, _stored_dtype(have))
 
 
 def _check_append_index(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
@@ -436,9 +437,18 @@ def _check_times_fit(name: Hashable, var: xr.Variable, have: xr.Variable) -> Non
         )
 
 
-def _check_string_width(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+def _stored_dtype(have: xr.Variable) -> np.dtype[Any]:
+    """The dtype of a stored variable's array, even once its values were loaded.
+
+    xarray may load fixed-width strings narrower than they are stored (an
+    empty string as ``<U1``); the encoding keeps the store's dtype.
+    """
+    return np.dtype(have.encoding.get("dtype", have.dtype))
+
+
+def _check_string_width(name: Hashable, var: xr.Variable, stored: np.dtype[Any]) -> None:
     """Refuse strings wider than a fixed-width stored string, which zarr would cut short."""
-    width = have.dtype.itemsize // (4 if have.dtype.kind == "U" else 1)
+    width = stored.itemsize // (4 if stored.kind == "U" else 1)
     if var.dtype.kind in "US":
         longest = var.dtype.itemsize // (4 if var.dtype.kind == "U" else 1)
     elif var.chunks is None and var.size:
@@ -450,7 +460,7 @@ def _check_string_width(name: Hashable, var: xr.Variable, have: xr.Variable) -> 
     if longest > width:
         raise AppendMismatchError(
             f"cannot append variable {name!r}: the store holds strings of at most {width} "
-            f"characters ({have.dtype}) and the data has strings of {longest}, which would be "
+            f"characters ({stored}) and the data has strings of {longest}, which would be "
             "cut short; write a new store with wider or variable-length strings"
         )
 

@@ -189,7 +189,7 @@ def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -
 
 def _check_keywords(
     progress: Any, consolidated: Any, write_empty_chunks: Any, store_kwargs: Any
-) -> dict[str, Any]:
+) -> None:
     """The keywords that take True, False or None; the keywords for ``dask.array.store``."""
     checks.check_optional_flag("progress", progress)
     checks.check_optional_flag("consolidated", consolidated)
