@@ -116,6 +116,34 @@ def _from_gone_store(tmp_path: Path) -> xr.Dataset:
     return ds
 
 
+def _times(start: str, hours: int = 24, n: int = 2) -> xr.Dataset:
+    """*n* steps of v from *start*, *hours* apart, on a datetime coordinate ``time``."""
+    time = np.datetime64(start, "ns") + np.arange(n) * np.timedelta64(hours, "h")
+    return xr.Dataset({"v": ("time", np.arange(float(n)))}, coords={"time": time})
+
+
+def _time_store(tmp_path: Path) -> None:
+    """A store of daily times, stored as whole days since 2000-01-01 (int64)."""
+    _times("2000-01-01").zio.to_zarr(tmp_path / STORE)
+
+
+def _with_time_encoding(ds: xr.Dataset, **encoding: str) -> xr.Dataset:
+    ds = ds.copy()
+    ds["time"].encoding.update(encoding)
+    return ds
+
+
+def _strings(*values: str, start: int = 0) -> xr.Dataset:
+    """Fixed-width strings along t (numpy ``<U``), as xarray stores them."""
+    return xr.Dataset(
+        {"s": ("t", np.array(values))}, coords={"t": np.arange(start, start + len(values))}
+    )
+
+
+def _string_store(tmp_path: Path) -> None:
+    _strings("abc", "def").zio.to_zarr(tmp_path / STORE)
+
+
 def _append(tmp_path: Path, ds: xr.Dataset, **kwargs: object) -> None:
     ds.zio.to_zarr(tmp_path / STORE, append_dim="t", **kwargs)
 
@@ -298,6 +326,59 @@ CATALOG: list[BadInput] = [
         setup=_store,
         call=lambda tmp: _ds().zio.to_zarr(tmp / STORE, mode="w-"),
     ),
+    # ------------------------------------------------------------ what is no store
+    *[
+        BadInput(
+            id=f"store-{slug}",
+            input=f"`store={store!r}`" + note,
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=re.escape(f"store={store!r} is not understood; expected a path"),
+            disk=NOTHING,
+            call=lambda tmp, store=store: _ds().zio.to_zarr(store),
+        )
+        for slug, store, note in [
+            ("int", 123, " (xarray: `TypeError`)"),
+            ("none", None, " (xarray writes to memory and returns the store)"),
+            ("bytes", b"s.zarr", " (xarray: `TypeError`)"),
+        ]
+    ],
+    BadInput(
+        id="store-empty-string",
+        input="`store=''` (which would name the working directory)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"store='' names no store; expected a path",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr(""),
+    ),
+    BadInput(
+        id="store-unknown-protocol",
+        input="`store='foo://bucket/s.zarr'`, a protocol fsspec does not know",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"store='foo://bucket/s\.zarr': fsspec does not know the protocol 'foo'",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr("foo://bucket/s.zarr"),
+    ),
+    BadInput(
+        id="storage-options-for-a-path",
+        input="`storage_options=` with a local path (xarray: `TypeError`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"storage_options=\{'anon': True\} is only used with a URL such as",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, storage_options={"anon": True}),
+    ),
+    BadInput(
+        id="storage-options-not-a-dict",
+        input="`storage_options=5` with a URL",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"storage_options must be a dict of fsspec options, got 5",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr("memory://s.zarr", storage_options=5),
+    ),
     # ------------------------------------------------------------ write arguments
     BadInput(
         id="unknown-mode",
@@ -444,6 +525,28 @@ CATALOG: list[BadInput] = [
         disk=NOTHING,
         call=lambda tmp: _new(tmp, scheduler=3),
     ),
+    *[
+        BadInput(
+            id=f"{keyword.replace('_', '-')}-not-a-bool",
+            input=f"`{keyword}='no'` (a string, which would read as True)",
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=rf"{keyword} takes True or False, got 'no'",
+            disk=NOTHING,
+            call=lambda tmp, keyword=keyword: _new(tmp, **{keyword: "no"}),
+        )
+        for keyword in ["progress", "consolidated", "write_empty_chunks", "compute"]
+    ],
+    BadInput(
+        id="chunkmanager-store-kwargs-not-a-dict",
+        input="`chunkmanager_store_kwargs=5`",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"chunkmanager_store_kwargs must be a dict of keywords for dask\.array\.store, "
+        r"got 5",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, chunkmanager_store_kwargs=5),
+    ),
     BadInput(
         id="deferred-write-refused-at-once",
         input="`compute=False` with `compressor='brotli'`: refused at the call, not at `.compute()`",
@@ -515,8 +618,8 @@ CATALOG: list[BadInput] = [
     BadInput(
         id="variable-name-not-str",
         input="a variable whose name is not a string (`{1: ...}`)",
-        error=errors.InvalidArgumentError,
-        builtin=ValueError,
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
         message=r"variable and dimension names must be strings to be stored in zarr, "
         r"got 1 of type int",
         disk=NOTHING,
@@ -525,17 +628,64 @@ CATALOG: list[BadInput] = [
     BadInput(
         id="dim-name-not-str",
         input="a dimension whose name is not a string",
-        error=errors.InvalidArgumentError,
-        builtin=ValueError,
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
         message=r"variable and dimension names must be strings.*got 1 of type int",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, xr.Dataset({"v": ((1,), np.arange(3.0))})),
     ),
     BadInput(
-        id="multiindex",
-        input="a MultiIndex coordinate (from `set_index(i=['a', 'b'])`)",
+        id="dataarray-name-int",
+        input="a DataArray named `0` (xarray: `TypeError`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"names must be strings to be stored in zarr, got 0 of type int",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().v.rename(0)),
+    ),
+    BadInput(
+        id="dataarray-name-tuple",
+        input="a DataArray named `(4, 5)`",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"names must be strings to be stored in zarr, got \(4, 5\) of type tuple",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().v.rename((4, 5))),
+    ),
+    *[
+        BadInput(
+            id=f"variable-name-{slug}",
+            input=f"a variable named `{name!r}`" + note,
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=re.escape(f"the name {name!r} cannot be stored in zarr: a variable or "),
+            disk=NOTHING,
+            call=lambda tmp, name=name: _new(tmp, xr.Dataset({name: ("x", np.arange(3.0))})),
+        )
+        for slug, name, note in [
+            ("empty", "", " (xarray: `ValueError`)"),
+            ("dot", ".", ""),
+            ("dot-dot", "..", ""),
+            ("slash", "a/b", " (it would vanish into a group `a`)"),
+            ("zarr-json", "zarr.json", " (the group's own metadata key)"),
+            ("zattrs", ".zattrs", " (a zarr format 2 metadata key)"),
+        ]
+    ],
+    BadInput(
+        id="dim-name-slash",
+        input="a dimension named `'a/b'`",
         error=errors.InvalidArgumentError,
         builtin=ValueError,
+        message=r"the name 'a/b' cannot be stored in zarr",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, xr.Dataset({"v": ("a/b", np.arange(3.0))})),
+    ),
+    BadInput(
+        id="multiindex",
+        input="a MultiIndex coordinate (from `set_index(i=['a', 'b'])`; xarray: "
+        "`NotImplementedError`)",
+        error=errors.NotStorableError,
+        builtin=NotImplementedError,
         message=r"coordinate 'i' is a pandas MultiIndex, which zarr cannot store; "
         r"reset it first: ds\.reset_index\('i'\)",
         disk=NOTHING,
@@ -634,6 +784,150 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: _append(tmp, xr.Dataset(coords={"t": [4, 5]})),
     ),
     BadInput(
+        id="append-other-coordinate-values",
+        input="append with other values of a coordinate that is not appended (`x`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append: coordinate 'x' differs from the store's",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign_coords(x=[10, 11, 12])),
+    ),
+    BadInput(
+        id="append-other-units",
+        input="append a variable whose `units` attribute differs from the store's (`C` onto `K`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'v': its units 'C' differ from the store's 'K'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign(v=lambda d: d.v.assign_attrs(units="C"))),
+    ),
+    BadInput(
+        id="append-duplicate-values",
+        input="append with repeated values of the append dimension (`t=[4, 4]`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append along 't': the data repeats the values \[4\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign_coords(t=[4, 4])),
+    ),
+    BadInput(
+        id="append-values-already-stored",
+        input="append values of the append dimension that the store has (`t=[3, 4]`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append along 't': the store already holds the values \[3\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _append(tmp, _next().assign_coords(t=[3, 4])),
+    ),
+    BadInput(
+        id="append-time-units-differ",
+        input="append times whose `units` encoding differs from the store's",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': its encoding says units 'hours since 1990-01-01' "
+        r"but the store's are 'days since 2000-01-01",
+        disk=UNCHANGED,
+        setup=_time_store,
+        call=lambda tmp: _with_time_encoding(
+            _times("2000-01-03"), units="hours since 1990-01-01"
+        ).zio.to_zarr(tmp / STORE, append_dim="time"),
+    ),
+    BadInput(
+        id="append-time-calendar-differs",
+        input="append times whose `calendar` encoding differs from the store's",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': its encoding says calendar 'noleap' but the "
+        r"store's is 'proleptic_gregorian'",
+        disk=UNCHANGED,
+        setup=_time_store,
+        call=lambda tmp: _with_time_encoding(_times("2000-01-03"), calendar="noleap").zio.to_zarr(
+            tmp / STORE, append_dim="time"
+        ),
+    ),
+    BadInput(
+        id="append-times-finer-than-stored",
+        input="append times at 06:00 to a store of whole days (xarray writes hours as days)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': the store holds whole 'days since 2000-01-01",
+        disk=UNCHANGED,
+        setup=_time_store,
+        call=lambda tmp: _times("2000-01-03T06").zio.to_zarr(tmp / STORE, append_dim="time"),
+    ),
+    BadInput(
+        id="append-wider-strings",
+        input="append strings wider than the store's fixed-width strings (`<U6` onto `<U3`)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 's': the store holds strings of at most 3 characters",
+        disk=UNCHANGED,
+        setup=_string_store,
+        call=lambda tmp: _strings("abcdef", "g", start=2).zio.to_zarr(tmp / STORE, append_dim="t"),
+    ),
+    BadInput(
+        id="append-wider-object-strings",
+        input="append Python strings (object dtype) wider than the store's fixed width",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 's': the store holds strings of at most 3 characters",
+        disk=UNCHANGED,
+        setup=_string_store,
+        call=lambda tmp: (
+            _strings("abcdef", "g", start=2).astype(object).zio.to_zarr(tmp / STORE, append_dim="t")
+        ),
+    ),
+    *[
+        BadInput(
+            id=f"append-with-{keyword}",
+            input=f"append with `{keyword}=` (the store's are kept)",
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=rf"{keyword}=.* cannot change an existing store's {what}",
+            disk=UNCHANGED,
+            setup=_store,
+            call=lambda tmp, keyword=keyword, value=value: _append(
+                tmp, _next(), **{keyword: value}
+            ),
+        )
+        for keyword, value, what in [
+            ("chunks", {"t": 1}, "chunks"),
+            ("compressor", "lz4", "codecs"),
+        ]
+    ],
+    *[
+        BadInput(
+            id=f"region-with-{keyword}",
+            input=f"region write with `{keyword}=` (the store's are kept)",
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=rf"{keyword}=.* cannot change an existing store's {what}",
+            disk=UNCHANGED,
+            setup=_store,
+            call=lambda tmp, keyword=keyword, value=value: _region(
+                tmp, _part(0, 2), {"t": slice(0, 2)}, **{keyword: value}
+            ),
+        )
+        for keyword, value, what in [
+            ("chunks", {"t": 1}, "chunks"),
+            ("compressor", "lz4", "codecs"),
+        ]
+    ],
+    BadInput(
+        id="append-dim-a-list",
+        input="`append_dim=['t']` (a list; xarray: `TypeError`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"append_dim must be a dimension name, got \['t'\]",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _next().zio.to_zarr(tmp / STORE, append_dim=["t"]),
+    ),
+    BadInput(
         id="append-with-mode-w",
         input="`append_dim` with `mode='w'`",
         error=errors.InvalidArgumentError,
@@ -708,13 +1002,54 @@ CATALOG: list[BadInput] = [
     ),
     BadInput(
         id="region-not-a-dict",
-        input="`region=[1]`",
-        error=errors.RegionError,
-        builtin=ValueError,
+        input="`region=[1]` (xarray: `TypeError`)",
+        error=errors.RegionTypeError,
+        builtin=TypeError,
         message=r"region must be 'auto' or a dict \{dim: slice\}, got \[1\]",
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _region(tmp, _part(0, 2), [1]),
+    ),
+    *[
+        BadInput(
+            id=f"region-{slug}",
+            input=f"`region={{'t': {where!r}}}`" + note,
+            error=errors.RegionTypeError,
+            builtin=TypeError,
+            message=r"region\['t'\] must be a slice of integer positions \(or 'auto'\), got "
+            + re.escape(repr(where)),
+            disk=UNCHANGED,
+            setup=_store,
+            call=lambda tmp, where=where: _region(tmp, _part(0, 2), {"t": where}),
+        )
+        for slug, where, note in [
+            ("not-a-slice", 1, " (xarray: `TypeError`)"),
+            ("list", [0, 1], ""),
+            ("float-slice", slice(0.0, 2.0), " (positions, not floats)"),
+            ("label-slice", slice("a", "b"), " (positions, not labels)"),
+            ("numpy-float-slice", slice(np.float64(0), np.float64(2)), ""),
+        ]
+    ],
+    BadInput(
+        id="region-auto-values-not-in-store",
+        input="`region='auto'` with `t` values the store lacks (xarray: `KeyError`)",
+        error=errors.RegionKeyError,
+        builtin=KeyError,
+        message=r"region\['t'\] = 'auto': the data's 't' values \[7, 8\] are not in the store",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _ds().isel(t=[0, 1]).assign_coords(t=[7, 8]), "auto"),
+    ),
+    BadInput(
+        id="region-auto-not-contiguous",
+        input="`region='auto'` with `t` values that are not one stretch of the store's "
+        "(xarray: `ValueError`)",
+        error=errors.RegionError,
+        builtin=ValueError,
+        message=r"region\['t'\] = 'auto': the data's 't' values are not one contiguous",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _ds().isel(t=[0, 2]), "auto"),
     ),
     BadInput(
         id="region-new-variable",
@@ -822,6 +1157,151 @@ CATALOG: list[BadInput] = [
         message=r"must be 2 integers >= 1 \(-1 is not taken here\), got \(-1, -1\)",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, encoding={"v": {"chunks": -1}}),
+    ),
+    BadInput(
+        id="encoding-compressor-and-compressors",
+        input="`encoding={'v': {'compressor': None, 'compressors': ['lz4']}}` (both keys)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"encoding for variable 'v' has both 'compressor' \(None\) and 'compressors' "
+        r"\(\['lz4'\]\), which contradict",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"compressor": None, "compressors": ["lz4"]}}),
+    ),
+    BadInput(
+        id="encoding-compressors-not-codecs",
+        input="`encoding={'v': {'compressors': 5}}`",
+        error=errors.CodecFormatError,
+        builtin=TypeError,
+        message=r"compressor must be a name .* or a zarr/numcodecs codec object, got 5",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"compressors": 5}}),
+    ),
+    *[
+        BadInput(
+            id=f"encoding-dtype-{slug}",
+            input=f"`encoding={{'v': {{'dtype': {dtype!r}}}}}` (xarray: `TypeError`)",
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=rf"encoding\['dtype'\] for variable 'v' is {dtype!r}, which is no numpy dtype",
+            disk=NOTHING,
+            call=lambda tmp, dtype=dtype: _new(tmp, encoding={"v": {"dtype": dtype}}),
+        )
+        for slug, dtype in [("banana", "banana"), ("int", 5)]
+    ],
+    *[
+        BadInput(
+            id=f"encoding-{key.strip('_').replace('_', '-').lower()}-not-a-number",
+            input=f"`encoding={{'v': {{{key!r}: 'a'}}}}`",
+            error=errors.ArgumentTypeError,
+            builtin=TypeError,
+            message=rf"encoding\[{key!r}\] for variable 'v' must be a number, got 'a'",
+            disk=NOTHING,
+            call=lambda tmp, key=key: _new(tmp, encoding={"v": {key: "a"}}),
+        )
+        for key in ["scale_factor", "add_offset", "_FillValue", "missing_value"]
+    ],
+    BadInput(
+        id="encoding-fill-value-out-of-dtype",
+        input="`encoding={'v': {'dtype': 'i1', '_FillValue': 1000}}` (xarray: `OverflowError`)",
+        error=errors.OutOfRangeError,
+        builtin=OverflowError,
+        message=r"encoding\['_FillValue'\] for variable 'v' is 1000, outside int8",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"dtype": "i1", "_FillValue": 1000}}),
+    ),
+    BadInput(
+        id="encoding-dtype-wraps-around",
+        input="`encoding={'v': {'dtype': 'i1'}}` for values up to 1100 (they would wrap around)",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'v' holds values from 0 to 1100, outside int8 \(-128 to 127\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _ds().assign(v=lambda d: d.v * 100), encoding={"v": {"dtype": "i1"}}
+        ),
+    ),
+    BadInput(
+        id="encoding-dtype-unsigned-negative",
+        input="`encoding={'v': {'dtype': 'u1'}}` for negative values",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'v' holds values from -5 to 6, outside uint8 \(0 to 255\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _ds().assign(v=lambda d: d.v - 5), encoding={"v": {"dtype": "u1"}}
+        ),
+    ),
+    BadInput(
+        id="encoding-int-dtype-nan-without-fill",
+        input="`encoding={'v': {'dtype': 'i2'}}` for data with NaN and no `_FillValue`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'v' holds NaN, which int16 cannot hold; give a _FillValue",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _ds().assign(v=lambda d: d.v.where(d.v > 2)), encoding={"v": {"dtype": "i2"}}
+        ),
+    ),
+    *[
+        BadInput(
+            id=f"encoding-{key.replace('_', '-')}-not-{slug}",
+            input=f"`encoding={{'v': {{{key!r}: {value!r}}}}}`",
+            error=error,
+            builtin=TypeError,
+            message=message,
+            disk=NOTHING,
+            call=lambda tmp, key=key, value=value: _new(tmp, encoding={"v": {key: value}}),
+        )
+        for key, value, slug, error, message in [
+            (
+                "filters",
+                ["banana"],
+                "codecs",
+                errors.CodecFormatError,
+                r"encoding\['filters'\] for variable 'v' must be a list of codec objects, got "
+                r"\['banana'\]",
+            ),
+            (
+                "serializer",
+                "banana",
+                "a-codec",
+                errors.CodecFormatError,
+                r"encoding\['serializer'\] for variable 'v' must be a codec object, got 'banana'",
+            ),
+            (
+                "shards",
+                "x",
+                "ints",
+                errors.ChunkSizeTypeError,
+                r"encoding\['shards'\] for variable 'v' must be an int or a tuple of 2 ints, "
+                r"got 'x'",
+            ),
+            (
+                "chunk_key_encoding",
+                "banana",
+                "a-dict",
+                errors.ArgumentTypeError,
+                r"encoding\['chunk_key_encoding'\] for variable 'v' must be a dict",
+            ),
+            (
+                "write_empty_chunks",
+                "no",
+                "a-bool",
+                errors.ArgumentTypeError,
+                r"encoding\['write_empty_chunks'\] takes True or False, got 'no'",
+            ),
+        ]
+    ],
+    BadInput(
+        id="encoding-shards-not-multiples-of-chunks",
+        input="`encoding={'v': {'shards': (3, 3), 'chunks': (2, 2)}}`",
+        error=errors.InvalidChunksError,
+        builtin=ValueError,
+        message=r"encoding\['shards'\] for variable 'v' is \(3, 3\), which is not a multiple "
+        r"of its chunks \(2, 2\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, encoding={"v": {"shards": (3, 3), "chunks": (2, 2)}}),
     ),
     # ------------------------------------------------------------ options
     BadInput(

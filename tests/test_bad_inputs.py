@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,7 +15,15 @@ import pytest
 from xzarrio import options
 from xzarrio.errors import XzarrioError
 
-from .bad_inputs import CATALOG, DOC, BadInput, capture_message, render_table, split_doc
+from .bad_inputs import (
+    CATALOG,
+    DOC,
+    BadInput,
+    _store,
+    capture_message,
+    render_table,
+    split_doc,
+)
 from .conftest import snapshot
 
 
@@ -66,3 +78,47 @@ def test_docs_table_matches_catalog(tmp_path: Path) -> None:
             "    python docs/render_bad_inputs.py\n" + diff,
             pytrace=False,
         )
+
+
+_IN_READ_ONLY_FOLDER = """
+import sys
+from tests.bad_inputs import STORE, _append, _next, _part, _region
+from pathlib import Path
+tmp = Path(sys.argv[1])
+for write in (lambda: _append(tmp, _next()), lambda: _region(tmp, _part(0, 2), {"t": slice(0, 2)})):
+    try:
+        write()
+    except Exception as err:
+        print(type(err).__name__, isinstance(err, PermissionError), err)
+    else:
+        print("nothing raised")
+"""
+
+
+def test_writes_in_a_read_only_folder_are_refused(tmp_path: Path) -> None:
+    """The store's folder takes no new entries (its journal goes there): refused, unchanged.
+
+    Root writes through ``chmod``, so the writer runs as root without the
+    capability to override file permissions (``setpriv``), as a user would.
+    """
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is needed to write without root's permission override")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    _store(folder)
+    folder.chmod(0o555)
+    before = snapshot(tmp_path)
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    try:
+        done = subprocess.run(
+            [*drop, sys.executable, "-c", _IN_READ_ONLY_FOLDER, str(folder)],
+            capture_output=True, text=True, cwd=Path(__file__).parent.parent, check=False,
+        )  # fmt: skip
+    finally:
+        folder.chmod(0o755)
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stdout + done.stderr
+    for line in lines:
+        assert line.startswith("StoreNotWritableError True cannot write to "), line
+        assert "its folder takes no new entries (Permission denied)" in line
+    assert snapshot(tmp_path) == before

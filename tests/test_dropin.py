@@ -203,3 +203,18 @@ def test_mode_a_updates_the_stores_attributes_and_r_plus_keeps_them(tmp_path: Pa
     # as in xarray, the Dataset's attributes go on the store; those it lacks stay here
     assert (back.attrs["title"], back.attrs["source"]) == ("third", "model")
     assert len(back.zio.provenance.history) == 3  # the store's trail, not the Dataset's
+
+
+def _without_provenance(ds: xr.Dataset) -> xr.Dataset:
+    return ds.drop_attrs(deep=False)
+
+
+def test_a_variable_named_none_is_stored_as_xarray_stores_it(tmp_path: Path) -> None:
+    ds = xr.Dataset({None: ("x", np.arange(3.0))}, coords={"x": [1, 2, 3]})
+    ds.to_zarr(tmp_path / "xr.zarr")
+    ds.zio.to_zarr(tmp_path / "zio.zarr")
+    ours = xzarrio.open_zarr(tmp_path / "zio.zarr").load()
+    xr.testing.assert_identical(
+        _without_provenance(ours), xr.open_zarr(tmp_path / "xr.zarr").load()
+    )
+    assert None in ours.variables

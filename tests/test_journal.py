@@ -177,7 +177,7 @@ def test_region_auto_is_resolved_and_checked(tmp_path: Path) -> None:
         series(np.zeros(3), t=np.arange(106, 109)).zio.to_zarr(
             path, region="auto", safe_chunks=True
         )
-    with pytest.raises(ValueError, match="some 't' values of the data are not in the store"):
+    with pytest.raises(KeyError, match=r"the data's 't' values \[200, 201, 202, 203, 204\] are"):
         series(np.zeros(5), t=np.arange(200, 205)).zio.to_zarr(path, region="auto")
 
 

@@ -735,3 +735,60 @@ def test_region_write_keeps_the_store_index_and_warns_when_the_data_disagrees(tm
     back = xzarrio.open_zarr(path)
     np.testing.assert_array_equal(back.time.values, np.arange(n))
     assert (back.temp.isel(time=slice(100, 200)) == 1).all()
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("missing", [np.nan, None], ids=["nan", "none"])
+def test_strings_with_missing_values_are_stored_as_xarray_stores_them(
+    tmp_path: Path, zarr_format: int, missing: object
+) -> None:
+    ds = xr.Dataset({"s": ("x", np.array(["a", missing, "c"], dtype=object))})
+    ds.to_zarr(tmp_path / "xr.zarr", zarr_format=zarr_format)
+    ds.zio.to_zarr(tmp_path / "zio.zarr", zarr_format=zarr_format)
+    ours = xzarrio.open_zarr(tmp_path / "zio.zarr").load().drop_attrs(deep=False)
+    xr.testing.assert_identical(ours, xr.open_zarr(tmp_path / "xr.zarr").load())
+    assert list(ours.s.values) == ["a", "", "c"]  # what xarray makes of a missing string
+
+
+def test_append_widens_narrower_fixed_width_strings(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    first = xr.Dataset({"s": ("t", np.array(["abc", "def"]))}, coords={"t": [0, 1]})
+    first.zio.to_zarr(path)
+    xr.Dataset({"s": ("t", np.array(["g", "hi"]))}, coords={"t": [2, 3]}).zio.to_zarr(
+        path, append_dim="t"
+    )
+    back = xzarrio.open_zarr(path)
+    assert back.s.dtype == np.dtype("<U3")
+    assert list(back.s.values) == ["abc", "def", "g", "hi"]
+
+
+def test_append_of_times_the_store_units_hold_reads_back_right(tmp_path: Path) -> None:
+    path = tmp_path / "t.zarr"
+    days = np.datetime64("2000-01-01", "ns") + np.arange(4) * np.timedelta64(1, "D")
+    ds = xr.Dataset({"v": ("time", np.arange(4.0))}, coords={"time": days})
+    ds.isel(time=slice(0, 2)).zio.to_zarr(path)
+    later = ds.isel(time=slice(2, 4))
+    later["time"].encoding.update(units="days since 2000-01-01 00:00:00", calendar="standard")
+    later.zio.to_zarr(path, append_dim="time")
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).time.values, days)
+
+
+@pytest.mark.parametrize("one", ["zstd", numcodecs.Zstd(level=1)], ids=["name", "codec"])
+def test_one_compressor_in_encoding_is_a_list_of_one(tmp_path: Path, one: object) -> None:
+    ds = xr.Dataset({"v": ("x", np.arange(8.0))})
+    ds.zio.to_zarr(tmp_path / "c.zarr", encoding={"v": {"compressors": one}})
+    codecs = xzarrio.open_zarr(tmp_path / "c.zarr").v.encoding["compressors"]
+    assert [type(c).__name__ for c in codecs] == ["ZstdCodec"]
+
+
+def test_integer_encodings_that_fit_are_written(tmp_path: Path) -> None:
+    values = np.array([0.0, 550.0, np.nan, 1100.0])
+    ds = xr.Dataset({"packed": ("x", values), "filled": ("x", values / 10)})
+    encoding = {
+        "packed": {"dtype": "i1", "scale_factor": 10.0, "add_offset": 0.0, "_FillValue": -128},
+        "filled": {"dtype": "i2", "_FillValue": -1},
+    }
+    ds.zio.to_zarr(tmp_path / "i.zarr", encoding=encoding)
+    back = xzarrio.open_zarr(tmp_path / "i.zarr").load()
+    np.testing.assert_allclose(back.packed.values, values)
+    np.testing.assert_allclose(back.filled.values, values / 10)

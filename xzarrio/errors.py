@@ -20,7 +20,11 @@ __all__ = [
     "MissingDependencyError",
     "NoSourceStoreError",
     "NotAZarrStoreError",
+    "NotStorableError",
+    "OutOfRangeError",
     "RegionError",
+    "RegionKeyError",
+    "RegionTypeError",
     "StoreExistsError",
     "StoreNotFoundError",
     "StoreNotWritableError",
@@ -76,6 +80,18 @@ class RegionError(XzarrioError, ValueError):
     """A region write that does not fit the store."""
 
 
+class RegionTypeError(RegionError, TypeError):
+    """A region of the wrong type: not a dict, or not integer slices (xarray: ``TypeError``)."""
+
+
+class RegionKeyError(RegionError, KeyError):
+    """``region="auto"`` with coordinate values the store lacks (xarray: ``KeyError``)."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message as the repr of a key; this one is a sentence
+        return str(self.args[0]) if self.args else ""
+
+
 class UnnamedDataArrayError(XzarrioError, ValueError):
     """A DataArray without a name cannot become a zarr variable."""
 
@@ -94,6 +110,14 @@ class InvalidArgumentError(XzarrioError, ValueError):
 
 class ArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument of the wrong type, such as ``"no"`` for a flag that takes a bool."""
+
+
+class NotStorableError(InvalidArgumentError, NotImplementedError):
+    """Data zarr cannot hold as it is, such as a MultiIndex (xarray: ``NotImplementedError``)."""
+
+
+class OutOfRangeError(InvalidArgumentError, OverflowError):
+    """Values or a fill value outside what the encoded dtype can hold (no silent wrap-around)."""
 
 
 class MissingDependencyError(XzarrioError, ImportError):

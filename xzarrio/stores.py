@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 import zarr
 from zarr.abc.store import Store
 
-from .errors import InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
+from .errors import ArgumentTypeError, InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
 
 __all__ = [
     "ZARR_MARKERS",
@@ -139,6 +139,12 @@ class Location:
 
 def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Location:
     """The :class:`Location` of *store*; raises ``TypeError`` for what is no store."""
+    _check_storage_options(store, storage_options)
+    if isinstance(store, str | os.PathLike) and not os.fspath(store):
+        raise InvalidArgumentError(
+            f"store={store!r} names no store; expected a path (it would name the working "
+            "directory), a URL or a zarr store object"
+        )
     path = local_path(store)
     if path is not None:
         read_only = isinstance(store, zarr.storage.LocalStore) and store.read_only
@@ -147,22 +153,52 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
     if is_icechunk_session(store):
         return Location(kind="icechunk", given=store)
     if isinstance(store, str):
-        fsspec_store = zarr.storage.FsspecStore.from_url(
-            store, storage_options=storage_options, read_only=False
-        )
         return Location(
-            kind="fsspec", given=store, storage_options=storage_options, _store=fsspec_store
-        )
+            kind="fsspec", given=store, storage_options=storage_options,
+            _store=_fsspec_store(store, storage_options),
+        )  # fmt: skip
     if isinstance(store, zarr.storage.FsspecStore):
         return Location(kind="fsspec", given=store, _store=store)
     if isinstance(store, zarr.storage.MemoryStore):
         return Location(kind="memory", given=store, _store=store)
     if isinstance(store, Store):
         return Location(kind="object", given=store, _store=store)
-    raise InvalidArgumentError(
+    raise ArgumentTypeError(
         f"store={store!r} is not understood; expected a path, a URL such as "
         "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"
     )
+
+
+def _check_storage_options(store: Any, storage_options: Any) -> None:
+    """``storage_options`` is a dict, and only for URLs (xarray: ``TypeError`` otherwise)."""
+    if storage_options is None:
+        return
+    if not isinstance(storage_options, dict):
+        raise ArgumentTypeError(
+            f"storage_options must be a dict of fsspec options, got {storage_options!r}"
+        )
+    url = isinstance(store, str) and ("://" in store or "::" in store)
+    if storage_options and not url:
+        raise ArgumentTypeError(
+            f"storage_options={storage_options!r} is only used with a URL such as "
+            f"'s3://bucket/out.zarr', not with store={store!r}; leave it out, or give the "
+            "options to the store object"
+        )
+
+
+def _fsspec_store(url: str, storage_options: dict[str, Any] | None) -> zarr.storage.FsspecStore:
+    try:
+        return zarr.storage.FsspecStore.from_url(
+            url, storage_options=storage_options, read_only=False
+        )
+    except ValueError as err:
+        if not str(err).startswith("Protocol not known"):
+            raise
+        protocol = url.split("::")[-1].split("://")[0]
+        raise InvalidArgumentError(
+            f"store={url!r}: fsspec does not know the protocol {protocol!r}; expected a local "
+            "path or a URL such as 's3://bucket/out.zarr'"
+        ) from None
 
 
 async def list_names(store: Store, prefix: str = "") -> list[str]:

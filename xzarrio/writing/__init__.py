@@ -21,7 +21,7 @@ from typing import Any
 import dask
 import xarray as xr
 
-from .checks import MODES
+from .checks import MODES, check_flag
 from .execution import execute
 from .plan import WritePlan, plan
 from .report import WriteReport, report_of
@@ -38,6 +38,7 @@ def to_zarr(
     returned ``Delayed`` fills it in place (:func:`fill_plan`); an append or a
     region write touches nothing until the ``Delayed`` is computed.
     """
+    compute = check_flag("compute", compute)
     p = plan(obj, store, compute=compute, **kwargs)
     if compute:
         return execute(p)

@@ -116,6 +116,7 @@ def plan(
     started = time.perf_counter()
     ds = checks.as_dataset(obj)
     _check_object(ds, chunks, history, zarr_format)
+    _check_keywords(progress, consolidated, write_empty_chunks, chunkmanager_store_kwargs)
     mode = checks.resolve_mode(mode, append_dim, region)
     group = checks.check_group(group)
     target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
@@ -123,7 +124,7 @@ def plan(
     allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
     if safe_chunks is not None:
         allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
-    ds, region = _fit_to_store(ds, target, mode, append_dim, region)
+    ds, region = _fit_to_store(ds, target, mode, append_dim, region, chunks, compressor)
     shared = _shared_chunks(ds, target, region, allow, refuse=safe_chunks is True)
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
@@ -209,6 +210,16 @@ def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -
         )
 
 
+def _check_keywords(
+    progress: Any, consolidated: Any, write_empty_chunks: Any, store_kwargs: Any
+) -> None:
+    """The keywords that take True, False or None; the keywords for ``dask.array.store``."""
+    checks.check_optional_flag("progress", progress)
+    checks.check_optional_flag("consolidated", consolidated)
+    checks.check_optional_flag("write_empty_chunks", write_empty_chunks)
+    checks.check_mapping("chunkmanager_store_kwargs", store_kwargs, "keywords for dask.array.store")
+
+
 def _check_scheduler_reaches(scheduler: Any, target: Target) -> None:
     """Refuse a scheduler whose workers cannot reach the store."""
     on_client = is_distributed_client(scheduler)
@@ -248,14 +259,18 @@ def _is_dir(path: str) -> bool:
 
 
 def _fit_to_store(
-    ds: xr.Dataset, target: Target, mode: str, append_dim: Hashable | None, region: Any
-) -> tuple[xr.Dataset, Any]:
+    ds: xr.Dataset, target: Target, mode: str, append_dim: Hashable | None, region: Any,
+    chunks: Any, compressor: Any,
+) -> tuple[xr.Dataset, Any]:  # fmt: skip
     """Check an append or region write against the store; resolve the region."""
     old = target.existing
     if old is None:
         return ds, region
+    if append_dim is not None or region is not None:
+        checks.check_kept_layout(chunks, compressor, "append" if region is None else "region write")
     if append_dim is not None:
         checks.check_append(ds, old, append_dim)
+        ds = checks.fit_strings(ds, old)
     missing = [n for n in ds.data_vars if n not in old.variables]
     if mode == "r+" and missing:
         raise RegionError(
