@@ -24,9 +24,11 @@ from typing import Any
 
 import pytest
 import xarray as xr
+import zarr
 
 import xzarrio
 from xzarrio.provenance import PROVENANCE_KEYS
+from xzarrio.stores import is_zarr_dir, local_path
 
 ROUTED = os.environ.get("XZARRIO_SUITE", "xzarrio") != "xarray"
 
@@ -77,9 +79,10 @@ def _open_zarr(store: Any, *args: Any, **kwargs: Any) -> xr.Dataset:
 
 def _open_dataset(original: Callable[..., Any]) -> Callable[..., Any]:
     def route(filename_or_obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs.get("engine") != "zarr":
+        engine = kwargs.get("engine") or ("zarr" if _is_zarr(filename_or_obj) else None)
+        if args or engine != "zarr":
             return original(filename_or_obj, *args, **kwargs)
-        kwargs.pop("engine")
+        kwargs.pop("engine", None)
         if kwargs.get("mode") == "r":
             del kwargs["mode"]  # open_dataset's way to say "read"; open_zarr only reads
         kwargs.update(kwargs.pop("backend_kwargs", None) or {})
@@ -87,6 +90,14 @@ def _open_dataset(original: Callable[..., Any]) -> Callable[..., Any]:
         return _without_provenance(xzarrio.open_zarr(filename_or_obj, **kwargs))
 
     return route
+
+
+def _is_zarr(target: Any) -> bool:
+    """Whether xarray would open *target* with its zarr engine when none is named."""
+    if isinstance(target, zarr.abc.store.Store):
+        return True
+    path = local_path(target)
+    return path is not None and is_zarr_dir(path)
 
 
 def pytest_configure(config: pytest.Config) -> None:
