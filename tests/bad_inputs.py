@@ -970,9 +970,9 @@ CATALOG: list[BadInput] = [
     ),
     BadInput(
         id="region-and-append",
-        input="`region=` together with `append_dim=`",
-        error=errors.RegionError,
-        builtin=ValueError,
+        input="`region=` together with `append_dim=` (a `KeyError` too, as in xarray)",
+        error=errors.RegionKeyError,
+        builtin=KeyError,
         message=r"append_dim and region cannot be used together",
         disk=UNCHANGED,
         setup=_store,

@@ -213,7 +213,8 @@ def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
     if mode not in MODES:
         raise InvalidArgumentError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
     if append_dim is not None and region is not None:
-        raise RegionError(
+        # a KeyError too: xarray raises one for the same call (new labels are not in the store)
+        raise RegionKeyError(
             "append_dim and region cannot be used together: append grows the store along "
             "append_dim, region overwrites a part of it; pick one"
         )
