@@ -173,3 +173,37 @@ def test_an_object_store_refuses_chunks_in_part_unless_allowed(s3_bucket: Any) -
     )
     values = xzarrio.open_zarr(url, storage_options=options).v.values[:, 0]
     np.testing.assert_array_equal(values[5:25], np.arange(5, 25))
+
+
+_WRITE_THEN_HANG = """
+import sys, time, dask.array as da, numpy as np, xarray as xr, xzarrio
+
+def hang_at_15(block, block_info=None):
+    if block_info[None]["array-location"][0][0] == 15:
+        time.sleep(600)  # killed here, after its part of the shared chunk 0 is written
+    return block
+
+data = da.map_blocks(hang_at_15, da.zeros((25, 4), chunks=((5, 10, 10), (4,))), dtype="f8")
+xr.Dataset({"v": (("t", "x"), data)}).zio.to_zarr(
+    sys.argv[1], region={"t": slice(5, 30)}, scheduler="threads", num_workers=3
+)
+"""
+
+
+def test_repair_undoes_a_killed_writers_part_of_a_shared_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    _store(path)
+    before = snapshot(path)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITE_THEN_HANG, str(path)])
+    try:
+        deadline = time.monotonic() + 120
+        while snapshot(path)["v/c/0/0"] == before["v/c/0/0"]:  # its part of chunk 0
+            assert time.monotonic() < deadline and writer.poll() is None
+            time.sleep(0.05)
+    finally:
+        writer.kill()
+        writer.wait()
+    with pytest.raises(xzarrio.errors.InterruptedWriteError):
+        xzarrio.open_zarr(path)
+    xzarrio.repair(path)
+    assert snapshot(path) == before
