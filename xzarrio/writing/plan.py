@@ -110,9 +110,7 @@ def plan(
 ) -> WritePlan:
     """Check every argument, look at the target and encode the data; writes nothing.
 
-    With ``compute=False`` a new store (or group) is planned as a template
-    (:attr:`WritePlan.template`); an append or a region write is planned as usual.
-    """
+    With ``compute=False`` a new store (or group) is planned as a template."""
     started = time.perf_counter()
     ds = checks.as_dataset(obj)
     _check_object(ds, chunks, history, zarr_format)
@@ -120,39 +118,54 @@ def plan(
     mode = checks.resolve_mode(mode, append_dim, region)
     group = checks.check_group(group)
     target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
-    chosen = _scheduler(ds, target, scheduler)
-    allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
-    if safe_chunks is not None:
-        allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
+    running = _running(ds, target, scheduler, num_workers, progress)
     ds, region = _fit_to_store(ds, target, mode, append_dim, region, chunks, compressor)
-    shared = _shared_chunks(ds, target, region, allow, refuse=safe_chunks is True)
+    shared = _shared_chunks(ds, target, region, allow_partial_chunks, safe_chunks)
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
-    offsets = _offsets(target, append_dim, region)
     call = _call(obj, store, target, mode, chunks, compressor, append_dim, region)
     template = not compute and target.existing is None and target.location.kind != "icechunk"
     return WritePlan(
-        ds=_encode(ds, target, chunks, compressor, encoding, offsets, template),
+        ds=_encode(ds, target, chunks, compressor, encoding, append_dim, region, template),
         target=target,
         mode=mode,
         append_dim=append_dim,
         region=region,
         consolidated=consolidated,
-        scheduler=chosen,
-        num_workers=_num_workers(num_workers, target),
-        progress=options.OPTIONS["progress"] if progress is None else bool(progress),
+        **running,
         provenance=bool(options.OPTIONS["provenance"]),
         call=call,
         text=history,
         started=started,
         group=group,
-        safe_chunks=safe_chunks,
-        align_chunks=checks.check_flag("align_chunks", align_chunks),
-        write_empty_chunks=write_empty_chunks,
-        chunkmanager_store_kwargs=dict(chunkmanager_store_kwargs or {}),
+        **_passed_on(safe_chunks, align_chunks, write_empty_chunks, chunkmanager_store_kwargs),
         template=template,
         shared=shared,
     )
+
+
+def _passed_on(
+    safe_chunks: bool | None, align_chunks: Any, write_empty_chunks: bool | None,
+    store_kwargs: Mapping[str, Any] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """xarray's keywords that the write hands on to its ``to_zarr``."""
+    return {
+        "safe_chunks": safe_chunks,
+        "align_chunks": checks.check_flag("align_chunks", align_chunks),
+        "write_empty_chunks": write_empty_chunks,
+        "chunkmanager_store_kwargs": dict(store_kwargs or {}),
+    }
+
+
+def _running(
+    ds: xr.Dataset, target: Target, scheduler: Any, num_workers: int | None, progress: Any
+) -> dict[str, Any]:
+    """How the write runs: its scheduler, its workers, its progress bar."""
+    return {
+        "scheduler": _scheduler(ds, target, scheduler),
+        "num_workers": _num_workers(num_workers, target),
+        "progress": options.OPTIONS["progress"] if progress is None else bool(progress),
+    }
 
 
 def _scheduler(ds: xr.Dataset, target: Target, scheduler: Any) -> Any:
@@ -176,12 +189,13 @@ def _num_workers(num_workers: int | None, target: Target) -> int:
 
 def _encode(
     ds: xr.Dataset, target: Target, chunks: Any, compressor: Any, encoding: Any,
-    offsets: Mapping[Hashable, int], template: bool,
+    append_dim: Hashable | None, region: Any, template: bool,
 ) -> xr.Dataset:  # fmt: skip
     """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks.
 
     A *template*'s data in memory stays in memory: xarray writes it at once.
     """
+    offsets = _offsets(target, append_dim, region)
     fmt = target.zarr_format
     compressors = resolve_compressors(
         options.OPTIONS["compressor"] if compressor is None else compressor, fmt
@@ -290,13 +304,18 @@ def _fit_to_store(
 
 
 def _shared_chunks(
-    ds: xr.Dataset, target: Target, region: Any, allow: bool, *, refuse: bool
+    ds: xr.Dataset, target: Target, region: Any, allow_partial_chunks: Any, safe_chunks: Any
 ) -> tuple[SharedChunk, ...]:
     """The chunks a region write covers in part, to lock; refuses them where it must.
 
-    *refuse*: ``safe_chunks=True``, xarray's refusal. Elsewhere they are locked
-    where the store can lock a chunk, and taken unlocked only where *allow*.
+    ``safe_chunks=True`` refuses them, as xarray does. Else they are locked where
+    the store can lock a chunk, and taken unlocked only where allowed
+    (``allow_partial_chunks=True`` or ``safe_chunks=False``).
     """
+    allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
+    if safe_chunks is not None:
+        allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
+    refuse = safe_chunks is True
     old = target.existing
     shared = shared_chunks(ds, old, region) if old is not None else ()
     if not shared:
