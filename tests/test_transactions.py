@@ -218,11 +218,11 @@ def test_rollback_on_a_full_disk(tmpfs: Path) -> None:
 
     def fill_then_fail(block: np.ndarray, block_info=None) -> np.ndarray:  # type: ignore[no-untyped-def]
         if block_info[None]["array-location"][0][0] == 250:
-            with open(filler, "ab") as handle:
+            # unbuffered: a buffer left over by the failed write would fail again at close
+            with open(filler, "ab", buffering=0) as handle:
                 try:
                     while True:
                         handle.write(b"\0" * 65536)
-                        handle.flush()
                 except OSError:
                     pass
             raise RuntimeError("the disk is full now")
