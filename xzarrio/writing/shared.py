@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import xarray as xr
 import zarr
 
@@ -125,13 +126,13 @@ def hold_shared_chunks(
         return
     assert journal is not None, "a region write in place runs under a journal"
     root = zarr.open_group(location.opener(), mode="r", path=group or "")
-    arrays = {c.name: cast(zarr.Array, root[str(c.name)]) for c in shared}
+    arrays = {name: cast(zarr.Array, root[str(name)]) for name in {c.name: 0 for c in shared}}
     keys = [_key(arrays[c.name], c.index) for c in shared]
     place = location.path if location.kind == "local" else location.zarr_store()
     with hold_chunks(place, keys):
-        for chunk, key in zip(shared, keys, strict=True):
-            array = arrays[chunk.name]
-            journal.keep_region(key, array.path, chunk.selection, array[chunk.selection])
+        for name, array in arrays.items():
+            mine = [(c, k) for c, k in zip(shared, keys, strict=True) if c.name == name]
+            _keep_parts(journal, array, mine)
         journal.shared_keys = frozenset(keys)
         try:
             yield
@@ -139,6 +140,25 @@ def hold_shared_chunks(
             gate.close()
             gate.drain()  # no write of a shared chunk lands after its lock is let go
             raise
+
+
+def _keep_parts(journal: Journal, array: zarr.Array, parts: list[tuple[SharedChunk, str]]) -> None:
+    """Keep the old values of this write's part of each shared chunk of *array*.
+
+    They are read in one request, the box around all the parts, not one per chunk.
+    """
+    selections = [chunk.selection for chunk, _ in parts]
+    box = tuple(
+        slice(min(s[axis].start for s in selections), max(s[axis].stop for s in selections))
+        for axis in range(array.ndim)
+    )
+    old = np.asarray(array[box])
+    for chunk, key in parts:
+        within = tuple(
+            slice(s.start - b.start, s.stop - b.start)
+            for s, b in zip(chunk.selection, box, strict=True)
+        )
+        journal.keep_region(key, array.path, chunk.selection, old[within])
 
 
 def _key(array: Any, index: tuple[int, ...]) -> str:
