@@ -824,19 +824,6 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: _append(tmp, _next().assign_coords(t=[3, 4])),
     ),
     BadInput(
-        id="append-time-units-differ",
-        input="append times whose `units` encoding differs from the store's",
-        error=errors.AppendMismatchError,
-        builtin=ValueError,
-        message=r"cannot append variable 'time': its encoding says units 'hours since 1990-01-01' "
-        r"but the store's are 'days since 2000-01-01",
-        disk=UNCHANGED,
-        setup=_time_store,
-        call=lambda tmp: _with_time_encoding(
-            _times("2000-01-03"), units="hours since 1990-01-01"
-        ).zio.to_zarr(tmp / STORE, append_dim="time"),
-    ),
-    BadInput(
         id="append-time-calendar-differs",
         input="append times whose `calendar` encoding differs from the store's",
         error=errors.AppendMismatchError,

@@ -218,3 +218,20 @@ def test_a_variable_named_none_is_stored_as_xarray_stores_it(tmp_path: Path) -> 
         _without_provenance(ours), xr.open_zarr(tmp_path / "xr.zarr").load()
     )
     assert None in ours.variables
+
+
+def test_appended_times_in_other_units_are_stored_in_the_stores(tmp_path: Path) -> None:
+    # a file per month, each in hours since its own start: xarray appends them
+    def month(start: str) -> xr.Dataset:
+        time = np.datetime64(start, "ns") + np.arange(3) * np.timedelta64(6, "h")
+        ds = xr.Dataset({"v": ("time", np.arange(3.0))}, coords={"time": time})
+        ds.time.encoding["units"] = f"hours since {start}"
+        return ds
+
+    path = tmp_path / "s.zarr"
+    month("2000-01-01").zio.to_zarr(path)
+    month("2000-02-01").zio.to_zarr(path, append_dim="time")
+    back = xzarrio.open_zarr(path)
+    expected = np.concatenate([month(m).time.values for m in ("2000-01-01", "2000-02-01")])
+    np.testing.assert_array_equal(back.time.values, expected)
+    assert back.time.encoding["units"] == "hours since 2000-01-01"

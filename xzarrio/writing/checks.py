@@ -371,9 +371,6 @@ _TIME_UNITS = {
     "milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns",
 }  # fmt: skip
 
-#: calendars that mean the same for numpy's datetime64 (proleptic Gregorian) values
-_GREGORIAN = {"standard", "gregorian", "proleptic_gregorian"}
-
 
 def _parse_time_units(units: Any) -> tuple[str, pd.Timestamp | None] | None:
     """``"days since 2000-01-01"`` as ``("D", Timestamp)``; None where it is not understood."""
@@ -390,25 +387,31 @@ def _parse_time_units(units: Any) -> tuple[str, pd.Timestamp | None] | None:
     return code, (ref.tz_convert(None) if ref is not None and ref.tz is not None else ref)
 
 
-def _same_time_encoding(key: str, mine: Any, theirs: Any) -> bool:
-    if key == "calendar":
-        mine, theirs = str(mine).lower(), str(theirs).lower()
-        return mine == theirs or {mine, theirs} <= _GREGORIAN
-    parsed = _parse_time_units(mine)
-    return mine == theirs or (parsed is not None and parsed == _parse_time_units(theirs))
+#: calendars under other names (CF): each name → the one it stands for
+_CALENDAR_ALIASES = {
+    "gregorian": "standard", "proleptic_gregorian": "standard", "365_day": "noleap",
+    "366_day": "all_leap",
+}  # fmt: skip
+
+
+def _same_calendar(mine: Any, theirs: Any) -> bool:
+    mine, theirs = (str(c).lower() for c in (mine, theirs))
+    return _CALENDAR_ALIASES.get(mine, mine) == _CALENDAR_ALIASES.get(theirs, theirs)
 
 
 def _check_time_encoding(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
-    """Appended times: the store's units and calendar, and values they can hold exactly."""
-    for key in ("units", "calendar"):
-        mine, theirs = var.encoding.get(key), have.encoding.get(key)
-        if mine is not None and theirs is not None and not _same_time_encoding(key, mine, theirs):
-            verb = "are" if key == "units" else "is"
-            raise AppendMismatchError(
-                f"cannot append variable {name!r}: its encoding says {key} {mine!r} but the "
-                f"store's {verb} {theirs!r}, which the appended values are stored in; drop "
-                f"the data's: ds[{name!r}].encoding.pop({key!r})"
-            )
+    """Appended times: the store's calendar, and values its units can hold exactly.
+
+    Other units are fine (xarray encodes an append in the store's units, a file
+    of each month its own "hours since" the month's start); another calendar is not.
+    """
+    mine, theirs = var.encoding.get("calendar"), have.encoding.get("calendar")
+    if mine is not None and theirs is not None and not _same_calendar(mine, theirs):
+        raise AppendMismatchError(
+            f"cannot append variable {name!r}: its encoding says calendar {mine!r} but the "
+            f"store's is {theirs!r}, which the appended values are stored in; convert the "
+            f"data to the store's calendar (ds.convert_calendar({theirs!r}))"
+        )
     _check_times_fit(name, var, have)
 
 
