@@ -207,3 +207,27 @@ def test_repair_undoes_a_killed_writers_part_of_a_shared_chunk(tmp_path: Path) -
         xzarrio.open_zarr(path)
     xzarrio.repair(path)
     assert snapshot(path) == before
+
+
+def test_dask_chunks_not_aligned_to_shared_chunks_are_refused_as_xarray(tmp_path: Path) -> None:
+    # with align_chunks=False two tasks of one write would patch one stored chunk at once:
+    # xarray's own check refuses that, and is kept for it
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"v": ("x", np.zeros(400))}).zio.to_zarr(path, chunks={"x": 100})
+    before = snapshot(tmp_path)
+    data = xr.Dataset({"v": ("x", np.arange(10.0, 390.0))}).chunk(x=7)
+    with pytest.raises(ValueError, match="overlap|align_chunks|safe_chunks"):
+        data.zio.to_zarr(path, region={"x": slice(10, 390)}, align_chunks=False)
+    assert snapshot(tmp_path) == before
+    data.zio.to_zarr(path, region={"x": slice(10, 390)})  # aligned: one task per chunk
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values[10:390], np.arange(10, 390))
+
+
+def test_chunks_in_part_allowed_by_the_caller_are_written_unlocked(tmp_path: Path) -> None:
+    # the caller vouches that no other process writes them: a file system without
+    # working locks can still take such writes
+    path = tmp_path / "s.zarr"
+    _store(path)
+    _column(5, 25).zio.to_zarr(path, region={"t": slice(5, 25)}, allow_partial_chunks=True)
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values[5:25, 0], np.arange(5, 25))
+    assert not (tmp_path / ".s.zarr.xzarrio-chunks.lock").exists()

@@ -92,8 +92,7 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
             # a new store or group is made whole: "a" where nothing was appends to nothing
             append_dim=plan.append_dim if plan.target.existing is not None else None,
             region=plan.region,
-            # chunks covered in part are locked (plan.shared), or allowed by the caller
-            safe_chunks=plan.safe_chunks is not False and not plan.shared,
+            safe_chunks=plan.safe_chunks,
             align_chunks=plan.align_chunks,
             write_empty_chunks=plan.write_empty_chunks,
             chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),

@@ -62,8 +62,8 @@ class WritePlan:
     text: str | None
     #: xarray's keywords of the same names, passed on to its ``to_zarr``
     group: str | None = None
-    #: None: xzarrio's way (chunks covered in part are locked); a bool: xarray's
-    safe_chunks: bool | None = None
+    #: what xarray's own check of dask and stored chunks is told (see ``_passed_on``)
+    safe_chunks: bool = True
     align_chunks: bool = True
     write_empty_chunks: bool | None = None
     chunkmanager_store_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -108,22 +108,21 @@ def plan(
     chunkmanager_store_kwargs: Mapping[str, Any] | None = None,
     compute: bool = True,
 ) -> WritePlan:
-    """Check every argument, look at the target and encode the data; writes nothing.
-
-    With ``compute=False`` a new store (or group) is planned as a template."""
+    """Check every argument, look at the target, encode the data (a template if not
+    *compute*, for a new store); writes nothing."""
     started = time.perf_counter()
-    ds = checks.as_dataset(obj)
-    _check_object(ds, chunks, history, zarr_format)
+    ds = _checked_dataset(obj, chunks, history, zarr_format)
     _check_keywords(progress, consolidated, write_empty_chunks, chunkmanager_store_kwargs)
     mode = checks.resolve_mode(mode, append_dim, region)
     group = checks.check_group(group)
     target = look(locate(store, storage_options), mode, zarr_format, region=region, group=group)
     running = _running(ds, target, scheduler, num_workers, progress)
     ds, region = _fit_to_store(ds, target, mode, append_dim, region, chunks, compressor)
-    shared = _shared_chunks(ds, target, region, allow_partial_chunks, safe_chunks)
+    shared, in_part = _shared_chunks(
+        ds, target, region, allow_partial_chunks, safe_chunks, align_chunks
+    )
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
-    call = _call(obj, store, target, mode, chunks, compressor, append_dim, region)
     template = not compute and target.existing is None and target.location.kind != "icechunk"
     return WritePlan(
         ds=_encode(ds, target, chunks, compressor, encoding, append_dim, region, template),
@@ -134,24 +133,33 @@ def plan(
         consolidated=consolidated,
         **running,
         provenance=bool(options.OPTIONS["provenance"]),
-        call=call,
+        call=_call(obj, store, target, mode, chunks, compressor, append_dim, region),
         text=history,
         started=started,
         group=group,
-        **_passed_on(safe_chunks, align_chunks, write_empty_chunks, chunkmanager_store_kwargs),
+        **_passed_on(
+            safe_chunks, in_part, align_chunks, write_empty_chunks, chunkmanager_store_kwargs
+        ),
         template=template,
         shared=shared,
     )
 
 
 def _passed_on(
-    safe_chunks: bool | None, align_chunks: Any, write_empty_chunks: bool | None,
+    safe_chunks: bool | None, in_part: bool, align_chunks: Any, write_empty_chunks: bool | None,
     store_kwargs: Mapping[str, Any] | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """xarray's keywords that the write hands on to its ``to_zarr``."""
+    """xarray's keywords that the write hands on to its ``to_zarr``.
+
+    xarray's own check of chunks covered in part is left out where xzarrio has
+    taken them (*in_part*), but only where the dask chunks are aligned to the
+    stored ones: else two tasks of the write would share a chunk, and xarray's
+    check is the one that refuses that.
+    """
+    aligned = checks.check_flag("align_chunks", align_chunks)
     return {
-        "safe_chunks": safe_chunks,
-        "align_chunks": checks.check_flag("align_chunks", align_chunks),
+        "safe_chunks": safe_chunks is not False and not (in_part and aligned),
+        "align_chunks": aligned,
         "write_empty_chunks": write_empty_chunks,
         "chunkmanager_store_kwargs": dict(store_kwargs or {}),
     }
@@ -210,8 +218,11 @@ def _encode(
     )  # fmt: skip
 
 
-def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -> None:
-    """The checks that need only the object and the arguments."""
+def _checked_dataset(
+    obj: xr.Dataset | xr.DataArray, chunks: Any, history: Any, zarr_format: Any
+) -> xr.Dataset:
+    """*obj* as a Dataset, after the checks that need only it and the arguments."""
+    ds = checks.as_dataset(obj)
     checks.check_names(ds)
     if zarr_format not in (None, 2, 3):
         raise InvalidArgumentError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
@@ -222,6 +233,7 @@ def _check_object(ds: xr.Dataset, chunks: Any, history: Any, zarr_format: Any) -
         raise InvalidArgumentError(
             f"history must be a string (your note for the history line), got {history!r}"
         )
+    return ds
 
 
 def _check_keywords(
@@ -304,32 +316,35 @@ def _fit_to_store(
 
 
 def _shared_chunks(
-    ds: xr.Dataset, target: Target, region: Any, allow_partial_chunks: Any, safe_chunks: Any
-) -> tuple[SharedChunk, ...]:
-    """The chunks a region write covers in part, to lock; refuses them where it must.
+    ds: xr.Dataset, target: Target, region: Any, allow_partial_chunks: Any, safe_chunks: Any,
+    align_chunks: Any,
+) -> tuple[tuple[SharedChunk, ...], bool]:  # fmt: skip
+    """The chunks a region write covers in part that it locks, and whether it covers any.
 
-    ``safe_chunks=True`` refuses them, as xarray does. Else they are locked where
-    the store can lock a chunk, and taken unlocked only where allowed
-    (``allow_partial_chunks=True`` or ``safe_chunks=False``).
+    ``safe_chunks=True`` refuses such chunks, as xarray does. Where the caller
+    allows them (``allow_partial_chunks=True`` or ``safe_chunks=False``: no other
+    process writes them) they are written unlocked, and so they are with
+    ``align_chunks=False``, xarray's way, whose own check then decides; else they
+    are locked where the store can lock a chunk, and refused where it cannot.
     """
     allow = checks.check_flag("allow_partial_chunks", allow_partial_chunks)
     if safe_chunks is not None:
         allow = allow or not checks.check_flag("safe_chunks", safe_chunks)
-    refuse = safe_chunks is True
+    allow = allow or not checks.check_flag("align_chunks", align_chunks)
     old = target.existing
     shared = shared_chunks(ds, old, region) if old is not None else ()
     if not shared:
-        return ()
+        return (), False
     assert old is not None
-    if refuse:
+    if safe_chunks is True:
         refuse_shared(
             shared, old, region,
             "safe_chunks=True refuses that, as xarray does; leave it out to have xzarrio "
             "lock each such chunk while it writes",
         )  # fmt: skip
-    if target.location.kind in LOCKABLE:
-        return shared
-    if not allow:
+    if allow:
+        return (), True
+    if target.location.kind not in LOCKABLE:
         refuse_shared(
             shared, old, region,
             "writing part of a chunk rewrites all of it, and this store cannot lock a chunk, "
@@ -337,7 +352,7 @@ def _shared_chunks(
             "stored chunks, or pass allow_partial_chunks=True if no other process writes "
             "those chunks",
         )  # fmt: skip
-    return ()
+    return shared, True
 
 
 def _offsets(target: Target, append_dim: Hashable | None, region: Any) -> dict[Hashable, int]:
