@@ -24,6 +24,7 @@ import xarray as xr
 import zarr
 
 import xzarrio
+import xzarrio.writing.execution
 from xzarrio.errors import RegionError
 from xzarrio.journal import LocalJournal
 
@@ -216,7 +217,7 @@ def test_dask_chunks_not_aligned_to_shared_chunks_are_refused_as_xarray(tmp_path
     xr.Dataset({"v": ("x", np.zeros(400))}).zio.to_zarr(path, chunks={"x": 100})
     before = snapshot(tmp_path)
     data = xr.Dataset({"v": ("x", np.arange(10.0, 390.0))}).chunk(x=7)
-    with pytest.raises(ValueError, match="overlap|align_chunks|safe_chunks"):
+    with pytest.raises(ValueError, match=r"overlap|align_chunks|safe_chunks"):
         data.zio.to_zarr(path, region={"x": slice(10, 390)}, align_chunks=False)
     assert snapshot(tmp_path) == before
     data.zio.to_zarr(path, region={"x": slice(10, 390)})  # aligned: one task per chunk
@@ -231,3 +232,28 @@ def test_chunks_in_part_allowed_by_the_caller_are_written_unlocked(tmp_path: Pat
     _column(5, 25).zio.to_zarr(path, region={"t": slice(5, 25)}, allow_partial_chunks=True)
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values[5:25, 0], np.arange(5, 25))
     assert not (tmp_path / ".s.zarr.xzarrio-chunks.lock").exists()
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_strings_in_shared_chunks_are_kept_and_put_back(
+    tmp_path: Path, zarr_format: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.zarr"
+    words = np.array([f"word{i}" for i in range(20)], dtype=object)
+    xr.Dataset({"w": ("t", words)}).zio.to_zarr(path, chunks={"t": 10}, zarr_format=zarr_format)
+    before = snapshot(tmp_path)
+    new = xr.Dataset({"w": ("t", np.array(["new"] * 10, dtype=object))})
+    new.zio.to_zarr(path, region={"t": slice(5, 15)})
+    assert xzarrio.open_zarr(path).w.values.tolist() == [*words[:5], *["new"] * 10, *words[15:]]
+    # and a failed write of them puts the old strings back
+    monkeypatch.setattr(xzarrio.writing.execution, "_stamp", _fail)
+    with pytest.raises(RuntimeError, match="stamp fails"):
+        xr.Dataset({"w": ("t", np.array(["x"] * 10, dtype=object))}).zio.to_zarr(
+            path, region={"t": slice(5, 15)}
+        )
+    assert xzarrio.open_zarr(path).w.values.tolist() == [*words[:5], *["new"] * 10, *words[15:]]
+    assert set(snapshot(tmp_path)) >= set(before)
+
+
+def _fail(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("stamp fails")

@@ -28,6 +28,7 @@ Opening a store never changes it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
 import io
 import json
@@ -117,11 +118,9 @@ class Journal(ABC):
         back writes these values back into it, under the chunk's lock.
         """
         entry = {"key": key, "array": array, "selection": [[s.start, s.stop] for s in selection]}
-        buffer = io.BytesIO()
-        np.save(buffer, np.asarray(old), allow_pickle=False)
         name = f"regions/{self._regions:08d}"
         self._regions += 1
-        self._put(f"{name}.npy", buffer.getvalue())
+        self._put(f"{name}.npy", _values_bytes(np.asarray(old)))
         self._put(f"{name}.json", json.dumps(entry).encode())  # last: the entry is whole
 
     def _restore_regions(self, store: Store, place: Any) -> None:
@@ -130,7 +129,7 @@ class Journal(ABC):
 
         for entry_bytes, values_bytes in self._kept_regions():
             entry = json.loads(entry_bytes)
-            values = np.load(io.BytesIO(values_bytes), allow_pickle=False)
+            values = _values_of(values_bytes)
             where = tuple(slice(start, stop) for start, stop in entry["selection"])
             with hold_chunks(place, [entry["key"]]):
                 zarr.open_array(store, path=entry["array"], mode="r+")[where] = values
@@ -188,6 +187,35 @@ def _write_durably(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _values_bytes(values: np.ndarray) -> bytes:
+    """*values* as bytes: numpy's format, or for Python objects and variable-length
+    strings (which it keeps only by pickling) a JSON list after a marker line."""
+    if values.dtype.kind not in "OT":
+        buffer = io.BytesIO()
+        np.save(buffer, values, allow_pickle=False)
+        return buffer.getvalue()
+    flat = [
+        {"bytes": base64.b64encode(v).decode()} if isinstance(v, bytes) else v
+        for v in values.ravel().tolist()
+    ]
+    return _JSON_VALUES + json.dumps({"shape": values.shape, "values": flat}).encode()
+
+
+def _values_of(data: bytes) -> np.ndarray:
+    """The values :func:`_values_bytes` gave *data* for."""
+    if not data.startswith(_JSON_VALUES):
+        return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
+    kept = json.loads(data[len(_JSON_VALUES) :])
+    flat = [base64.b64decode(v["bytes"]) if isinstance(v, dict) else v for v in kept["values"]]
+    values = np.empty(len(flat), dtype=object)
+    values[:] = flat
+    return values.reshape(kept["shape"])
+
+
+#: the first bytes of values kept as JSON (numpy's own format starts with b"\x93NUMPY")
+_JSON_VALUES = b"xzarrio-json-values\n"
 
 
 class LocalJournal(Journal):
