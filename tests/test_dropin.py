@@ -235,3 +235,26 @@ def test_appended_times_in_other_units_are_stored_in_the_stores(tmp_path: Path) 
     expected = np.concatenate([month(m).time.values for m in ("2000-01-01", "2000-02-01")])
     np.testing.assert_array_equal(back.time.values, expected)
     assert back.time.encoding["units"] == "hours since 2000-01-01"
+
+
+def test_a_sharded_store_copied_to_format_2_drops_the_shards(tmp_path: Path) -> None:
+    ds = xr.Dataset({"v": (("t", "x"), np.arange(1000.0).reshape(100, 10))})
+    ds.v.encoding = {"chunks": (10, 5), "shards": (50, 10)}
+    ds.zio.to_zarr(tmp_path / "a.zarr", zarr_format=3)
+    xzarrio.open_zarr(tmp_path / "a.zarr").zio.to_zarr(tmp_path / "b.zarr", zarr_format=2)
+    back = xzarrio.open_zarr(tmp_path / "b.zarr")
+    np.testing.assert_array_equal(back.v.values, ds.v.values)
+    assert back.v.encoding["chunks"] == (10, 5)
+
+
+def test_a_variable_transposed_since_the_read_keeps_its_chunks_by_dimension(
+    tmp_path: Path,
+) -> None:
+    ds = xr.Dataset({"v": (("t", "x"), np.arange(1000.0).reshape(100, 10))})
+    ds.zio.to_zarr(tmp_path / "a.zarr", chunks={"t": 50, "x": 5})
+    turned = xzarrio.open_zarr(tmp_path / "a.zarr").transpose("x", "t")
+    turned.zio.to_zarr(tmp_path / "b.zarr")
+    back = xzarrio.open_zarr(tmp_path / "b.zarr")
+    assert back.v.dims == ("x", "t")
+    assert back.v.encoding["chunks"] == (5, 50)
+    np.testing.assert_array_equal(back.v.values, ds.v.values.T)

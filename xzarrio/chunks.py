@@ -157,8 +157,9 @@ def encoded_chunks(name: Hashable, var: xr.Variable) -> tuple[int, ...] | None:
     """The stored chunks *var* carries in its encoding (from a read, or set by hand).
 
     An int means that size on every dimension. Chunks of another number of
-    dimensions (the variable was reshaped since) are dropped, as xarray drops
-    them; sizes that are no integers raise.
+    dimensions, or of another order (the variable was reshaped or transposed
+    since it was read), are dropped, as xarray drops the former; sizes that are
+    no integers raise.
     """
     chunks = var.encoding.get("chunks")
     if chunks is None:
@@ -172,6 +173,9 @@ def encoded_chunks(name: Hashable, var: xr.Variable) -> tuple[int, ...] | None:
         )
     if len(chunks) != var.ndim or not all(is_size(c) for c in chunks):
         return None
+    read_as = var.encoding.get("preferred_chunks")
+    if read_as and list(read_as) != list(var.dims):
+        return None  # read in another order of dims (transposed since): no longer its own
     return tuple(int(c) for c in chunks)
 
 

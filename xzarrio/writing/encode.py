@@ -168,8 +168,9 @@ def _new_encoding(
     enc = {k: v for k, v in carried.items() if k not in _STORAGE_KEYS}
     if chunks is not None:
         enc["chunks"] = chunks
-        if carried.get("shards") and chunks == encoded_chunks(name, var):
-            enc["shards"] = tuple(carried["shards"])  # they fit the chunks they came with
+        if zarr_format == 3 and carried.get("shards") and chunks == encoded_chunks(name, var):
+            # they fit the chunks they came with; format 2 has none
+            enc["shards"] = tuple(carried["shards"])
     enc.update(codecs if isinstance(codecs, dict) else {"compressors": codecs})
     if zarr_format == 3 and "fill_value" in carried:
         enc["fill_value"] = carried["fill_value"]
