@@ -40,8 +40,22 @@ _FILES: dict[Path, int] = {}
 
 
 def lock_file(root: Path) -> Path:
-    """The file whose bytes lock the chunks of the local store *root*: beside it."""
+    """The file whose bytes lock the chunks of the local store *root*: beside it.
+
+    The path is resolved, so that writers reaching the store through a link
+    share one file.
+    """
+    root = root.resolve()
     return root.with_name(f".{root.name}.xzarrio-chunks.lock")
+
+
+def _forget_in_child() -> None:
+    """A forked child holds none of its parent's locks, whatever the registries say."""
+    _THREAD_LOCKS.clear()
+    _FILES.clear()  # the child opens a descriptor of its own
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _byte(key: str) -> int:
@@ -85,7 +99,10 @@ def hold_chunks(place: Path | object, keys: Iterable[str]) -> Iterator[None]:
     *place* is a local store's root (a ``Path``) or a store object in memory.
     """
     local = isinstance(place, Path)
-    owner = lock_file(place) if isinstance(place, Path) else id(place)
+    # a store in memory by the dict it keeps its keys in: store objects may share one
+    owner = (
+        lock_file(place) if isinstance(place, Path) else id(getattr(place, "_store_dict", place))
+    )
     with ExitStack() as held:
         fd = _open_lock_file(owner) if isinstance(owner, Path) else -1
         for byte in sorted({_byte(key) for key in keys}):

@@ -180,10 +180,10 @@ def journal_dir(root: Path) -> Path:
     return root.with_name(f".{root.name}{JOURNAL_SUFFIX}")
 
 
-def _write_durably(path: Path, text: str) -> None:
+def _write_durably(path: Path, data: str | bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
+    with open(tmp, "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -259,9 +259,7 @@ class LocalJournal(Journal):
     def _put(self, name: str, data: bytes) -> None:
         path = self.folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        _write_durably(path, data)
 
     def _kept_regions(self) -> list[tuple[bytes, bytes]]:
         folder = self.folder / "regions"
