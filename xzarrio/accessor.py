@@ -106,15 +106,19 @@ class ZioAccessor:
         progress : bool, optional
             Show a progress bar on stderr while chunks are written.
         compute : bool, default True
-            If False, nothing is written now: a :class:`dask.delayed.Delayed`
-            is returned whose ``.compute()`` writes and returns the report.
+            If False, a :class:`dask.delayed.Delayed` is returned whose
+            ``.compute()`` writes and returns the report. A new store's template
+            (metadata, coordinates, data in memory) is written at once, as in
+            xarray, so that region writes can fill it; an append, a region write
+            or a write to an icechunk session touches nothing until then.
         allow_partial_chunks : bool, default False
-            Let a region write cover stored chunks only in part where the store
-            cannot lock a chunk (object stores). Such a chunk is read, patched and
-            rewritten whole: a concurrent writer of its other part could lose
-            data. On a local path or a store in memory each such chunk is locked
-            while it is written, and a failed write undoes only its own part of
-            it, so no flag is needed there.
+            Say that no other process writes the stored chunks a region write
+            covers only in part: they are then written without locks, on any
+            store. Such a chunk is read, patched and rewritten whole, so a
+            concurrent writer of its other part could lose data. Without the
+            flag, on a local path or a store in memory each such chunk is locked
+            while it is written (a failed write undoes only its own part of it),
+            and elsewhere (object stores) such a write is refused.
         group : str, optional
             The group to write, a path inside the store, as in xarray. A group
             of a store that exists is written in place under the undo journal,
