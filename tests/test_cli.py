@@ -100,7 +100,7 @@ def test_copy_progress_bar_on_stderr(store: Path, tmp_path: Path) -> None:
         ),
         pytest.param(
             ["copy", "{store}", "{tmp}/d.zarr", "--chunks", "y=0"],
-            "must be an integer >= 1, got 0",
+            "must be an integer >= 1, -1 (the whole dimension) or None (its current chunks), got 0",
             id="copy-zero-chunk",
         ),
         pytest.param(

@@ -258,3 +258,9 @@ def test_a_variable_transposed_since_the_read_keeps_its_chunks_by_dimension(
     assert back.v.dims == ("x", "t")
     assert back.v.encoding["chunks"] == (5, 50)
     np.testing.assert_array_equal(back.v.values, ds.v.values.T)
+
+
+def test_chunks_minus_one_means_the_whole_dimension_and_none_keeps_it(tmp_path: Path) -> None:
+    ds = xr.Dataset({"v": (("t", "x"), np.zeros((12, 8)))}).chunk({"t": 3, "x": 2})
+    ds.zio.to_zarr(tmp_path / "a.zarr", chunks={"t": -1, "x": None})
+    assert xzarrio.open_zarr(tmp_path / "a.zarr").v.encoding["chunks"] == (12, 2)

@@ -322,14 +322,14 @@ REFUSALS = [
         lambda ds: ds,
         {"chunks": {"time": 0}},
         ValueError,
-        r"chunk size for dimension 'time' must be an integer >= 1, got 0",
+        r"chunk size for dimension 'time' must be an integer >= 1, -1 .*, got 0",
         id="zero-chunk",
     ),
     pytest.param(
         lambda ds: ds,
-        {"chunks": {"time": -1}},
+        {"chunks": {"time": -2}},
         ValueError,
-        r"got -1; to store the dimension whole, give its length \(12\)",
+        r"-1 \(the whole dimension\) or None \(its current chunks\), got -2",
         id="negative-chunk",
     ),
     pytest.param(

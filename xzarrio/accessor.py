@@ -72,8 +72,9 @@ class ZioAccessor:
         chunks : None, "auto" or dict, optional
             Stored chunks. None keeps the object's dask chunks (zarr chooses for
             in-memory data); ``"auto"`` aims at ``chunk_target_bytes``; a dict
-            ``{dim: size}`` sets the named dims, the others keep their dask
-            chunks or are stored whole. Dask chunks are aligned to stored
+            ``{dim: size}`` sets the named dims (``-1``: the whole dimension;
+            ``None``: its current chunks), the others keep their dask chunks or
+            are stored whole. Dask chunks are aligned to stored
             chunks before writing, so no two tasks write one stored chunk.
             Dimension coordinates are stored in chunks of at least 1 MiB (unless
             *encoding* says otherwise): every open reads them whole.

@@ -44,10 +44,10 @@ def check_chunks(ds: xr.Dataset, chunks: Any) -> None:
                 f"chunks names dimension {dim!r}, which the object does not have; "
                 f"expected one of {list(ds.dims)}"
             )
-        if not is_size(size):
+        if not (is_size(size) or size is None or (is_int(size) and size == -1)):
             raise InvalidChunksError(
-                f"chunk size for dimension {dim!r} must be an integer >= 1, got {size!r}; "
-                f"to store the dimension whole, give its length ({ds.sizes[dim]})"
+                f"chunk size for dimension {dim!r} must be an integer >= 1, -1 (the whole "
+                f"dimension) or None (its current chunks), got {size!r}"
             )
 
 
@@ -90,8 +90,9 @@ def stored_chunks(
 
     ``None`` keeps dask chunks (the first chunk per dim), else chunks the
     object already carries in its encoding, else zarr's own choice; ``"auto"``
-    aims at *target_bytes* per chunk; a dict sets the named dims, and the
-    other dims keep their dask chunk or are stored whole. Dimension
+    aims at *target_bytes* per chunk; a dict sets the named dims (-1: the
+    whole dimension), and the other dims (or those it maps to None) keep their
+    dask chunk or are stored whole. Dimension
     coordinates are stored in chunks of at least ``INDEX_CHUNK_BYTES``,
     whatever *chunks* says (the user's ``encoding=`` still wins).
     """
@@ -106,7 +107,9 @@ def stored_chunks(
         if isinstance(chunks, Mapping):
             sizes = []
             for axis, dim in enumerate(var.dims):
-                if dim in chunks:
+                if chunks.get(dim) == -1:
+                    sizes.append(var.shape[axis])
+                elif chunks.get(dim) is not None:
                     sizes.append(chunks[dim])
                 elif var.chunks is not None:
                     sizes.append(var.chunks[axis][0])

@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DIM=N",
-        help="stored chunk size along DIM (repeat for more dims)",
+        help="stored chunk size along DIM, -1 for the whole dimension (repeat for more dims)",
     )
     copy.add_argument("--compressor", choices=list(COMPRESSOR_NAMES), default=None)
     copy.add_argument("--history", default=None, help="your note for the history line")
