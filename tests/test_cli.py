@@ -200,3 +200,21 @@ def test_repair_of_a_missing_store_is_one_line(tmp_path: Path) -> None:
         "xzarrio repair: error: no zarr store at" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def test_the_readmes_commands_work_where_the_demo_leaves_the_user(tmp_path: Path) -> None:
+    """Each local command of the README's command-line block, run after the demo in its folder."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].split() for line in block.strip().splitlines()]
+    demo = subprocess.run(
+        [SCRIPT, "demo", "--shape", "400,300", "--chunks", "100", "--workers", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    local = [c for c in commands[1:] if not any("://" in word for word in c)]
+    assert len(local) >= 4, local
+    for command in local:
+        words = [word.strip("'\"") for word in command[1:]]
+        done = subprocess.run([SCRIPT, *words], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stderr)
