@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from xzarrio.codecs import quiet_spec_notes
 
 #: the seed workload: 8000 x 7500 float32, stored chunks of 2000 rows
 FULL_SHAPE = (8000, 7500)
@@ -125,14 +126,9 @@ def flush() -> None:
 
 @contextmanager
 def quiet() -> Iterator[None]:
-    """Silence zarr's notes that say nothing about what is measured.
-
-    Consolidated metadata and numcodecs codecs (lz4) are outside the zarr v3
-    spec: zarr says so on every write or open that uses them.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+    """Silence zarr's notes that say nothing about what is measured (see
+    :func:`xzarrio.codecs.quiet_spec_notes`): the other writers hear them too."""
+    with quiet_spec_notes():
         yield
 
 

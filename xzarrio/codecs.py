@@ -8,6 +8,8 @@ translated to their twin, anything else must already fit the format.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import numcodecs
@@ -17,7 +19,9 @@ from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 from .errors import CodecFormatError, UnknownCompressorError
 
-__all__ = ["COMPRESSOR_NAMES", "describe_codecs", "is_codec", "resolve_compressors"]
+__all__ = [
+    "COMPRESSOR_NAMES", "describe_codecs", "is_codec", "quiet_spec_notes", "resolve_compressors",
+]  # fmt: skip
 
 #: the names ``to_zarr(compressor=...)`` understands, with what each means
 COMPRESSOR_NAMES: dict[str, str] = {
@@ -27,6 +31,17 @@ COMPRESSOR_NAMES: dict[str, str] = {
     "gzip": "gzip (zlib), level 5",
     "none": "no compression",
 }
+
+
+@contextmanager
+def quiet_spec_notes() -> Iterator[None]:
+    """Silence zarr's notes that consolidated metadata and numcodecs codecs (lz4) are
+    outside the zarr 3 spec: it makes them each time it reads such metadata, so a
+    user who asked for lz4 would hear it on every write, open and report."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in")
+        yield
 
 
 def is_codec(value: Any) -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 
 import xarray as xr
 
+from .codecs import quiet_spec_notes
 from .errors import InterruptedWriteError, InvalidArgumentError, NoSourceStoreError
 from .journal import check_store
 from .provenance import PROVENANCE_KEYS, Provenance
@@ -84,15 +85,16 @@ def open_zarr(
     check_store(location)  # an interrupted write: say how to repair it
     # xarray's open_dataset, as its open_zarr calls it, so that its keywords (cache,
     # decode_times, ...) are taken too
-    ds = xr.open_dataset(
-        location.opener(),
-        engine="zarr",
-        group=group,
-        chunks=chunks,
-        consolidated=consolidated,
-        zarr_format=zarr_format,
-        **kwargs,
-    )
+    with quiet_spec_notes():
+        ds = xr.open_dataset(
+            location.opener(),
+            engine="zarr",
+            group=group,
+            chunks=chunks,
+            consolidated=consolidated,
+            zarr_format=zarr_format,
+            **kwargs,
+        )
     return _remember_source(ds, source_of_store(store), group, storage_options)
 
 

@@ -15,7 +15,7 @@ from dask.utils import format_bytes
 from zarr.core.sync import sync
 from zarr.storage import StorePath
 
-from .codecs import describe_codecs
+from .codecs import describe_codecs, quiet_spec_notes
 from .stores import open_root, source_of_store
 
 __all__ = ["StoreInfo", "VariableInfo", "nbytes_under", "store_info", "store_nbytes_stored"]
@@ -221,7 +221,8 @@ def store_info(
         When the path holds no zarr store.
     """
     root = open_root(store, group=group, storage_options=storage_options)
-    arrays = sorted(root.arrays(), key=lambda item: item[0])
+    with quiet_spec_notes():
+        arrays = sorted(root.arrays(), key=lambda item: item[0])
     source = source_of_store(store)
     return StoreInfo(
         store=source if isinstance(source, str) else repr(source),

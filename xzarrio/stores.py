@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 import zarr
 from zarr.abc.store import Store
 
+from .codecs import quiet_spec_notes
 from .errors import ArgumentTypeError, InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
 
 __all__ = [
@@ -276,10 +277,11 @@ def open_root(
         target = store.store
     else:
         target = store
-    return zarr.open_group(
-        target,
-        path=group or "",
-        mode=mode,
-        storage_options=storage_options if isinstance(target, str) else None,
-        zarr_format=cast(Literal[2, 3] | None, zarr_format),
-    )
+    with quiet_spec_notes():
+        return zarr.open_group(
+            target,
+            path=group or "",
+            mode=mode,
+            storage_options=storage_options if isinstance(target, str) else None,
+            zarr_format=cast(Literal[2, 3] | None, zarr_format),
+        )

@@ -21,6 +21,7 @@ from typing import Any
 import dask
 import xarray as xr
 
+from ..codecs import quiet_spec_notes
 from .checks import MODES, check_flag
 from .execution import execute
 from .plan import WritePlan, plan
@@ -39,20 +40,24 @@ def to_zarr(
     region write touches nothing until the ``Delayed`` is computed.
     """
     compute = check_flag("compute", compute)
-    p = plan(obj, store, compute=compute, **kwargs)
-    if compute:
-        return execute(p)
-    if not p.template:
-        # the deferred write times itself from when it runs, not from when it was planned
-        return dask.delayed(lambda: execute(replace(p, started=time.perf_counter())), pure=False)()
-    execute(p)
-    fill = fill_plan(p, store, kwargs)
+    with quiet_spec_notes():  # execute quiets its own: a deferred one runs later
+        p = plan(obj, store, compute=compute, **kwargs)
+        if compute:
+            return execute(p)
+        if not p.template:
+            # the deferred write times itself from when it runs, not from when it was planned
+            return dask.delayed(
+                lambda: execute(replace(p, started=time.perf_counter())), pure=False
+            )()
+        execute(p)
+        fill = fill_plan(p, store, kwargs)
 
     def fill_in() -> WriteReport:
         started = time.perf_counter()
         if fill is not None:
             execute(replace(fill, started=started))
-        return report_of(replace(p, started=started))
+        with quiet_spec_notes():
+            return report_of(replace(p, started=started))
 
     return dask.delayed(fill_in, pure=False)()
 

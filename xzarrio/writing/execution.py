@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -19,6 +18,7 @@ from typing import Any
 import dask
 import zarr
 
+from ..codecs import quiet_spec_notes
 from ..provenance import (
     PROVENANCE_KEYS,
     attrs_for_modified_store,
@@ -38,6 +38,11 @@ __all__ = ["execute"]
 
 def execute(plan: WritePlan) -> WriteReport:
     """Write what *plan* says, all or nothing, and report on it."""
+    with quiet_spec_notes():
+        return _execute(plan)
+
+
+def _execute(plan: WritePlan) -> WriteReport:
     gate = Gate(plan.scheduler if is_distributed_client(plan.scheduler) else None)
     transaction = open_transaction(
         plan.target.location,
@@ -80,24 +85,22 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
         ds.attrs = attrs_for_new_store(ds.attrs, plan.call, plan.text, now)
         line = history_line(plan.call, plan.text, now)
     icechunk = plan.target.location.kind == "icechunk"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        delayed = ds.to_zarr(  # type: ignore[call-overload]
-            store,
-            mode=plan.mode if plan.target.in_place or icechunk else "w-",
-            group=plan.group,
-            compute=False,
-            # in place, once, after the data and the provenance: see _stamp
-            consolidated=False if plan.target.in_place else plan.consolidated,
-            # a new store or group is made whole: "a" where nothing was appends to nothing
-            append_dim=plan.append_dim if plan.target.existing is not None else None,
-            region=plan.region,
-            safe_chunks=plan.safe_chunks,
-            align_chunks=plan.align_chunks,
-            write_empty_chunks=plan.write_empty_chunks,
-            chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),
-            zarr_format=plan.target.zarr_format,
-        )
+    delayed = ds.to_zarr(  # type: ignore[call-overload]
+        store,
+        mode=plan.mode if plan.target.in_place or icechunk else "w-",
+        group=plan.group,
+        compute=False,
+        # in place, once, after the data and the provenance: see _stamp
+        consolidated=False if plan.target.in_place else plan.consolidated,
+        # a new store or group is made whole: "a" where nothing was appends to nothing
+        append_dim=plan.append_dim if plan.target.existing is not None else None,
+        region=plan.region,
+        safe_chunks=plan.safe_chunks,
+        align_chunks=plan.align_chunks,
+        write_empty_chunks=plan.write_empty_chunks,
+        chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),
+        zarr_format=plan.target.zarr_format,
+    )
     if plan.template:
         return line  # the dask data is left to the fill (see xzarrio.writing.fill_plan)
     if is_distributed_client(plan.scheduler):
@@ -118,11 +121,9 @@ def _stamp(plan: WritePlan, store: GuardedStore, line: str) -> str:
         group.attrs.put(attrs_for_modified_store(group.attrs.asdict(), plan.call, plan.text, now))
         line = history_line(plan.call, plan.text, now)
     if plan.consolidated is not False and store.supports_consolidated_metadata:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
-            # the root's consolidated metadata holds the groups' too
-            for path in dict.fromkeys(("", plan.group or "")):
-                zarr.consolidate_metadata(store, path=path)
+        # the root's consolidated metadata holds the groups' too
+        for path in dict.fromkeys(("", plan.group or "")):
+            zarr.consolidate_metadata(store, path=path)
     return line
 
 
