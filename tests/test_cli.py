@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -242,3 +243,53 @@ def test_an_lz4_store_says_nothing_of_the_zarr_spec_on_every_use(tmp_path: Path)
     for verb in ("info", "history"):
         done = run(verb, str(tmp_path / "a.zarr"))
         assert "specification" not in done.stderr, done.stderr
+
+
+def test_copy_keeps_the_sources_format_and_codec(tmp_path: Path) -> None:
+    import numcodecs
+
+    ds = xr.Dataset({"v": ("t", np.arange(100.0))})
+    blosc = numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
+    ds.zio.to_zarr(tmp_path / "v2.zarr", zarr_format=2, compressor=blosc, chunks={"t": 10})
+    done = run("copy", str(tmp_path / "v2.zarr"), str(tmp_path / "copy.zarr"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    copied = zarr.open_array(tmp_path / "copy.zarr", path="v")
+    assert copied.metadata.zarr_format == 2
+    assert copied.compressors == (blosc,)
+    done = run("copy", str(tmp_path / "v2.zarr"), str(tmp_path / "v3.zarr"), "--zarr-format", "3")
+    assert done.returncode == 0, done.stderr
+    assert zarr.open_array(tmp_path / "v3.zarr", path="v").metadata.zarr_format == 3
+
+
+def test_every_verb_takes_storage_options_for_an_object_store(s3_bucket: Any) -> None:
+    import json
+
+    options = json.dumps(s3_bucket.storage_options)
+    url = f"{s3_bucket.url}/s.zarr"
+    xr.Dataset({"v": ("t", np.arange(20.0))}).zio.to_zarr(
+        url, chunks={"t": 5}, storage_options=s3_bucket.storage_options, history="on S3"
+    )
+    for verb in (["info", url], ["history", url], ["repair", url]):
+        done = run(*verb, "--storage-options", options)
+        assert done.returncode == 0, (verb, done.stderr)
+    done = run("copy", url, f"{s3_bucket.url}/copy.zarr", "--storage-options", options)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "on S3" in run("history", f"{s3_bucket.url}/copy.zarr", "--storage-options", options).stdout
+    )
+
+
+def test_an_object_store_error_is_one_line_unless_a_traceback_is_asked_for(
+    s3_bucket: Any,
+) -> None:
+    import json
+
+    options = json.dumps({**s3_bucket.storage_options, "key": "wrong", "secret": "wrong"})
+    missing = f"s3://no-such-bucket-{s3_bucket.name}/s.zarr"
+    done = run("info", missing, "--storage-options", options)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("xzarrio info: error: ")
+    done = run("info", missing, "--storage-options", options, "--traceback")
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr

@@ -1,7 +1,8 @@
 """The ``xzarrio`` command line: ``demo``, ``info``, ``history``, ``copy`` and ``repair``.
 
+Every verb takes ``--storage-options JSON`` (for URLs) and ``--traceback``.
 Errors print one line on stderr and exit with status 1 (130 when interrupted),
-never a traceback.
+with the full traceback only under ``--traceback``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 
 from . import __version__
@@ -18,6 +20,7 @@ from .errors import InvalidArgumentError, XzarrioError
 from .journal import repair as repair_store
 from .reading import open_zarr, provenance_of
 from .storeinfo import store_info
+from .stores import open_root
 
 __all__ = ["main"]
 
@@ -48,9 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"xzarrio {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    every = argparse.ArgumentParser(add_help=False)  # the options of every verb
+    every.add_argument(
+        "--storage-options",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help="options for fsspec, for URLs, e.g. '{\"anon\": false}'",
+    )
+    every.add_argument(
+        "--traceback", action="store_true", help="on an error, the full traceback (a bug report)"
+    )
 
     demo = verbs.add_parser(
-        "demo", help="the whole workflow on generated data: write, reopen, copy, profile"
+        "demo",
+        parents=[every],
+        help="the whole workflow on generated data: write, reopen, copy, profile",
     )
     demo.add_argument("--shape", default="8000,7500", help="ROWS,COLS (default 8000,7500)")
     demo.add_argument("--chunks", type=int, default=2000, help="rows per stored chunk")
@@ -61,31 +77,30 @@ def _parser() -> argparse.ArgumentParser:
         help="where stores and pictures go (default ./xzarrio-demo)",
     )
 
-    info = verbs.add_parser("info", help="the storage report of a store")
+    info = verbs.add_parser("info", parents=[every], help="the storage report of a store")
     info.add_argument("store")
 
-    history = verbs.add_parser("history", help="the provenance of a store, newest first")
+    history = verbs.add_parser(
+        "history", parents=[every], help="the provenance of a store, newest first"
+    )
     history.add_argument("store")
     history.add_argument("--tz", help="show times in this tz database zone, e.g. Europe/Paris")
 
     repair = verbs.add_parser(
-        "repair", help="roll back the writes a killed process left half-done (paths and URLs)"
+        "repair",
+        parents=[every],
+        help="roll back the writes a killed process left half-done (paths and URLs)",
     )
     repair.add_argument("store")
-    repair.add_argument(
-        "--storage-options",
-        type=_json_object,
-        default=None,
-        metavar="JSON",
-        help="options for fsspec, for URLs, e.g. '{\"anon\": false}'",
-    )
     repair.add_argument(
         "--force",
         action="store_true",
         help="roll back even a write whose writer looks alive (its lease has not run out)",
     )
 
-    copy = verbs.add_parser("copy", help="copy a store chunk by chunk, rechunked or recompressed")
+    copy = verbs.add_parser(
+        "copy", parents=[every], help="copy a store chunk by chunk, rechunked or recompressed"
+    )
     copy.add_argument("src")
     copy.add_argument("dst")
     copy.add_argument(
@@ -96,7 +111,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIM=N",
         help="stored chunk size along DIM, -1 for the whole dimension (repeat for more dims)",
     )
-    copy.add_argument("--compressor", choices=list(COMPRESSOR_NAMES), default=None)
+    copy.add_argument(
+        "--compressor", choices=list(COMPRESSOR_NAMES), default=None, help="default: SRC's codecs"
+    )
+    copy.add_argument(
+        "--zarr-format", type=int, choices=[2, 3], default=None, help="default: SRC's format"
+    )
     copy.add_argument("--history", default=None, help="your note for the history line")
     copy.add_argument("--mode", choices=["w-", "w"], default="w-", help="w replaces DST")
     copy.add_argument(
@@ -116,9 +136,9 @@ def _run(args: argparse.Namespace) -> None:
             raise InvalidArgumentError(f"--shape wants ROWS,COLS, got {args.shape!r}") from None
         run_demo(shape=shape, chunks=args.chunks, workers=args.workers, folder=args.dir)
     elif args.verb == "info":
-        print(repr(store_info(args.store)))
+        print(repr(store_info(args.store, storage_options=args.storage_options)))
     elif args.verb == "history":
-        prov = provenance_of(open_zarr(args.store))
+        prov = provenance_of(open_zarr(args.store, storage_options=args.storage_options))
         print(prov.in_timezone(args.tz) if args.tz else prov)
     elif args.verb == "repair":
         done = repair_store(args.store, storage_options=args.storage_options, force=args.force)
@@ -127,15 +147,24 @@ def _run(args: argparse.Namespace) -> None:
         chunks = dict(args.chunks) or None
         if chunks is not None and len(chunks) != len(args.chunks):
             raise InvalidArgumentError("--chunks names a dimension twice")
-        report = open_zarr(args.src).zio.to_zarr(
-            args.dst,
-            mode=args.mode,
-            chunks=chunks,
-            compressor=args.compressor,
-            history=args.history,
-            progress=args.progress,
-        )
-        print(report)
+        print(_copy(args, chunks))
+
+
+def _copy(args: argparse.Namespace, chunks: dict[str, int] | None) -> object:
+    """``xzarrio copy``: the source's format and codecs unless told otherwise."""
+    options = args.storage_options
+    source = open_zarr(args.src, storage_options=options)
+    fmt = args.zarr_format or open_root(args.src, storage_options=options).metadata.zarr_format
+    return source.zio.to_zarr(
+        args.dst,
+        mode=args.mode,
+        chunks=chunks,
+        compressor=args.compressor,
+        zarr_format=fmt,
+        history=args.history,
+        progress=args.progress,
+        storage_options=options,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,8 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xzarrio: interrupted", file=sys.stderr)
         return 130
-    except (XzarrioError, OSError, ValueError, TypeError, KeyError) as error:
-        message = str(error) or type(error).__name__
+    except Exception as error:  # an object store's own errors too: one line, unless asked
+        if args.traceback:
+            traceback.print_exc()
+        message = " ".join(str(error).split()) or type(error).__name__
+        if not isinstance(error, XzarrioError | OSError | ValueError | TypeError | KeyError):
+            message = f"{type(error).__name__}: {message}"
         print(f"xzarrio {args.verb}: error: {message}", file=sys.stderr)
         return 1
     return 0
