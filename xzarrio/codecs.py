@@ -54,8 +54,7 @@ def _lz4_v3() -> BytesBytesCodec:
 
     # We choose lz4 on the user's behalf by name; the docs say it is a
     # numcodecs codec, so zarr's warning about the v3 spec would only be noise.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_spec_notes():
         return LZ4()
 
 
@@ -142,8 +141,7 @@ def _to_v3(codec: Any) -> BytesBytesCodec:
             f"codec {codec!r} cannot compress zarr format 3 chunks; "
             "use a zarr.codecs compressor or zarr_format=2"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_spec_notes():
         return wrapper(**config)
 
 
