@@ -72,6 +72,35 @@ def test_copy_rechunks_recompresses_and_extends_history(store: Path, tmp_path: P
     assert "Completed" not in result.stderr
 
 
+def test_copy_rechunks_across_within_max_mem(tmp_path: Path) -> None:
+    rows = xr.Dataset({"wvel": (("y", "x"), np.arange(4800.0, dtype="f4").reshape(120, 40))})
+    rows.zio.to_zarr(tmp_path / "rows.zarr", chunks={"y": 2})
+    dst = tmp_path / "columns.zarr"
+    result = run(
+        "copy", str(tmp_path / "rows.zarr"), str(dst), "--chunks", "y=-1", "--chunks", "x=4",
+        "--max-mem", "16KiB", "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert zarr.open_array(dst / "wvel").chunks == (120, 4)
+    np.testing.assert_array_equal(zarr.open_array(dst / "wvel")[:], rows["wvel"].values)
+    assert "zio.rechunk(" in xzarrio.open_zarr(dst).zio.provenance.history[0].text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["columns.zarr", "rows.zarr"]
+
+
+@pytest.mark.parametrize(
+    ("max_mem", "message"),
+    [("lots", "max_mem='lots' is not a size"), ("1KiB", "more than max_mem ÷ workers")],
+)
+def test_copy_with_a_bad_max_mem_is_one_line(
+    store: Path, tmp_path: Path, max_mem: str, message: str
+) -> None:
+    result = run("copy", str(store), str(tmp_path / "dst.zarr"), "--max-mem", max_mem)
+    assert result.returncode == 1
+    assert result.stderr.startswith("xzarrio copy: error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "dst.zarr").exists()
+
+
 def test_copy_progress_bar_on_stderr(store: Path, tmp_path: Path) -> None:
     result = run("copy", str(store), str(tmp_path / "dst.zarr"))
     assert result.returncode == 0 and "100% Completed" in result.stderr

@@ -13,10 +13,11 @@ from typing import Any
 
 import xarray as xr
 
-from . import profiling, reading, writing
+from . import profiling, reading, rechunking, writing
 from .profiling import Profiled
 from .provenance import Provenance
 from .storeinfo import StoreInfo
+from .writing import WriteReport
 
 __all__ = ["ZioAccessor"]
 
@@ -204,6 +205,96 @@ class ZioAccessor:
             write_empty_chunks=write_empty_chunks,
             chunkmanager_store_kwargs=chunkmanager_store_kwargs,
         )
+
+    def rechunk(
+        self,
+        store: Any,
+        chunks: Mapping[Hashable, int | None] | None = None,
+        *,
+        max_mem: int | str = "1GiB",
+        temp_store: Any = None,
+        mode: str = "w-",
+        compressor: Any = None,
+        zarr_format: int | None = None,
+        checksums: bool | None = None,
+        history: str | None = None,
+        group: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        scheduler: Any = None,
+        num_workers: int | None = None,
+        progress: bool | None = None,
+    ) -> WriteReport:
+        """Write to a new store with new stored chunks, in bounded memory.
+
+        However old and new chunks cross (time steps to time series included),
+        the tasks running at once hold at most *max_mem* of data: each reads
+        whole source chunks and writes whole target chunks. Where no block
+        can do both within that memory, a first pass writes the data to an
+        intermediate store in chunks that fit both ways, and the last pass
+        reads it from there. Every variable goes across, with its attributes
+        and encodings (time units, ``scale_factor``, dtype); the target is
+        written as every write is (all or nothing, with a history line naming
+        the source, whose trail is kept).
+
+        Parameters
+        ----------
+        store : str, path, zarr store or icechunk.Session
+            The new store, as for :meth:`to_zarr`.
+        chunks : dict, optional
+            ``{dim: size}``: ``-1`` is the whole dimension; a dim left out or
+            mapped to None keeps its stored chunks.
+        max_mem : int or str, default "1GiB"
+            The data all running tasks may hold, in bytes or as ``"500MB"``,
+            ``"2GiB"``. A chunk (old or new) over ``max_mem`` ÷ *num_workers*
+            is refused before anything is written; where the buffers of the
+            largest chunk would not fit once per worker, fewer tasks run at once.
+        temp_store : str, path or zarr store, optional
+            Where the intermediate data goes, if any is needed: default beside
+            the target for a path or URL, else a local temporary folder. What
+            the rechunk puts there is removed when it ends, also on failure.
+        mode : {"w-", "w"}, default "w-"
+            Refuse an existing store, or replace it.
+        compressor : str or codec, optional
+            Default: the codecs each variable was read with.
+        zarr_format : {2, 3}, optional
+            Default: zarr's default (3).
+        checksums : bool, optional
+            Chunk checksums are not written by this version: True is refused.
+        history : str, optional
+            Your note, added to the new ``history`` line.
+        group, storage_options, scheduler, num_workers, progress
+            As for :meth:`to_zarr`. Variables held in memory are written as they are.
+
+        Returns
+        -------
+        WriteReport
+
+        Raises
+        ------
+        ValueError
+            A chunk that cannot fit in *max_mem* ÷ workers
+            (:class:`~xzarrio.errors.ChunkMemoryError`), bad chunks or mode.
+        FileExistsError
+            ``mode="w-"`` and the store exists.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr, xzarrio
+        >>> maps = getfixture("tmp_path") / "maps.zarr"
+        >>> ds = xr.Dataset({"t": (("time", "y", "x"), np.ones((40, 30, 20), "f4"))})
+        >>> _ = ds.zio.to_zarr(maps, chunks={"time": 1})
+        >>> series = xzarrio.open_zarr(maps).zio.rechunk(
+        ...     maps.with_name("series.zarr"), {"time": -1, "y": 10, "x": 10}, max_mem="64KiB"
+        ... )
+        >>> xzarrio.open_zarr(series.store)["t"].encoding["chunks"]
+        (40, 10, 10)
+        """
+        return rechunking.rechunk(
+            self._obj, store, chunks, max_mem=max_mem, temp_store=temp_store, mode=mode,
+            compressor=compressor, zarr_format=zarr_format, checksums=checksums,
+            history=history, group=group, storage_options=storage_options,
+            scheduler=scheduler, num_workers=num_workers, progress=progress,
+        )  # fmt: skip
 
     def reopen(self, **kwargs: Any) -> xr.Dataset:
         """Lazily reopen the store this object was read from.

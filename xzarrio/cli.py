@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     copy = verbs.add_parser(
-        "copy", parents=[every], help="copy a store chunk by chunk, rechunked or recompressed"
+        "copy", parents=[every], help="copy a store, rechunked in bounded memory or recompressed"
     )
     copy.add_argument("src")
     copy.add_argument("dst")
@@ -116,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     copy.add_argument(
         "--zarr-format", type=int, choices=[2, 3], default=None, help="default: SRC's format"
+    )
+    copy.add_argument(
+        "--max-mem",
+        default="1GiB",
+        metavar="SIZE",
+        help="the data all running tasks may hold, e.g. 500MB or 4GiB (default: 1GiB)",
     )
     copy.add_argument("--history", default=None, help="your note for the history line")
     copy.add_argument("--mode", choices=["w-", "w"], default="w-", help="w replaces DST")
@@ -151,14 +157,16 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _copy(args: argparse.Namespace, chunks: dict[str, int] | None) -> object:
-    """``xzarrio copy``: the source's format and codecs unless told otherwise."""
+    """``xzarrio copy``: a rechunk in bounded memory, in the source's format and codecs
+    unless told otherwise."""
     options = args.storage_options
     source = open_zarr(args.src, storage_options=options)
     fmt = args.zarr_format or open_root(args.src, storage_options=options).metadata.zarr_format
-    return source.zio.to_zarr(
+    return source.zio.rechunk(
         args.dst,
+        chunks,
+        max_mem=args.max_mem,
         mode=args.mode,
-        chunks=chunks,
         compressor=args.compressor,
         zarr_format=fmt,
         history=args.history,

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AppendMismatchError",
     "ArgumentTypeError",
+    "ChunkMemoryError",
     "ChunkSizeTypeError",
     "CodecFormatError",
     "InterruptedWriteError",
@@ -110,6 +111,10 @@ class InvalidArgumentError(XzarrioError, ValueError):
 
 class ArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument of the wrong type, such as ``"no"`` for a flag that takes a bool."""
+
+
+class ChunkMemoryError(InvalidArgumentError):
+    """A chunk too large for a rechunk's ``max_mem`` shared among its workers."""
 
 
 class NotStorableError(InvalidArgumentError, NotImplementedError):

@@ -64,15 +64,25 @@ def versions_tag() -> str:
 def format_call(operation: str, arguments: Mapping[str, Any]) -> str:
     """Render an operation and its arguments the way it was called.
 
-    Arguments whose value is None are left out.
+    Arguments whose value is None are left out; an object that is no plain value
+    (a codec, a store) is named by its type.
 
     Examples
     --------
     >>> format_call("zio.to_zarr", {"store": "out.zarr", "chunks": {"y": 2000}, "region": None})
     "zio.to_zarr(store='out.zarr', chunks={'y': 2000})"
     """
-    args = ", ".join(f"{key}={value!r}" for key, value in arguments.items() if value is not None)
+    args = ", ".join(
+        f"{key}={_shown(value)}" for key, value in arguments.items() if value is not None
+    )
     return f"{operation}({args})"
+
+
+_PLAIN = (str, int, float, bool, dict, list, tuple, slice)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, _PLAIN) else type(value).__name__
 
 
 def history_line(call: str, text: str | None, when: _dt.datetime) -> str:

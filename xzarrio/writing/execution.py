@@ -33,7 +33,7 @@ from .report import WriteReport, report_of
 from .shared import hold_shared_chunks
 from .transactions import open_transaction
 
-__all__ = ["execute"]
+__all__ = ["execute", "progress_bar"]
 
 
 def execute(plan: WritePlan) -> WriteReport:
@@ -140,7 +140,7 @@ def _run_locally(plan: WritePlan, delayed: Any) -> None:
     if plan.scheduler != "synchronous":
         kwargs["pool"] = _pool(plan)
     try:
-        with _progress(plan.progress):
+        with progress_bar(plan.progress):
             dask.compute(delayed, **kwargs)
     finally:
         if "pool" in kwargs:
@@ -169,7 +169,8 @@ def _run_on_client(plan: WritePlan, delayed: Any, gate: Gate) -> None:
 
 
 @contextmanager
-def _progress(show: bool) -> Iterator[None]:
+def progress_bar(show: bool) -> Iterator[None]:
+    """dask's progress bar on stderr while the block runs, if *show*."""
     if not show:
         with nullcontext():
             yield

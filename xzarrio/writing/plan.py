@@ -399,9 +399,7 @@ def _call(
             "source": source if isinstance(source, str) else None,
             "mode": mode,
             "chunks": chunks,
-            "compressor": compressor
-            if isinstance(compressor, str | type(None))
-            else type(compressor).__name__,
+            "compressor": compressor,
             "append_dim": append_dim,
             "region": region,
             "group": target.group,
