@@ -8,6 +8,10 @@ the single pass.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +82,8 @@ def write_source(tmp_path: Path, dims: tuple[str, ...], shape: tuple[int, ...],
 
 
 def leftovers(folder: Path) -> list[str]:
-    """What a rechunk left in *folder* besides the stores the test made."""
-    return sorted(p.name for p in folder.iterdir() if "xzarrio-rechunk" in p.name)
+    """What a rechunk left in *folder* besides the stores the test made (hidden)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
 @pytest.mark.parametrize("max_mem", ["48KiB", "1GiB"], ids=["two passes", "one pass"])
@@ -221,7 +225,8 @@ def test_the_temp_store_is_removed_after_a_failed_last_pass(
     with pytest.raises(OSError, match="disk is full"):
         src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="16KiB")
     assert len(seen) == 1 and len(seen[0]) == 1  # it was there, beside the target
-    assert seen[0][0].startswith(".dst.zarr.xzarrio-rechunk-")
+    assert seen[0][0].startswith(".dst.zarr.xzarrio-staging-")
+    assert seen[0][0].endswith("-rechunk")
     assert leftovers(tmp_path) == []
 
 
@@ -258,7 +263,7 @@ def test_rechunk_between_stores_of_the_s3_server(s3_bucket: Any) -> None:
     out = xzarrio.open_zarr(f"{s3_bucket.url}/dst.zarr", storage_options=options)
     assert_same_data(out, src)
     assert out["temp"].encoding["chunks"] == (30, 2, 10)
-    assert not [key for key in s3_bucket.snapshot() if "xzarrio-rechunk" in key]
+    assert not [key for key in s3_bucket.snapshot() if "xzarrio-staging" in key]
 
 
 def test_rechunk_on_a_cluster(tmp_path: Path, cluster_client: Any) -> None:
@@ -268,3 +273,46 @@ def test_rechunk_on_a_cluster(tmp_path: Path, cluster_client: Any) -> None:
     )
     assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)
     assert leftovers(tmp_path) == []
+
+
+def test_a_rechunk_into_a_store_in_memory_goes_through_a_local_temp_folder(
+    tmp_path: Path,
+) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
+    memory = zarr.storage.MemoryStore()
+    src.zio.rechunk(memory, {"time": -1, "y": 2}, max_mem="16KiB")
+    assert rechunking.plan_rechunk(src, {"time": -1, "y": 2}, max_mem="16KiB").passes == 2
+    assert_same_data(xzarrio.open_zarr(memory), src)
+    assert not list(Path(tempfile.gettempdir()).glob("xzarrio-rechunk-*"))
+
+
+KILLED = """
+import os, signal, sys
+import dask.array, xzarrio
+
+src, dst = sys.argv[1:]
+ds = xzarrio.open_zarr(src)
+
+def die_on_block_5(block, block_info=None):
+    if block_info[0]["chunk-location"][0] == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return block
+
+data = dask.array.map_blocks(die_on_block_5, ds["temp"].data, dtype=ds["temp"].dtype)
+ds = ds.assign(temp=ds["temp"].copy(data=data))
+ds.zio.rechunk(dst, {"time": -1, "y": 2}, max_mem="16KiB", num_workers=1)
+"""
+
+
+def test_what_a_killed_rechunk_left_is_swept_by_the_next_one(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (40, 8, 10), (2, 8, 10))
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED, str(tmp_path / "src.zarr"), str(tmp_path / "dst.zarr")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = leftovers(tmp_path)
+    assert len(left) == 1 and left[0].endswith("-rechunk")
+    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="16KiB")
+    assert leftovers(tmp_path) == []
+    assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)

@@ -210,8 +210,8 @@ def _layouts(
                 raise ChunkMemoryError(
                     f"variable {name!r}: a {kind} chunk {chunk} holds {format_bytes(nbytes)}, "
                     f"more than max_mem ÷ workers = {format_bytes(limit // workers)} "
-                    f"({workers} worker{'s' if workers > 1 else ''}); raise max_mem, lower num_workers or ask for "
-                    "smaller chunks"
+                    f"({workers} worker{'s' if workers > 1 else ''}); raise max_mem, lower "
+                    "num_workers or ask for smaller chunks"
                 )
             largest = max(largest, nbytes)
     running = max(1, min(workers, limit // max(BUFFERS * largest, 1)))

@@ -3,7 +3,9 @@
 It goes beside the target where the target is a path or a URL (the workers
 of a cluster that can reach the one can reach the other), else to a local
 temporary folder, or under ``temp_store`` where one is given; it is removed
-when the rechunk ends, also when it fails.
+when the rechunk ends, also when it fails. Beside the target it is named as
+a write's staging is, after its writer, so that what a killed rechunk left
+there is swept as staging is (:func:`xzarrio.atomic.sweep_staging`).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import zarr
 from zarr.abc.store import Store
 from zarr.core.sync import sync
 
+from ..atomic import staging_suffix
 from ..errors import ArgumentTypeError
 from ..stores import Location, locate
 
-__all__ = ["SCRATCH_SUFFIX", "scratch_group"]
+__all__ = ["SCRATCH_PREFIX", "scratch_group"]
 
-#: what the name of an intermediate store starts with, after the target's name
-SCRATCH_SUFFIX = ".xzarrio-rechunk-"
+#: what the name of an intermediate store starts with (beside a target: after
+#: ``.NAME.``), before a random tag
+SCRATCH_PREFIX = "xzarrio-rechunk-"
 
 
 @contextmanager
@@ -36,7 +40,7 @@ def scratch_group(
 ) -> Iterator[zarr.Group]:
     """A new, empty zarr group for intermediate arrays, removed on leaving, also after a
     failure; its store is of a rechunk of its own (the name ends in a random tag)."""
-    tag = f"{SCRATCH_SUFFIX.lstrip('.')}{uuid.uuid4().hex[:12]}"
+    tag = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"
     store, path, remove = _place(target, temp_store, storage_options, tag)
     try:
         yield zarr.open_group(store, path=path, mode="w-", zarr_format=3)
@@ -49,11 +53,14 @@ def _place(
 ) -> tuple[Store | str, str, Any]:
     """The store, the group path in it and how to remove what the rechunk put there."""
     if temp_store is None:
+        # beside the target it is named as staging is, after its writer: the next write
+        # to the target, or repair, removes it if a killed rechunk left it
+        beside = f"{staging_suffix()}-rechunk"
         if target.kind == "local" and target.path is not None:
-            return _local(target.path.parent / f".{target.path.name}{SCRATCH_SUFFIX}{tag}")
+            return _local(target.path.parent / f".{target.path.name}{beside}")
         if target.kind == "fsspec":
-            return _fsspec(cast(zarr.storage.FsspecStore, target.sibling(f".{tag}").zarr_store()))
-        return _local(Path(tempfile.mkdtemp(prefix=f"{tag}-")))
+            return _fsspec(cast(zarr.storage.FsspecStore, target.sibling(beside).zarr_store()))
+        return _local(Path(tempfile.gettempdir()) / tag)
     if isinstance(temp_store, Store):
         return temp_store, tag, lambda: sync(temp_store.delete_dir(tag))
     if not isinstance(temp_store, str | os.PathLike):
