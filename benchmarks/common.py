@@ -248,25 +248,27 @@ def child_peak_rss(argv: Sequence[str]) -> tuple[int, float]:
 # --------------------------------------------------------------------------- output
 
 
+def cell(value: Any) -> str:
+    """One figure as the tables print it (the docs render the JSON's tables with it too)."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.3f}"
+    return str(value)
+
+
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
     """Print *rows* as an aligned text table under *title*; return it for the JSON file.
 
     Floats are printed with 3 significant decimals (ratios) or as given by
     their magnitude; ``None`` prints as ``-``.
     """
-
-    def cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            if value != value:  # NaN
-                return "-"
-            if abs(value) >= 100:
-                return f"{value:,.0f}"
-            if abs(value) >= 10:
-                return f"{value:.1f}"
-            return f"{value:.3f}"
-        return str(value)
 
     text = [[cell(v) for v in row] for row in rows]
     widths = [

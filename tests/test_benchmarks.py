@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {"write", "reduce", "reopen", "copy", "scaling", "s3"}
+SECTIONS = {"write", "reduce", "reopen", "copy", "rechunk", "scaling", "s3"}
 
 pytestmark = pytest.mark.slow
 
