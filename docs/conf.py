@@ -51,7 +51,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
 # bad-inputs.md is not a page of its own: guarantees.rst includes it
-exclude_patterns = ["_build", "bad-inputs.md"]
+exclude_patterns = ["_build", "bad-inputs.md", "figures"]
 
 # API: autosummary writes one page per listed object. Stubs of a previous build
 # are removed first: one left from an entry since deleted would be a page in no

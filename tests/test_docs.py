@@ -39,3 +39,19 @@ def test_docs_build_with_warnings_as_errors(tmp_path: Path) -> None:
     assert "DataArray.zio.reduce" in api
     guarantees = (html / "guarantees.html").read_text(encoding="utf-8")
     assert "on disk afterwards" in guarantees  # the bad-input table of docs/bad-inputs.md
+
+
+def test_the_figures_in_the_docs_are_the_rendering_of_the_suites_json() -> None:
+    import json
+
+    sys.path.insert(0, str(ROOT / "docs"))
+    from render_figures import FIGURES, render
+
+    runs = sorted(FIGURES.glob("*.json"))
+    assert runs, "docs/figures holds no run of the suite"
+    for source in runs:
+        shown = source.with_suffix(".rst").read_text(encoding="utf-8")
+        assert shown == render(json.loads(source.read_text())), (
+            f"{source.with_suffix('.rst').name} is not the rendering of {source.name}; run "
+            "python docs/render_figures.py"
+        )

@@ -110,7 +110,8 @@ def plan_rechunk(
     max_mem: int | str = "1GiB",
     num_workers: int | None = None,
 ) -> RechunkPlan:
-    """How :func:`rechunk` would move *obj* to *chunks* within *max_mem*; writes nothing.
+    """How :meth:`Dataset.zio.rechunk <xarray.Dataset.zio.rechunk>` would move *obj* to
+    *chunks* within *max_mem*; writes nothing.
 
     >>> import dask.array, xarray as xr
     >>> data = dask.array.zeros((1000, 200, 300), chunks=(10, 200, 300), dtype="f4")
