@@ -606,8 +606,8 @@ def test_store_appearing_during_a_w_minus_write_is_refused(
     path = tmp_path / "s.zarr"
     original = execution._run_locally
 
-    def compute_then_race(p, delayed):  # type: ignore[no-untyped-def]
-        original(p, delayed)
+    def compute_then_race(*args):  # type: ignore[no-untyped-def]
+        original(*args)
         monkeypatch.setattr(execution, "_run_locally", original)
         (small * 0).zio.to_zarr(path)  # the other writer wins the race
 

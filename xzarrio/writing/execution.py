@@ -33,7 +33,7 @@ from .report import WriteReport, report_of
 from .shared import hold_shared_chunks
 from .transactions import open_transaction
 
-__all__ = ["execute", "progress_bar"]
+__all__ = ["execute", "progress_bar", "run_tasks"]
 
 
 def execute(plan: WritePlan) -> WriteReport:
@@ -103,10 +103,7 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
     )
     if plan.template:
         return line  # the dask data is left to the fill (see xzarrio.writing.fill_plan)
-    if is_distributed_client(plan.scheduler):
-        _run_on_client(plan, delayed, gate)
-    else:
-        _run_locally(plan, delayed)
+    run_tasks(delayed, plan.scheduler, plan.num_workers, plan.progress, gate)
     return line
 
 
@@ -127,20 +124,34 @@ def _stamp(plan: WritePlan, store: GuardedStore, line: str) -> str:
     return line
 
 
-def _pool(plan: WritePlan) -> Executor:
-    if plan.scheduler == "processes":
-        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
-        return ProcessPoolExecutor(plan.num_workers, mp_context=context)
-    return ThreadPoolExecutor(plan.num_workers, thread_name_prefix="xzarrio-write")
-
-
-def _run_locally(plan: WritePlan, delayed: Any) -> None:
-    """Run the chunk tasks on a pool of this write's own, and wait for every one."""
-    kwargs: dict[str, Any] = {"scheduler": plan.scheduler}
-    if plan.scheduler != "synchronous":
-        kwargs["pool"] = _pool(plan)
+def run_tasks(delayed: Any, scheduler: Any, num_workers: int, progress: bool, gate: Gate) -> None:
+    """Run the tasks of *delayed* and wait for every one of them; after a failure, close
+    *gate* (the store calls the tasks make pass through it) and wait until none is in flight."""
+    if is_distributed_client(scheduler):
+        _run_on_client(scheduler, delayed, progress, gate)
+        return
     try:
-        with progress_bar(plan.progress):
+        _run_locally(delayed, scheduler, num_workers, progress)
+    except BaseException:
+        gate.close()
+        gate.drain()  # zarr's sibling chunk writes of a failed one may still be in flight
+        raise
+
+
+def _pool(scheduler: Any, num_workers: int) -> Executor:
+    if scheduler == "processes":
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
+        return ProcessPoolExecutor(num_workers, mp_context=context)
+    return ThreadPoolExecutor(num_workers, thread_name_prefix="xzarrio-write")
+
+
+def _run_locally(delayed: Any, scheduler: Any, num_workers: int, progress: bool) -> None:
+    """Run the chunk tasks on a pool of this write's own, and wait for every one."""
+    kwargs: dict[str, Any] = {"scheduler": scheduler}
+    if scheduler != "synchronous":
+        kwargs["pool"] = _pool(scheduler, num_workers)
+    try:
+        with progress_bar(progress):
             dask.compute(delayed, **kwargs)
     finally:
         if "pool" in kwargs:
@@ -148,19 +159,19 @@ def _run_locally(plan: WritePlan, delayed: Any) -> None:
             kwargs["pool"].shutdown(wait=True, cancel_futures=True)
 
 
-def _run_on_client(plan: WritePlan, delayed: Any, gate: Gate) -> None:
+def _run_on_client(client: Any, delayed: Any, progress: bool, gate: Gate) -> None:
     """Run the write on the cluster; after a failure, wait for every store call on it.
 
     Running tasks cannot be cancelled: the gate's abort event makes those that
     have not written yet refuse to, and the writer waits until no worker is
     in the middle of a store call of this write.
     """
-    future = plan.scheduler.compute(delayed)
+    future = client.compute(delayed)
     try:
-        if plan.progress:
-            from distributed import progress
+        if progress:
+            from distributed import progress as show_progress
 
-            progress(future)
+            show_progress(future)
         future.result()
     except BaseException:
         gate.close()
