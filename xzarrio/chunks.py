@@ -11,7 +11,8 @@ import xarray as xr
 from .errors import ChunkSizeTypeError, InvalidChunksError
 
 __all__ = [
-    "INDEX_CHUNK_BYTES", "check_chunks", "encoded_chunks", "is_int", "is_size", "stored_chunks",
+    "INDEX_CHUNK_BYTES", "check_chunks", "encoded_chunks", "is_int", "is_size", "kept_chunks",
+    "stored_chunks",
 ]  # fmt: skip
 
 
@@ -117,14 +118,8 @@ def stored_chunks(
                     sizes.append(var.shape[axis])
         elif chunks == "auto":
             sizes = list(_auto(var, target_bytes))
-        elif var.chunks is not None and _rechunked_since_read(var):
-            sizes = [c[0] if c else 1 for c in var.chunks]
-        elif (encoded := encoded_chunks(name, var)) is not None:
-            sizes = list(encoded)
-        elif var.chunks is not None:
-            sizes = [c[0] if c else 1 for c in var.chunks]
         else:
-            sizes = list(_zarr_default(var))
+            sizes = list(kept_chunks(name, var))
         result[name] = tuple(_clip(s, n) for s, n in zip(sizes, var.shape, strict=True))
     if isinstance(chunks, str) and chunks == "auto":
         # variables sharing a dim share its chunks (the smallest wins), so that the
@@ -136,6 +131,19 @@ def stored_chunks(
                 per_dim[dim] = min(size, per_dim.get(dim, size))
         result.update({name: tuple(per_dim[d] for d in ds.variables[name].dims) for name in data})
     return result
+
+
+def kept_chunks(name: Hashable, var: xr.Variable) -> tuple[int, ...]:
+    """The stored chunks *var* keeps where none are asked for: its dask chunks if it was
+    rechunked since it was read, else those its encoding carries, else its dask chunks,
+    else zarr's choice (the first chunk per dim; not clipped to the shape)."""
+    dask_chunks = tuple(c[0] if c else 1 for c in var.chunks) if var.chunks is not None else None
+    if dask_chunks is not None and _rechunked_since_read(var):
+        return dask_chunks
+    encoded = encoded_chunks(name, var)
+    if encoded is not None:
+        return encoded
+    return dask_chunks if dask_chunks is not None else _zarr_default(var)
 
 
 def _index_chunks(var: xr.Variable) -> tuple[int]:

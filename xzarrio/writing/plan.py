@@ -22,13 +22,13 @@ from ..errors import InvalidArgumentError, RegionError, XzarrioError
 from ..provenance import Provenance, format_call
 from ..reading import provenance_of
 from ..schedulers import is_distributed_client, resolve_scheduler
-from ..stores import locate
+from ..stores import Location, locate
 from . import checks
 from .encode import encode_variables
 from .shared import LOCKABLE, SharedChunk, refuse_shared, shared_chunks
 from .target import Target, look
 
-__all__ = ["WritePlan", "plan"]
+__all__ = ["WritePlan", "check_scheduler_reaches", "plan"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,7 +182,7 @@ def _scheduler(ds: xr.Dataset, target: Target, scheduler: Any) -> Any:
     in_memory = all(v.chunks is None for v in ds.variables.values())
     here = target.location.kind in ("memory", "object")
     chosen = resolve_scheduler(scheduler, local_only=in_memory or here)
-    _check_scheduler_reaches(chosen, target)
+    check_scheduler_reaches(chosen, target.location, in_place=target.in_place)
     return chosen
 
 
@@ -246,12 +246,13 @@ def _check_keywords(
     checks.check_mapping("chunkmanager_store_kwargs", store_kwargs, "keywords for dask.array.store")
 
 
-def _check_scheduler_reaches(scheduler: Any, target: Target) -> None:
-    """Refuse a scheduler whose workers cannot reach the store."""
+def check_scheduler_reaches(scheduler: Any, location: Location, *, in_place: bool) -> None:
+    """Refuse a scheduler whose workers cannot reach the store at *location* (a local
+    one that is not there yet, not *in_place*: its folder)."""
     on_client = is_distributed_client(scheduler)
     if not on_client and scheduler != "processes":
         return
-    kind = target.location.kind
+    kind = location.kind
     if kind == "icechunk" and not on_client:
         raise InvalidArgumentError(
             "the processes scheduler cannot write to an icechunk session: the changes "
@@ -266,9 +267,9 @@ def _check_scheduler_reaches(scheduler: Any, target: Target) -> None:
             "the workers can reach (a shared path, an object store URL)"
         )
     if on_client and kind == "local":
-        path = target.location.path
+        path = location.path
         assert path is not None
-        folder = str(path.parent if not target.in_place else path)
+        folder = str(path.parent if not in_place else path)
         seen = scheduler.run(_is_dir, folder)
         blind = sorted(worker for worker, ok in seen.items() if not ok)
         if blind:
