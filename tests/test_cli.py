@@ -89,7 +89,7 @@ def test_copy_rechunks_across_within_max_mem(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("max_mem", "message"),
-    [("lots", "max_mem='lots' is not a size"), ("1KiB", "more than max_mem ÷ workers")],
+    [("lots", "max_mem='lots' is not a size"), ("1KiB", "more than max_mem=1.00 kiB")],
 )
 def test_copy_with_a_bad_max_mem_is_one_line(
     store: Path, tmp_path: Path, max_mem: str, message: str

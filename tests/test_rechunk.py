@@ -8,10 +8,12 @@ the single pass.
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from xzarrio import rechunking
 from xzarrio.codecs import quiet_spec_notes
 from xzarrio.errors import ChunkMemoryError, InvalidArgumentError, InvalidChunksError
 
-from .conftest import assert_same_data
+from .conftest import assert_same_data, snapshot
 
 #: name → (dims, shape, stored chunks of the source, chunks asked of the rechunk)
 CASES: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], dict[str, int]]] = {
@@ -86,15 +88,23 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-@pytest.mark.parametrize("max_mem", ["48KiB", "1GiB"], ids=["two passes", "one pass"])
+def tight_max_mem(shape: tuple[int, ...], source: tuple[int, ...], asked: dict[str, int],
+                  dims: tuple[str, ...]) -> int:  # fmt: skip
+    """Room for the buffers of two tasks of the largest chunk (float64 once decoded)."""
+    target = [n if asked[d] == -1 else asked[d] for d, n in zip(dims, shape, strict=True)]
+    return 2 * rechunking.BUFFERS * 8 * max(math.prod(source), math.prod(target))
+
+
+@pytest.mark.parametrize("memory", ["tight", "ample"], ids=["two passes", "one pass"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_values_and_encodings_survive_every_crossing(
-    tmp_path: Path, case: str, max_mem: str
+    tmp_path: Path, case: str, memory: str
 ) -> None:
     dims, shape, source_chunks, asked = CASES[case]
     src = write_source(tmp_path, dims, shape, source_chunks)
+    max_mem = tight_max_mem(shape, source_chunks, asked, dims) if memory == "tight" else "1GiB"
     layout = rechunking.plan_rechunk(src, asked, max_mem=max_mem, num_workers=2)
-    assert layout.passes == (2 if max_mem == "48KiB" else 1)
+    assert layout.passes == (2 if memory == "tight" else 1)
 
     src.zio.rechunk(tmp_path / "dst.zarr", asked, max_mem=max_mem, num_workers=2)
 
@@ -124,9 +134,9 @@ def test_the_codecs_of_the_source_are_kept_unless_one_is_asked_for(tmp_path: Pat
     ds = source_dataset(("time", "y", "x"), (20, 8, 10))
     ds.zio.to_zarr(tmp_path / "src.zarr", chunks={"time": 2}, compressor="lz4")
     src = xzarrio.open_zarr(tmp_path / "src.zarr")
-    layout = rechunking.plan_rechunk(src, {"time": -1, "y": 2}, max_mem="8KiB")
+    layout = rechunking.plan_rechunk(src, {"time": -1, "y": 2}, max_mem="32KiB")
     assert layout.passes == 2
-    src.zio.rechunk(tmp_path / "same.zarr", {"time": -1, "y": 2}, max_mem="8KiB")
+    src.zio.rechunk(tmp_path / "same.zarr", {"time": -1, "y": 2}, max_mem="32KiB")
     src.zio.rechunk(tmp_path / "gzip.zarr", {"time": -1}, compressor="gzip")
     with quiet_spec_notes():  # lz4 is numcodecs' codec, not the spec's
         kept = zarr.open_array(tmp_path / "same.zarr", path="temp").compressors
@@ -135,19 +145,20 @@ def test_the_codecs_of_the_source_are_kept_unless_one_is_asked_for(tmp_path: Pat
     assert [type(c).__name__ for c in gzip] == ["GzipCodec"]
 
 
-def test_a_chunk_over_max_mem_per_worker_is_refused_before_anything_is_written(
+def test_a_chunk_whose_buffers_exceed_max_mem_is_refused_before_anything_is_written(
     tmp_path: Path,
 ) -> None:
     src = write_source(tmp_path, ("time", "y", "x"), (40, 20, 20), (4, 20, 20))
-    # a target chunk of 40 * 20 * 20 values, float64 once decoded: 128 kB
+    # a target chunk of 40 * 20 * 20 values, float64 once decoded: 128 kB, 512 kB in buffers
     with pytest.raises(
         ChunkMemoryError, match=r"variable 'temp': a target chunk \(40, 20, 20\) holds 125.00 kiB"
     ):
-        src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1}, max_mem="200KB", num_workers=2)
+        src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1}, max_mem="500KB", num_workers=2)
     assert not (tmp_path / "dst.zarr").exists()
     assert leftovers(tmp_path) == []
-    # on one worker it fits
-    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1}, max_mem="200KB", num_workers=1)
+    # where it fits once, one task runs at a time
+    assert rechunking.plan_rechunk(src, {"time": -1}, max_mem="600KB", num_workers=2).running == 1
+    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1}, max_mem="600KB", num_workers=2)
     assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)
 
 
@@ -170,7 +181,7 @@ def test_bad_arguments_are_refused_by_name(
     src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
     with pytest.raises(error, match=message):
         src.zio.rechunk(
-            tmp_path / "dst.zarr", {"time": -1, "y": 2}, **{"max_mem": "8KiB", **kwargs}
+            tmp_path / "dst.zarr", {"time": -1, "y": 2}, **{"max_mem": "32KiB", **kwargs}
         )
     assert not (tmp_path / "dst.zarr").exists()
     assert leftovers(tmp_path) == []
@@ -203,7 +214,7 @@ def test_the_temp_store_is_removed_after_a_failed_first_pass(tmp_path: Path) -> 
     temp = tmp_path / "scratch"
     with pytest.raises(OSError, match="the disk went away"):
         src.zio.rechunk(
-            tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="8KiB", temp_store=temp,
+            tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB", temp_store=temp,
             num_workers=2,
         )  # fmt: skip
     assert not (tmp_path / "dst.zarr").exists()
@@ -223,7 +234,7 @@ def test_the_temp_store_is_removed_after_a_failed_last_pass(
 
     monkeypatch.setattr(rechunking, "execute", write_fails)
     with pytest.raises(OSError, match="disk is full"):
-        src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="16KiB")
+        src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB")
     assert len(seen) == 1 and len(seen[0]) == 1  # it was there, beside the target
     assert seen[0][0].startswith(".dst.zarr.xzarrio-staging-")
     assert seen[0][0].endswith("-rechunk")
@@ -235,7 +246,7 @@ def test_a_store_object_as_temp_store_keeps_only_what_was_in_it(tmp_path: Path) 
     temp = zarr.storage.MemoryStore()
     zarr.create_array(temp, name="theirs", shape=(3,), dtype="i4")
     before = set(temp._store_dict)
-    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="8KiB", temp_store=temp)
+    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB", temp_store=temp)
     assert set(temp._store_dict) == before
     assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)
 
@@ -247,7 +258,7 @@ def test_a_dataset_in_memory_and_a_dataarray_are_rechunked_too(tmp_path: Path) -
     assert_same_data(xzarrio.open_zarr(tmp_path / "mem.zarr"), ds)
     assert xzarrio.open_zarr(tmp_path / "mem.zarr")["temp"].encoding["chunks"] == (20, 2, 10)
     da = ds["temp"].chunk({"time": 1})
-    da.zio.rechunk(tmp_path / "da.zarr", {"time": -1, "x": 5}, max_mem="8KiB")
+    da.zio.rechunk(tmp_path / "da.zarr", {"time": -1, "x": 5}, max_mem="32KiB")
     xr.testing.assert_identical(xzarrio.open_zarr(tmp_path / "da.zarr")["temp"].load(), da.load())
 
 
@@ -257,7 +268,7 @@ def test_rechunk_between_stores_of_the_s3_server(s3_bucket: Any) -> None:
     source.zio.to_zarr(f"{s3_bucket.url}/src.zarr", chunks={"time": 2}, storage_options=options)
     src = xzarrio.open_zarr(f"{s3_bucket.url}/src.zarr", storage_options=options)
     src.zio.rechunk(
-        f"{s3_bucket.url}/dst.zarr", {"time": -1, "y": 2}, max_mem="16KiB",
+        f"{s3_bucket.url}/dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB",
         storage_options=options,
     )  # fmt: skip
     out = xzarrio.open_zarr(f"{s3_bucket.url}/dst.zarr", storage_options=options)
@@ -266,22 +277,13 @@ def test_rechunk_between_stores_of_the_s3_server(s3_bucket: Any) -> None:
     assert not [key for key in s3_bucket.snapshot() if "xzarrio-staging" in key]
 
 
-def test_rechunk_on_a_cluster(tmp_path: Path, cluster_client: Any) -> None:
-    src = write_source(tmp_path, ("time", "y", "x"), (30, 8, 10), (2, 8, 10))
-    src.zio.rechunk(
-        tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="16KiB", scheduler=cluster_client
-    )
-    assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)
-    assert leftovers(tmp_path) == []
-
-
 def test_a_rechunk_into_a_store_in_memory_goes_through_a_local_temp_folder(
     tmp_path: Path,
 ) -> None:
     src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
     memory = zarr.storage.MemoryStore()
-    src.zio.rechunk(memory, {"time": -1, "y": 2}, max_mem="16KiB")
-    assert rechunking.plan_rechunk(src, {"time": -1, "y": 2}, max_mem="16KiB").passes == 2
+    src.zio.rechunk(memory, {"time": -1, "y": 2}, max_mem="32KiB")
+    assert rechunking.plan_rechunk(src, {"time": -1, "y": 2}, max_mem="32KiB").passes == 2
     assert_same_data(xzarrio.open_zarr(memory), src)
     assert not list(Path(tempfile.gettempdir()).glob("xzarrio-rechunk-*"))
 
@@ -300,7 +302,7 @@ def die_on_block_5(block, block_info=None):
 
 data = dask.array.map_blocks(die_on_block_5, ds["temp"].data, dtype=ds["temp"].dtype)
 ds = ds.assign(temp=ds["temp"].copy(data=data))
-ds.zio.rechunk(dst, {"time": -1, "y": 2}, max_mem="16KiB", num_workers=1)
+ds.zio.rechunk(dst, {"time": -1, "y": 2}, max_mem="32KiB", num_workers=1)
 """
 
 
@@ -313,6 +315,157 @@ def test_what_a_killed_rechunk_left_is_swept_by_the_next_one(tmp_path: Path) -> 
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = leftovers(tmp_path)
     assert len(left) == 1 and left[0].endswith("-rechunk")
-    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="16KiB")
+    src.zio.rechunk(tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB")
     assert leftovers(tmp_path) == []
     assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)
+
+
+def test_a_rechunk_into_an_icechunk_session_commits_once(tmp_path: Path) -> None:
+    icechunk = pytest.importorskip("icechunk")
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "repo")))
+    src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
+    report = src.zio.rechunk(
+        repo.writable_session("main"), {"time": -1, "y": 2}, max_mem="32KiB", history="series"
+    )
+    assert report.snapshot_id == repo.lookup_branch("main")
+    messages = [snapshot.message for snapshot in repo.ancestry(branch="main")]
+    assert len(messages) == 2 and messages[0].split(": ", 1)[1].startswith("zio.rechunk(")
+    stored = xzarrio.open_zarr(repo.readonly_session(branch="main"))
+    assert_same_data(stored, src)
+    assert stored["temp"].encoding["chunks"] == (20, 2, 10)
+    assert not list(Path(tempfile.gettempdir()).glob("xzarrio-rechunk-*"))
+
+
+def test_a_store_in_memory_as_temp_store_is_refused_with_processes(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
+    with pytest.raises(InvalidArgumentError, match="the processes scheduler cannot write to"):
+        src.zio.rechunk(
+            tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB",
+            temp_store=zarr.storage.MemoryStore(), scheduler="processes",
+        )  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.zarr"]
+
+
+@pytest.mark.parametrize("where", ["beside", "folder", "memory"])
+def test_no_chunk_of_a_failed_first_pass_lands_after_the_scratch_is_removed(
+    tmp_path: Path, where: str
+) -> None:
+    def slow_and_failing(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        if block_info[0]["chunk-location"][0] == 0:
+            time.sleep(0.2)
+            raise RuntimeError("block 0 failed")
+        time.sleep(1)  # still running when block 0 fails
+        return block
+
+    data = dask.array.ones((40, 64, 64), chunks=(1, 64, 64)).map_blocks(
+        slow_and_failing, dtype="f8"
+    )
+    temp: Any = {"beside": None, "folder": tmp_path / "scratch",
+                 "memory": zarr.storage.MemoryStore()}[where]  # fmt: skip
+    with pytest.raises(RuntimeError, match="block 0 failed"):
+        xr.Dataset({"v": (("t", "y", "x"), data)}).zio.rechunk(
+            tmp_path / "dst.zarr", {"t": -1, "y": 8, "x": 8}, max_mem="256KiB",
+            num_workers=2, temp_store=temp,
+        )  # fmt: skip
+    time.sleep(2)
+    assert leftovers(tmp_path) == []
+    if where == "folder":
+        assert list(temp.iterdir()) == []
+    if where == "memory":
+        assert temp._store_dict == {}
+
+
+def test_a_store_given_as_temp_store_is_as_it_was(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
+    theirs = zarr.open_group(tmp_path / "theirs.zarr", mode="w", zarr_format=2)
+    theirs.attrs["keep"] = 1
+    theirs.create_array("x", shape=(3,), dtype="i4")
+    before = snapshot(tmp_path / "theirs.zarr")
+    empty = zarr.storage.MemoryStore()
+    for temp in (zarr.storage.LocalStore(tmp_path / "theirs.zarr"), empty):
+        src.zio.rechunk(
+            tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB", temp_store=temp,
+            mode="w",
+        )  # fmt: skip
+    assert snapshot(tmp_path / "theirs.zarr") == before
+    assert empty._store_dict == {}
+
+
+def test_a_refused_rechunk_makes_no_folder(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
+    with pytest.raises(ValueError, match="bogus"):
+        src.zio.rechunk(
+            tmp_path / "new" / "sub" / "dst.zarr", {"time": -1, "y": 2}, max_mem="32KiB",
+            compressor="bogus",
+        )  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.zarr"]
+
+
+def test_a_dimension_of_length_zero(tmp_path: Path) -> None:
+    empty = xr.Dataset({"v": (("t", "x"), dask.array.zeros((0, 5), chunks=(1, 5)))})
+    empty.zio.rechunk(tmp_path / "e.zarr", {"x": 1})
+    assert xzarrio.open_zarr(tmp_path / "e.zarr")["v"].shape == (0, 5)
+
+
+def test_too_many_workers_for_max_mem_run_fewer_tasks_instead_of_refusing() -> None:
+    data = dask.array.zeros((2000, 1000), chunks=(200, 1000), dtype="f4")  # 800 kB chunks
+    ds = xr.Dataset({"v": (("t", "x"), data)})
+    layout = rechunking.plan_rechunk(ds, {"t": -1, "x": 100}, max_mem="8MB", num_workers=16)
+    assert layout.running == 2  # 8 MB ÷ (4 buffers × 800 kB)
+
+
+def test_stored_chunks_larger_than_the_dask_chunks_are_read_whole(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (40, 8, 10), (20, 8, 10))
+    finer = src.chunk({"time": 1})
+    layout = rechunking.plan_rechunk(finer, {"time": -1, "y": 2}, max_mem="1MiB")
+    assert layout.arrays["temp"].source == (20, 8, 10)
+    with pytest.raises(ChunkMemoryError, match=r"a source chunk \(20, 8, 10\)"):
+        rechunking.plan_rechunk(finer, {"time": -1, "y": 2}, max_mem="40KB")
+
+
+def test_dims_left_out_keep_the_current_chunks_as_to_zarr_does(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (40, 8, 10), (2, 8, 10))
+    src.chunk({"time": 10}).zio.rechunk(tmp_path / "dst.zarr", {"y": 4})
+    assert xzarrio.open_zarr(tmp_path / "dst.zarr")["temp"].encoding["chunks"] == (10, 4, 10)
+
+
+def test_a_copy_in_the_same_chunks_keeps_the_shards(tmp_path: Path) -> None:
+    ds = source_dataset(("time", "y", "x"), (40, 8, 10))
+    ds.zio.to_zarr(tmp_path / "src.zarr", encoding={"temp": {"chunks": (2, 8, 10),
+                                                              "shards": (10, 8, 10)}})  # fmt: skip
+    src = xzarrio.open_zarr(tmp_path / "src.zarr")
+    src.zio.rechunk(tmp_path / "copy.zarr", max_mem="1MiB")
+    src.zio.rechunk(tmp_path / "series.zarr", {"time": -1}, max_mem="1MiB")
+    copied = zarr.open_array(tmp_path / "copy.zarr", path="temp")
+    assert (copied.chunks, copied.shards) == ((2, 8, 10), (10, 8, 10))
+    series = zarr.open_array(tmp_path / "series.zarr", path="temp")
+    assert (series.chunks, series.shards) == ((40, 8, 10), None)
+    assert_same_data(xzarrio.open_zarr(tmp_path / "copy.zarr"), src)
+
+
+# last: while the module's Client lives, dask's rule sends scheduler=None to it
+def test_rechunk_on_a_cluster(tmp_path: Path, cluster_client: Any) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (30, 8, 10), (2, 8, 10))
+    src.zio.rechunk(
+        tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="64KiB", scheduler=cluster_client
+    )
+    assert (
+        rechunking.plan_rechunk(
+            src, {"time": -1, "y": 2}, max_mem="64KiB", scheduler=cluster_client
+        ).passes
+        == 2
+    )
+    assert_same_data(xzarrio.open_zarr(tmp_path / "dst.zarr"), src)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failed_first_pass_on_a_cluster_leaves_nothing(
+    tmp_path: Path, cluster_client: Any
+) -> None:
+    src = failing_source(tmp_path)
+    with pytest.raises(OSError, match="the disk went away"):
+        src.zio.rechunk(
+            tmp_path / "dst.zarr", {"time": -1, "y": 2}, max_mem="64KiB", scheduler=cluster_client
+        )
+    time.sleep(1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.zarr"]

@@ -242,12 +242,18 @@ class ZioAccessor:
             The new store, as for :meth:`to_zarr`.
         chunks : dict, optional
             ``{dim: size}``: ``-1`` is the whole dimension; a dim left out or
-            mapped to None keeps its stored chunks.
+            mapped to None keeps its current chunks, as :meth:`to_zarr` keeps
+            them. A variable that keeps all its chunks keeps its shards too.
         max_mem : int or str, default "1GiB"
             The data all running tasks may hold, in bytes or as ``"500MB"``,
-            ``"2GiB"``. A chunk (old or new) over ``max_mem`` ÷ *num_workers*
-            is refused before anything is written; where the buffers of the
-            largest chunk would not fit once per worker, fewer tasks run at once.
+            ``"2GiB"``. A task holds about 4 times its chunk at its peak (read,
+            decoded, encoded, written), so a chunk (old or new) over a quarter
+            of *max_mem* is refused before anything is written. Where the
+            chunks' buffers would not fit once per worker, fewer tasks run at
+            once; on a ``distributed.Client``, whose threads all run, that is
+            refused too. A variable read in dask chunks smaller than its
+            stored ones is counted in the stored ones (each task decodes a
+            whole stored chunk): read it with its stored chunks.
         temp_store : str, path or zarr store, optional
             Where the intermediate data goes, if any is needed: default beside
             the target for a path or URL, else a local temporary folder. What
@@ -263,7 +269,9 @@ class ZioAccessor:
         history : str, optional
             Your note, added to the new ``history`` line.
         group, storage_options, scheduler, num_workers, progress
-            As for :meth:`to_zarr`. Variables held in memory are written as they are.
+            As for :meth:`to_zarr`. Variables held in memory are written as
+            they are; Python objects (object-dtype strings, cftime dates) in
+            dask are moved by dask's own rechunk, in memory.
 
         Returns
         -------
@@ -272,7 +280,7 @@ class ZioAccessor:
         Raises
         ------
         ValueError
-            A chunk that cannot fit in *max_mem* ÷ workers
+            A chunk that cannot fit in *max_mem*
             (:class:`~xzarrio.errors.ChunkMemoryError`), bad chunks or mode.
         FileExistsError
             ``mode="w-"`` and the store exists.

@@ -64,6 +64,11 @@ def layout_of(
     shape = tuple(int(n) for n in shape)
     source = _clipped(source, shape)
     target = _clipped(target, shape)
+    if 0 in shape:  # no data: one empty block
+        return ArrayLayout(
+            shape=shape, itemsize=itemsize, source=source, target=target,
+            read=target, intermediate=None, write=target,
+        )  # fmt: skip
     common = tuple(min(math.lcm(s, t), n) for s, t, n in zip(source, target, shape, strict=True))
     if itemsize * math.prod(common) <= block_bytes:
         block = _grown(common, shape, itemsize, block_bytes, range(len(shape)), None)
@@ -115,10 +120,16 @@ def _grown(
 
 
 def _between(read: int, write: int, length: int) -> int:
-    """The intermediate chunk along one dim: it divides the read blocks (so that no two
-    tasks of the first pass share a chunk) and, where it can, the write blocks."""
-    if write >= length:
-        return read
+    """The intermediate chunk along one dim: the longest that divides the read blocks
+    (so that no two tasks of the first pass share a chunk) and is no longer than the
+    write blocks (so that the last pass reads each chunk about once)."""
     if read >= length:
-        return write
-    return math.gcd(read, write)
+        return min(write, length)
+    if read <= write:
+        return read
+    return max(d for d in _divisors(read) if d <= write)
+
+
+def _divisors(n: int) -> set[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return {*small, *(n // d for d in small)}
