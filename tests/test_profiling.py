@@ -55,9 +55,11 @@ def test_report_fields_agree_with_each_other(lazy: xr.Dataset) -> None:
         sum(k.seconds for k in report.tasks_by_function.values())
     )
     assert 0 < report.parallel_efficiency <= 1
-    assert report.parallel_efficiency == pytest.approx(
-        report.task_seconds / (report.wall_seconds * report.n_threads)
-    )
+    capacity = report.wall_seconds * report.n_threads
+    assert report.thread_busy_fraction == pytest.approx(min(1, report.task_seconds / capacity))
+    assert report.parallel_efficiency == pytest.approx(min(1, report.cpu_seconds / capacity))
+    assert report.cpu_seconds == pytest.approx(resources.cpu_seconds - resources.own_cpu_seconds)
+    assert 0 <= report.memory_increase_bytes <= report.peak_memory_bytes
     one_chunk = 100 * 500 * 8
     assert report.peak_memory_bytes > one_chunk
     assert report.mean_cpu_percent >= 0
@@ -96,7 +98,7 @@ def test_summary_has_a_row_per_task_kind(lazy: xr.Dataset) -> None:
     rows = text.splitlines()
     for name, kind in report.tasks_by_function.items():
         assert any(row.split()[:1] == [name] and str(kind.count) in row for row in rows), name
-    assert "parallel efficiency" in text and "peak memory" in text
+    assert "parallel efficiency" in text and "process peak" in text
     assert str(report) == text
     assert "<table>" in report._repr_html_()
 

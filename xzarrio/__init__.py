@@ -11,6 +11,7 @@ from typing import Any
 
 from . import errors
 from .accessor import ZioAccessor
+from .findings import Finding
 from .journal import repair
 from .options import get_option, set_options
 from .profiling import Profiled, ProfileReport, TaskKind
@@ -42,6 +43,7 @@ def info(store: Any, **kwargs: Any) -> StoreInfo:
 
 
 __all__ = [
+    "Finding",
     "HistoryEntry",
     "ProfileReport",
     "Profiled",

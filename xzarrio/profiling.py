@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 from dask.utils import format_bytes, key_split
 
 from .errors import InvalidArgumentError, MissingDependencyError, UnsupportedSchedulerError
+from .findings import Finding, Measured, find
 from .options import resolve_num_workers
 from .schedulers import is_distributed_client, resolve_scheduler
 
@@ -53,6 +55,7 @@ class _SampledResources(ResourceProfiler):
         self._processes: dict[int, Any] = {}
         self._last: tuple[float, float] | None = None  # (time, CPU seconds) of the last sample
         self.cpu_seconds = 0.0  # CPU time consumed while collecting
+        self.own_cpu_seconds = 0.0  # of which the sampling itself
 
     def _measure(self) -> tuple[float, float]:
         """Resident memory (MB) and CPU seconds used so far, of this process (and children)."""
@@ -78,6 +81,7 @@ class _SampledResources(ResourceProfiler):
         return mem / 1e6, cpu
 
     def _sample(self) -> None:
+        started = time.thread_time()
         now = default_timer()
         mem, cpu = self._measure()
         if self._last is None:
@@ -88,6 +92,7 @@ class _SampledResources(ResourceProfiler):
             percent = 100 * (cpu - used) / (now - before) if now > before else 0.0
         self._last = (now, cpu)
         self.results.append((now, mem, percent))
+        self.own_cpu_seconds += time.thread_time() - started
 
     def _run(self) -> None:
         while not self._stop.wait(self._dt):
@@ -101,7 +106,7 @@ class _SampledResources(ResourceProfiler):
             return
         self._stop.clear()
         self._last = None
-        self.cpu_seconds = 0.0
+        self.cpu_seconds = self.own_cpu_seconds = 0.0
         self._sample()
         self._thread = threading.Thread(target=self._run, name="xzarrio-resources", daemon=True)
         self._thread.start()
@@ -134,7 +139,7 @@ class TaskKind:
 
 @dataclass(frozen=True, kw_only=True)
 class ProfileReport:
-    """What a profiled compute did with the machine.
+    """What a profiled compute did with the machine, and what limits it.
 
     Attributes
     ----------
@@ -143,17 +148,31 @@ class ProfileReport:
     n_tasks : int
         Tasks run (the Profiler's count).
     n_threads : int
-        Threads (or processes) that ran at least one task.
+        Threads (or processes) the compute was given (1 for ``"synchronous"``).
     task_seconds : float
-        Time of all tasks summed.
+        Time of all tasks summed (waiting for the GIL included).
     parallel_efficiency : float
-        ``task_seconds / (wall_seconds * n_threads)``, in (0, 1]; 0 when no task ran.
+        CPU time of the compute (less the sampler's own) ÷ (``wall_seconds`` ×
+        ``n_threads``), in [0, 1]: the share of the threads' CPU that was used.
+        Work that holds the GIL reads low.
+    thread_busy_fraction : float
+        ``task_seconds`` ÷ (``wall_seconds`` × ``n_threads``): the share of the
+        time the threads had a task, whether or not it ran.
+    cpu_seconds : float
+        CPU time this process (and its children) used during the compute.
+    decode_seconds : float
+        CPU time of zarr's threads (its codec pipeline) during the compute.
     peak_memory_bytes : int
-        Highest resident memory of this process and its children.
+        Highest resident memory of the whole process and its children.
+    memory_increase_bytes : int
+        That peak less the resident memory when the compute started: what the
+        compute itself added.
     mean_cpu_percent : float
-        Mean CPU use over the samples (100 per busy core).
+        CPU time over wall time (100 per busy core).
     tasks_by_function : dict
         Task kind (dask's ``key_split`` of the key) → :class:`TaskKind`.
+    findings : tuple of Finding
+        What limits the compute, with the numbers behind it and what to change.
     """
 
     wall_seconds: float
@@ -161,24 +180,36 @@ class ProfileReport:
     n_threads: int
     task_seconds: float
     parallel_efficiency: float
+    thread_busy_fraction: float = 0.0
+    cpu_seconds: float = 0.0
+    decode_seconds: float = 0.0
     peak_memory_bytes: int
+    memory_increase_bytes: int = 0
     mean_cpu_percent: float
     tasks_by_function: dict[str, TaskKind]
+    findings: tuple[Finding, ...] = ()
     scheduler: str = "threads"
     profilers: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     def summary(self) -> str:
-        """A readable table: the totals, then one row per task kind."""
+        """A readable table: the totals, what limits the compute, one row per task kind."""
+        capacity = 100 * self.n_threads
         lines = [
             f"wall time           : {self.wall_seconds:.3f} s",
             f"tasks               : {self.n_tasks}",
-            f"threads used        : {self.n_threads} ({self.scheduler})",
+            f"threads             : {self.n_threads} ({self.scheduler})",
             f"task time, summed   : {self.task_seconds:.3f} s",
-            f"parallel efficiency : {self.parallel_efficiency:.0%}",
-            f"peak memory         : {format_bytes(self.peak_memory_bytes)}",
-            f"mean CPU            : {self.mean_cpu_percent:.0f} %",
+            f"threads busy        : {self.thread_busy_fraction:.0%} (task time ÷ wall × threads)",
+            f"parallel efficiency : {self.parallel_efficiency:.0%} (CPU time ÷ wall × threads)",
+            f"CPU                 : {self.cpu_seconds:.3f} s, mean {self.mean_cpu_percent:.0f} % "
+            f"of {capacity} %",
+            f"zarr decoding CPU   : {self.decode_seconds:.3f} s",
+            f"memory              : +{format_bytes(self.memory_increase_bytes)} during the "
+            f"compute (process peak {format_bytes(self.peak_memory_bytes)})",
             "",
         ]
+        if self.findings:
+            lines += ["findings:", *(f"  - {finding}" for finding in self.findings), ""]
         width = max([len("task kind"), *map(len, self.tasks_by_function)])
         lines.append(f"{'task kind':<{width}}  {'count':>6}  {'seconds':>8}  {'share':>6}")
         lines.append(f"{'-' * width}  {'-' * 6}  {'-' * 8}  {'-' * 6}")
@@ -190,6 +221,14 @@ class ProfileReport:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        findings = ", ".join(f.kind for f in self.findings) or "none"
+        return (
+            f"<xzarrio.ProfileReport: {self.wall_seconds:.3f} s, {self.n_tasks} tasks on "
+            f"{self.n_threads} {self.scheduler}, efficiency {self.parallel_efficiency:.0%}, "
+            f"threads busy {self.thread_busy_fraction:.0%}, findings: {findings}>"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-serialisable built-ins."""
         return {
@@ -198,9 +237,17 @@ class ProfileReport:
             "n_threads": self.n_threads,
             "task_seconds": self.task_seconds,
             "parallel_efficiency": self.parallel_efficiency,
+            "thread_busy_fraction": self.thread_busy_fraction,
+            "cpu_seconds": self.cpu_seconds,
+            "decode_seconds": self.decode_seconds,
             "peak_memory_bytes": self.peak_memory_bytes,
+            "memory_increase_bytes": self.memory_increase_bytes,
             "mean_cpu_percent": self.mean_cpu_percent,
             "scheduler": self.scheduler,
+            "findings": [
+                {"kind": f.kind, "message": f.message, "evidence": dict(f.evidence)}
+                for f in self.findings
+            ],
             "tasks_by_function": {
                 name: {"count": kind.count, "seconds": kind.seconds}
                 for name, kind in self.tasks_by_function.items()
@@ -240,13 +287,19 @@ class ProfileReport:
         )
         head = (
             f"<p>wall {self.wall_seconds:.3f} s · {self.n_tasks} tasks · {self.n_threads} threads"
-            f" · efficiency {self.parallel_efficiency:.0%} · peak memory "
-            f"{html.escape(format_bytes(self.peak_memory_bytes))} · mean CPU "
-            f"{self.mean_cpu_percent:.0f} %</p>"
+            f" · efficiency {self.parallel_efficiency:.0%} (CPU) · threads busy "
+            f"{self.thread_busy_fraction:.0%} · memory +"
+            f"{html.escape(format_bytes(self.memory_increase_bytes))} (process peak "
+            f"{html.escape(format_bytes(self.peak_memory_bytes))})</p>"
         )
+        found = "".join(
+            f"<li><b>{html.escape(f.kind)}</b>: {html.escape(f.message)}</li>"
+            for f in self.findings
+        )
+        findings = f"<ul>{found}</ul>" if found else ""
         return (
-            f"<div>{head}<table><thead><tr><th>task kind</th><th>count</th><th>seconds</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<div>{head}{findings}<table><thead><tr><th>task kind</th><th>count</th>"
+            f"<th>seconds</th></tr></thead><tbody>{rows}</tbody></table></div>"
         )
 
 
@@ -258,8 +311,9 @@ class Profiled(NamedTuple):
 
 
 def _summarise(
-    wall: float, p: Profiler, r: ResourceProfiler, c: CacheProfiler, scheduler: str
-) -> ProfileReport:
+    wall: float, p: Profiler, r: _SampledResources, c: CacheProfiler, scheduler: str,
+    threads: int, decode_seconds: float,
+) -> ProfileReport:  # fmt: skip
     tasks = p.results
     kinds: dict[str, list[float]] = {}
     for task in tasks:
@@ -267,25 +321,60 @@ def _summarise(
         spent[0] += 1
         spent[1] += task.end_time - task.start_time
     task_seconds = sum(k[1] for k in kinds.values())
-    workers = len({task.worker_id for task in tasks})
-    capacity = wall * workers
+    capacity = wall * threads
     memory = [sample.mem for sample in r.results]
     # CPU time used over the wall time: exact, where averaging samples is not
-    cpu_seconds = getattr(r, "cpu_seconds", None)
+    cpu = max(0.0, r.cpu_seconds - r.own_cpu_seconds)
+    numbers = Measured(
+        wall_seconds=wall,
+        threads=threads,
+        thread_busy_fraction=min(1.0, task_seconds / capacity) if capacity > 0 else 0.0,
+        parallel_efficiency=min(1.0, cpu / capacity) if capacity > 0 else 0.0,
+        task_seconds=task_seconds,
+        decode_seconds=decode_seconds,
+        kinds={name: (int(count), seconds) for name, (count, seconds) in kinds.items()},
+        durations=[(key_split(task.key), task.end_time - task.start_time) for task in tasks],
+    )
     return ProfileReport(
         wall_seconds=wall,
         n_tasks=len(tasks),
-        n_threads=workers,
+        n_threads=threads,
         task_seconds=task_seconds,
-        parallel_efficiency=task_seconds / capacity if capacity > 0 else 0.0,
+        parallel_efficiency=numbers.parallel_efficiency,
+        thread_busy_fraction=numbers.thread_busy_fraction,
+        cpu_seconds=cpu,
+        decode_seconds=decode_seconds,
         peak_memory_bytes=int(max(memory) * 1e6) if memory else 0,
-        mean_cpu_percent=100 * cpu_seconds / wall if cpu_seconds is not None and wall > 0 else 0.0,
+        memory_increase_bytes=int((max(memory) - memory[0]) * 1e6) if memory else 0,
+        mean_cpu_percent=100 * cpu / wall if wall > 0 else 0.0,
         tasks_by_function={
             name: TaskKind(count=int(count), seconds=seconds)
             for name, (count, seconds) in sorted(kinds.items(), key=lambda kv: -kv[1][1])
         },
+        findings=find(numbers),
         scheduler=scheduler,
         profilers=(p, r, c),
+    )
+
+
+#: the threads zarr works in: its event loop, and the pools its codecs run in
+_ZARR_THREADS = ("zarr_", "asyncio_")
+
+
+def _zarr_cpu_seconds() -> float:
+    """CPU time used so far by zarr's threads in this process: its event loop and the
+    pool its codecs decode and encode in (``asyncio.to_thread``)."""
+    import psutil
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    try:
+        threads = psutil.Process().threads()
+    except psutil.Error:
+        return 0.0
+    return sum(
+        t.user_time + t.system_time
+        for t in threads
+        if names.get(t.id, "").startswith(_ZARR_THREADS)
     )
 
 
@@ -320,10 +409,13 @@ def profile(
         kwargs["num_workers"] = workers
     resources = _SampledResources(dt=dt, children=scheduler == "processes")
     with Profiler() as p, resources as r, CacheProfiler() as c:
+        decoded = _zarr_cpu_seconds()
         start = default_timer()
         (result,) = dask.compute(target, **kwargs)
         wall = default_timer() - start
-    return Profiled(result, _summarise(wall, p, r, c, scheduler))
+        decoded = _zarr_cpu_seconds() - decoded
+    threads = 1 if scheduler == "synchronous" else workers
+    return Profiled(result, _summarise(wall, p, r, c, scheduler, threads, decoded))
 
 
 def reduce(
