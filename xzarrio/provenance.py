@@ -315,3 +315,6 @@ class Provenance:
         ]
         lines += [f"  {entry}" for entry in self.history]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return "<xzarrio.Provenance>\n" + "\n".join(f"  {line}" for line in str(self).splitlines())

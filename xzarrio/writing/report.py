@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -40,7 +41,8 @@ class WriteReport:
     seconds : float
         Wall time of the write, validation to swap.
     nbytes_written : int
-        Logical bytes this call wrote (the object's size).
+        Logical bytes this call wrote (the object's size): for an append, the
+        appended part only. ``throughput`` is computed from it.
     provenance : Provenance
         The store's provenance after the write.
     snapshot_id : str or None
@@ -76,22 +78,54 @@ class WriteReport:
             kwargs["storage_options"] = self.storage_options
         return open_zarr(self.location if self.location is not None else self.store, **kwargs)
 
-    def __repr__(self) -> str:
-        names = ", ".join(self.variables)
+    def _rows(self) -> list[tuple[str, str]]:
         speed = format_bytes(int(self.throughput)) if np.isfinite(self.throughput) else "inf"
-        return "\n".join(
-            [
-                f"<xzarrio.WriteReport {self.store!r}>",
-                f"  mode        : {self.mode} (zarr format {self.zarr_format})",
-                f"  variables   : {names}",
-                f"  size        : {format_bytes(self.nbytes)} ({self.nbytes:,} bytes)",
-                f"  stored      : {format_bytes(self.nbytes_stored)} "
-                f"({self.nbytes_stored:,} bytes)",
-                f"  ratio       : {self.ratio:.2f}",
-                f"  time        : {self.seconds:.2f} s",
-                f"  throughput  : {speed}/s",
-            ]
+        rows = [
+            ("mode", f"{self.mode} (zarr format {self.zarr_format})"),
+            ("variables", ", ".join(self.variables)),
+            ("size", f"{format_bytes(self.nbytes)} ({self.nbytes:,} bytes) in the store"),
+            ("written", f"{format_bytes(self.nbytes_written)} ({self.nbytes_written:,} bytes) "
+                        "by this call"),
+            ("stored", f"{format_bytes(self.nbytes_stored)} ({self.nbytes_stored:,} bytes)"),
+            ("ratio", f"{self.ratio:.2f}"),
+            ("time", f"{self.seconds:.2f} s"),
+            ("throughput", f"{speed}/s (written ÷ time)"),
+        ]  # fmt: skip
+        if self.snapshot_id is not None:
+            rows.append(("snapshot", self.snapshot_id))
+        if self.provenance.history:
+            rows.append(("history", str(self.provenance.history[0])))
+        return rows
+
+    def __repr__(self) -> str:
+        lines = [f"<xzarrio.WriteReport {self.store!r}>"]
+        return "\n".join(lines + [f"  {name:<11} : {value}" for name, value in self._rows()])
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td style='text-align:left'>"
+            f"{html.escape(value)}</td></tr>"
+            for name, value in self._rows()
         )
+        title = f"<b>xzarrio.WriteReport</b> {html.escape(self.store)}"
+        return f"<div>{title}<table>{rows}</table></div>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-serialisable built-ins."""
+        return {
+            "store": self.store,
+            "variables": list(self.variables),
+            "nbytes": self.nbytes,
+            "nbytes_stored": self.nbytes_stored,
+            "nbytes_written": self.nbytes_written,
+            "seconds": self.seconds,
+            "ratio": self.ratio,
+            "throughput": self.throughput,
+            "mode": self.mode,
+            "zarr_format": self.zarr_format,
+            "snapshot_id": self.snapshot_id,
+            "history": [str(entry) for entry in self.provenance.history],
+        }
 
 
 def report_of(

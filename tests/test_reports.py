@@ -1,0 +1,51 @@
+"""Reports read as text, as HTML in a notebook, and as built-ins for a results file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+import xzarrio
+
+
+def test_an_appends_report_says_what_this_call_wrote(tmp_path: Path) -> None:
+    ds = xr.Dataset({"v": ("t", np.arange(1000.0))}, coords={"t": np.arange(1000)})
+    ds.zio.to_zarr(tmp_path / "s.zarr")
+    more = xr.Dataset({"v": ("t", np.arange(100.0))}, coords={"t": np.arange(1000, 1100)})
+    report = more.zio.to_zarr(tmp_path / "s.zarr", append_dim="t")
+    assert report.nbytes == 1100 * 8 * 2  # v and t, in the store after the append
+    assert report.nbytes_written == more.nbytes == 100 * 8 * 2
+    assert report.throughput == report.nbytes_written / report.seconds
+    text = repr(report)
+    assert "written     : 1.56 kiB (1,600 bytes) by this call" in text
+    assert "in the store" in text and "history     : " in text
+
+
+def test_a_write_report_as_html_and_as_built_ins(tmp_path: Path) -> None:
+    report = xr.Dataset({"v": ("t", np.arange(10.0))}).zio.to_zarr(tmp_path / "s.zarr")
+    page = report._repr_html_()
+    assert page.startswith("<div>") and "<table>" in page and "by this call" in page
+    data = report.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["nbytes_written"] == report.nbytes_written and data["variables"] == ["v"]
+    assert data["history"] == [str(entry) for entry in report.provenance.history]
+
+
+def test_provenance_reads_as_text_in_a_repl(tmp_path: Path) -> None:
+    report = xr.Dataset({"v": ("t", np.arange(10.0))}).zio.to_zarr(
+        tmp_path / "s.zarr", history="first"
+    )
+    shown = repr(report.provenance)
+    assert shown.startswith("<xzarrio.Provenance>\n  creation_date : ")
+    assert "HistoryEntry(" not in shown and "first" in shown
+
+
+def test_a_profile_report_reads_as_one_line_in_a_repl() -> None:
+    field = xr.DataArray(np.ones((100, 10)), dims=("y", "x")).chunk({"y": 50})
+    _, report = field.zio.profile(lambda da: da.sum(), num_workers=2)
+    shown = repr(report)
+    assert shown.startswith("<xzarrio.ProfileReport: ") and "TaskKind(" not in shown
+    assert isinstance(xzarrio.ProfileReport, type)
