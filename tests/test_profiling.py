@@ -221,3 +221,39 @@ def test_profile_without_func_computes_the_object(lazy: xr.Dataset) -> None:
     xr.testing.assert_identical(result, lazy.compute())
     assert report.n_tasks >= 6
     assert xzarrio.Profiled(result, report) == (result, report)
+
+
+def test_the_timeline_colours_tasks_by_kind_with_a_legend(lazy: xr.Dataset, tmp_path: Path) -> None:
+    pytest.importorskip("bokeh")
+    from xzarrio.timeline import bars_of
+
+    _, report = lazy.wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=2)
+    tasks = report.profilers[0].results
+    bars, colours = bars_of(tasks, min(t.start_time for t in tasks))
+    assert set(colours) == {bar.kind for bar in bars} == set(report.tasks_by_function)
+    assert len(set(colours.values())) == len(colours)  # one colour per kind, not per task
+    assert any(bar.chunk.startswith("(") for bar in bars)
+    page = report.save_html(tmp_path / "p.html").read_text()
+    for kind in report.tasks_by_function:
+        assert kind in page  # in the legend
+    assert "@chunk" in page and "@ms" in page  # the hover says kind, duration, chunk
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_a_static_picture_is_saved_without_a_display(
+    lazy: xr.Dataset, tmp_path: Path, suffix: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    _, report = lazy.wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=2)
+    path = report.save_figure(tmp_path / f"profile{suffix}")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:2000]
+    if suffix == ".svg":
+        assert b"mean_chunk" in data  # the legend names the kinds
+
+
+def test_a_static_picture_in_another_format_is_refused(lazy: xr.Dataset, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    _, report = lazy.wvel.zio.reduce("mean", dim="y")
+    with pytest.raises(ValueError, match=r"\.png, \.svg or \.pdf"):
+        report.save_figure(tmp_path / "profile.gif")

@@ -130,7 +130,9 @@ def run_demo(
     saved: dict[str, str] = {}
     try:
         saved["profile"] = str(profile.save_html(where / "profile.html"))
-        say(f"CPU / memory / cache timeline : {saved['profile']}")
+        say(f"timeline page (tasks by kind, CPU, memory) : {saved['profile']}")
+        saved["figure"] = str(profile.save_figure(where / "profile.png"))
+        say(f"timeline picture                           : {saved['figure']}")
     except MissingDependencyError as error:
         say(f"no timeline picture: {error}")
     if shutil.which("dot") is not None:

@@ -25,6 +25,7 @@ import xarray as xr
 from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 from dask.utils import format_bytes, key_split
 
+from . import timeline
 from .errors import InvalidArgumentError, MissingDependencyError, UnsupportedSchedulerError
 from .findings import Finding, Measured, find
 from .options import resolve_num_workers
@@ -255,30 +256,39 @@ class ProfileReport:
         }
 
     def save_html(self, path: str | os.PathLike[str]) -> Path:
-        """Save the bokeh CPU / memory / cache timeline; no browser is opened.
+        """Save the bokeh timeline: a row per thread, tasks coloured by kind with a legend
+        (hover: kind, duration, chunk), then CPU and memory; no browser is opened.
 
         The page is self-contained (BokehJS inlined, about 1 MB), so it opens
         offline. Needs bokeh (``pip install 'xzarrio[profile]'``).
         """
-        try:
-            import bokeh  # noqa: F401
-        except ImportError:
-            raise MissingDependencyError(
-                "save_html draws with bokeh, which is not installed: "
-                "pip install 'xzarrio[profile]' (or pip install bokeh)"
-            ) from None
+        _require("bokeh", "save_html draws with bokeh")
         if not self.profilers:
             raise InvalidArgumentError("this report holds no profiler data to draw")
         from bokeh.io import save
         from bokeh.resources import INLINE
-        from dask.diagnostics import visualize
 
         target = Path(path).absolute()
         target.parent.mkdir(parents=True, exist_ok=True)
-        figure = visualize(list(self.profilers), show=False, save=False)
         # BokehJS inlined: the page draws without network (laptops offline, HPC nodes)
-        save(figure, filename=str(target), resources=INLINE, title="xzarrio profile")
+        layout = timeline.bokeh_layout(self.profilers)
+        save(layout, filename=str(target), resources=INLINE, title="xzarrio profile")
         return target
+
+    def save_figure(self, path: str | os.PathLike[str]) -> Path:
+        """Save the timeline as a static picture for a paper or a notebook: PNG, SVG or PDF
+        by the suffix of *path*. Drawn by matplotlib without a display.
+
+        Needs matplotlib (``pip install 'xzarrio[profile]'``).
+        """
+        _require("matplotlib", "save_figure draws with matplotlib")
+        if not self.profilers:
+            raise InvalidArgumentError("this report holds no profiler data to draw")
+        target = Path(path).absolute()
+        if target.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise InvalidArgumentError(f"save_figure writes .png, .svg or .pdf, got {str(path)!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return timeline.draw_figure(self.profilers, target)
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -301,6 +311,16 @@ class ProfileReport:
             f"<div>{head}{findings}<table><thead><tr><th>task kind</th><th>count</th>"
             f"<th>seconds</th></tr></thead><tbody>{rows}</tbody></table></div>"
         )
+
+
+def _require(package: str, what: str) -> None:
+    try:
+        __import__(package)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{what}, which is not installed: pip install 'xzarrio[profile]' "
+            f"(or pip install {package})"
+        ) from None
 
 
 class Profiled(NamedTuple):
