@@ -200,20 +200,38 @@ def test_bad_arguments(lazy: xr.Dataset, kwargs: dict, message: str) -> None:
         lazy.wvel.zio.reduce(**kwargs)
 
 
-def test_distributed_client_is_refused_with_the_reason(lazy: xr.Dataset) -> None:
+def test_a_profile_on_a_client_fills_the_same_fields(lazy: xr.Dataset, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        with distributed.Client(cluster) as client:
-            with pytest.raises(
-                ValueError,
-                match=r"cannot profile a distributed\.Client: dask's profilers see only this process",
-            ) as info:
-                lazy.wvel.zio.reduce("mean", dim="y", scheduler=client)
-            assert isinstance(info.value, xzarrio.errors.UnsupportedSchedulerError)
-            with pytest.raises(ValueError, match=r"cannot profile a distributed\.Client"):
-                lazy.zio.profile(scheduler=client)
+        with distributed.Client(cluster, set_as_default=False) as client:
+            result, report = lazy.wvel.zio.reduce(
+                "mean", dim="y", transform=classic, scheduler=client
+            )
+    xr.testing.assert_allclose(result, classic(lazy.wvel).mean("y").compute())
+    assert report.scheduler == "distributed" and report.n_threads == 2
+    assert report.n_tasks == sum(k.count for k in report.tasks_by_function.values()) > 6
+    assert "mean_chunk" in report.tasks_by_function
+    assert report.task_seconds > 0 and report.cpu_seconds > 0
+    assert 0 < report.parallel_efficiency <= 1 and 0 < report.thread_busy_fraction <= 1
+    assert report.peak_memory_bytes > 0 and report.memory_increase_bytes >= 0
+    page = report.save_html(tmp_path / "cluster.html").read_text()
+    assert "Dask Performance Report" in page
+    picture = report.save_figure(tmp_path / "cluster.svg").read_text()
+    assert "mean_chunk" in picture
+
+
+def test_the_active_client_is_used_by_default(lazy: xr.Dataset) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster):
+            _, report = lazy.wvel.zio.reduce("sum", dim="y")
+            assert report.scheduler == "distributed"
+            _, local = lazy.wvel.zio.reduce("sum", dim="y", scheduler="threads")
+            assert local.scheduler == "threads"
 
 
 def test_profile_without_func_computes_the_object(lazy: xr.Dataset) -> None:

@@ -326,14 +326,16 @@ class ZioAccessor:
         func: Callable[[Any], Any] | None = None,
         *,
         num_workers: int | None = None,
-        scheduler: str = "threads",
+        scheduler: Any = None,
         dt: float = 0.1,
     ) -> Profiled:
         """Compute ``func(obj)`` (or the object) under dask's profilers.
 
         Runs on dask's local scheduler, on *num_workers* threads (default all
         cores), under Profiler, ResourceProfiler (a sample every *dt* seconds)
-        and CacheProfiler.
+        and CacheProfiler; or, with a ``distributed.Client``, on its cluster,
+        from the scheduler's task stream and the workers' metrics and memory.
+        The report's ``findings`` say what limits the compute.
 
         Parameters
         ----------
@@ -344,9 +346,12 @@ class ZioAccessor:
             on all threads at once.
         num_workers : int, optional
             Threads (or processes); default all cores.
-        scheduler : {"threads", "synchronous", "processes"}
-            ``"synchronous"`` gives a one-thread profile. A ``distributed.Client``
-            is refused: dask's profilers cannot see its workers.
+        scheduler : {"threads", "synchronous", "processes"} or distributed.Client, optional
+            Default None: dask's own rule (the configured scheduler, else the
+            active Client, else threads). ``"synchronous"`` gives a one-thread
+            profile. On a Client, ``parallel_efficiency`` is the workers' task
+            CPU time over the wall time of all their threads, and ``save_html``
+            writes distributed's performance report of the compute.
         dt : float, default 0.1
             Seconds between CPU/memory samples.
 
@@ -380,7 +385,7 @@ class ZioAccessor:
         *,
         transform: Callable[[Any], Any] | None = None,
         num_workers: int | None = None,
-        scheduler: str = "threads",
+        scheduler: Any = None,
         dt: float = 0.1,
     ) -> Profiled:
         """Reduce over *dim*, after an element-wise *transform*, profiled.

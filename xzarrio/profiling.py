@@ -14,7 +14,7 @@ import html
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from timeit import default_timer
@@ -26,7 +26,7 @@ from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 from dask.utils import format_bytes, key_split
 
 from . import timeline
-from .errors import InvalidArgumentError, MissingDependencyError, UnsupportedSchedulerError
+from .errors import InvalidArgumentError, MissingDependencyError
 from .findings import Finding, Measured, find
 from .options import resolve_num_workers
 from .schedulers import is_distributed_client, resolve_scheduler
@@ -191,6 +191,8 @@ class ProfileReport:
     findings: tuple[Finding, ...] = ()
     scheduler: str = "threads"
     profilers: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    #: on a Client: distributed's performance report of the compute, as HTML
+    cluster_page: str | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """A readable table: the totals, what limits the compute, one row per task kind."""
@@ -257,7 +259,8 @@ class ProfileReport:
 
     def save_html(self, path: str | os.PathLike[str]) -> Path:
         """Save the bokeh timeline: a row per thread, tasks coloured by kind with a legend
-        (hover: kind, duration, chunk), then CPU and memory; no browser is opened.
+        (hover: kind, duration, chunk), then CPU and memory; no browser is opened. On a
+        Client: distributed's performance report of the compute (its profile page).
 
         The page is self-contained (BokehJS inlined, about 1 MB), so it opens
         offline. Needs bokeh (``pip install 'xzarrio[profile]'``).
@@ -270,6 +273,9 @@ class ProfileReport:
 
         target = Path(path).absolute()
         target.parent.mkdir(parents=True, exist_ok=True)
+        if self.cluster_page is not None:
+            target.write_text(self.cluster_page, encoding="utf-8")
+            return target
         # BokehJS inlined: the page draws without network (laptops offline, HPC nodes)
         layout = timeline.bokeh_layout(self.profilers)
         save(layout, filename=str(target), resources=INLINE, title="xzarrio profile")
@@ -330,11 +336,14 @@ class Profiled(NamedTuple):
     report: ProfileReport
 
 
-def _summarise(
-    wall: float, p: Profiler, r: _SampledResources, c: CacheProfiler, scheduler: str,
-    threads: int, decode_seconds: float,
+def summarise(
+    wall: float, tasks: Sequence[Any], samples: Sequence[Any], *, cpu: float, decode: float,
+    threads: int, scheduler: str, profilers: tuple[Any, ...], cluster_page: str | None = None,
 ) -> ProfileReport:  # fmt: skip
-    tasks = p.results
+    """The report of a compute from its *tasks* (records with ``key``, ``start_time``,
+    ``end_time``, ``worker_id``, as dask's Profiler has them) and its resource *samples*
+    (``time``, ``mem`` in MB, ``cpu`` in %), *cpu* seconds used by it and *decode*
+    seconds of zarr's threads."""
     kinds: dict[str, list[float]] = {}
     for task in tasks:
         spent = kinds.setdefault(key_split(task.key), [0, 0.0])
@@ -342,16 +351,14 @@ def _summarise(
         spent[1] += task.end_time - task.start_time
     task_seconds = sum(k[1] for k in kinds.values())
     capacity = wall * threads
-    memory = [sample.mem for sample in r.results]
-    # CPU time used over the wall time: exact, where averaging samples is not
-    cpu = max(0.0, r.cpu_seconds - r.own_cpu_seconds)
+    memory = [sample.mem for sample in samples]
     numbers = Measured(
         wall_seconds=wall,
         threads=threads,
         thread_busy_fraction=min(1.0, task_seconds / capacity) if capacity > 0 else 0.0,
         parallel_efficiency=min(1.0, cpu / capacity) if capacity > 0 else 0.0,
         task_seconds=task_seconds,
-        decode_seconds=decode_seconds,
+        decode_seconds=decode,
         kinds={name: (int(count), seconds) for name, (count, seconds) in kinds.items()},
         durations=[(key_split(task.key), task.end_time - task.start_time) for task in tasks],
     )
@@ -363,7 +370,7 @@ def _summarise(
         parallel_efficiency=numbers.parallel_efficiency,
         thread_busy_fraction=numbers.thread_busy_fraction,
         cpu_seconds=cpu,
-        decode_seconds=decode_seconds,
+        decode_seconds=decode,
         peak_memory_bytes=int(max(memory) * 1e6) if memory else 0,
         memory_increase_bytes=int((max(memory) - memory[0]) * 1e6) if memory else 0,
         mean_cpu_percent=100 * cpu / wall if wall > 0 else 0.0,
@@ -373,7 +380,8 @@ def _summarise(
         },
         findings=find(numbers),
         scheduler=scheduler,
-        profilers=(p, r, c),
+        profilers=profilers,
+        cluster_page=cluster_page,
     )
 
 
@@ -381,7 +389,7 @@ def _summarise(
 _ZARR_THREADS = ("zarr_", "asyncio_")
 
 
-def _zarr_cpu_seconds() -> float:
+def zarr_cpu_seconds() -> float:
     """CPU time used so far by zarr's threads in this process: its event loop and the
     pool its codecs decode and encode in (``asyncio.to_thread``)."""
     import psutil
@@ -398,44 +406,41 @@ def _zarr_cpu_seconds() -> float:
     )
 
 
-def _check_scheduler(scheduler: Any) -> str:
-    chosen = resolve_scheduler(scheduler)
-    if is_distributed_client(chosen):
-        raise UnsupportedSchedulerError(
-            "profile/reduce cannot profile a distributed.Client: dask's profilers see only this "
-            "process, not the cluster's workers, so the report would be empty. Use "
-            "scheduler='threads' here, or the cluster's own tools "
-            "(distributed.performance_report, client.get_task_stream)"
-        )
-    return str(chosen)
-
-
 def profile(
     obj: Any,
     func: Callable[[Any], Any] | None = None,
     *,
     num_workers: int | None = None,
-    scheduler: str = "threads",
+    scheduler: Any = None,
     dt: float = 0.1,
 ) -> Profiled:
     """Compute ``func(obj)`` (or *obj*) under dask's profilers; see ``.zio.profile``."""
-    scheduler = _check_scheduler(scheduler)
+    chosen = resolve_scheduler(scheduler)
     workers = resolve_num_workers(num_workers)
     if not (isinstance(dt, int | float) and dt > 0):
         raise InvalidArgumentError(f"dt must be a number of seconds > 0, got {dt!r}")
     target = func(obj) if func is not None else obj
+    if is_distributed_client(chosen):
+        from .clusterprofile import profile_on_client
+
+        return profile_on_client(chosen, target, dt)
+    scheduler = str(chosen)
     kwargs: dict[str, Any] = {"scheduler": scheduler}
     if scheduler != "synchronous":
         kwargs["num_workers"] = workers
     resources = _SampledResources(dt=dt, children=scheduler == "processes")
     with Profiler() as p, resources as r, CacheProfiler() as c:
-        decoded = _zarr_cpu_seconds()
+        decoded = zarr_cpu_seconds()
         start = default_timer()
         (result,) = dask.compute(target, **kwargs)
         wall = default_timer() - start
-        decoded = _zarr_cpu_seconds() - decoded
-    threads = 1 if scheduler == "synchronous" else workers
-    return Profiled(result, _summarise(wall, p, r, c, scheduler, threads, decoded))
+        decoded = zarr_cpu_seconds() - decoded
+    report = summarise(
+        wall, p.results, r.results, cpu=max(0.0, r.cpu_seconds - r.own_cpu_seconds),
+        decode=decoded, threads=1 if scheduler == "synchronous" else workers,
+        scheduler=scheduler, profilers=(p, r, c),
+    )  # fmt: skip
+    return Profiled(result, report)
 
 
 def reduce(
@@ -445,7 +450,7 @@ def reduce(
     *,
     transform: Callable[[Any], Any] | None = None,
     num_workers: int | None = None,
-    scheduler: str = "threads",
+    scheduler: Any = None,
     dt: float = 0.1,
 ) -> Profiled:
     """Apply *transform* element-wise, reduce with *how* over *dim*, profiled."""

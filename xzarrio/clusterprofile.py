@@ -1,0 +1,143 @@
+"""Profiles on a ``distributed.Client``: the same report, from the cluster.
+
+The tasks come from the scheduler's task stream; the CPU time from the
+workers' own record of their tasks' thread CPU time (``digests_total``,
+distributed's fine performance metrics); zarr's decoding from the CPU of
+zarr's threads in each worker; memory from the workers' resident size,
+sampled during the run. Where bokeh is installed, distributed's own
+performance report of the compute is kept for ``save_html``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dask.diagnostics.profile import ResourceData, TaskData
+
+from .profiling import Profiled, summarise, zarr_cpu_seconds
+
+__all__ = ["profile_on_client"]
+
+
+@dataclass
+class Recorded:
+    """Records as dask's profilers hold them (``.results``), for the pictures."""
+
+    results: list[Any]
+
+
+def profile_on_client(client: Any, target: Any, dt: float) -> Profiled:
+    """Compute *target* on the cluster of *client*, profiled; see ``.zio.profile``."""
+    import distributed
+
+    threads = sum(client.nthreads().values())
+    cpu_before = sum(client.run(_task_cpu_seconds).values())
+    decode_before = sum(client.run(zarr_cpu_seconds).values())
+    with _sampled(client, dt) as samples, _cluster_page(client) as page:
+        with distributed.get_task_stream(client=client) as stream:
+            start = time.time()
+            result = client.compute(target).result()
+            wall = time.time() - start
+    cpu = sum(client.run(_task_cpu_seconds).values()) - cpu_before
+    decode = sum(client.run(zarr_cpu_seconds).values()) - decode_before
+    tasks = [_task_of(record) for record in stream.data if _computed(record)]
+    report = summarise(
+        wall, tasks, samples, cpu=max(0.0, cpu), decode=max(0.0, decode), threads=threads,
+        scheduler="distributed", profilers=(Recorded(tasks), Recorded(samples)),
+        cluster_page=page[0] if page else None,
+    )  # fmt: skip
+    return Profiled(result, report)
+
+
+def _computed(record: dict[str, Any]) -> bool:
+    return any(s.get("action") == "compute" for s in record.get("startstops", ()))
+
+
+def _task_of(record: dict[str, Any]) -> TaskData:
+    """A task stream record as dask's Profiler records a task (its compute, its thread)."""
+    computes = [s for s in record["startstops"] if s.get("action") == "compute"]
+    start = min(s["start"] for s in computes)
+    stop = max(s["stop"] for s in computes)
+    return TaskData(record["key"], None, start, stop, (record["worker"], record.get("thread")))
+
+
+def _task_cpu_seconds(dask_worker: Any) -> float:
+    """The thread CPU time this worker's tasks used so far, by its own metrics."""
+    return float(
+        sum(
+            value
+            for key, value in dask_worker.digests_total.items()
+            if isinstance(key, tuple)
+            and key[0] == "execute"
+            and key[-2:] == ("thread-cpu", "seconds")
+        )
+    )
+
+
+def _usage() -> tuple[float, float]:
+    """This worker process's resident memory (MB) and CPU seconds so far."""
+    import psutil
+
+    me = psutil.Process(os.getpid())
+    times = me.cpu_times()
+    return me.memory_info().rss / 1e6, times.user + times.system
+
+
+@contextmanager
+def _sampled(client: Any, dt: float) -> Iterator[list[ResourceData]]:
+    """The workers' summed memory and CPU use, sampled every *dt* seconds from a thread,
+    and once more at the start and at the end."""
+    samples: list[ResourceData] = []
+    last: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        now = time.time()
+        usage = client.run(_usage).values()
+        memory, cpu = sum(u[0] for u in usage), sum(u[1] for u in usage)
+        since = now - last[0][0] if last else 0.0
+        percent = 100 * (cpu - last[0][1]) / since if since > 0 else 0.0
+        last[:] = [(now, cpu)]
+        samples.append(ResourceData(now, memory, percent))
+
+    def run() -> None:
+        while not stop.wait(dt):
+            sample()
+
+    sample()
+    sampler = threading.Thread(target=run, name="xzarrio-cluster-resources", daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join()
+        sample()
+
+
+@contextmanager
+def _cluster_page(client: Any) -> Iterator[list[str]]:
+    """distributed's performance report of what runs inside, as HTML (empty where bokeh,
+    which draws it, is not installed)."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        with nullcontext():
+            yield []
+        return
+    from distributed import performance_report
+
+    page: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="xzarrio-profile-") as folder:
+        path = Path(folder) / "cluster.html"
+        with client.as_current(), performance_report(filename=str(path)):
+            yield page
+        page.append(path.read_text(encoding="utf-8"))
