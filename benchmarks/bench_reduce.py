@@ -45,6 +45,78 @@ def classic(x: Any) -> Any:
     return x**2 + x**3
 
 
+def python_loop(block: np.ndarray) -> np.ndarray:
+    """Pure Python per element: holds the GIL the whole time."""
+    out = np.empty(block.shape)
+    flat, result = block.ravel(), out.ravel()
+    for i in range(flat.size):
+        result[i] = (flat[i] * 1.0001) % 7.0
+    return out
+
+
+def what_the_profile_says(wvel: xr.DataArray, workers: int) -> dict[str, Any]:
+    """The profile's efficiency and findings for the seed reduction (3 runs, medians) and
+    for a pure-Python function per block on the same threads."""
+    seed = [
+        wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=workers).report
+        for _ in range(3)
+    ]
+    part = wvel[: wvel.shape[0] // 4, : wvel.shape[1] // 8]
+    blocks = part.chunk({"y": max(1, part.shape[0] // (4 * workers))})
+    gil = [
+        blocks.zio.profile(
+            lambda da: xr.apply_ufunc(python_loop, da, dask="parallelized").mean("y"),
+            num_workers=workers,
+        ).report
+        for _ in range(3)
+    ]
+    rows = []
+    figures: dict[str, Any] = {}
+    for name, reports in (("seed reduction", seed), ("pure-Python function", gil)):
+        efficiency = median([r.parallel_efficiency for r in reports])
+        busy = median([r.thread_busy_fraction for r in reports])
+        found = sorted({f.kind for r in reports for f in r.findings})
+        rows.append([name, busy, efficiency, ", ".join(found) or "none"])
+        key = "seed" if name == "seed reduction" else "gil_function"
+        figures[f"{key}_parallel_efficiency"] = efficiency
+        figures[f"{key}_thread_busy_fraction"] = busy
+        figures[f"{key}_findings"] = found
+    tab = table(
+        f"what the profile says, {workers} threads (3 runs, medians; findings of any run)",
+        ["computation", "threads busy", "parallel efficiency (CPU)", "findings"],
+        rows,
+    )
+    return {"table": tab, "figures": figures}
+
+
+def client_cost(wvel: xr.DataArray, workers: int, pairs: int) -> dict[str, Any]:
+    """Profiled ÷ plain on a distributed.Client (one worker of *workers* threads, in this
+    process), as adjacent pairs."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=workers, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+
+        def plain() -> Any:
+            return client.compute(classic(wvel).mean("y")).result()
+
+        def profiled() -> Any:
+            return wvel.zio.reduce("mean", dim="y", transform=classic, scheduler=client).result
+
+        np.testing.assert_allclose(np.asarray(profiled()), np.asarray(plain()), rtol=1e-4)
+        base_s, other_s, ratios = paired_ratios(plain, profiled, pairs)
+    tab = table(
+        f"profiling's cost on a distributed.Client ({workers} threads, {pairs} pairs)",
+        ["run", "median s", "plain median s", "median of pair ratios"],
+        [["zio.reduce on the Client", median(other_s), median(base_s), median(ratios)]],
+    )
+    return {"table": tab, "figures": {"client_profiled_over_plain": median(ratios)}}
+
+
 def run(cfg: Config) -> dict[str, Any]:
     import h5py
 
@@ -147,6 +219,8 @@ def run(cfg: Config) -> dict[str, Any]:
                 for name, p in paired.items()
             ],
         )
+        truth = what_the_profile_says(wvel, workers)
+        on_client = client_cost(wvel, workers, pairs)
     finally:
         for x in (wvel, *opened.values()):
             x.close()
@@ -161,7 +235,7 @@ def run(cfg: Config) -> dict[str, Any]:
         f"profiled / plain: {profiled:.3f} (goal <= {GOAL_PROFILED})"
     )
     return {
-        "tables": [reduce_table, cost_table],
+        "tables": [reduce_table, cost_table, truth["table"], on_client["table"]],
         "figures": {
             "seconds": seconds,
             "paired": paired,
@@ -176,5 +250,7 @@ def run(cfg: Config) -> dict[str, Any]:
             / med["zio.reduce, uncompressed store"],
             "dask_profilers_over_plain": median(paired["dask profilers"]["ratios"]),
             "synchronous_over_threads": median(paired["synchronous"]["ratios"]),
+            **truth["figures"],
+            **on_client["figures"],
         },
     }

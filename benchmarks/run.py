@@ -31,7 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Config, environment, table
 
 SECTIONS = ("write", "reduce", "reopen", "copy", "rechunk", "scaling", "s3")
-NEEDS = {"write": ("h5py", "netCDF4"), "reduce": ("h5py",), "s3": ("s3fs", "moto", "boto3")}
+NEEDS = {
+    "write": ("h5py", "netCDF4"), "reduce": ("h5py", "distributed"),
+    "s3": ("s3fs", "moto", "boto3"),
+}  # fmt: skip
 
 # name, section, where in the figures, the goal as (comparison, value)
 GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
@@ -42,6 +45,10 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
     ("write ÷ limit, zstd (seed)", "write",
      lambda f: f["codecs_seed"]["zstd"]["write_over_limit"], ">=", 0.8),
     ("profiled ÷ plain reduce", "reduce", lambda f: f["profiled_over_plain"], "<=", 1.10),
+    ("parallel efficiency (CPU), seed reduction", "reduce",
+     lambda f: f["seed_parallel_efficiency"], ">=", 0.7),
+    ("parallel efficiency (CPU), pure-Python function", "reduce",
+     lambda f: f["gil_function_parallel_efficiency"], "<=", 0.65),
     ("reduce from store vs numpy in memory", "reduce",
      lambda f: f["reduce_store_vs_numpy"], ">=", 1.0),
     ("reopen time, 100x store ÷ 1x", "reopen", lambda f: f["reopen_100x_over_1x"], "<=", 1.5),
@@ -67,6 +74,8 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
      lambda f: f["reduce_uncompressed_store_vs_numpy"]),
     ("A/A: plain ÷ plain reduce (the noise)", "reduce", lambda f: f["plain_over_plain"]),
     ("dask's stock profilers ÷ plain", "reduce", lambda f: f["dask_profilers_over_plain"]),
+    ("profiled ÷ plain reduce on a distributed.Client", "reduce",
+     lambda f: f["client_profiled_over_plain"]),
     ("reopen time, 100x store grown by 99 appends ÷ 1x", "reopen",
      lambda f: f["reopen_100x_appended_over_1x"]),
     ("reopen zio ÷ xarray (1x store)", "reopen", lambda f: f["reopen_zio_over_xarray_1x"]),

@@ -209,6 +209,10 @@ def test_a_profile_on_a_client_fills_the_same_fields(lazy: xr.Dataset, tmp_path:
             result, report = lazy.wvel.zio.reduce(
                 "mean", dim="y", transform=classic, scheduler=client
             )
+            page = report.save_html(tmp_path / "cluster.html").read_text()
+    assert "Dask Performance Report" in page
+    with pytest.raises(ValueError, match="save the page before closing the Client"):
+        report.save_html(tmp_path / "late.html")
     xr.testing.assert_allclose(result, classic(lazy.wvel).mean("y").compute())
     assert report.scheduler == "distributed" and report.n_threads == 2
     assert report.n_tasks == sum(k.count for k in report.tasks_by_function.values()) > 6
@@ -216,8 +220,6 @@ def test_a_profile_on_a_client_fills_the_same_fields(lazy: xr.Dataset, tmp_path:
     assert report.task_seconds > 0 and report.cpu_seconds > 0
     assert 0 < report.parallel_efficiency <= 1 and 0 < report.thread_busy_fraction <= 1
     assert report.peak_memory_bytes > 0 and report.memory_increase_bytes >= 0
-    page = report.save_html(tmp_path / "cluster.html").read_text()
-    assert "Dask Performance Report" in page
     picture = report.save_figure(tmp_path / "cluster.svg").read_text()
     assert "mean_chunk" in picture
 

@@ -4,24 +4,23 @@ The tasks come from the scheduler's task stream; the CPU time from the
 workers' own record of their tasks' thread CPU time (``digests_total``,
 distributed's fine performance metrics); zarr's decoding from the CPU of
 zarr's threads in each worker; memory from the workers' resident size,
-sampled during the run. Where bokeh is installed, distributed's own
-performance report of the compute is kept for ``save_html``.
+sampled during the run. ``save_html`` asks the scheduler for distributed's
+own performance report of the time since the compute began.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dask.diagnostics.profile import ResourceData, TaskData
 
+from .errors import InvalidArgumentError
 from .profiling import Profiled, summarise, zarr_cpu_seconds
 
 __all__ = ["profile_on_client"]
@@ -41,18 +40,18 @@ def profile_on_client(client: Any, target: Any, dt: float) -> Profiled:
     threads = sum(client.nthreads().values())
     cpu_before = sum(client.run(_task_cpu_seconds).values())
     decode_before = sum(client.run(zarr_cpu_seconds).values())
-    with _sampled(client, dt) as samples, _cluster_page(client) as page:
-        with distributed.get_task_stream(client=client) as stream:
-            start = time.time()
-            result = client.compute(target).result()
-            wall = time.time() - start
+    page = ClusterPage.begin(client)
+    with _sampled(client, dt) as samples, distributed.get_task_stream(client=client) as stream:
+        start = time.time()
+        result = client.compute(target).result()
+        wall = time.time() - start
     cpu = sum(client.run(_task_cpu_seconds).values()) - cpu_before
     decode = sum(client.run(zarr_cpu_seconds).values()) - decode_before
     tasks = [_task_of(record) for record in stream.data if _computed(record)]
     report = summarise(
         wall, tasks, samples, cpu=max(0.0, cpu), decode=max(0.0, decode), threads=threads,
         scheduler="distributed", profilers=(Recorded(tasks), Recorded(samples)),
-        cluster_page=page[0] if page else None,
+        cluster_page=page,
     )  # fmt: skip
     return Profiled(result, report)
 
@@ -123,21 +122,34 @@ def _sampled(client: Any, dt: float) -> Iterator[list[ResourceData]]:
         sample()
 
 
-@contextmanager
-def _cluster_page(client: Any) -> Iterator[list[str]]:
-    """distributed's performance report of what runs inside, as HTML (empty where bokeh,
-    which draws it, is not installed)."""
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        with nullcontext():
-            yield []
-        return
-    from distributed import performance_report
+@dataclass
+class ClusterPage:
+    """distributed's performance report of the cluster since a compute began, made when
+    asked for (making it takes the scheduler a good part of a second)."""
 
-    page: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="xzarrio-profile-") as folder:
-        path = Path(folder) / "cluster.html"
-        with client.as_current(), performance_report(filename=str(path)):
-            yield page
-        page.append(path.read_text(encoding="utf-8"))
+    client: Any
+    start: float
+    last_count: int
+
+    @classmethod
+    def begin(cls, client: Any) -> ClusterPage:
+        count = client.run_on_scheduler(_monitor_count)
+        client.get_task_stream(start=0, stop=0)  # the scheduler's task stream plugin, on
+        return cls(client, time.time(), count)
+
+    def html(self) -> str:
+        if self.client.status != "running":
+            raise InvalidArgumentError(
+                "the Client this profile ran on is closed: its performance report can no "
+                "longer be made; save the page before closing the Client"
+            )
+        return str(
+            self.client.sync(
+                self.client.scheduler.performance_report,
+                start=self.start, last_count=self.last_count, code="xzarrio profile", mode=None,
+            )
+        )  # fmt: skip
+
+
+def _monitor_count(dask_scheduler: Any) -> int:
+    return int(dask_scheduler.monitor.count)

@@ -191,8 +191,8 @@ class ProfileReport:
     findings: tuple[Finding, ...] = ()
     scheduler: str = "threads"
     profilers: tuple[Any, ...] = field(default=(), repr=False, compare=False)
-    #: on a Client: distributed's performance report of the compute, as HTML
-    cluster_page: str | None = field(default=None, repr=False, compare=False)
+    #: on a Client: what makes distributed's performance report of the compute
+    cluster_page: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """A readable table: the totals, what limits the compute, one row per task kind."""
@@ -260,7 +260,9 @@ class ProfileReport:
     def save_html(self, path: str | os.PathLike[str]) -> Path:
         """Save the bokeh timeline: a row per thread, tasks coloured by kind with a legend
         (hover: kind, duration, chunk), then CPU and memory; no browser is opened. On a
-        Client: distributed's performance report of the compute (its profile page).
+        Client: distributed's performance report (its profile page) of the cluster since
+        the compute began, asked of the scheduler now: save it before the cluster runs
+        other work, and before the Client is closed.
 
         The page is self-contained (BokehJS inlined, about 1 MB), so it opens
         offline. Needs bokeh (``pip install 'xzarrio[profile]'``).
@@ -274,7 +276,7 @@ class ProfileReport:
         target = Path(path).absolute()
         target.parent.mkdir(parents=True, exist_ok=True)
         if self.cluster_page is not None:
-            target.write_text(self.cluster_page, encoding="utf-8")
+            target.write_text(self.cluster_page.html(), encoding="utf-8")
             return target
         # BokehJS inlined: the page draws without network (laptops offline, HPC nodes)
         layout = timeline.bokeh_layout(self.profilers)
@@ -338,7 +340,7 @@ class Profiled(NamedTuple):
 
 def summarise(
     wall: float, tasks: Sequence[Any], samples: Sequence[Any], *, cpu: float, decode: float,
-    threads: int, scheduler: str, profilers: tuple[Any, ...], cluster_page: str | None = None,
+    threads: int, scheduler: str, profilers: tuple[Any, ...], cluster_page: Any = None,
 ) -> ProfileReport:  # fmt: skip
     """The report of a compute from its *tasks* (records with ``key``, ``start_time``,
     ``end_time``, ``worker_id``, as dask's Profiler has them) and its resource *samples*
