@@ -131,22 +131,64 @@ def measured(**changes: object) -> Measured:
         ({}, []),
         ({"parallel_efficiency": 0.5}, ["gil-bound"]),
         ({"parallel_efficiency": 0.5, "threads": 1}, []),
-        ({"parallel_efficiency": 0.5, "thread_busy_fraction": 0.5}, []),
+        ({"parallel_efficiency": 0.4, "thread_busy_fraction": 0.5}, []),
+        ({"parallel_efficiency": 0.1}, ["waiting"]),
+        ({"parallel_efficiency": 0.15, "threads": 6, "machine_idle_fraction": 0.0}, []),
         ({"kinds": {"sum": (1, 0.9)}}, ["too-few-chunks"]),
         ({"kinds": {"sum": (1, 0.1)}}, []),
+        ({"kinds": {"finalize-hlgfinalizecompute": (1, 0.5)}}, []),
         ({"durations": [("mean_chunk", 0.0002)] * 8}, ["tiny-tasks"]),
         ({"durations": [("mean_chunk", 0.0002)] * 8, "parallel_efficiency": 0.4},
          ["tiny-tasks"]),
         ({"durations": [("mean_chunk", 0.2)] * 4 + [("getter", 0.0001)] * 20}, []),
         ({"durations": [("mean_chunk", 0.0002)] * 3}, []),
         ({"parallel_efficiency": 0.5, "wall_seconds": 0.1}, []),
+        ({"parallel_efficiency": 0.5, "machine_idle_fraction": 0.05}, []),
         ({"decode_seconds": 1.0}, ["decode-bound"]),
     ],
-    ids=["healthy", "gil", "gil, one thread", "gil, threads idle", "one task", "one short task",
+    ids=["healthy", "gil", "gil, one thread", "gil, threads idle", "waiting",
+         "more threads than cores, the machine busy", "one task", "one short task", "finalize",
          "tiny", "tiny, not said gil-bound", "trivial tasks beside real ones", "tiny, few",
-         "gil, too short to tell", "decode"],
+         "gil, too short to tell", "gil, the CPU went to other processes", "decode"],
 )  # fmt: skip
 def test_the_rules_on_numbers(changes: dict[str, object], expected: list[str]) -> None:
     found = find(measured(**changes))
     assert [f.kind for f in found] == expected
     assert all(isinstance(f, Finding) and f.kind in FINDING_KINDS and f.evidence for f in found)
+
+
+def test_tasks_that_wait_are_named_waiting_not_gil_bound() -> None:
+    import time
+
+    def sleepy(block: np.ndarray) -> np.ndarray:
+        time.sleep(0.05)
+        return block
+
+    field = xr.DataArray(np.zeros((16, 10)), dims=("y", "x")).chunk({"y": 1})
+    _, report = field.zio.profile(
+        lambda da: xr.apply_ufunc(sleepy, da, dask="parallelized").sum(), num_workers=2
+    )
+    assert "gil-bound" not in kinds(report)
+    assert "waiting" in kinds(report)
+
+
+def test_the_processes_scheduler_counts_its_childrens_cpu(field: xr.DataArray) -> None:
+    _, report = field.zio.profile(
+        lambda da: xr.apply_ufunc(heavy, da, dask="parallelized").sum("y"),
+        scheduler="processes",
+        num_workers=2,
+    )
+    samples = report.profilers[1].results
+    assert all(sample.cpu >= 0 for sample in samples)
+    assert report.parallel_efficiency >= 0.5
+    assert "gil-bound" not in kinds(report)
+
+
+def test_a_report_pickles_with_its_numbers(field: xr.DataArray) -> None:
+    import copy
+    import pickle
+
+    _, report = field.zio.profile(lambda da: da.sum(), num_workers=2)
+    back = pickle.loads(pickle.dumps(report))
+    assert back.to_dict() == report.to_dict() and back.profilers == ()
+    assert copy.deepcopy(report).to_dict() == report.to_dict()

@@ -224,6 +224,23 @@ def test_a_profile_on_a_client_fills_the_same_fields(lazy: xr.Dataset, tmp_path:
     assert "mean_chunk" in picture
 
 
+def test_a_client_profile_of_data_in_memory_and_num_workers(lazy: xr.Dataset) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            result, report = xr.DataArray(np.arange(10.0)).zio.profile(lambda d: d.sum())
+            assert float(result) == 45.0 and report.scheduler == "distributed"
+            with pytest.raises(ValueError, match=r"num_workers=1 sets local threads"):
+                lazy.wvel.zio.reduce("sum", num_workers=1)
+            # two workers in one process: the process's memory is counted once
+            _, report = lazy.wvel.zio.reduce("sum", dim="y", scheduler=client)
+            import psutil
+
+            assert report.peak_memory_bytes <= 1.2 * psutil.Process().memory_info().rss
+
+
 def test_the_active_client_is_used_by_default(lazy: xr.Dataset) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(

@@ -49,3 +49,15 @@ def test_a_profile_report_reads_as_one_line_in_a_repl() -> None:
     shown = repr(report)
     assert shown.startswith("<xzarrio.ProfileReport: ") and "TaskKind(" not in shown
     assert isinstance(xzarrio.ProfileReport, type)
+
+
+def test_an_append_that_leaves_variables_alone_does_not_count_them(tmp_path: Path) -> None:
+    def field(start: int, n: int) -> xr.Dataset:
+        return xr.Dataset(
+            {"v": (("t", "x"), np.ones((n, 100))), "static": ("x", np.zeros(100))},
+            coords={"t": np.arange(start, start + n), "x": np.arange(100)},
+        )
+
+    field(0, 10).zio.to_zarr(tmp_path / "s.zarr")
+    report = field(10, 5).zio.to_zarr(tmp_path / "s.zarr", mode="a-", append_dim="t")
+    assert report.nbytes_written == 5 * 100 * 8 + 5 * 8  # v and t only

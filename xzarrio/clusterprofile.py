@@ -2,8 +2,8 @@
 
 The tasks come from the scheduler's task stream; the CPU time from the
 workers' own record of their tasks' thread CPU time (``digests_total``,
-distributed's fine performance metrics); zarr's decoding from the CPU of
-zarr's threads in each worker; memory from the workers' resident size,
+distributed's fine performance metrics) plus the CPU of zarr's threads in
+each worker process, which read and decode for the tasks; memory from the workers' resident size,
 sampled during the run. ``save_html`` asks the scheduler for distributed's
 own performance report of the time since the compute began.
 """
@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 from dask.diagnostics.profile import ResourceData, TaskData
 
 from .errors import InvalidArgumentError
@@ -39,14 +40,16 @@ def profile_on_client(client: Any, target: Any, dt: float) -> Profiled:
 
     threads = sum(client.nthreads().values())
     cpu_before = sum(client.run(_task_cpu_seconds).values())
-    decode_before = sum(client.run(zarr_cpu_seconds).values())
+    decode_before = _per_process(client, _zarr_cpu)
     page = ClusterPage.begin(client)
     with _sampled(client, dt) as samples, distributed.get_task_stream(client=client) as stream:
         start = time.time()
-        result = client.compute(target).result()
+        (result,) = dask.compute(target, scheduler=client)
         wall = time.time() - start
-    cpu = sum(client.run(_task_cpu_seconds).values()) - cpu_before
-    decode = sum(client.run(zarr_cpu_seconds).values()) - decode_before
+    decode = _per_process(client, _zarr_cpu) - decode_before
+    # the tasks' own threads, and zarr's threads that read and decode for them: the
+    # CPU that a local profile counts in its process
+    cpu = sum(client.run(_task_cpu_seconds).values()) - cpu_before + decode
     tasks = [_task_of(record) for record in stream.data if _computed(record)]
     report = summarise(
         wall, tasks, samples, cpu=max(0.0, cpu), decode=max(0.0, decode), threads=threads,
@@ -81,13 +84,23 @@ def _task_cpu_seconds(dask_worker: Any) -> float:
     )
 
 
-def _usage() -> tuple[float, float]:
-    """This worker process's resident memory (MB) and CPU seconds so far."""
+def _per_process(client: Any, measure: Any) -> float:
+    """*measure* summed over the workers' processes, once each: several workers may share
+    a process (a cluster of threads), and the measure is of the whole process."""
+    return float(sum(dict(client.run(measure).values()).values()))
+
+
+def _zarr_cpu() -> tuple[int, float]:
+    return os.getpid(), zarr_cpu_seconds()
+
+
+def _usage() -> tuple[int, tuple[float, float]]:
+    """This worker process's id, and its resident memory (MB) and CPU seconds so far."""
     import psutil
 
     me = psutil.Process(os.getpid())
     times = me.cpu_times()
-    return me.memory_info().rss / 1e6, times.user + times.system
+    return me.pid, (me.memory_info().rss / 1e6, times.user + times.system)
 
 
 @contextmanager
@@ -100,7 +113,7 @@ def _sampled(client: Any, dt: float) -> Iterator[list[ResourceData]]:
 
     def sample() -> None:
         now = time.time()
-        usage = client.run(_usage).values()
+        usage = dict(client.run(_usage).values()).values()  # once per process
         memory, cpu = sum(u[0] for u in usage), sum(u[1] for u in usage)
         since = now - last[0][0] if last else 0.0
         percent = 100 * (cpu - last[0][1]) / since if since > 0 else 0.0

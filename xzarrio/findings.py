@@ -16,10 +16,12 @@ from typing import Any
 __all__ = ["FINDING_KINDS", "Finding", "Measured", "find"]
 
 #: the kinds of finding, in the order the report lists them
-FINDING_KINDS = ("gil-bound", "too-few-chunks", "tiny-tasks", "decode-bound")
+FINDING_KINDS = ("gil-bound", "waiting", "too-few-chunks", "tiny-tasks", "decode-bound")
 
 #: a task kind whose tasks take this share of the wall time can use every thread
 _HEAVY_SHARE = 0.2
+#: task kinds that are one task whatever the chunks: dask assembling the result
+_ONE_BY_DESIGN = ("finalize",)
 #: below this median task time, dask's own overhead per task dominates
 _TINY_SECONDS = 1e-3
 #: below this wall time, fixed costs (the graph's optimisation, starting the pool)
@@ -31,9 +33,9 @@ _SHORT_SECONDS = 0.2
 class Finding:
     """One thing that limits the computation.
 
-    ``kind`` is one of ``"gil-bound"``, ``"too-few-chunks"``, ``"tiny-tasks"``
-    and ``"decode-bound"``; ``message`` says what to change; ``evidence``
-    holds the measured numbers behind it.
+    ``kind`` is one of ``"gil-bound"``, ``"waiting"``, ``"too-few-chunks"``,
+    ``"tiny-tasks"`` and ``"decode-bound"``; ``message`` says what to change;
+    ``evidence`` holds the measured numbers behind it.
     """
 
     kind: str
@@ -58,6 +60,9 @@ class Measured:
     kinds: Mapping[str, tuple[int, float]]
     #: every task's kind and duration
     durations: Sequence[tuple[str, float]]
+    #: the share of the machine's CPU left idle during the compute (None: not known,
+    #: on a cluster)
+    machine_idle_fraction: float | None = None
 
 
 def find(m: Measured) -> tuple[Finding, ...]:
@@ -67,25 +72,70 @@ def find(m: Measured) -> tuple[Finding, ...]:
     found, the GIL is not said to be the tasks' own.
     """
     tiny = _tiny_tasks(m)
-    found = [None if tiny else _gil_bound(m), *_too_few_chunks(m), tiny, _decode_bound(m)]
+    found = [
+        None if tiny else _gil_bound(m), None if tiny else _waiting(m), *_too_few_chunks(m),
+        tiny, _decode_bound(m),
+    ]  # fmt: skip
     return tuple(f for f in found if f is not None)
 
 
-def _gil_bound(m: Measured) -> Finding | None:
-    """Threads busy, CPU idle: the tasks wait for the GIL, not for the machine."""
-    busy, used = m.thread_busy_fraction, m.parallel_efficiency
+def _busy_and_used(m: Measured) -> tuple[float, float] | None:
+    """The cores' worth of threads that had a task, and the cores' worth of CPU used, on
+    average; None where the compute is too short or too narrow to tell."""
     if m.threads < 2 or m.wall_seconds < _SHORT_SECONDS:
         return None
-    if busy < 0.5 or used >= 0.65 or used >= 0.75 * busy:
+    busy = m.thread_busy_fraction * m.threads
+    used = m.parallel_efficiency * m.threads
+    if busy < 1.0 or used >= 0.75 * busy:
         return None
+    if m.machine_idle_fraction is not None and m.machine_idle_fraction < 0.25:
+        return None  # the CPU went to other processes: the machine, not the tasks
+    return busy, used
+
+
+def _gil_bound(m: Measured) -> Finding | None:
+    """Threads busy, CPU idle, and the process at about one core: one thread runs at a
+    time, the others wait for the GIL."""
+    seen = _busy_and_used(m)
+    if seen is None or not 0.6 <= seen[1] <= 1.4 or m.parallel_efficiency >= 0.65:
+        return None
+    busy, used = m.thread_busy_fraction, m.parallel_efficiency
     return Finding(
         "gil-bound",
         f"the {m.threads} threads were busy {busy:.0%} of the time but used {used:.0%} of "
-        "their CPU: the tasks hold Python's GIL and run one at a time. Use a per-block "
-        "function that releases it (numpy's ufuncs, numba's @njit(nogil=True), through "
-        "xr.apply_ufunc(..., dask='parallelized')), or run on processes "
-        "(scheduler='processes', or a distributed.Client with several worker processes)",
-        {"threads": m.threads, "thread_busy_fraction": busy, "parallel_efficiency": used},
+        f"their CPU, about one core ({seen[1]:.2f}): the tasks hold Python's GIL and run one "
+        "at a time. Use a per-block function that releases it (numpy's ufuncs, numba's "
+        "@njit(nogil=True), through xr.apply_ufunc(..., dask='parallelized')), or run on "
+        "processes (scheduler='processes', or a distributed.Client with several worker "
+        "processes)",
+        {
+            "threads": m.threads,
+            "thread_busy_fraction": busy,
+            "parallel_efficiency": used,
+            "cores_used": seen[1],
+            "machine_idle_fraction": m.machine_idle_fraction,
+        },
+    )
+
+
+def _waiting(m: Measured) -> Finding | None:
+    """Threads busy, CPU idle, the process well under one core: the tasks wait for
+    something outside the CPU (storage, the network, a sleep, a lock)."""
+    seen = _busy_and_used(m)
+    if seen is None or seen[1] >= 0.6:
+        return None
+    return Finding(
+        "waiting",
+        f"the threads had tasks {m.thread_busy_fraction:.0%} of the time but the process "
+        f"used {seen[1]:.2f} cores: the tasks wait, for storage, the network or a lock. More "
+        "threads overlap the waits (num_workers, or more workers on a Client); fewer, "
+        "larger reads wait less often (larger chunks)",
+        {
+            "threads": m.threads,
+            "thread_busy_fraction": m.thread_busy_fraction,
+            "cores_used": seen[1],
+            "machine_idle_fraction": m.machine_idle_fraction,
+        },
     )
 
 
@@ -96,7 +146,7 @@ def _too_few_chunks(m: Measured) -> list[Finding]:
         return found
     for kind, (count, seconds) in m.kinds.items():
         share = seconds / m.wall_seconds
-        if count >= m.threads or share < _HEAVY_SHARE:
+        if count >= m.threads or share < _HEAVY_SHARE or kind.startswith(_ONE_BY_DESIGN):
             continue
         found.append(
             Finding(

@@ -21,6 +21,7 @@ from timeit import default_timer
 from typing import Any, NamedTuple
 
 import dask
+import psutil
 import xarray as xr
 from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 from dask.utils import format_bytes, key_split
@@ -54,6 +55,7 @@ class _SampledResources(ResourceProfiler):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._processes: dict[int, Any] = {}
+        self._cpu_seen: dict[int, float] = {}  # per process, the CPU seconds last seen
         self._last: tuple[float, float] | None = None  # (time, CPU seconds) of the last sample
         self.cpu_seconds = 0.0  # CPU time consumed while collecting
         self.own_cpu_seconds = 0.0  # of which the sampling itself
@@ -71,15 +73,16 @@ class _SampledResources(ResourceProfiler):
                 ]
             except psutil.Error:
                 pass
-        mem = cpu = 0.0
+        mem = 0.0
         for proc in family:
             try:
                 times = proc.cpu_times()
                 mem += proc.memory_info().rss
-                cpu += times.user + times.system
+                # a child that has exited keeps the CPU it was last seen with
+                self._cpu_seen[proc.pid] = times.user + times.system
             except psutil.Error:
                 continue
-        return mem / 1e6, cpu
+        return mem / 1e6, sum(self._cpu_seen.values())
 
     def _sample(self) -> None:
         started = time.thread_time()
@@ -107,6 +110,7 @@ class _SampledResources(ResourceProfiler):
             return
         self._stop.clear()
         self._last = None
+        self._cpu_seen.clear()
         self.cpu_seconds = self.own_cpu_seconds = 0.0
         self._sample()
         self._thread = threading.Thread(target=self._run, name="xzarrio-resources", daemon=True)
@@ -193,6 +197,15 @@ class ProfileReport:
     profilers: tuple[Any, ...] = field(default=(), repr=False, compare=False)
     #: on a Client: what makes distributed's performance report of the compute
     cluster_page: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the profilers hold threads and the cluster page a Client: a pickled or copied
+        # report keeps its numbers, not what drew them
+        return {**self.__dict__, "profilers": (), "cluster_page": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     def summary(self) -> str:
         """A readable table: the totals, what limits the compute, one row per task kind."""
@@ -341,6 +354,7 @@ class Profiled(NamedTuple):
 def summarise(
     wall: float, tasks: Sequence[Any], samples: Sequence[Any], *, cpu: float, decode: float,
     threads: int, scheduler: str, profilers: tuple[Any, ...], cluster_page: Any = None,
+    machine_idle: float | None = None,
 ) -> ProfileReport:  # fmt: skip
     """The report of a compute from its *tasks* (records with ``key``, ``start_time``,
     ``end_time``, ``worker_id``, as dask's Profiler has them) and its resource *samples*
@@ -363,6 +377,7 @@ def summarise(
         decode_seconds=decode,
         kinds={name: (int(count), seconds) for name, (count, seconds) in kinds.items()},
         durations=[(key_split(task.key), task.end_time - task.start_time) for task in tasks],
+        machine_idle_fraction=machine_idle,
     )
     return ProfileReport(
         wall_seconds=wall,
@@ -385,6 +400,14 @@ def summarise(
         profilers=profilers,
         cluster_page=cluster_page,
     )
+
+
+def _idle_since(before: Any) -> float | None:
+    """The share of the machine's CPU time that was idle since *before* (``cpu_times``)."""
+    after = psutil.cpu_times()
+    total = sum(after) - sum(before)
+    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0) - getattr(before, "iowait", 0))
+    return idle / total if total > 0 else None
 
 
 #: the threads zarr works in: its event loop, and the pools its codecs run in
@@ -423,6 +446,13 @@ def profile(
         raise InvalidArgumentError(f"dt must be a number of seconds > 0, got {dt!r}")
     target = func(obj) if func is not None else obj
     if is_distributed_client(chosen):
+        if num_workers is not None:
+            raise InvalidArgumentError(
+                f"num_workers={num_workers!r} sets local threads, but this compute runs on "
+                "a distributed.Client (scheduler=None follows dask's rule: the active "
+                "Client); pass scheduler='threads' to profile it here, or leave num_workers "
+                "out"
+            )
         from .clusterprofile import profile_on_client
 
         return profile_on_client(chosen, target, dt)
@@ -432,7 +462,7 @@ def profile(
         kwargs["num_workers"] = workers
     resources = _SampledResources(dt=dt, children=scheduler == "processes")
     with Profiler() as p, resources as r, CacheProfiler() as c:
-        decoded = zarr_cpu_seconds()
+        decoded, machine = zarr_cpu_seconds(), psutil.cpu_times()
         start = default_timer()
         (result,) = dask.compute(target, **kwargs)
         wall = default_timer() - start
@@ -440,7 +470,7 @@ def profile(
     report = summarise(
         wall, p.results, r.results, cpu=max(0.0, r.cpu_seconds - r.own_cpu_seconds),
         decode=decoded, threads=1 if scheduler == "synchronous" else workers,
-        scheduler=scheduler, profilers=(p, r, c),
+        scheduler=scheduler, profilers=(p, r, c), machine_idle=_idle_since(machine),
     )  # fmt: skip
     return Profiled(result, report)
 

@@ -2,7 +2,7 @@
 
 Both draw one row per worker thread and one bar per task, coloured by task
 kind (dask's ``key_split`` of the key) with a legend; the kinds past the
-ninth most expensive share one grey, "other". Under the tasks: CPU use and
+ninth most expensive share one grey, "(other kinds)". Under the tasks: CPU use and
 resident memory over the same time axis.
 """
 
@@ -23,7 +23,7 @@ KIND_COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
     "#17becf",
 )  # fmt: skip
-OTHER = ("other", "#7f7f7f")
+OTHER_COLOUR = "#7f7f7f"
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,16 @@ class TaskBar:
     row: int
     start: float
     end: float
+    #: the kind as the legend shows it ("other" past the ninth), and its own
     kind: str
     chunk: str
+    task_kind: str = ""
 
 
 def bars_of(results: Sequence[Any], start_time: float) -> tuple[list[TaskBar], dict[str, str]]:
     """The tasks of a Profiler's *results* as bars (times from *start_time*), and the
     colour of every kind shown in the legend, the most expensive kind first."""
-    threads = sorted({task.worker_id for task in results})
+    threads = sorted({task.worker_id for task in results}, key=str)
     rows = {worker: n for n, worker in enumerate(threads)}
     spent: dict[str, float] = {}
     for task in results:
@@ -53,14 +55,19 @@ def bars_of(results: Sequence[Any], start_time: float) -> tuple[list[TaskBar], d
             row=rows[task.worker_id],
             start=task.start_time - start_time,
             end=task.end_time - start_time,
-            kind=key_split(task.key) if key_split(task.key) in colours else OTHER[0],
+            kind=key_split(task.key) if key_split(task.key) in colours else _OTHERS,
             chunk=_chunk_of(task.key),
+            task_kind=key_split(task.key),
         )
         for task in results
     ]
     if len(ranked) > len(colours):
-        colours[OTHER[0]] = OTHER[1]
+        colours[_OTHERS] = OTHER_COLOUR
     return bars, colours
+
+
+#: the legend's name for the kinds past the ninth (not a name dask gives a kind)
+_OTHERS = "(other kinds)"
 
 
 def _chunk_of(key: Any) -> str:
@@ -94,7 +101,7 @@ def bokeh_layout(profilers: Sequence[Any]) -> Any:
         data = {
             "left": [b.start for b in mine], "right": [b.end for b in mine],
             "bottom": [b.row - 0.4 for b in mine], "top": [b.row + 0.4 for b in mine],
-            "kind": [kind] * len(mine), "ms": [1e3 * (b.end - b.start) for b in mine],
+            "kind": [b.task_kind for b in mine], "ms": [1e3 * (b.end - b.start) for b in mine],
             "chunk": [b.chunk for b in mine],
         }  # fmt: skip
         tasks_plot.quad(

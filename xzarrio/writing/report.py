@@ -153,7 +153,7 @@ def report_of(
         nbytes=sum(int(np.prod(shape)) * itemsize for shape, itemsize in shapes.values()),
         nbytes_stored=stored,
         seconds=time.perf_counter() - plan.started,
-        nbytes_written=int(plan.ds.nbytes),
+        nbytes_written=_written_nbytes(plan),
         mode=plan.mode,
         zarr_format=plan.target.zarr_format,
         provenance=Provenance.from_attrs(root.attrs.asdict()),
@@ -161,6 +161,14 @@ def report_of(
         snapshot_id=snapshot_id,
         location=source,
     )
+
+
+def _written_nbytes(plan: WritePlan) -> int:
+    """The logical bytes the write wrote: mode "a-" writes only the variables that
+    have the append dimension."""
+    if plan.mode == "a-" and plan.append_dim is not None and plan.target.existing is not None:
+        return sum(int(v.nbytes) for v in plan.ds.variables.values() if plan.append_dim in v.dims)
+    return int(plan.ds.nbytes)
 
 
 def _shapes(root: zarr.Group, names: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], int]]:
