@@ -38,7 +38,7 @@ import xarray as xr
 
 import xzarrio
 
-from common import Config, child_peak_rss, disk_bytes, flush, median, remove, seed_field, table
+from common import Config, child_peak_rss, flush, on_stores, remove, run_medians, seed_field, table
 
 MIB = 2**20
 #: the command line, run as ``python -c CLI copy SRC DST``
@@ -129,15 +129,8 @@ def run(cfg: Config) -> dict[str, Any]:
     """Write both sources, copy each ``repeats`` times, remove everything."""
     repeats = 1 if cfg.quick else 3
     stores = write_sources(cfg)
-    try:
-        runs = measure(cfg, stores, repeats)
-        stored = {name: disk_bytes(path) for name, path in stores.items()}
-    finally:
-        for path in stores.values():
-            remove(path)
-
-    peak = {name: median([rss for rss, _ in r]) / MIB for name, r in runs.items()}
-    wall = {name: median([s for _, s in r]) for name, r in runs.items()}
+    runs, stored = on_stores(stores, lambda: measure(cfg, stores, repeats))
+    peak, wall = run_medians(runs)
     floor = peak["floor"]
     chunk_mib = chunk_rows(cfg) * cfg.shape[1] * np.dtype(np.float32).itemsize / MIB
     bound = chunk_mib * cfg.cores

@@ -33,7 +33,7 @@ import xarray as xr
 
 import xzarrio
 
-from common import Config, child_peak_rss, disk_bytes, flush, median, remove, table
+from common import Config, child_peak_rss, flush, on_stores, remove, run_medians, table
 
 MIB = 2**20
 CLI = "import sys; from xzarrio.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -151,14 +151,8 @@ def run(cfg: Config) -> dict[str, Any]:
     """Write both sources, run every command ``repeats`` times, remove everything."""
     repeats = 1 if cfg.quick else 3
     stores = write_sources(cfg)
-    try:
-        runs = measure(cfg, stores, repeats)
-        stored = {name: disk_bytes(path) for name, path in stores.items()}
-    finally:
-        for path in stores.values():
-            remove(path)
-    peak = {key: median([rss for rss, _ in r]) / MIB for key, r in runs.items()}
-    wall = {key: median([s for _, s in r]) for key, r in runs.items()}
+    runs, stored = on_stores(stores, lambda: measure(cfg, stores, repeats))
+    peak, wall = run_medians(runs)
     return report(cfg, peak, wall, stored, repeats)
 
 

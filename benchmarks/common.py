@@ -212,6 +212,27 @@ def paired_ratios(
     return a_s, b_s, ratios
 
 
+def on_stores(stores: dict[str, Path], measure: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
+    """What *measure* returns, and the bytes each of *stores* takes on disk; the stores
+    are removed afterwards, whatever happens."""
+    try:
+        measured = measure()
+        return measured, {name: disk_bytes(path) for name, path in stores.items()}
+    finally:
+        for path in stores.values():
+            remove(path)
+
+
+def run_medians(
+    runs: dict[str, list[tuple[int, float]]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per name, the median peak resident memory (MiB) and wall seconds of its runs, as
+    :func:`child_peak_rss` gives them."""
+    peak = {name: median([rss for rss, _ in r]) / 2**20 for name, r in runs.items()}
+    wall = {name: median([s for _, s in r]) for name, r in runs.items()}
+    return peak, wall
+
+
 #: a launcher that imports nothing heavy: it starts argv, waits for it, prints
 #: its peak resident KiB (``wait4``'s ``ru_maxrss``) and wall seconds
 _LAUNCHER = """
