@@ -443,6 +443,18 @@ def test_a_copy_in_the_same_chunks_keeps_the_shards(tmp_path: Path) -> None:
     assert_same_data(xzarrio.open_zarr(tmp_path / "copy.zarr"), src)
 
 
+def test_a_copy_in_the_same_chunks_streams_a_chunk_or_a_few_per_task() -> None:
+    from xzarrio.rechunking.layout import ONE_PASS_BLOCK_BYTES
+
+    big = dask.array.zeros((8000, 7500), chunks=(2000, 7500), dtype="f4")  # 57 MiB chunks
+    plan = rechunking.plan_rechunk(xr.Dataset({"v": (("y", "x"), big)}), max_mem="4GiB")
+    assert plan.arrays["v"].write == (2000, 7500)
+    small = dask.array.zeros((8000, 7500), chunks=(10, 7500), dtype="f4")  # 0.3 MiB chunks
+    plan = rechunking.plan_rechunk(xr.Dataset({"v": (("y", "x"), small)}), max_mem="4GiB")
+    layout = plan.arrays["v"]
+    assert layout.write[0] > 10 and layout.nbytes(layout.write) <= ONE_PASS_BLOCK_BYTES
+
+
 # last: while the module's Client lives, dask's rule sends scheduler=None to it
 def test_rechunk_on_a_cluster(tmp_path: Path, cluster_client: Any) -> None:
     src = write_source(tmp_path, ("time", "y", "x"), (30, 8, 10), (2, 8, 10))

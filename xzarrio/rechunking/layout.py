@@ -16,9 +16,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["ArrayLayout", "layout_of"]
+__all__ = ["ONE_PASS_BLOCK_BYTES", "ArrayLayout", "layout_of"]
 
 Shape = tuple[int, ...]
+
+#: one pass's blocks grow to this size at most (whole chunks, at least one): large
+#: enough that small chunks do not cost a task each, small enough that a copy streams
+ONE_PASS_BLOCK_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +75,9 @@ def layout_of(
         )  # fmt: skip
     common = tuple(min(math.lcm(s, t), n) for s, t, n in zip(source, target, shape, strict=True))
     if itemsize * math.prod(common) <= block_bytes:
-        block = _grown(common, shape, itemsize, block_bytes, range(len(shape)), None)
+        # one pass streams: blocks grow only to spare small chunks a task each
+        grow_to = min(block_bytes, max(ONE_PASS_BLOCK_BYTES, itemsize * math.prod(common)))
+        block = _grown(common, shape, itemsize, grow_to, range(len(shape)), None)
         return ArrayLayout(
             shape=shape, itemsize=itemsize, source=source, target=target,
             read=block, intermediate=None, write=block,
