@@ -36,7 +36,7 @@ from ..writing import WritePlan, WriteReport, execute, plan
 from ..writing.checks import as_dataset, check_optional_flag
 from ..writing.execution import run_tasks
 from ..writing.guard import Gate, GuardedStore
-from ..writing.plan import check_scheduler_reaches
+from ..writing.plan import check_scheduler_reaches, stays_local
 from .layout import ArrayLayout
 from .planning import BUFFERS, RechunkPlan, plan_rechunk
 from .scratch import Scratch, ScratchArray, choose_scratch
@@ -98,12 +98,10 @@ def rechunk(
 
 
 def _local_only(ds: xr.Dataset, target: Location, temp_store: Any) -> bool:
-    """Whether ``scheduler=None`` keeps to this process (see the write's own rule): data
-    in memory, or a target or scratch store that lives in this process."""
-    in_memory = all(v.chunks is None for v in ds.variables.values())
-    here = ("memory", "object")
-    scratch_here = isinstance(temp_store, Store) and locate(temp_store).kind in here
-    return in_memory or target.kind in here or scratch_here
+    """Whether ``scheduler=None`` keeps to this process, by the write's own rule, for
+    the target and for a store given as ``temp_store``."""
+    scratch = [locate(temp_store)] if isinstance(temp_store, Store) else []
+    return stays_local(ds, target, *scratch)
 
 
 def _check_arguments(mode: Any, checksums: Any) -> None:

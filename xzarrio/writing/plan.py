@@ -28,7 +28,7 @@ from .encode import encode_variables
 from .shared import LOCKABLE, SharedChunk, refuse_shared, shared_chunks
 from .target import Target, look
 
-__all__ = ["WritePlan", "check_scheduler_reaches", "plan"]
+__all__ = ["WritePlan", "check_scheduler_reaches", "plan", "stays_local"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,12 +178,16 @@ def _running(
 
 def _scheduler(ds: xr.Dataset, target: Target, scheduler: Any) -> Any:
     """The write's scheduler, refused where its workers cannot reach the store."""
-    # data in memory, or a store that lives in this process: no Client unless asked for
-    in_memory = all(v.chunks is None for v in ds.variables.values())
-    here = target.location.kind in ("memory", "object")
-    chosen = resolve_scheduler(scheduler, local_only=in_memory or here)
+    chosen = resolve_scheduler(scheduler, local_only=stays_local(ds, target.location))
     check_scheduler_reaches(chosen, target.location, in_place=target.in_place)
     return chosen
+
+
+def stays_local(ds: xr.Dataset, *locations: Location) -> bool:
+    """Whether ``scheduler=None`` keeps to this process: for data in memory, or a store
+    among *locations* that lives in this process, no Client unless one is asked for."""
+    in_memory = all(v.chunks is None for v in ds.variables.values())
+    return in_memory or any(where.kind in ("memory", "object") for where in locations)
 
 
 def _num_workers(num_workers: int | None, target: Target) -> int:
