@@ -38,12 +38,9 @@ import xarray as xr
 
 import xzarrio
 
-from common import Config, child_peak_rss, flush, on_stores, remove, run_medians, seed_field, table
+from common import CLI, Config, flush, on_stores, peak_rounds, run_medians, seed_field, table
 
 MIB = 2**20
-#: the command line, run as ``python -c CLI copy SRC DST``
-CLI = "import sys; from xzarrio.cli import main; sys.exit(main(sys.argv[1:]))"
-IMPORTS = "import xzarrio, xarray, zarr, dask.array, numpy"
 SCALES = (1, 4)
 
 
@@ -108,21 +105,14 @@ def measure(
 ) -> dict[str, list[tuple[int, float]]]:
     """Peak RSS and wall seconds of every copy, and of the import floor, round after round."""
     dst = cfg.path("copy-dst.zarr")
-    runs: dict[str, list[tuple[int, float]]] = {"floor": [], **{name: [] for name in stores}}
-    try:
-        for r in range(repeats):
-            runs["floor"].append(child_peak_rss([sys.executable, "-c", IMPORTS]))
-            names = list(stores) if r % 2 == 0 else list(reversed(stores))
-            for name in names:
-                argv = [sys.executable, "-c", CLI, "copy", str(stores[name]), str(dst)]
-                runs[name].append(child_peak_rss(argv))
-                if r == 0:
-                    check_copy(stores[name], dst, whole=name == "1x")
-                remove(dst)
-                flush()
-    finally:
-        remove(dst)
-    return runs
+
+    def copy(name: str) -> dict[str, list[str]]:
+        return {name: [sys.executable, "-c", CLI, "copy", str(stores[name]), str(dst)]}
+
+    def check(name: str, _: str) -> None:
+        check_copy(stores[name], dst, whole=name == "1x")
+
+    return peak_rounds(stores, dst, repeats, copy, check)
 
 
 def run(cfg: Config) -> dict[str, Any]:

@@ -33,11 +33,9 @@ import xarray as xr
 
 import xzarrio
 
-from common import Config, child_peak_rss, flush, on_stores, remove, run_medians, table
+from common import CLI, Config, flush, on_stores, peak_rounds, run_medians, table
 
 MIB = 2**20
-CLI = "import sys; from xzarrio.cli import main; sys.exit(main(sys.argv[1:]))"
-IMPORTS = "import xzarrio, xarray, zarr, dask.array, numpy"
 SCALES = (1, 4)
 #: (steps of the 1x store, rows, columns), steps per stored chunk, the series' chunks
 FULL = ((2000, 250, 500), 10, {"time": 1000, "y": 25, "x": 50})
@@ -124,27 +122,15 @@ def measure(cfg: Config, stores: dict[str, Path], repeats: int) -> dict[str, lis
     """Peak RSS and wall seconds of every command on every store, round after round."""
     dst = cfg.path("rechunk-dst.zarr")
     _, _, chunks = QUICK if cfg.quick else FULL
-    runs: dict[str, list[Any]] = {"floor": []}
-    try:
-        for r in range(repeats):
-            runs["floor"].append(child_peak_rss([sys.executable, "-c", IMPORTS]))
-            names = list(stores) if r % 2 == 0 else list(reversed(stores))
-            for name in names:
-                made = commands(stores[name], dst, cfg)
-                for what in made if r % 2 == 0 else reversed(list(made)):
-                    rss, seconds = child_peak_rss(made[what])
-                    runs.setdefault(f"{what} {name}", []).append((rss, seconds))
-                    print(
-                        f"  round {r + 1}, {what} {name}: {rss / MIB:.0f} MiB, {seconds:.1f} s",
-                        flush=True,
-                    )
-                    if r == 0 and what == "rechunk":
-                        check_series(stores[name], dst, chunks, name == "1x", cfg.seed)
-                    remove(dst)
-                    flush()
-    finally:
-        remove(dst)
-    return runs
+
+    def made(name: str) -> dict[str, list[str]]:
+        return {f"{what} {name}": argv for what, argv in commands(stores[name], dst, cfg).items()}
+
+    def check(name: str, key: str) -> None:
+        if key.startswith("rechunk "):
+            check_series(stores[name], dst, chunks, name == "1x", cfg.seed)
+
+    return peak_rounds(stores, dst, repeats, made, check)
 
 
 def run(cfg: Config) -> dict[str, Any]:

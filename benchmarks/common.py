@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +221,45 @@ def on_stores(stores: dict[str, Path], measure: Callable[[], Any]) -> tuple[Any,
     finally:
         for path in stores.values():
             remove(path)
+
+
+#: the command line, run as ``python -c CLI VERB ARGS...``
+CLI = "import sys; from xzarrio.cli import main; sys.exit(main(sys.argv[1:]))"
+#: what every command pays before its first chunk: the import floor
+IMPORTS = "import xzarrio, xarray, zarr, dask.array, numpy"
+
+
+def peak_rounds(
+    stores: Mapping[str, Path], dst: Path, repeats: int,
+    commands: Callable[[str], dict[str, list[str]]], check: Callable[[str, str], None],
+) -> dict[str, list[tuple[int, float]]]:  # fmt: skip
+    """Peak RSS and wall seconds (:func:`child_peak_rss`) of every command that
+    *commands* gives for each store, by its key, and of the import floor ("floor"),
+    round after round.
+
+    Each round reverses the order of the stores and of the commands; the first
+    round checks each output (*check(store name, key)*); *dst*, where the commands
+    write, is removed after each, with dirty pages written back.
+    """
+    runs: dict[str, list[tuple[int, float]]] = {"floor": []}
+    try:
+        for r in range(repeats):
+            runs["floor"].append(child_peak_rss([sys.executable, "-c", IMPORTS]))
+            names = list(stores) if r % 2 == 0 else list(reversed(stores))
+            for name in names:
+                made = commands(name)
+                for key in made if r % 2 == 0 else reversed(list(made)):
+                    rss, seconds = child_peak_rss(made[key])
+                    runs.setdefault(key, []).append((rss, seconds))
+                    shown = f"{rss / 2**20:.0f} MiB, {seconds:.1f} s"
+                    print(f"  round {r + 1}, {key}: {shown}", flush=True)
+                    if r == 0:
+                        check(name, key)
+                    remove(dst)
+                    flush()
+    finally:
+        remove(dst)
+    return runs
 
 
 def run_medians(
