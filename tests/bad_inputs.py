@@ -1297,7 +1297,7 @@ CATALOG: list[BadInput] = [
         input="`set_options(colour='red')`",
         error=errors.InvalidOptionError,
         builtin=ValueError,
-        message=r"unknown option 'colour'; valid options are \['chunk_target_bytes'",
+        message=r"unknown option 'colour'; valid options are \['checksums', 'chunk_target_bytes'",
         disk=NO_DISK,
         call=lambda tmp: xzarrio.set_options(colour="red"),
     ),

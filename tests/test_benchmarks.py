@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {"write", "reduce", "reopen", "copy", "rechunk", "scaling", "s3"}
+SECTIONS = {"write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3"}
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +61,8 @@ def test_every_goal_has_a_finite_figure(quick_run: tuple) -> None:
         "reduce from store vs numpy in memory",
         "reopen time, 100x store ÷ 1x",
         "copy peak RSS, 4x store ÷ 1x",
+        "write with checksums ÷ without (seed chunks)",
+        "verify ÷ plain read",
     ):
         value = goals[name]["value"]
         assert math.isfinite(value) and value > 0, name

@@ -172,12 +172,14 @@ def test_demo_runs_every_step_and_saves_the_pictures(tmp_path: Path) -> None:
         "== lazy reopen",
         "== chunk-wise copy",
         "== storage report",
+        "== integrity",
         "== profiled reduction",
         "== pictures",
     ):
         assert step in out, step
     assert "written for practice" in out and "copied from disk1_data" in out
     assert "0 dask computes" in out
+    assert "disk2_data': whole: 4 chunks of 1 variables read" in out
     assert "parallel efficiency" in out and "task kind" in out
     assert "100% Completed" in result.stderr  # the progress bar, on stderr
     page = (folder / "profile.html").read_text()
@@ -265,6 +267,7 @@ def test_an_lz4_store_says_nothing_of_the_zarr_spec_on_every_use(tmp_path: Path)
         opened = xzarrio.open_zarr(tmp_path / "a.zarr")
         opened.v.values  # noqa: B018 - the chunks decoded
         xzarrio.info(tmp_path / "a.zarr")
+        assert xzarrio.verify(tmp_path / "a.zarr").ok
         opened.zio.provenance  # noqa: B018
         report.open().zio.to_zarr(tmp_path / "b.zarr")
     notes = [str(w.message) for w in heard if "specification" in str(w.message)]

@@ -32,7 +32,7 @@ def test_set_options_globally() -> None:
     [
         pytest.param(
             {"colour": "red"},
-            r"unknown option 'colour'; valid options are \['chunk_target_bytes'",
+            r"unknown option 'colour'; valid options are \['checksums', 'chunk_target_bytes'",
             id="unknown-name",
         ),
         pytest.param(

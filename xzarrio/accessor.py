@@ -54,6 +54,7 @@ class ZioAccessor:
         align_chunks: bool = True,
         write_empty_chunks: bool | None = None,
         chunkmanager_store_kwargs: dict[str, Any] | None = None,
+        checksums: bool | None = None,
     ) -> Any:
         """Write to a chunked, compressed zarr store, chunks in parallel, with provenance.
 
@@ -141,6 +142,11 @@ class ZioAccessor:
             written (zarr's default: they are not).
         chunkmanager_store_kwargs : dict, optional
             Passed to ``dask.array.store``, as in xarray.
+        checksums : bool, optional
+            Default True (``set_options(checksums=...)``): a crc32c checksum on
+            every chunk of new zarr 3 arrays, after the compressor xzarrio
+            sets (a name, a codec object, or the codecs a variable was read
+            with); never added to codecs given in *encoding*, never twice.
 
         Notes
         -----
@@ -152,6 +158,10 @@ class ZioAccessor:
         beside the store). A process killed outright leaves the journal;
         :func:`xzarrio.open_zarr` then says so, and :func:`xzarrio.repair`
         rolls the store back. See the guarantees page of the docs.
+
+        Every write also records the digest of each chunk it stored, per
+        variable in a manifest beside its chunks (``VAR/.xzarrio/``), which
+        :func:`xzarrio.verify` checks the data against.
 
         Returns
         -------
@@ -204,6 +214,7 @@ class ZioAccessor:
             align_chunks=align_chunks,
             write_empty_chunks=write_empty_chunks,
             chunkmanager_store_kwargs=chunkmanager_store_kwargs,
+            checksums=checksums,
         )
 
     def rechunk(
@@ -265,7 +276,7 @@ class ZioAccessor:
         zarr_format : {2, 3}, optional
             Default: zarr's default (3).
         checksums : bool, optional
-            Chunk checksums are not written by this version: True is refused.
+            As for :meth:`to_zarr`: default True, where the target is zarr 3.
         history : str, optional
             Your note, added to the new ``history`` line.
         group, storage_options, scheduler, num_workers, progress

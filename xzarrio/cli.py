@@ -1,8 +1,9 @@
-"""The ``xzarrio`` command line: ``demo``, ``info``, ``history``, ``copy`` and ``repair``.
+"""The ``xzarrio`` command line: ``demo``, ``info``, ``history``, ``copy``, ``repair``, ``verify``.
 
 Every verb takes ``--storage-options JSON`` (for URLs) and ``--traceback``.
 Errors print one line on stderr and exit with status 1 (130 when interrupted),
-with the full traceback only under ``--traceback``.
+with the full traceback only under ``--traceback``. ``verify`` exits with 1
+when it finds a problem, one line each on stdout.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from . import __version__
 from .codecs import COMPRESSOR_NAMES
 from .demo import run_demo
 from .errors import InvalidArgumentError, XzarrioError
+from .integrity.verify import verify
 from .journal import repair as repair_store
 from .reading import open_zarr, provenance_of
 from .storeinfo import store_info
@@ -123,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="the data all running tasks may hold, e.g. 500MB or 4GiB (default: 1GiB)",
     )
+    copy.add_argument(
+        "--checksums",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a crc32c checksum on every chunk of zarr 3 arrays (default: on)",
+    )
     copy.add_argument("--history", default=None, help="your note for the history line")
     copy.add_argument("--mode", choices=["w-", "w"], default="w-", help="w replaces DST")
     copy.add_argument(
@@ -131,10 +139,42 @@ def _parser() -> argparse.ArgumentParser:
         default=True,
         help="show a progress bar on stderr (default: on)",
     )
+    _verify_parser(verbs, every)
     return parser
 
 
-def _run(args: argparse.Namespace) -> None:
+def _verify_parser(verbs: argparse._SubParsersAction, every: argparse.ArgumentParser) -> None:
+    check = verbs.add_parser(
+        "verify",
+        parents=[every],
+        help="read every chunk and check it against its checksum and the digest written; "
+        "exit 1 with one line per problem",
+    )
+    check.add_argument("store")
+    check.add_argument(
+        "--quick", action="store_true", help="checksums and the listing only: no decoding"
+    )
+    check.add_argument(
+        "--variable",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="check this variable only (repeat for more; default all)",
+    )
+    check.add_argument("--group", default=None, help="the group to check (default: the root)")
+    check.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    check.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr (default: on)",
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the verb; its exit status."""
+    if args.verb == "verify":
+        return _verify(args)
     if args.verb == "demo":
         try:
             shape = tuple(int(n) for n in args.shape.replace("x", ",").split(","))
@@ -154,6 +194,26 @@ def _run(args: argparse.Namespace) -> None:
         if chunks is not None and len(chunks) != len(args.chunks):
             raise InvalidArgumentError("--chunks names a dimension twice")
         print(_copy(args, chunks))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """``xzarrio verify``: the problems one line each, then what was read; 1 if any."""
+    report = verify(
+        args.store,
+        variables=args.variable,
+        quick=args.quick,
+        group=args.group,
+        storage_options=args.storage_options,
+        num_workers=args.workers,
+        progress=args.progress,
+    )
+    for problem in report.problems:
+        print(problem)
+    for note in report.unverified:
+        print(f"not verified: {note}")
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _copy(args: argparse.Namespace, chunks: dict[str, int] | None) -> object:
@@ -169,6 +229,7 @@ def _copy(args: argparse.Namespace, chunks: dict[str, int] | None) -> object:
         mode=args.mode,
         compressor=args.compressor,
         zarr_format=fmt,
+        checksums=args.checksums,
         history=args.history,
         progress=args.progress,
         storage_options=options,
@@ -179,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        _run(args)
+        return _run(args)
     except KeyboardInterrupt:
         print("xzarrio: interrupted", file=sys.stderr)
         return 130
@@ -191,7 +252,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{type(error).__name__}: {message}"
         print(f"xzarrio {args.verb}: error: {message}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ from dask.callbacks import Callback
 from dask.utils import format_bytes
 
 from .errors import InvalidArgumentError, MissingDependencyError
+from .integrity.verify import verify
 from .reading import open_zarr
 from .storeinfo import store_info
 
@@ -119,6 +120,10 @@ def run_demo(
     step("storage report of disk2_data")
     say(repr(store_info(where / "disk2_data")))
 
+    step("integrity of disk2_data: every chunk read, checksums and digests")
+    checked = verify(where / "disk2_data", num_workers=workers)
+    say(checked.summary())
+
     step("profiled reduction (x**2 + x**3).mean over y")
     result, profile = lazy.wvel.zio.reduce(
         "mean", dim="y", transform=lambda x: x**2 + x**3, num_workers=workers
@@ -155,6 +160,7 @@ def run_demo(
         "write": report,
         "zeros_stored": zeros.nbytes_stored,
         "copy": copy,
+        "verified": checked,
         "profile": profile,
         "saved": saved,
         "folder": str(where),

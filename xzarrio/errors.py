@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AppendMismatchError",
     "ArgumentTypeError",
+    "ChecksumMismatchError",
     "ChunkMemoryError",
     "ChunkSizeTypeError",
     "CodecFormatError",
@@ -146,3 +147,10 @@ class StoreNotWritableError(XzarrioError, PermissionError):
 
 class WriteInProgressError(XzarrioError, RuntimeError):
     """Another writer of the store is still alive; the message says what it is doing."""
+
+
+class ChecksumMismatchError(XzarrioError, ValueError):
+    """A chunk's bytes do not match the crc32c checksum stored with them.
+
+    A ``ValueError``, as zarr's own crc32c codec raises for the same chunk.
+    """

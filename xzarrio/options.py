@@ -18,6 +18,7 @@ OPTIONS: dict[str, Any] = {
     "progress": False,
     "provenance": True,
     "chunk_target_bytes": 16 * 2**20,
+    "checksums": True,
 }
 
 
@@ -38,6 +39,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "progress": (lambda v: isinstance(v, bool), "True or False"),
     "provenance": (lambda v: isinstance(v, bool), "True or False"),
     "chunk_target_bytes": (is_size, "an integer number of bytes >= 1"),
+    "checksums": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 
@@ -68,6 +70,9 @@ class set_options:
         Stamp ``history``, ``creation_date`` and ``gmt_timestamp`` on writes.
     chunk_target_bytes : int, default 16 MiB
         Size aimed at by ``chunks="auto"``.
+    checksums : bool, default True
+        A crc32c checksum on every chunk of new zarr 3 arrays whose codecs
+        xzarrio picks (see ``to_zarr(checksums=...)``).
 
     Raises
     ------

@@ -29,6 +29,7 @@ from zarr.abc.store import Store
 
 from ..codecs import quiet_spec_notes
 from ..errors import ChunkMemoryError, InvalidArgumentError
+from ..integrity.lineage import source_digests
 from ..provenance import format_call
 from ..schedulers import is_distributed_client, resolve_scheduler
 from ..stores import Location, locate
@@ -85,7 +86,7 @@ def rechunk(
     with quiet_spec_notes():
         write = plan(
             staged, store, mode=mode, compressor=compressor, zarr_format=zarr_format,
-            history=history, group=group, storage_options=storage_options,
+            checksums=checksums, history=history, group=group, storage_options=storage_options,
             scheduler=chosen, num_workers=layout.running, progress=progress,
         )  # fmt: skip
         if scratch is not None:
@@ -110,10 +111,7 @@ def _check_arguments(mode: Any, checksums: Any) -> None:
             f"mode={mode!r}: a rechunk makes a new store; expected 'w-' (refuse an existing "
             "one) or 'w' (replace it)"
         )
-    if check_optional_flag("checksums", checksums):
-        raise InvalidArgumentError(
-            "checksums=True: this version of xzarrio writes no chunk checksums; leave checksums out"
-        )
+    check_optional_flag("checksums", checksums)
 
 
 def _staged(
@@ -203,5 +201,6 @@ def _call(
             "compressor": compressor,
             "group": group,
             "zarr_format": write.target.zarr_format,
+            "source_digests": source_digests(obj) or None,
         },
     )

@@ -15,6 +15,7 @@ import zarr.abc.codec
 
 from ..chunks import encoded_chunks
 from ..codecs import resolve_compressors
+from ..integrity.checksums import with_checksum, without_checksum
 from .checks import stored_unit
 
 __all__ = ["aligned_blocks", "encode_variables", "memory_blocks"]
@@ -84,6 +85,7 @@ def encode_variables(
     *,
     zarr_format: int = 3,
     carried_codecs: bool = False,
+    checksums: bool = True,
     in_blocks: bool = True,
 ) -> xr.Dataset:
     """A new Dataset whose variables carry the write's encoding, in stored-chunk blocks.
@@ -92,7 +94,9 @@ def encode_variables(
     the codecs, shards and fill value their encoding carries (a store they
     were read from, or set by hand), then the user's encoding. They are
     compressed with *compressors*, or, with *carried_codecs* (no compressor
-    asked for), with the codecs they carry where they carry some.
+    asked for), with the codecs they carry where they carry some; in zarr
+    format 3, with a crc32c checksum last if *checksums* (and without one if
+    not), unless the user's encoding gives their codecs.
     Data in memory becomes one dask task per stored chunk, so that every chunk
     write is a task of the write (unless not *in_blocks*: a template's data in
     memory is written at once, and so are its dask scalars, which no region
@@ -107,7 +111,9 @@ def encode_variables(
             unit = stored_unit(old[name])
         else:
             codecs = _carried_codecs(var, zarr_format) if carried_codecs else None
-            enc = _new_encoding(name, var, chunks.get(name), codecs or compressors, zarr_format)
+            enc = _new_encoding(
+                name, var, chunks.get(name), codecs or compressors, zarr_format, checksums
+            )
             unit = enc.get("shards") or chunks.get(name)
         enc.update(user_encoding.get(name, {}))
         new = var.copy(deep=False)
@@ -141,7 +147,7 @@ def _carried_codecs(var: xr.Variable, zarr_format: int) -> dict[str, Any] | None
     carried = var.encoding
     if "compressors" not in carried:
         return None
-    codecs = carried["compressors"] or ()
+    codecs = without_checksum(carried["compressors"] or ())  # the write says whether
     found: dict[str, Any] = {}
     if zarr_format == 3 and carried.get("serializer") is not None:
         found["serializer"] = carried["serializer"]  # format 2 has none
@@ -161,7 +167,7 @@ def _carried_codecs(var: xr.Variable, zarr_format: int) -> dict[str, Any] | None
 
 def _new_encoding(
     name: Hashable, var: xr.Variable, chunks: tuple[int, ...] | None,
-    codecs: dict[str, Any] | tuple[Any, ...], zarr_format: int,
+    codecs: dict[str, Any] | tuple[Any, ...], zarr_format: int, checksums: bool,
 ) -> dict[str, Any]:  # fmt: skip
     """The encoding of a variable new to the store: what it carries, and the write's."""
     carried = var.encoding
@@ -172,6 +178,9 @@ def _new_encoding(
             # they fit the chunks they came with; format 2 has none
             enc["shards"] = tuple(carried["shards"])
     enc.update(codecs if isinstance(codecs, dict) else {"compressors": codecs})
+    if zarr_format == 3:
+        picked = without_checksum(enc["compressors"])
+        enc["compressors"] = with_checksum(picked) if checksums else picked
     if zarr_format == 3 and "fill_value" in carried:
         enc["fill_value"] = carried["fill_value"]
     return enc

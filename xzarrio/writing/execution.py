@@ -28,6 +28,7 @@ from ..provenance import (
 )
 from ..schedulers import is_distributed_client
 from .guard import Gate, GuardedStore
+from .manifests import record_manifests
 from .plan import WritePlan
 from .report import WriteReport, report_of
 from .shared import hold_shared_chunks
@@ -57,6 +58,8 @@ def _execute(plan: WritePlan) -> WriteReport:
             transaction.message = _write_data(plan, store, gate)
         if plan.target.in_place:
             transaction.finish()
+        record_manifests(plan, store, gate)
+        if plan.target.in_place:
             transaction.message = _stamp(plan, store, transaction.message)
     # a new store holds exactly what was written, if all of it was written here
     local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
@@ -176,6 +179,7 @@ def _run_on_client(client: Any, delayed: Any, progress: bool, gate: Gate) -> Non
     except BaseException:
         gate.close()
         gate.drain_workers()
+        gate.drop_digests()
         raise
 
 

@@ -86,6 +86,19 @@ class Gate:
         while any(self.client.run(_in_flight, self.event_name).values()):
             time.sleep(poll)
 
+    def gather_digests(self, store: GuardedStore) -> dict[str, str | None]:
+        """The chunk digests of this write: those *store* kept here, and the workers'."""
+        digests = dict(store.digests)
+        if self.client is not None:
+            for kept in self.client.run(_pop_digests, self.event_name).values():
+                digests.update(kept)
+        return digests
+
+    def drop_digests(self) -> None:
+        """Let go of the chunk digests the workers kept for this (failed) write."""
+        if self.client is not None:
+            self.client.run(_pop_digests, self.event_name)
+
     def drop_forks(self) -> None:
         """Let go of the icechunk forks this write wrote into, here and on the workers."""
         _pop_forks(self.event_name)
@@ -133,6 +146,8 @@ def workers_left(client: Any, since: float) -> list[str]:
 _IN_FLIGHT: dict[str, int] = {}
 #: per abort event, the stores of the icechunk forks written into in this process, by id
 _FORKS: dict[str | None, dict[int, Any]] = {}
+#: per abort event, the chunk digests the write's tasks recorded in this (worker) process
+_DIGESTS: dict[str | None, dict[str, str | None]] = {}
 _LOCK = threading.Lock()
 
 
@@ -149,6 +164,11 @@ def _keep_fork(event_name: str | None, store: Any) -> None:
 def _pop_forks(event_name: str | None) -> list[Any]:
     with _LOCK:
         return list(_FORKS.pop(event_name, {}).values())
+
+
+def _pop_digests(event_name: str | None) -> dict[str, str | None]:
+    with _LOCK:
+        return _DIGESTS.pop(event_name, {})
 
 
 class _RemoteGate:
@@ -184,7 +204,12 @@ class _RemoteGate:
 
 
 class GuardedStore(WrapperStore[Store]):
-    """A store whose every change is journaled first and passes through a gate."""
+    """A store whose every change is journaled first and passes through a gate.
+
+    It also keeps the digest of every chunk written through it
+    (:class:`~xzarrio.integrity.digests.DigestSink`): in :attr:`digests` in
+    the writer's process, and for the writer to gather in a worker's.
+    """
 
     def __init__(
         self,
@@ -198,9 +223,21 @@ class GuardedStore(WrapperStore[Store]):
         self._journal = journal
         #: the size of every key written through this store in this process, by key
         self.written: dict[str, int] = {} if written is None else written
+        #: the digest of every chunk written through this store in this process, by key
+        self.digests: dict[str, str | None] = {}
 
     def _with_store(self, store: Store) -> GuardedStore:
-        return type(self)(store, self._gate, self._journal, self.written)
+        copy = type(self)(store, self._gate, self._journal, self.written)
+        copy.digests = self.digests
+        return copy
+
+    def record_digests(self, digests: dict[str, str | None]) -> None:
+        """Keep the digests of chunks written through this store (None: deleted)."""
+        if isinstance(self._gate, _RemoteGate):
+            with _LOCK:
+                _DIGESTS.setdefault(self._gate.event_name, {}).update(digests)
+        else:
+            self.digests.update(digests)
 
     @property
     def supports_consolidated_metadata(self) -> bool:

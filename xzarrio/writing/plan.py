@@ -19,6 +19,9 @@ from .. import options
 from ..chunks import check_chunks, stored_chunks
 from ..codecs import resolve_compressors
 from ..errors import InvalidArgumentError, RegionError, XzarrioError
+from ..integrity.checksums import use_threaded_crc32c
+from ..integrity.digests import use_digests
+from ..integrity.lineage import source_digests
 from ..provenance import Provenance, format_call
 from ..reading import provenance_of
 from ..schedulers import is_distributed_client, resolve_scheduler
@@ -90,6 +93,7 @@ def plan(
     mode: str = "w-",
     chunks: Any = None,
     compressor: Any = None,
+    checksums: bool | None = None,
     history: str | None = None,
     append_dim: Hashable | None = None,
     region: Any = None,
@@ -125,7 +129,17 @@ def plan(
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     template = not compute and target.existing is None and target.location.kind != "icechunk"
     return WritePlan(
-        ds=_encode(ds, target, chunks, compressor, encoding, append_dim, region, template),
+        ds=_encode(
+            ds,
+            target,
+            chunks,
+            compressor,
+            _checksums(checksums),
+            encoding,
+            append_dim,
+            region,
+            template,
+        ),
         target=target,
         mode=mode,
         append_dim=append_dim,
@@ -199,9 +213,18 @@ def _num_workers(num_workers: int | None, target: Target) -> int:
     return workers
 
 
+def _checksums(checksums: Any) -> bool:
+    """Whether new zarr 3 arrays get chunk checksums: *checksums*, else the option."""
+    use_threaded_crc32c()
+    use_digests()  # a reload of zarr's config forgets both
+    if checksums is None:
+        return bool(options.OPTIONS["checksums"])
+    return checks.check_flag("checksums", checksums)
+
+
 def _encode(
-    ds: xr.Dataset, target: Target, chunks: Any, compressor: Any, encoding: Any,
-    append_dim: Hashable | None, region: Any, template: bool,
+    ds: xr.Dataset, target: Target, chunks: Any, compressor: Any, checksums: bool,
+    encoding: Any, append_dim: Hashable | None, region: Any, template: bool,
 ) -> xr.Dataset:  # fmt: skip
     """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks.
 
@@ -218,7 +241,7 @@ def _encode(
     layout.update({n: e["chunks"] for n, e in user_encoding.items() if "chunks" in e})
     return encode_variables(
         ds, layout, compressors, user_encoding, target.existing, offsets, zarr_format=fmt,
-        carried_codecs=compressor is None, in_blocks=not template,
+        carried_codecs=compressor is None, checksums=checksums, in_blocks=not template,
     )  # fmt: skip
 
 
@@ -409,5 +432,6 @@ def _call(
             "region": region,
             "group": target.group,
             "zarr_format": target.zarr_format,
+            "source_digests": (source_digests(obj) or None) if source is not None else None,
         },
     )

@@ -1,0 +1,474 @@
+"""Integrity: chunk checksums, per-chunk digests in manifests, and ``verify``.
+
+A store is damaged each way a disk, a sync tool or a stray writer damages
+one, on a local store and on the S3 server, and ``verify`` must name each
+damage with its variable and chunk; a store left alone must be whole after
+every kind of write.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+import zarr.core.codec_pipeline
+from zarr.codecs import Crc32cCodec as ZarrCrc32cCodec
+from zarr.codecs import ZstdCodec
+
+import xzarrio
+from xzarrio.integrity.checksums import Crc32cCodec
+from xzarrio.integrity.manifest import Manifest
+
+# ------------------------------------------------------------------ helpers
+
+
+def field(times: int = 8, start: int = 0) -> xr.Dataset:
+    """``t(time, y, x)`` float32, with the chunk (time 4-7, y 0-4) all NaN (never stored)."""
+    values = np.arange(start * 50, (start + times) * 50, dtype="f4").reshape(times, 10, 5)
+    if start == 0 and times >= 8:
+        values[4:8, 0:5] = np.nan
+    return xr.Dataset(
+        {"t": (("time", "y", "x"), values, {"units": "K"})},
+        coords={"time": np.arange(start, start + times)},
+    )
+
+
+CHUNKS = {"time": 4, "y": 5, "x": 5}
+
+
+class Place:
+    """A store's folder on a file system (local or the S3 server), to damage by hand."""
+
+    def __init__(self, fs: Any, root: str, url: str, options: dict[str, Any] | None) -> None:
+        self.fs, self.root, self.url, self.options = fs, root, url, options
+
+    def key(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.fs.cat_file(self.key(key)))
+
+    def write(self, key: str, data: bytes) -> None:
+        self.fs.makedirs(self.key(key).rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(self.key(key), data)
+        self.fs.invalidate_cache()
+
+    def delete(self, key: str) -> None:
+        self.fs.rm_file(self.key(key))
+        self.fs.invalidate_cache()
+
+    def verify(self, **kwargs: Any) -> xzarrio.VerifyReport:
+        return xzarrio.verify(self.url, storage_options=self.options, **kwargs)
+
+    def open_array(self, path: str) -> zarr.Array:
+        return zarr.open_array(self.url, path=path, mode="r+", storage_options=self.options)
+
+
+@pytest.fixture(params=["local", "s3"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    if request.param == "local":
+        root = str(tmp_path / "field.zarr")
+        return Place(fsspec.filesystem("file"), root, root, None)
+    bucket = request.getfixturevalue("s3_bucket")
+    fs = fsspec.filesystem("s3", **bucket.storage_options)
+    return Place(
+        fs, f"{bucket.name}/field.zarr", f"{bucket.url}/field.zarr", bucket.storage_options
+    )
+
+
+def write_field(place: Place, **kwargs: Any) -> None:
+    field().zio.to_zarr(place.url, chunks=CHUNKS, storage_options=place.options, **kwargs)
+
+
+def kinds(report: xzarrio.VerifyReport) -> list[tuple[str, str, str]]:
+    return [(p.variable, p.chunk, p.kind) for p in report.problems]
+
+
+# ------------------------------------------------------------------ damage, each way
+
+
+def flip_a_byte(place: Place) -> None:
+    data = bytearray(place.read("t/c/0/1/0"))
+    data[len(data) // 2] ^= 0x10
+    place.write("t/c/0/1/0", bytes(data))
+
+
+def truncate(place: Place) -> None:
+    place.write("t/c/1/1/0", place.read("t/c/1/1/0")[:-9])
+
+
+def delete(place: Place) -> None:
+    place.delete("t/c/0/0/0")
+
+
+def add_in_the_grid(place: Place) -> None:
+    place.write("t/c/1/0/0", place.read("t/c/0/0/0"))  # where only fill value was
+
+
+def add_outside_the_grid(place: Place) -> None:
+    place.write("t/c/9/0/0", place.read("t/c/0/0/0"))
+
+
+def swap(place: Place) -> None:
+    first, second = place.read("t/c/0/0/0"), place.read("t/c/0/1/0")
+    place.write("t/c/0/0/0", second)
+    place.write("t/c/0/1/0", first)
+
+
+def edit_through_zarr(place: Place) -> None:
+    place.open_array("t")[1, 6, 2] = 1e6  # behind xzarrio's back: zarr's own write
+
+
+DAMAGE: dict[str, tuple[Callable[[Place], None], list[tuple[str, str, str]]]] = {
+    "flipped byte": (flip_a_byte, [("t", "c/0/1/0", "checksum")]),
+    "truncated": (truncate, [("t", "c/1/1/0", "checksum")]),
+    "deleted": (delete, [("t", "c/0/0/0", "missing")]),
+    "extra in the grid": (add_in_the_grid, [("t", "c/1/0/0", "extra")]),
+    "extra outside the grid": (add_outside_the_grid, [("t", "c/9/0/0", "extra")]),
+    "swapped": (swap, [("t", "c/0/0/0", "swapped"), ("t", "c/0/1/0", "swapped")]),
+    "edited through zarr": (edit_through_zarr, [("t", "c/0/1/0", "digest")]),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_verify_names_each_damage(place: Place, damage: str) -> None:
+    write_field(place)
+    assert place.verify().ok
+    do, expected = DAMAGE[damage]
+    do(place)
+    report = place.verify()
+    assert not report.ok
+    assert kinds(report) == expected, report
+    for problem in report.problems:
+        assert problem.variable in str(problem) and problem.chunk in str(problem)
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated", "deleted", "edited through zarr"])
+def test_quick_checks_checksums_and_the_listing_only(place: Place, damage: str) -> None:
+    write_field(place)
+    do, expected = DAMAGE[damage]
+    do(place)
+    report = place.verify(quick=True)
+    if damage == "edited through zarr":
+        assert report.ok, "zarr's own write stores a valid checksum: only digests tell"
+    else:
+        assert kinds(report) == expected
+    assert not report.full
+
+
+def test_a_truncated_chunk_without_checksums_does_not_decode(tmp_path: Path) -> None:
+    field().zio.to_zarr(tmp_path / "s.zarr", chunks=CHUNKS, checksums=False)
+    place = Place(
+        fsspec.filesystem("file"), str(tmp_path / "s.zarr"), str(tmp_path / "s.zarr"), None
+    )
+    truncate(place)
+    report = place.verify()
+    assert kinds(report) == [("t", "c/1/1/0", "undecodable")]
+    assert any("carry no checksum" in note for note in report.unverified)
+    quick = place.verify(quick=True)  # nothing to check quickly: no chunk is read
+    assert quick.ok and quick.chunks_checked == 0 and quick.variables == ("t", "time")
+
+
+# ------------------------------------------------------------------ whole after every write
+
+
+def whole(url: Any, **kwargs: Any) -> xzarrio.VerifyReport:
+    report = xzarrio.verify(url, **kwargs)
+    assert report.ok, report
+    assert not [n for n in report.unverified if "no manifest" in n or "holds only" in n], report
+    return report
+
+
+def test_whole_after_write_append_and_region_write(tmp_path: Path) -> None:
+    path = tmp_path / "grow.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    whole(path)
+    field(6, start=8).zio.to_zarr(path, append_dim="time")  # fills the last chunk in part
+    whole(path)
+    patch = field(4, start=100).isel(y=slice(0, 5)).drop_vars("time")
+    patch.zio.to_zarr(path, region={"time": slice(4, 8), "y": slice(0, 5)})
+    report = whole(path)
+    assert report.chunks_checked == 4 * 2 + 1  # t: 4 x 2 x 1, time: one chunk
+    reopened = xr.open_zarr(path)
+    assert float(reopened.t[4, 0, 0]) == float(patch.t[0, 0, 0])
+
+
+def test_whole_after_partial_chunk_region_writes(tmp_path: Path) -> None:
+    path = tmp_path / "parts.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    for start in (1, 2):  # each covers chunks in part: read, patched, digest read back
+        part = field(1, start=200 + start).drop_vars("time")
+        part.zio.to_zarr(path, region={"time": slice(start, start + 1)})
+    whole(path)
+
+
+def test_whole_after_template_and_region_fills(tmp_path: Path) -> None:
+    path = tmp_path / "template.zarr"
+    full = field(8).chunk({"time": 4})
+    full.zio.to_zarr(path, chunks=CHUNKS, compute=False)
+    for start in (0, 4):
+        full.isel(time=slice(start, start + 4)).drop_vars("time").zio.to_zarr(
+            path, region={"time": slice(start, start + 4)}
+        )
+    whole(path)
+
+
+def test_whole_after_copy_and_two_pass_rechunk(tmp_path: Path) -> None:
+    source = tmp_path / "steps.zarr"
+    field().zio.to_zarr(source, chunks={"time": 1})
+    copied = tmp_path / "copy.zarr"
+    done = subprocess.run(
+        [sys.executable, "-m", "xzarrio.cli", "copy", str(source), str(copied), "--no-progress"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    whole(copied)
+    series = xzarrio.open_zarr(source).zio.rechunk(
+        tmp_path / "series.zarr", {"time": -1, "y": 2, "x": 5}, max_mem="4KiB"
+    )
+    whole(series.store)
+
+
+def test_whole_after_a_write_on_processes(tmp_path: Path) -> None:
+    path = tmp_path / "processes.zarr"
+    field().chunk({"time": 4}).zio.to_zarr(
+        path, chunks=CHUNKS, scheduler="processes", num_workers=2
+    )
+    whole(path)
+
+
+def test_region_writes_on_the_s3_server_add_fragments_that_merge(s3_bucket: Any) -> None:
+    url, options = f"{s3_bucket.url}/frag.zarr", s3_bucket.storage_options
+    field().zio.to_zarr(url, chunks=CHUNKS, storage_options=options)
+    for start in (0, 4):
+        patch = field(4, start=300 + start).drop_vars("time")
+        patch.zio.to_zarr(url, region={"time": slice(start, start + 4)}, storage_options=options)
+    fs = fsspec.filesystem("s3", **options)
+    fragments = fs.glob(f"{s3_bucket.name}/frag.zarr/t/.xzarrio/manifest-*.json")
+    assert len(fragments) == 2, "each region writer adds its own entries: no lost update"
+    whole(url, storage_options=options)
+    field(4, start=8).zio.to_zarr(url, append_dim="time", storage_options=options)
+    assert not fs.glob(f"{s3_bucket.name}/frag.zarr/t/.xzarrio/manifest-*.json"), "folded"
+    whole(url, storage_options=options)
+
+
+def test_a_failed_region_write_leaves_the_manifest_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "failed.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    before = (path / "t/.xzarrio/manifest.json").read_bytes()
+
+    def explode(block: np.ndarray) -> np.ndarray:
+        raise RuntimeError("a task fails")
+
+    bad = field(4, start=500).drop_vars("time").chunk({"time": 2})
+    bad["t"] = bad.t.copy(data=bad.t.data.map_blocks(explode, dtype="f4"))
+    with pytest.raises(RuntimeError, match="a task fails"):
+        bad.zio.to_zarr(path, region={"time": slice(0, 4)})
+    assert (path / "t/.xzarrio/manifest.json").read_bytes() == before
+    whole(path)
+
+
+# ------------------------------------------------------------------ checksums
+
+
+def codecs_of(path: Any, name: str = "t") -> tuple[Any, ...]:
+    return tuple(zarr.open_array(path, path=name).compressors)
+
+
+def test_checksum_last_by_default_never_twice_and_off_on_request(tmp_path: Path) -> None:
+    field().zio.to_zarr(tmp_path / "on.zarr", chunks=CHUNKS)
+    codecs = codecs_of(tmp_path / "on.zarr")
+    assert isinstance(codecs[-1], ZarrCrc32cCodec) and isinstance(codecs[0], ZstdCodec)
+    assert sum(isinstance(c, ZarrCrc32cCodec) for c in codecs) == 1
+    # a copy of a checksummed store keeps one
+    xzarrio.open_zarr(tmp_path / "on.zarr").zio.to_zarr(tmp_path / "copy.zarr")
+    assert sum(isinstance(c, ZarrCrc32cCodec) for c in codecs_of(tmp_path / "copy.zarr")) == 1
+    for where, kwargs in {
+        "off.zarr": {"checksums": False},
+        "user.zarr": {"encoding": {"t": {"compressors": [ZstdCodec(level=1)]}}},
+        "v2.zarr": {"zarr_format": 2},
+    }.items():
+        field().zio.to_zarr(tmp_path / where, chunks=CHUNKS, **kwargs)
+        assert not any(isinstance(c, ZarrCrc32cCodec) for c in codecs_of(tmp_path / where)), where
+    with xzarrio.set_options(checksums=False):
+        field().zio.to_zarr(tmp_path / "option.zarr", chunks=CHUNKS)
+    assert not any(isinstance(c, ZarrCrc32cCodec) for c in codecs_of(tmp_path / "option.zarr"))
+    field().zio.to_zarr(tmp_path / "none.zarr", compressor="none")
+    assert isinstance(codecs_of(tmp_path / "none.zarr")[-1], ZarrCrc32cCodec)
+    # a checksummed zarr 3 source copied to zarr 2 drops it (format 2 has none)
+    xzarrio.open_zarr(tmp_path / "on.zarr").zio.to_zarr(tmp_path / "to2.zarr", zarr_format=2)
+    assert xzarrio.verify(tmp_path / "to2.zarr").ok
+    with pytest.raises(TypeError, match="checksums takes True or False"):
+        field().zio.to_zarr(tmp_path / "bad.zarr", checksums="yes")
+    with pytest.raises(ValueError, match="checksums"):
+        xzarrio.set_options(checksums=1)
+
+
+def test_the_checksum_codec_is_spec_identical_to_zarrs(tmp_path: Path) -> None:
+    values = np.random.default_rng(0).random((40, 30))
+    ours = zarr.create_array(
+        tmp_path / "ours.zarr", shape=values.shape, chunks=(10, 30), dtype="f8",
+        compressors=[ZstdCodec(level=3), Crc32cCodec()],
+    )  # fmt: skip
+    ours[:] = values
+    theirs = zarr.create_array(
+        tmp_path / "theirs.zarr", shape=values.shape, chunks=(10, 30), dtype="f8",
+        compressors=[ZstdCodec(level=3), ZarrCrc32cCodec()],
+    )  # fmt: skip
+    theirs[:] = values
+    for key in ("c/0/0", "c/3/0"):
+        assert (tmp_path / "ours.zarr" / key).read_bytes() == (
+            tmp_path / "theirs.zarr" / key
+        ).read_bytes()
+    assert zarr.config.get("codecs.crc32c") == "xzarrio.integrity.checksums.Crc32cCodec"
+    with zarr.config.set({"codecs.crc32c": "zarr.codecs.crc32c_.Crc32cCodec"}):
+        reread = zarr.open_array(tmp_path / "ours.zarr")
+        assert type(reread.metadata.codecs[-1]) is ZarrCrc32cCodec
+        np.testing.assert_array_equal(reread[:], values)
+
+
+# ------------------------------------------------------------------ lineage, old stores, CLI
+
+
+def test_a_rechunk_records_its_sources_digests(tmp_path: Path) -> None:
+    source = tmp_path / "src.zarr"
+    field().zio.to_zarr(source, chunks=CHUNKS)
+    manifest = json.loads((source / "t/.xzarrio/manifest.json").read_bytes())
+    digest = Manifest(manifest["chunks"], manifest["complete"], manifest["algorithm"]).digest
+    report = xzarrio.open_zarr(source).zio.rechunk(tmp_path / "dst.zarr", {"time": -1})
+    line = report.provenance.history[0].text
+    assert f"'t': '{digest}'" in line and "source_digests=" in line
+    copied = xzarrio.open_zarr(source).zio.to_zarr(tmp_path / "copy.zarr")  # a copy too
+    assert f"'t': '{digest}'" in copied.provenance.history[0].text
+    plain = field().zio.to_zarr(tmp_path / "plain.zarr")  # from memory: no source
+    assert "source_digests" not in plain.provenance.history[0].text
+
+
+def test_stores_of_other_writers_are_verified_as_far_as_they_can_be(tmp_path: Path) -> None:
+    field().to_zarr(tmp_path / "plain3.zarr", zarr_format=3)  # plain xarray: no manifest
+    report = xzarrio.verify(tmp_path / "plain3.zarr")
+    assert report.ok and report.chunks_checked > 0
+    assert any("t: no manifest" in note for note in report.unverified)
+    field().chunk({"time": 4}).to_zarr(tmp_path / "plain2.zarr", zarr_format=2)
+    path = tmp_path / "plain2.zarr" / "t" / "0.0.0"
+    path.write_bytes(path.read_bytes()[:-7])
+    report = xzarrio.verify(tmp_path / "plain2.zarr")
+    assert kinds(report) == [("t", "0.0.0", "undecodable")]
+    # an append by xzarrio to such a store starts a manifest of what it writes
+    field(4, start=8).zio.to_zarr(tmp_path / "plain3.zarr", append_dim="time")
+    report = xzarrio.verify(tmp_path / "plain3.zarr")
+    assert report.ok and any("t: its manifest holds only" in n for n in report.unverified)
+
+
+def test_sharded_arrays_are_checked_by_their_checksums(tmp_path: Path) -> None:
+    path = tmp_path / "sharded.zarr"
+    field().zio.to_zarr(path, encoding={"t": {"chunks": (4, 5, 5), "shards": (8, 10, 5)}})
+    report = xzarrio.verify(path)
+    assert report.ok and any("t: sharded" in note for note in report.unverified)
+    shard = path / "t/c/0/0/0"
+    data = bytearray(shard.read_bytes())
+    data[20] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert [p.kind for p in xzarrio.verify(path).problems] in (["checksum"], ["undecodable"])
+
+
+def test_verify_on_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "cli.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "xzarrio.cli", "verify", str(path), "--no-progress"]
+        return subprocess.run([*command, *args], capture_output=True, text=True)
+
+    done = run()
+    assert done.returncode == 0 and "whole" in done.stdout, done.stdout + done.stderr
+    place = Place(fsspec.filesystem("file"), str(path), str(path), None)
+    flip_a_byte(place)
+    delete(place)
+    done = run()
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[:2] == [
+        "t c/0/0/0: in the manifest but absent from the store",
+        f"t c/0/1/0: {done.stdout.splitlines()[1].split(': ', 1)[1]}",
+    ]
+    assert "checksum mismatch" in done.stdout.splitlines()[1]
+    assert run("--variable", "time").returncode == 0
+    bad = run("--variable", "nope")
+    assert bad.returncode == 1 and "no variable ['nope']" in bad.stderr
+
+
+def test_verify_refuses_a_missing_store(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        xzarrio.verify(tmp_path / "nothing.zarr")
+
+
+def test_a_group_keeps_its_manifests_beside_its_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "groups.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS, group="run/a")
+    assert (path / "run/a/t/.xzarrio/manifest.json").is_file()
+    assert sorted(xr.open_zarr(path, group="run/a").variables) == ["t", "time"]
+    assert xzarrio.verify(path).variables == ("run/a/t", "run/a/time")
+    whole(path, group="run/a")
+
+
+class UndigestedPipeline(zarr.core.codec_pipeline.BatchedCodecPipeline):
+    """zarr's pipeline under another name: as if a user had chosen another one."""
+
+
+def test_another_codec_pipeline_takes_no_digests_and_leaves_no_stale_manifest(
+    tmp_path: Path,
+) -> None:
+    from zarr.registry import register_pipeline
+
+    register_pipeline(UndigestedPipeline)
+    path = tmp_path / "other.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    with zarr.config.set({"codec_pipeline.path": f"{__name__}.UndigestedPipeline"}):
+        field(4, start=8).zio.to_zarr(path, append_dim="time")
+    assert not (path / "t/.xzarrio").exists()
+    report = xzarrio.verify(path)
+    assert report.ok and any("t: no manifest" in note for note in report.unverified)
+
+
+def test_an_icechunk_repository_is_checked_by_its_checksums(tmp_path: Path) -> None:
+    icechunk = pytest.importorskip("icechunk")
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "repo")))
+    field().zio.to_zarr(repo.writable_session("main"), chunks=CHUNKS)
+    report = xzarrio.verify(repo.readonly_session("main"))
+    assert report.ok and report.chunks_checked == 4
+    assert any("t: an icechunk repository holds zarr's keys only" in n for n in report.unverified)
+
+
+# ------------------------------------------------------------------ cluster (last: the Client)
+
+
+def test_whole_after_a_write_on_a_cluster_and_verified_there(
+    tmp_path: Path, cluster_client: Any
+) -> None:
+    path = tmp_path / "cluster.zarr"
+    field().chunk({"time": 4}).zio.to_zarr(path, chunks=CHUNKS, scheduler=cluster_client)
+    manifest = json.loads((path / "t/.xzarrio/manifest.json").read_bytes())
+    assert len(manifest["chunks"]) == 3, "the chunks the workers wrote, gathered"
+    whole(path, scheduler=cluster_client)
+    edit_through_zarr(Place(fsspec.filesystem("file"), str(path), str(path), None))
+    report = xzarrio.verify(path, scheduler=cluster_client)
+    assert kinds(report) == [("t", "c/0/1/0", "digest")]
+
+
+def test_digests_of_chunks_written_in_worker_processes_are_gathered(
+    tmp_path: Path, process_cluster: Any
+) -> None:
+    path = tmp_path / "workers.zarr"
+    field().chunk({"time": 4}).zio.to_zarr(path, chunks=CHUNKS, scheduler=process_cluster)
+    manifest = json.loads((path / "t/.xzarrio/manifest.json").read_bytes())
+    assert len(manifest["chunks"]) == 3
+    whole(path)

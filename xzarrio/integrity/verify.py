@@ -1,0 +1,395 @@
+"""``xzarrio.verify``: read every chunk of a store and say what is not as written.
+
+Each variable is checked chunk by chunk, in batches that run as tasks of the
+chosen scheduler. A chunk is read as stored bytes, then:
+
+- its crc32c checksum is checked (the stored bytes end with it);
+- with ``quick=False``, it is decoded by the array's codecs, and the digest
+  of its values is compared with the one its manifest holds.
+
+The store's listing gives what is missing (a chunk in the manifest but
+absent: an absent chunk not in it is fill value, as zarr means) and what is
+extra (a key outside the array's chunk grid, or a chunk that a complete
+manifest does not hold). What a store cannot tell (no checksums, no
+manifest, sharded chunks) is said in :attr:`VerifyReport.unverified`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any
+
+import dask
+import zarr
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+
+from .. import options
+from ..codecs import quiet_spec_notes
+from ..errors import ChecksumMismatchError, InvalidArgumentError
+from ..schedulers import resolve_scheduler
+from ..stores import ZARR_MARKERS, locate, open_root
+from ..writing.execution import progress_bar
+from .checksums import checked, has_checksum
+from .digests import chunk_digest
+from .manifest import MANIFEST_FOLDER, Manifest, keeps_manifests, read_manifest
+from .readback import Chunk, decode_chunk, stored_chunks, stored_grid
+
+__all__ = ["Problem", "VerifyReport", "verify"]
+
+
+#: the decoded data one task of a check reads at most (one chunk at least)
+BATCH_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a store: which variable, which chunk, what."""
+
+    #: the variable (its path in the store)
+    variable: str
+    #: the chunk's key, relative to the array (``"c/0/3"``, ``"0.3"``)
+    chunk: str
+    #: one of ``checksum``, ``undecodable``, ``missing``, ``extra``, ``swapped``, ``digest``
+    kind: str
+    #: what is wrong, in words
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.variable} {self.chunk}: {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`xzarrio.verify` found."""
+
+    store: str
+    #: the variables checked, by their path in the store
+    variables: tuple[str, ...]
+    #: everything found wrong, in variable and chunk order
+    problems: tuple[Problem, ...]
+    #: what could not be checked, one line per variable it concerns
+    unverified: tuple[str, ...]
+    #: the chunks read
+    chunks_checked: int
+    #: the bytes read from the store
+    nbytes_read: int
+    #: whether the values were decoded and their digests compared (not ``quick``)
+    full: bool
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was found wrong."""
+        return not self.problems
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def summary(self) -> str:
+        """One line: whole or not, and how much was read."""
+        verdict = "whole" if self.ok else f"{len(self.problems)} problem(s)"
+        how = "checksums, decoding and digests" if self.full else "checksums only (quick)"
+        return (
+            f"{self.store}: {verdict}: {self.chunks_checked} chunks of "
+            f"{len(self.variables)} variables read ({self.nbytes_read / 2**20:.1f} MiB, "
+            f"{self.seconds:.2f} s), {how}"
+        )
+
+    def __repr__(self) -> str:
+        lines = [f"<VerifyReport {self.summary()}>"]
+        lines += [f"  {problem}" for problem in self.problems]
+        lines += [f"  not verified: {note}" for note in self.unverified]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-serialisable values."""
+        return {
+            "store": self.store,
+            "ok": self.ok,
+            "variables": list(self.variables),
+            "problems": [vars(p) for p in self.problems],
+            "unverified": list(self.unverified),
+            "chunks_checked": self.chunks_checked,
+            "nbytes_read": self.nbytes_read,
+            "full": self.full,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class _Array:
+    """What a task needs of one array: the array, its manifest, what to check."""
+
+    array: zarr.Array
+    manifest: Manifest | None
+    checksummed: bool
+    #: how each chunk is checked: "decode" (and its digest compared, where recorded),
+    #: "checksum" (its crc32c only), or "skip" (quick, and nothing to check quickly)
+    how: str
+
+    @property
+    def name(self) -> str:
+        return self.array.path
+
+
+def verify(
+    store: Any,
+    *,
+    variables: Sequence[str] | None = None,
+    quick: bool = False,
+    group: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    scheduler: Any = None,
+    num_workers: int | None = None,
+    progress: bool | None = None,
+) -> VerifyReport:
+    """Read every chunk of a store and report what is not as it was written.
+
+    Every stored chunk of every array (or of *variables*) is read, in
+    parallel. Its crc32c checksum is checked where it has one; unless
+    *quick*, it is decoded and the digest of its values compared with the
+    one its variable's manifest recorded when it was written. From the
+    store's listing come the chunks in the manifest but absent, and the
+    extra ones. Stores written by other tools or earlier versions are
+    checked as far as they can be: every chunk decodes, checksums where
+    there are; :attr:`VerifyReport.unverified` says what could not be.
+
+    Parameters
+    ----------
+    store : str, path, zarr store or icechunk.Session
+        The store, as :func:`xzarrio.open_zarr` takes it.
+    variables : list of str, optional
+        The variables to check (paths in the store); default all.
+    quick : bool, default False
+        Check checksums and the listing only: no decoding, no digests.
+    group, storage_options
+        As for :func:`xzarrio.open_zarr`.
+    scheduler, num_workers, progress
+        As for :meth:`Dataset.zio.to_zarr <xarray.Dataset.zio.to_zarr>`: chunks are read by tasks
+        of the scheduler, a progress bar on stderr if *progress*.
+
+    Returns
+    -------
+    VerifyReport
+        ``.ok`` when whole; ``.problems`` name the variable, the chunk key
+        and what is wrong.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xzarrio
+    >>> path = getfixture("tmp_path") / "checked.zarr"
+    >>> _ = xr.Dataset({"t": ("x", np.arange(100.0))}).zio.to_zarr(path, chunks={"x": 10})
+    >>> xzarrio.verify(path).ok
+    True
+    """
+    with quiet_spec_notes():
+        return _verify(
+            store, variables, quick, group, storage_options, scheduler, num_workers, progress
+        )
+
+
+def _verify(
+    store: Any, variables: Sequence[str] | None, quick: bool, group: str | None,
+    storage_options: dict[str, Any] | None, scheduler: Any, num_workers: int | None,
+    progress: bool | None,
+) -> VerifyReport:  # fmt: skip
+    started = time.perf_counter()
+    location = locate(store, storage_options)
+    chosen = resolve_scheduler(scheduler, local_only=location.kind in ("memory", "object"))
+    workers = options.resolve_num_workers(num_workers)
+    show = options.OPTIONS["progress"] if progress is None else bool(progress)
+    root = open_root(store, group=group, storage_options=storage_options)
+    arrays = _arrays(root, variables)
+    checks = sync(_gather(_prepare(array, quick) for array in arrays))
+    listed = sync(_gather(_listing(check) for check in checks))
+    problems: list[Problem] = []
+    tasks = []
+    checked = 0
+    for check, keys in zip(checks, listed, strict=True):
+        grid = stored_grid(check.array)
+        problems += _from_listing(check, keys, grid)
+        present = [(key, coords) for key, coords in grid.items() if key in keys]
+        if check.how == "skip":
+            continue
+        checked += len(present)
+        tasks += [dask.delayed(_check_batch)(check, batch) for batch in _batches(check, present)]
+    with progress_bar(show):
+        results = dask.compute(*tasks, scheduler=chosen, num_workers=workers)
+    for found, _ in results:
+        problems += found
+    return VerifyReport(
+        store=location.shown,
+        variables=tuple(check.name for check in checks),
+        problems=tuple(sorted(problems, key=lambda p: (p.variable, p.chunk))),
+        unverified=tuple(note for check in checks for note in _not_verified(check)),
+        chunks_checked=checked,
+        nbytes_read=sum(read for _, read in results),
+        full=not quick,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _arrays(root: zarr.Group, variables: Sequence[str] | None) -> list[zarr.Array]:
+    """The arrays of the group and of the groups under it, by their path under it, or
+    those named in *variables*."""
+    found = {
+        name: node for name, node in root.members(max_depth=None) if isinstance(node, zarr.Array)
+    }
+    if variables is None:
+        return [found[name] for name in sorted(found)]
+    unknown = [name for name in variables if name not in found]
+    if unknown:
+        raise InvalidArgumentError(f"no variable {unknown} in the store; it has {sorted(found)}")
+    return [found[name] for name in variables]
+
+
+async def _prepare(array: zarr.Array, quick: bool) -> _Array:
+    """The array with its manifest, whether its chunks end with a checksum, and how to
+    check them."""
+    metadata = array.metadata
+    sharded = metadata.zarr_format == 3 and array.shards is not None
+    codecs = getattr(metadata, "codecs", ())
+    checksummed = not sharded and bool(codecs) and has_checksum(codecs[-1:])
+    manifest = None if sharded else await read_manifest(array.store_path.store, array.path)
+    how = "decode"
+    if quick and not sharded:  # a shard's checksums are inside it: it is decoded
+        how = "checksum" if checksummed else "skip"
+    return _Array(array, manifest, checksummed, how)
+
+
+def _prefix(check: _Array) -> str:
+    return f"{check.name}/" if check.name else ""
+
+
+async def _listing(check: _Array) -> set[str]:
+    """The array's keys that may be chunks, relative to it."""
+    prefix = _prefix(check)
+    ignored = (MANIFEST_FOLDER + "/", *ZARR_MARKERS, ".zattrs")
+    keys = set()
+    async for key in check.array.store_path.store.list_prefix(prefix):
+        relative = key.removeprefix(prefix)
+        if not relative.startswith(ignored):
+            keys.add(relative)
+    return keys
+
+
+async def _gather(coroutines: Iterable[Any]) -> list[Any]:
+    return list(await asyncio.gather(*coroutines))
+
+
+def _from_listing(check: _Array, keys: set[str], grid: dict[str, Any]) -> list[Problem]:
+    """What the listing alone tells: keys outside the grid, chunks missing or not written."""
+    problems = [
+        Problem(check.name, key, "extra", "an extra key, outside the array's chunk grid")
+        for key in sorted(keys - set(grid))
+    ]
+    if check.manifest is None:
+        return problems
+    recorded = set(check.manifest.chunks)
+    problems += [
+        Problem(check.name, key, "missing", "in the manifest but absent from the store")
+        for key in sorted(recorded - keys)
+    ]
+    if check.manifest.complete:
+        problems += [
+            Problem(check.name, key, "extra", "an extra chunk: not written by xzarrio")
+            for key in sorted((keys & set(grid)) - recorded)
+        ]
+    return problems
+
+
+def _batches(check: _Array, keys: list[Chunk]) -> Iterable[list[Chunk]]:
+    """*keys* in batches of about :data:`BATCH_BYTES` of decoded data."""
+    chunk_bytes = prod(stored_chunks(check.array)) * check.array.dtype.itemsize
+    size = max(1, BATCH_BYTES // max(chunk_bytes, 1))
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+def _check_batch(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int]:
+    """Read and check *keys* of one array; the problems found and the bytes read."""
+    return sync(_check_keys(check, keys))
+
+
+async def _check_keys(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int]:
+    store = check.array.store_path.store
+    prefix = _prefix(check)
+    prototype = default_buffer_prototype()
+    stored = await asyncio.gather(
+        *(store.get(prefix + key, prototype=prototype) for key, _ in keys)
+    )
+    results = await asyncio.gather(
+        *(
+            _check_chunk(check, chunk, data)
+            for chunk, data in zip(keys, stored, strict=True)
+            if data is not None  # deleted since it was listed: fill value now
+        )
+    )
+    nbytes = sum(len(data) for data in stored if data is not None)
+    return [problem for found in results for problem in found], nbytes
+
+
+async def _check_chunk(check: _Array, chunk: Chunk, data: Any) -> list[Problem]:
+    key, coords = chunk
+    try:
+        if check.how == "checksum":
+            await asyncio.to_thread(checked, data.as_numpy_array())
+            return []
+        values = await decode_chunk(check.array, coords, data)
+    except ChecksumMismatchError as error:
+        return [Problem(check.name, key, "checksum", f"checksum mismatch: {error}")]
+    except Exception as error:  # whatever a codec raises on bytes it cannot decode
+        return [Problem(check.name, key, "undecodable", f"does not decode: {error!r}")]
+    if check.manifest is None or check.how != "decode":
+        return []
+    digest = await asyncio.to_thread(chunk_digest, values)
+    return _compare(check, key, digest)
+
+
+def _compare(check: _Array, key: str, digest: str) -> list[Problem]:
+    assert check.manifest is not None
+    expected = check.manifest.chunks.get(key)
+    if expected is None or expected == digest:
+        return []  # a chunk not in the manifest: told from the listing
+    others = [k for k, d in check.manifest.chunks.items() if d == digest and k != key]
+    if others:
+        return [
+            Problem(
+                check.name,
+                key,
+                "swapped",
+                f"holds the data of chunk {others[0]} (swapped or moved)",
+            )
+        ]
+    return [Problem(check.name, key, "digest", "its data no longer match the digest written")]
+
+
+def _not_verified(check: _Array) -> list[str]:
+    notes = []
+    if check.array.metadata.zarr_format == 3 and check.array.shards is not None:
+        notes.append(
+            f"{check.name}: sharded: no digests are recorded; checksums and decoding checked"
+        )
+    elif not keeps_manifests(check.array.store_path.store):
+        notes.append(
+            f"{check.name}: an icechunk repository holds zarr's keys only, so no manifest: "
+            "checksums and decoding checked"
+        )
+    elif check.manifest is None:
+        notes.append(
+            f"{check.name}: no manifest (written before xzarrio recorded digests, or by another "
+            "tool): its data cannot be compared with what was written"
+        )
+    elif not check.manifest.complete:
+        notes.append(
+            f"{check.name}: its manifest holds only the chunks written since xzarrio recorded "
+            "digests: an extra chunk among the others cannot be told"
+        )
+    if not check.checksummed and not (check.array.metadata.zarr_format == 3 and check.array.shards):
+        notes.append(f"{check.name}: its chunks carry no checksum")
+    return notes
