@@ -22,6 +22,7 @@ one commit, as icechunk documents for distributed writes.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -30,8 +31,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from zarr.abc.store import Store
-from zarr.storage import WrapperStore
+from zarr.storage import LocalStore, WrapperStore
 
+from ..integrity.checksums import ChecksummedBuffer, write_parts
 from ..journal import Journal
 from ..stores import copy_key
 
@@ -265,7 +267,11 @@ class GuardedStore(WrapperStore[Store]):
 
     async def set(self, key: str, value: Any) -> None:
         async with self._changing(key):
-            await self._store.set(key, value)
+            if isinstance(value, ChecksummedBuffer) and isinstance(self._store, LocalStore):
+                # the chunk and its checksum one after the other: no copy to join them
+                await asyncio.to_thread(write_parts, self._store.root / key, value)
+            else:
+                await self._store.set(key, value)
         self.written[key] = len(value)
 
     async def set_if_not_exists(self, key: str, value: Any) -> None:
