@@ -8,7 +8,8 @@ Sections: ``write`` (against xarray, zarr, h5py, netCDF4; per codec; against the
 machine's limit), ``reduce`` (from the store against numpy in memory and h5py;
 profiling's cost), ``reopen`` (against store size and number of variables),
 ``copy`` (peak memory against store size), ``rechunk`` (time steps to time
-series in bounded memory, against a copy and xarray), ``scaling`` (threads), ``s3`` (the
+series in bounded memory, against a copy and xarray), ``integrity`` (what
+checksums and digests cost a write; verify against a read), ``scaling`` (threads), ``s3`` (the
 transactional write to a local S3 server against xarray's own). Absolute times
 on a shared machine are noise: read the ratios, measured side by side in one run.
 """
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Config, environment, table
 
-SECTIONS = ("write", "reduce", "reopen", "copy", "rechunk", "scaling", "s3")
+SECTIONS = ("write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3")
 NEEDS = {
     "write": ("h5py", "netCDF4"), "reduce": ("h5py", "distributed"),
     "s3": ("s3fs", "moto", "boto3"),
@@ -57,6 +58,9 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
      lambda f: f["rechunk_peak_4x_over_1x"], "<=", 1.15),
     ("rechunk peak RSS (4x) ÷ max_mem + floor + 150 MiB", "rechunk",
      lambda f: f["rechunk_peak_over_bound_4x"], "<=", 1.0),
+    ("write with checksums ÷ without (seed chunks)", "integrity",
+     lambda f: f[f"checksums_over_none_{f['chunk_rows']}"], "<=", 1.05),
+    ("verify ÷ plain read", "integrity", lambda f: f["verify_over_read"], "<=", 1.25),
 ]  # fmt: skip
 
 # figures reported beside the goals, without one
@@ -86,6 +90,14 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
      lambda f: f[f"reduce_speedup_{max(f['threads'])}"]),
     ("rechunk ÷ copy in the same chunks (4x)", "rechunk", lambda f: f["rechunk_over_copy_4x"]),
     ("rechunk ÷ xarray's rechunk (4x)", "rechunk", lambda f: f["rechunk_over_xarray_4x"]),
+    ("write with checksums ÷ without (quarter chunks)", "integrity",
+     lambda f: f[f"checksums_over_none_{f['chunk_rows'] // 4}"]),
+    ("write with digests ÷ without (seed chunks)", "integrity",
+     lambda f: f[f"digests_over_none_{f['chunk_rows']}"]),
+    ("zarr array with zarr's crc32c ÷ without (seed chunks)", "integrity",
+     lambda f: f[f"zarr_crc32c_over_none_{f['chunk_rows']}"]),
+    ("verify ÷ zarr's own read", "integrity", lambda f: f["verify_over_zarr_read"]),
+    ("verify quick ÷ plain read", "integrity", lambda f: f["quick_verify_over_read"]),
     ("S3 new store ÷ xarray w", "s3", lambda f: f["zio_w_new_over_xarray_w"]),
     ("S3 replace ÷ xarray w", "s3", lambda f: f["zio_w_over_xarray_w"]),
     ("S3 append ÷ xarray append", "s3", lambda f: f["zio_append_over_xarray_append"]),
