@@ -17,6 +17,7 @@ shard codec, out of the pipeline's sight.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
@@ -87,13 +88,17 @@ class DigestingPipeline(BatchedCodecPipeline):
         if batch is not None:
             _BATCH.set(None)  # the batch's own chunks only, not a codec's inner ones
             sink, keys = batch
-            sink.record_digests(
-                {
-                    key: None if array is None else chunk_digest(array.as_numpy_array())
-                    for key, (array, _) in zip(keys, pairs, strict=True)
-                }
-            )
+            # in zarr's worker threads, as its codecs run: not on its one event-loop thread
+            digests = await asyncio.gather(*(_digest_of(array) for array, _ in pairs))
+            sink.record_digests(dict(zip(keys, digests, strict=True)))
         return await super().encode_batch(pairs)
+
+
+async def _digest_of(array: Any) -> str | None:
+    """The digest of a chunk's array (None: zarr deletes the chunk), in a worker thread."""
+    if array is None:
+        return None
+    return await asyncio.to_thread(chunk_digest, array.as_numpy_array())
 
 
 def use_digests() -> bool:
