@@ -448,6 +448,68 @@ def test_an_icechunk_repository_is_checked_by_its_checksums(tmp_path: Path) -> N
     assert any("t: an icechunk repository holds zarr's keys only" in n for n in report.unverified)
 
 
+# ------------------------------------------------------------------ found in review
+
+
+def test_a_store_in_memory_reads_back_what_was_written_with_checksums() -> None:
+    store = zarr.storage.MemoryStore()
+    field().zio.to_zarr(store, chunks=CHUNKS)
+    np.testing.assert_array_equal(xr.open_zarr(store).t.values, field().t.values)
+    field(4, start=8).zio.to_zarr(store, append_dim="time")
+    assert xzarrio.verify(store).ok
+    plain = zarr.create_array(
+        zarr.storage.MemoryStore(), shape=(10,), chunks=(5,), dtype="f8",
+        compressors=[{"name": "crc32c"}],
+    )  # fmt: skip
+    plain[:] = np.arange(10.0)  # plain zarr, with xzarrio's codec selected by the import
+    np.testing.assert_array_equal(plain[:], np.arange(10.0))
+
+
+def test_data_in_either_byte_order_verify_whole(tmp_path: Path) -> None:
+    big = xr.Dataset({"v": ("x", np.arange(20, dtype=">f8"))})
+    big.zio.to_zarr(tmp_path / "big.zarr", chunks={"x": 10})
+    whole(tmp_path / "big.zarr")
+    stored_big = {"v": {"serializer": zarr.codecs.BytesCodec(endian="big")}}
+    field().rename(t="v").zio.to_zarr(tmp_path / "sbig.zarr", chunks=CHUNKS, encoding=stored_big)
+    whole(tmp_path / "sbig.zarr")
+
+
+def test_lossy_filters_keep_the_digest_of_what_decodes(tmp_path: Path) -> None:
+    import numcodecs
+    import numcodecs.zarr3
+
+    ds = xr.Dataset({"v": ("x", np.linspace(0, 1, 20))})
+    v3 = {"v": {"filters": [numcodecs.zarr3.BitRound(keepbits=4)]}}
+    ds.zio.to_zarr(tmp_path / "q3.zarr", chunks={"x": 10}, encoding=v3)
+    whole(tmp_path / "q3.zarr")
+    v2 = {"v": {"filters": [numcodecs.Quantize(digits=2, dtype="f8")]}}
+    ds.zio.to_zarr(tmp_path / "q2.zarr", chunks={"x": 10}, zarr_format=2, encoding=v2)
+    whole(tmp_path / "q2.zarr")
+
+
+def test_a_variable_whose_folder_was_removed_is_named(tmp_path: Path) -> None:
+    import shutil
+
+    path = tmp_path / "lost.zarr"
+    three = xr.Dataset({name: ("x", np.arange(12.0)) for name in ("u", "v", "w")})
+    three.zio.to_zarr(path, chunks={"x": 5})
+    shutil.rmtree(path / "w")
+    report = xzarrio.verify(path)
+    assert [(p.variable, p.kind) for p in report.problems] == [("w", "missing")]
+    assert "its folder" in report.problems[0].message
+    shutil.rmtree(path / "v" / ".xzarrio")  # a manifest removed: said, since others have one
+    notes = xzarrio.verify(path).unverified
+    assert any(
+        "v: no manifest (written by another tool since, or its manifest was" in n for n in notes
+    )
+
+
+def test_the_variable_digest_is_of_its_chunks_alone() -> None:
+    chunks = {"c/0": "a" * 32}
+    assert Manifest(chunks, complete=True).digest == Manifest(chunks, complete=False).digest
+    assert Manifest(chunks).digest != Manifest({"c/1": "a" * 32}).digest
+
+
 # ------------------------------------------------------------------ cluster (last: the Client)
 
 

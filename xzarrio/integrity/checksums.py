@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def crc32c(data: np.ndarray) -> int:
     return int(_crc(data))
 
 
+def _checksum_of(data: np.ndarray) -> bytes:
+    """The 4 bytes the codec appends to *data*: its crc32c, little-endian."""
+    return crc32c(data).to_bytes(4, "little")
+
+
 def checked(data: np.ndarray) -> np.ndarray:
     """The bytes of a stored chunk (1-D uint8) before its checksum, once it holds.
 
@@ -73,29 +79,41 @@ def checked(data: np.ndarray) -> np.ndarray:
     return inner
 
 
+#: set by a codec pipeline whose chunks go to a store that writes a
+#: :class:`ChecksummedBuffer` in parts (a write's own store over a local folder)
+WRITTEN_IN_PARTS: ContextVar[bool] = ContextVar("xzarrio_written_in_parts", default=False)
+
+
 class ChecksummedBuffer(CpuBuffer):
     """A chunk's encoded bytes and their crc32c, joined only when asked for whole.
 
     Joining them is a copy of every chunk into memory the kernel must first
-    map, about a quarter of zstd's own time on a chunk of noise. A write's
-    own store (:class:`~xzarrio.writing.guard.GuardedStore`) writes the two
-    parts of the file one after the other instead (:func:`write_parts`);
-    everything else reads the bytes whole.
+    map, about a quarter of zstd's own time on a chunk of noise. The codec
+    hands one out only where the store writes the two :attr:`parts` of the
+    file one after the other (:data:`WRITTEN_IN_PARTS`, :func:`write_parts`);
+    whatever else reads it gets the bytes whole, and a buffer made from one
+    (a slice) is an ordinary buffer of joined bytes.
     """
 
-    def __init__(self, payload: np.ndarray, checksum: bytes) -> None:
-        self.parts = (payload, checksum)
-        self._whole: np.ndarray | None = None
+    def __init__(self, array_like: Any, checksum: bytes | None = None) -> None:
+        self.parts = None if checksum is None else (np.asarray(array_like), checksum)
+        self._whole = None if checksum is not None else array_like
 
     @property
-    def _data(self) -> np.ndarray:  # type: ignore[override]
-        if self._whole is None:
+    def _data(self) -> Any:
+        if self._whole is None and self.parts is not None:
             payload, checksum = self.parts
             self._whole = np.concatenate([payload, np.frombuffer(checksum, dtype=np.uint8)])
         return self._whole
 
+    @_data.setter
+    def _data(self, value: Any) -> None:
+        self.parts, self._whole = None, value
+
     def __len__(self) -> int:
-        return len(self.parts[0]) + len(self.parts[1])
+        if self.parts is not None:
+            return len(self.parts[0]) + len(self.parts[1])
+        return len(self._data)
 
 
 def write_parts(path: Path, buffer: ChecksummedBuffer) -> None:
@@ -103,6 +121,9 @@ def write_parts(path: Path, buffer: ChecksummedBuffer) -> None:
     a chunk: to a ``.partial`` file beside it, renamed over it once whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _atomic_write(path, "wb") as file:
+        if buffer.parts is None:
+            file.write(buffer.as_numpy_array().data)
+            return
         payload, checksum = buffer.parts
         file.write(payload.data)
         file.write(checksum)
@@ -118,17 +139,19 @@ class Crc32cCodec(ZarrCrc32cCodec):
 
     def _encode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer | None:
         data = chunk_bytes.as_numpy_array()
-        checksum = crc32c(data).to_bytes(4, "little")
-        if chunk_spec.prototype.buffer is CpuBuffer:
-            return ChecksummedBuffer(data, checksum)
-        return chunk_spec.prototype.buffer.from_array_like(
-            np.concatenate([data, np.frombuffer(checksum, dtype=np.uint8)])
-        )
+        checksum = np.frombuffer(_checksum_of(data), dtype=np.uint8)
+        return chunk_spec.prototype.buffer.from_array_like(np.concatenate([data, checksum]))
+
+    def _encode_in_parts(self, chunk_bytes: Buffer) -> ChecksummedBuffer:
+        data = chunk_bytes.as_numpy_array()
+        return ChecksummedBuffer(data, _checksum_of(data))
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer:
         return await asyncio.to_thread(self._decode_sync, chunk_bytes, chunk_spec)
 
     async def _encode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> Buffer | None:
+        if WRITTEN_IN_PARTS.get() and chunk_spec.prototype.buffer is CpuBuffer:
+            return await asyncio.to_thread(self._encode_in_parts, chunk_bytes)
         return await asyncio.to_thread(self._encode_sync, chunk_bytes, chunk_spec)
 
     def __eq__(self, other: object) -> bool:

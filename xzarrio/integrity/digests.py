@@ -11,8 +11,10 @@ data: xxh3-128 runs at about 20 GB/s a core and releases the GIL.
 
 The digest is of the decoded values, so that a change of codec keeps it,
 and :mod:`~xzarrio.integrity.verify` computes it the same way from a chunk
-it reads. Sharded arrays get none: their chunks are encoded inside the
-shard codec, out of the pipeline's sight.
+it reads. Where filters may change the values (rounding ones), the chunk is
+decoded again after it is encoded and the digest is of what decodes.
+Sharded arrays get none: their chunks are encoded inside the shard codec,
+out of the pipeline's sight.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import xxhash
 import zarr
+from zarr.codecs import TransposeCodec
 from zarr.core.codec_pipeline import BatchedCodecPipeline
 from zarr.registry import fully_qualified_name, register_pipeline
+
+from .checksums import WRITTEN_IN_PARTS
 
 __all__ = ["DIGEST_ALGORITHM", "DigestSink", "DigestingPipeline", "chunk_digest", "use_digests"]
 
@@ -46,17 +51,32 @@ class DigestSink(Protocol):
 
 
 def chunk_digest(values: Any) -> str:
-    """The digest of a chunk's decoded values (a numpy array), as hex."""
+    """The digest of a chunk's decoded values (a numpy array), as hex.
+
+    Numbers are hashed in this machine's byte order, strings and other
+    objects one by one (their type and text).
+    """
     values = np.asarray(values)
     if values.dtype.kind in "OT":  # strings and other Python objects, element by element
         digest = xxhash.xxh3_128()
         for item in values.ravel(order="C"):
-            data = item if isinstance(item, bytes) else str(item).encode()
-            digest.update(len(data).to_bytes(8, "little"))
+            kind, data = _object_bytes(item)
+            digest.update(kind + len(data).to_bytes(8, "little"))
             digest.update(data)
         return digest.hexdigest()
-    flat: Any = np.ascontiguousarray(values).reshape(-1).view(np.uint8)
+    # the values, not their byte order: a big-endian chunk decodes as the same numbers
+    native = values.astype(values.dtype.newbyteorder("="), copy=False)
+    flat: Any = np.ascontiguousarray(native).reshape(-1).view(np.uint8)
     return xxhash.xxh3_128_hexdigest(flat)
+
+
+def _object_bytes(item: Any) -> tuple[bytes, bytes]:
+    """What an element of an object chunk is (bytes, None, text) and its bytes."""
+    if isinstance(item, bytes):
+        return b"b", item
+    if item is None:
+        return b"n", b""
+    return b"s", str(item).encode()
 
 
 #: in a pipeline's ``write_batch``: where each chunk of the batch goes, if collected
@@ -77,21 +97,38 @@ class DigestingPipeline(BatchedCodecPipeline):
             await super().write_batch(batch, value, drop_axes)
             return
         token = _BATCH.set((sink, [byte_setter.path for byte_setter, *_ in batch]))
+        in_parts = WRITTEN_IN_PARTS.set(bool(getattr(sink, "writes_in_parts", False)))
         try:
             await super().write_batch(batch, value, drop_axes)
         finally:
+            WRITTEN_IN_PARTS.reset(in_parts)
             _BATCH.reset(token)
+
+    @property
+    def keeps_values(self) -> bool:
+        """Whether decoding gives back the very values encoded: no filter (a transpose
+        aside), which might round them (``BitRound``, ``Quantize``, float ``Delta``)."""
+        if any(not isinstance(codec, TransposeCodec) for codec in self.array_array_codecs):
+            return False
+        return not getattr(self.array_bytes_codec, "filters", None)  # zarr 2's filters
 
     async def encode_batch(self, chunk_arrays_and_specs: Iterable[Any]) -> Iterable[Any]:
         pairs = list(chunk_arrays_and_specs)
         batch = _BATCH.get()
-        if batch is not None:
-            _BATCH.set(None)  # the batch's own chunks only, not a codec's inner ones
-            sink, keys = batch
-            # in zarr's worker threads, as its codecs run: not on its one event-loop thread
-            digests = await asyncio.gather(*(_digest_of(array) for array, _ in pairs))
-            sink.record_digests(dict(zip(keys, digests, strict=True)))
-        return await super().encode_batch(pairs)
+        if batch is None:
+            return await super().encode_batch(pairs)
+        _BATCH.set(None)  # the batch's own chunks only, not a codec's inner ones
+        sink, keys = batch
+        encoded = list(await super().encode_batch(pairs))
+        arrays = [array for array, _ in pairs]
+        if not self.keeps_values:  # the digest of what a reader will decode
+            arrays = list(
+                await self.decode_batch(zip(encoded, [spec for _, spec in pairs], strict=True))
+            )
+        # in zarr's worker threads, as its codecs run: not on its one event-loop thread
+        digests = await asyncio.gather(*(_digest_of(array) for array in arrays))
+        sink.record_digests(dict(zip(keys, digests, strict=True)))
+        return encoded
 
 
 async def _digest_of(array: Any) -> str | None:

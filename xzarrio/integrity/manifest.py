@@ -15,7 +15,7 @@ the array when the store is copied, and it is no attribute of the array:
   a writer that runs alone folds them into the manifest.
 
 The manifest a reader sees is the manifest with the fragments applied in
-order; the variable's digest is the digest of that manifest's bytes.
+order; the variable's digest is the digest of its chunk digests.
 """
 
 from __future__ import annotations
@@ -62,8 +62,12 @@ class Manifest:
 
     @property
     def digest(self) -> str:
-        """The variable's digest: the digest of the manifest's bytes."""
-        return xxhash.xxh3_128_hexdigest(self.to_bytes())
+        """The variable's digest: the digest of the manifest's chunk digests (canonical
+        JSON), whether or not it is complete, so that the same data give the same one."""
+        record = {"algorithm": self.algorithm, "chunks": self.chunks}
+        return xxhash.xxh3_128_hexdigest(
+            json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+        )
 
     def updated(self, changes: Mapping[str, str | None]) -> Manifest:
         """This manifest with *changes* (a digest, or None for a chunk deleted) applied."""

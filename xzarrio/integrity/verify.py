@@ -210,7 +210,11 @@ def _verify(
     problems: list[Problem] = []
     tasks = []
     checked = 0
+    recorded = any(check.manifest is not None for check in checks)
     for check, keys in zip(checks, listed, strict=True):
+        if keys is None:
+            problems.append(_gone(check))
+            continue
         grid = stored_grid(check.array)
         problems += _from_listing(check, keys, grid)
         present = [(key, coords) for key, coords in grid.items() if key in keys]
@@ -226,7 +230,7 @@ def _verify(
         store=location.shown,
         variables=tuple(check.name for check in checks),
         problems=tuple(sorted(problems, key=lambda p: (p.variable, p.chunk))),
-        unverified=tuple(note for check in checks for note in _not_verified(check)),
+        unverified=tuple(note for check in checks for note in _not_verified(check, recorded)),
         chunks_checked=checked,
         nbytes_read=sum(read for _, read in results),
         full=not quick,
@@ -266,20 +270,32 @@ def _prefix(check: _Array) -> str:
     return f"{check.name}/" if check.name else ""
 
 
-async def _listing(check: _Array) -> set[str]:
-    """The array's keys that may be chunks, relative to it."""
+async def _listing(check: _Array) -> set[str] | None:
+    """The array's keys that may be chunks, relative to it; None if its own metadata is
+    gone (the group's consolidated metadata still names it)."""
     prefix = _prefix(check)
     ignored = (MANIFEST_FOLDER + "/", *ZARR_MARKERS, ".zattrs")
     keys = set()
+    described = False
     async for key in check.array.store_path.store.list_prefix(prefix):
         relative = key.removeprefix(prefix)
+        described = described or relative in ZARR_MARKERS
         if not relative.startswith(ignored):
             keys.add(relative)
-    return keys
+    return keys if described else None
 
 
 async def _gather(coroutines: Iterable[Any]) -> list[Any]:
     return list(await asyncio.gather(*coroutines))
+
+
+def _gone(check: _Array) -> Problem:
+    marker = "zarr.json" if check.array.metadata.zarr_format == 3 else ".zarray"
+    return Problem(
+        check.name, marker, "missing",
+        "the array's own metadata is gone with its folder; the group's consolidated "
+        "metadata still names it",
+    )  # fmt: skip
 
 
 def _from_listing(check: _Array, keys: set[str], grid: dict[str, Any]) -> list[Problem]:
@@ -369,7 +385,9 @@ def _compare(check: _Array, key: str, digest: str) -> list[Problem]:
     return [Problem(check.name, key, "digest", "its data no longer match the digest written")]
 
 
-def _not_verified(check: _Array) -> list[str]:
+def _not_verified(check: _Array, recorded: bool) -> list[str]:
+    """What could not be checked of *check*'s array; *recorded*: other arrays of the
+    store have manifests."""
     notes = []
     if check.array.metadata.zarr_format == 3 and check.array.shards is not None:
         notes.append(
@@ -381,9 +399,13 @@ def _not_verified(check: _Array) -> list[str]:
             "checksums and decoding checked"
         )
     elif check.manifest is None:
+        why = (
+            "written by another tool since, or its manifest was removed"
+            if recorded
+            else "written before xzarrio recorded digests, or by another tool"
+        )
         notes.append(
-            f"{check.name}: no manifest (written before xzarrio recorded digests, or by another "
-            "tool): its data cannot be compared with what was written"
+            f"{check.name}: no manifest ({why}): its data cannot be compared with what was written"
         )
     elif not check.manifest.complete:
         notes.append(

@@ -233,13 +233,20 @@ class GuardedStore(WrapperStore[Store]):
         copy.digests = self.digests
         return copy
 
+    @property
+    def writes_in_parts(self) -> bool:
+        """Whether a chunk and its checksum are written to the file one after the other
+        (:class:`~xzarrio.integrity.checksums.ChecksummedBuffer`): on a local folder."""
+        return isinstance(self._store, LocalStore)
+
     def record_digests(self, digests: dict[str, str | None]) -> None:
         """Keep the digests of chunks written through this store (None: deleted)."""
-        if isinstance(self._gate, _RemoteGate):
+        if not isinstance(self._gate, _RemoteGate):
+            self.digests.update(digests)
+        elif self._gate.event_name is not None:  # a Client's worker: gathered from there
             with _LOCK:
                 _DIGESTS.setdefault(self._gate.event_name, {}).update(digests)
-        else:
-            self.digests.update(digests)
+        # else a process of the processes scheduler: the writer reads the chunks back
 
     @property
     def supports_consolidated_metadata(self) -> bool:
