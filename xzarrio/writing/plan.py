@@ -432,6 +432,6 @@ def _call(
             "region": region,
             "group": target.group,
             "zarr_format": target.zarr_format,
-            "source_digests": (source_digests(obj) or None) if source is not None else None,
+            "source_digests": source_digests(obj) or None,
         },
     )
