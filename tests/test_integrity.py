@@ -510,6 +510,15 @@ def test_the_variable_digest_is_of_its_chunks_alone() -> None:
     assert Manifest(chunks).digest != Manifest({"c/1": "a" * 32}).digest
 
 
+def test_a_dataset_rebuilt_from_a_store_in_memory_is_written(tmp_path: Path) -> None:
+    store = zarr.storage.MemoryStore()
+    field().zio.to_zarr(store, chunks=CHUNKS)
+    opened = xzarrio.open_zarr(store)
+    rebuilt = xr.Dataset({"t": opened.t.isel(time=0, drop=True)})  # no encoding of its own
+    report = rebuilt.zio.to_zarr(tmp_path / "again.zarr")
+    assert "source_digests={'t': " in report.provenance.history[0].text
+
+
 # ------------------------------------------------------------------ cluster (last: the Client)
 
 

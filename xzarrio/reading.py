@@ -132,10 +132,9 @@ def source_of(obj: xr.Dataset | xr.DataArray) -> tuple[Any, dict[str, Any]] | No
     encoding = obj.encoding
     if "source" not in encoding and isinstance(obj, xr.Dataset):
         # a Dataset rebuilt from variables of one store still knows it
-        sources = {
-            v.encoding.get("source") for v in obj.variables.values() if "source" in v.encoding
-        }
-        if len(sources) == 1:
+        # a store object need not be hashable: compared one by one
+        sources = [v.encoding["source"] for v in obj.variables.values() if "source" in v.encoding]
+        if sources and all(source is sources[0] or source == sources[0] for source in sources):
             first = next(v for v in obj.variables.values() if "source" in v.encoding)
             encoding = first.encoding
     if "source" not in encoding:

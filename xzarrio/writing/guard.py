@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from zarr.abc.store import Store
 from zarr.storage import LocalStore, WrapperStore
@@ -151,6 +151,8 @@ _FORKS: dict[str | None, dict[int, Any]] = {}
 #: per abort event, the chunk digests the write's tasks recorded in this (worker) process
 _DIGESTS: dict[str | None, dict[str, str | None]] = {}
 _LOCK = threading.Lock()
+#: zarr's own ``LocalStore.set``, which :meth:`GuardedStore.set` writes in parts in place of
+_LOCAL_SET = LocalStore.set
 
 
 def _in_flight(event_name: str) -> int:
@@ -236,8 +238,10 @@ class GuardedStore(WrapperStore[Store]):
     @property
     def writes_in_parts(self) -> bool:
         """Whether a chunk and its checksum are written to the file one after the other
-        (:class:`~xzarrio.integrity.checksums.ChecksummedBuffer`): on a local folder."""
-        return isinstance(self._store, LocalStore)
+        (:class:`~xzarrio.integrity.checksums.ChecksummedBuffer`): on zarr's own
+        ``LocalStore``, whose ``set`` this stands in for. A subclass, or a ``set``
+        replaced, is called as it is."""
+        return type(self._store) is LocalStore and LocalStore.set is _LOCAL_SET
 
     def record_digests(self, digests: dict[str, str | None]) -> None:
         """Keep the digests of chunks written through this store (None: deleted)."""
@@ -274,9 +278,10 @@ class GuardedStore(WrapperStore[Store]):
 
     async def set(self, key: str, value: Any) -> None:
         async with self._changing(key):
-            if isinstance(value, ChecksummedBuffer) and isinstance(self._store, LocalStore):
+            if isinstance(value, ChecksummedBuffer) and self.writes_in_parts:
                 # the chunk and its checksum one after the other: no copy to join them
-                await asyncio.to_thread(write_parts, self._store.root / key, value)
+                root = cast(LocalStore, self._store).root
+                await asyncio.to_thread(write_parts, root / key, value)
             else:
                 await self._store.set(key, value)
         self.written[key] = len(value)
