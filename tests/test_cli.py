@@ -179,7 +179,7 @@ def test_demo_runs_every_step_and_saves_the_pictures(tmp_path: Path) -> None:
         assert step in out, step
     assert "written for practice" in out and "copied from disk1_data" in out
     assert "0 dask computes" in out
-    assert "disk2_data': whole: 4 chunks of 1 variables read" in out
+    assert "disk2_data': whole: 4 chunks of 1 variable read" in out
     assert "parallel efficiency" in out and "task kind" in out
     assert "100% Completed" in result.stderr  # the progress bar, on stderr
     page = (folder / "profile.html").read_text()

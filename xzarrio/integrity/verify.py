@@ -94,9 +94,10 @@ class VerifyReport:
         """One line: whole or not, and how much was read."""
         verdict = "whole" if self.ok else f"{len(self.problems)} problem(s)"
         how = "checksums, decoding and digests" if self.full else "checksums only (quick)"
+        count = len(self.variables)
         return (
-            f"{self.store}: {verdict}: {self.chunks_checked} chunks of "
-            f"{len(self.variables)} variables read ({self.nbytes_read / 2**20:.1f} MiB, "
+            f"{self.store}: {verdict}: {self.chunks_checked} chunks of {count} "
+            f"variable{'s' if count != 1 else ''} read ({self.nbytes_read / 2**20:.1f} MiB, "
             f"{self.seconds:.2f} s), {how}"
         )
 
