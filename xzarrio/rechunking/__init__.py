@@ -29,7 +29,6 @@ from zarr.abc.store import Store
 
 from ..codecs import quiet_spec_notes
 from ..errors import ChunkMemoryError, InvalidArgumentError
-from ..integrity.lineage import source_digests
 from ..provenance import format_call
 from ..schedulers import is_distributed_client, resolve_scheduler
 from ..stores import Location, locate
@@ -201,6 +200,6 @@ def _call(
             "compressor": compressor,
             "group": group,
             "zarr_format": write.target.zarr_format,
-            "source_digests": source_digests(obj) or None,
+            "source_digests": dict(write.source_digests) or None,  # read once, by the plan
         },
     )

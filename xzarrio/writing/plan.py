@@ -63,6 +63,8 @@ class WritePlan:
     call: str
     #: the user's note for the history line
     text: str | None
+    #: the digest of each variable in the store the data were read from, by name
+    source_digests: Mapping[str, str] = field(default_factory=dict)
     #: xarray's keywords of the same names, passed on to its ``to_zarr``
     group: str | None = None
     #: what xarray's own check of dask and stored chunks is told (see ``_passed_on``)
@@ -128,6 +130,7 @@ def plan(
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     template = not compute and target.existing is None and target.location.kind != "icechunk"
+    digests = source_digests(obj)
     return WritePlan(
         ds=_encode(
             ds,
@@ -147,8 +150,9 @@ def plan(
         consolidated=consolidated,
         **running,
         provenance=bool(options.OPTIONS["provenance"]),
-        call=_call(obj, store, target, mode, chunks, compressor, append_dim, region),
+        call=_call(obj, store, target, mode, chunks, compressor, append_dim, region, digests),
         text=history,
+        source_digests=digests,
         started=started,
         group=group,
         **_passed_on(
@@ -415,7 +419,7 @@ def _trail_of_dataarray(obj: xr.DataArray) -> Provenance | None:
 
 def _call(
     obj: Any, store: Any, target: Target, mode: str, chunks: Any, compressor: Any,
-    append_dim: Any, region: Any,
+    append_dim: Any, region: Any, digests: Mapping[str, str],
 ) -> str:  # fmt: skip
     """The operation and its arguments, as the history line records them."""
     source = obj.encoding.get("source")
@@ -432,6 +436,6 @@ def _call(
             "region": region,
             "group": target.group,
             "zarr_format": target.zarr_format,
-            "source_digests": source_digests(obj) or None,
+            "source_digests": dict(digests) or None,
         },
     )
