@@ -16,7 +16,9 @@ from zarr.core.sync import sync
 
 from .digests import chunk_digest
 
-__all__ = ["Chunk", "decode_chunk", "digests_of", "stored_chunks", "stored_grid"]
+__all__ = [
+    "Chunk", "chunk_prefix", "decode_chunk", "digests_of", "stored_chunks", "stored_grid",
+]  # fmt: skip
 
 #: a stored chunk: its key relative to the array, its place in the array's grid
 Chunk = tuple[str, tuple[int, ...]]
@@ -52,6 +54,11 @@ async def decode_chunk(array: zarr.Array, coords: tuple[int, ...], data: Any) ->
     return decoded.as_numpy_array()
 
 
+def chunk_prefix(array: zarr.Array) -> str:
+    """What the store keys of *array*'s chunks begin with: its path and a ``/``."""
+    return f"{array.path}/" if array.path else ""
+
+
 def digests_of(
     array: zarr.Array, places: Sequence[tuple[int, ...]] | None
 ) -> dict[str, str | None]:
@@ -67,7 +74,7 @@ def digests_of(
 
 
 async def _read_digests(array: zarr.Array, chunks: list[Chunk]) -> dict[str, str | None]:
-    prefix = f"{array.path}/" if array.path else ""
+    prefix = chunk_prefix(array)
     store = array.store_path.store
     prototype = default_buffer_prototype()
     # a few chunks in memory at once, however many the array holds

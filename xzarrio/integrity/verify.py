@@ -37,7 +37,7 @@ from ..writing.execution import progress_bar
 from .checksums import checked, has_checksum
 from .digests import chunk_digest
 from .manifest import MANIFEST_FOLDER, Manifest, keeps_manifests, read_manifest
-from .readback import Chunk, decode_chunk, stored_chunks, stored_grid
+from .readback import Chunk, chunk_prefix, decode_chunk, stored_chunks, stored_grid
 
 __all__ = ["Problem", "VerifyReport", "verify"]
 
@@ -267,14 +267,10 @@ async def _prepare(array: zarr.Array, quick: bool) -> _Array:
     return _Array(array, manifest, checksummed, how)
 
 
-def _prefix(check: _Array) -> str:
-    return f"{check.name}/" if check.name else ""
-
-
 async def _listing(check: _Array) -> set[str] | None:
     """The array's keys that may be chunks, relative to it; None if its own metadata is
     gone (the group's consolidated metadata still names it)."""
-    prefix = _prefix(check)
+    prefix = chunk_prefix(check.array)
     ignored = (MANIFEST_FOLDER + "/", *ZARR_MARKERS, ".zattrs")
     keys = set()
     described = False
@@ -335,7 +331,7 @@ def _check_batch(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int]:
 
 async def _check_keys(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int]:
     store = check.array.store_path.store
-    prefix = _prefix(check)
+    prefix = chunk_prefix(check.array)
     prototype = default_buffer_prototype()
     stored = await asyncio.gather(
         *(store.get(prefix + key, prototype=prototype) for key, _ in keys)

@@ -21,7 +21,7 @@ from zarr.core.sync import sync
 
 from ..integrity.digests import use_digests
 from ..integrity.manifest import keeps_manifests, manifest_folder, update_manifest
-from ..integrity.readback import digests_of
+from ..integrity.readback import chunk_prefix, digests_of
 from ..journal import gather_bounded
 from .guard import Gate, GuardedStore
 from .plan import WritePlan
@@ -90,7 +90,7 @@ def _changes(
     plan: WritePlan, array: zarr.Array, digests: Mapping[str, str | None]
 ) -> dict[str, str | None]:
     """The digest of each chunk of *array* the write stored (None: deleted), by key."""
-    prefix = f"{array.path}/"
+    prefix = chunk_prefix(array)
     if plan.scheduler == "processes":
         return digests_of(array, None)
     found = {k.removeprefix(prefix): d for k, d in digests.items() if k.startswith(prefix)}
