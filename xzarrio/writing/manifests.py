@@ -47,17 +47,12 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     alone = _runs_alone(plan)
     changes = {name: _changes(plan, array, digests) for name, array in arrays.items()}
     existing = plan.target.existing
+    new = {name: existing is None or name not in existing.variables for name in arrays}
     sync(
         gather_bounded(
-            update_manifest(
-                store,
-                array.path,
-                changes[name],
-                new=existing is None or name not in existing.variables,
-                alone=alone,
-            )
+            update_manifest(store, array.path, changes[name], new=new[name], alone=alone)
             for name, array in arrays.items()
-            if changes[name] or existing is None or name not in existing.variables
+            if changes[name] or new[name]  # a new array gets its manifest, empty or not
         )
     )
 
