@@ -130,7 +130,8 @@ def plan(
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     template = not compute and target.existing is None and target.location.kind != "icechunk"
-    digests = source_digests(obj)
+    provenance = bool(options.OPTIONS["provenance"])
+    digests = source_digests(obj) if provenance else {}  # for the history line alone
     return WritePlan(
         ds=_encode(
             ds,
@@ -149,7 +150,7 @@ def plan(
         region=region,
         consolidated=consolidated,
         **running,
-        provenance=bool(options.OPTIONS["provenance"]),
+        provenance=provenance,
         call=_call(obj, store, target, mode, chunks, compressor, append_dim, region, digests),
         text=history,
         source_digests=digests,
