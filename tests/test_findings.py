@@ -1,7 +1,7 @@
 """The profile tells the truth: CPU-measured efficiency, and findings that say what to change.
 
 Each finding has a computation that has the problem and one that does not.
-The rules are also checked on numbers alone (``xzarrio.findings.find``), so
+The rules are also checked on numbers alone (``xzarrio.profiling.findings.find``), so
 that their edges do not depend on how loaded the machine is.
 """
 
@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 import xzarrio
-from xzarrio.findings import FINDING_KINDS, Finding, Measured, find
+from xzarrio.profiling.findings import FINDING_KINDS, Finding, Measured, find
 
 
 def python_loop(block: np.ndarray) -> np.ndarray:

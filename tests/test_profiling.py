@@ -262,7 +262,7 @@ def test_profile_without_func_computes_the_object(lazy: xr.Dataset) -> None:
 
 def test_the_timeline_colours_tasks_by_kind_with_a_legend(lazy: xr.Dataset, tmp_path: Path) -> None:
     pytest.importorskip("bokeh")
-    from xzarrio.timeline import bars_of
+    from xzarrio.profiling.timeline import bars_of
 
     _, report = lazy.wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=2)
     tasks = report.profilers[0].results

@@ -11,13 +11,13 @@ from typing import Any
 
 from . import errors
 from .accessor import ZioAccessor
-from .findings import Finding
 from .integrity.checksums import use_threaded_crc32c
 from .integrity.digests import use_digests
 from .integrity.verify import Problem, VerifyReport, verify
 from .journal import repair
 from .options import get_option, set_options
 from .profiling import Profiled, ProfileReport, TaskKind
+from .profiling.findings import Finding
 from .provenance import HistoryEntry, Provenance
 from .reading import open_zarr
 from .storeinfo import StoreInfo, VariableInfo, store_info

@@ -21,8 +21,8 @@ from typing import Any
 import dask
 from dask.diagnostics.profile import ResourceData, TaskData
 
-from .errors import InvalidArgumentError
-from .profiling import Profiled, summarise, zarr_cpu_seconds
+from ..errors import InvalidArgumentError
+from .report import Profiled, summarise, zarr_cpu_seconds
 
 __all__ = ["profile_on_client"]
 

@@ -1,11 +1,9 @@
-"""Profiled computes: ``.zio.profile``, ``.zio.reduce`` and ``.zio.graph``.
+"""The report of a profiled compute: :class:`ProfileReport`, and what both runs share.
 
-A compute runs on dask's local scheduler under dask's own Profiler,
-ResourceProfiler and CacheProfiler, and the three are summed up in a
-:class:`ProfileReport`. The resource samples are taken by a thread of this
-process instead of dask's tracker process: starting that process and waiting
-out its sampling interval at the end cost more than small computes
-themselves (see ``benchmarks/bench_reduce.py``).
+A run on the local schedulers (:mod:`.local`) and a run on a ``distributed.Client``
+(:mod:`.cluster`) each collect tasks and resource samples their own way, then hand
+them to :func:`summarise`, which sums them up, asks the rules of :mod:`.findings`
+what limits the compute, and returns the report.
 """
 
 from __future__ import annotations
@@ -13,125 +11,18 @@ from __future__ import annotations
 import html
 import os
 import threading
-import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from timeit import default_timer
 from typing import Any, NamedTuple
 
-import dask
-import psutil
-import xarray as xr
-from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
 from dask.utils import format_bytes, key_split
 
+from ..errors import InvalidArgumentError, MissingDependencyError
 from . import timeline
-from .errors import InvalidArgumentError, MissingDependencyError
 from .findings import Finding, Measured, find
-from .options import resolve_num_workers
-from .schedulers import is_distributed_client, resolve_scheduler
 
-__all__ = ["REDUCTIONS", "ProfileReport", "Profiled", "TaskKind", "graph", "profile", "reduce"]
-
-#: the reductions ``reduce`` knows by name
-REDUCTIONS = ("mean", "sum", "std", "var", "min", "max", "median")
-
-
-class _SampledResources(ResourceProfiler):
-    """dask's ResourceProfiler, sampling from a thread of this process.
-
-    Samples resident memory and CPU use every *dt* seconds, and once more at
-    the start and at the end, so even a compute shorter than *dt* has a peak.
-    CPU use is the CPU time consumed between two samples over the time between
-    them (100 per busy core). Child processes are looked for only when asked
-    (the processes scheduler): scanning for them reads ``/proc`` and, under a
-    busy GIL, made one sample take a second. ``visualize`` draws it as dask's own.
-    """
-
-    def __init__(self, dt: float = 0.1, *, children: bool = False) -> None:
-        super().__init__(dt=dt)
-        self._children = children
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._processes: dict[int, Any] = {}
-        self._cpu_seen: dict[int, float] = {}  # per process, the CPU seconds last seen
-        self._last: tuple[float, float] | None = None  # (time, CPU seconds) of the last sample
-        self.cpu_seconds = 0.0  # CPU time consumed while collecting
-        self.own_cpu_seconds = 0.0  # of which the sampling itself
-
-    def _measure(self) -> tuple[float, float]:
-        """Resident memory (MB) and CPU seconds used so far, of this process (and children)."""
-        import psutil
-
-        me = self._processes.setdefault(os.getpid(), psutil.Process(os.getpid()))
-        family = [me]
-        if self._children:
-            try:
-                family += [
-                    self._processes.setdefault(c.pid, c) for c in me.children(recursive=True)
-                ]
-            except psutil.Error:
-                pass
-        mem = 0.0
-        for proc in family:
-            try:
-                times = proc.cpu_times()
-                mem += proc.memory_info().rss
-                # a child that has exited keeps the CPU it was last seen with
-                self._cpu_seen[proc.pid] = times.user + times.system
-            except psutil.Error:
-                continue
-        return mem / 1e6, sum(self._cpu_seen.values())
-
-    def _sample(self) -> None:
-        started = time.thread_time()
-        now = default_timer()
-        mem, cpu = self._measure()
-        if self._last is None:
-            percent = 0.0
-        else:
-            before, used = self._last
-            self.cpu_seconds += cpu - used
-            percent = 100 * (cpu - used) / (now - before) if now > before else 0.0
-        self._last = (now, cpu)
-        self.results.append((now, mem, percent))
-        self.own_cpu_seconds += time.thread_time() - started
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._dt):
-            self._sample()
-
-    def _is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _start_collect(self) -> None:
-        if self._is_running():
-            return
-        self._stop.clear()
-        self._last = None
-        self._cpu_seen.clear()
-        self.cpu_seconds = self.own_cpu_seconds = 0.0
-        self._sample()
-        self._thread = threading.Thread(target=self._run, name="xzarrio-resources", daemon=True)
-        self._thread.start()
-
-    def _stop_collect(self) -> None:
-        if self._is_running():
-            self._stop.set()
-            assert self._thread is not None
-            self._thread.join()
-            self._sample()
-        from dask.diagnostics.profile import ResourceData
-
-        self.results = [
-            r if isinstance(r, ResourceData) else ResourceData(*r) for r in self.results
-        ]
-
-    def close(self) -> None:
-        self._stop.set()
-
-    __del__ = close
+__all__ = ["ProfileReport", "Profiled", "TaskKind", "summarise", "zarr_cpu_seconds"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -402,14 +293,6 @@ def summarise(
     )
 
 
-def _idle_since(before: Any) -> float | None:
-    """The share of the machine's CPU time that was idle since *before* (``cpu_times``)."""
-    after = psutil.cpu_times()
-    total = sum(after) - sum(before)
-    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0) - getattr(before, "iowait", 0))
-    return idle / total if total > 0 else None
-
-
 #: the threads zarr works in: its event loop, and the pools its codecs run in
 _ZARR_THREADS = ("zarr_", "asyncio_")
 
@@ -429,120 +312,3 @@ def zarr_cpu_seconds() -> float:
         for t in threads
         if names.get(t.id, "").startswith(_ZARR_THREADS)
     )
-
-
-def profile(
-    obj: Any,
-    func: Callable[[Any], Any] | None = None,
-    *,
-    num_workers: int | None = None,
-    scheduler: Any = None,
-    dt: float = 0.1,
-) -> Profiled:
-    """Compute ``func(obj)`` (or *obj*) under dask's profilers; see ``.zio.profile``."""
-    chosen = resolve_scheduler(scheduler)
-    workers = resolve_num_workers(num_workers)
-    if not (isinstance(dt, int | float) and dt > 0):
-        raise InvalidArgumentError(f"dt must be a number of seconds > 0, got {dt!r}")
-    target = func(obj) if func is not None else obj
-    if is_distributed_client(chosen):
-        if num_workers is not None:
-            raise InvalidArgumentError(
-                f"num_workers={num_workers!r} sets local threads, but this compute runs on "
-                "a distributed.Client (scheduler=None follows dask's rule: the active "
-                "Client); pass scheduler='threads' to profile it here, or leave num_workers "
-                "out"
-            )
-        from .clusterprofile import profile_on_client
-
-        return profile_on_client(chosen, target, dt)
-    scheduler = str(chosen)
-    kwargs: dict[str, Any] = {"scheduler": scheduler}
-    if scheduler != "synchronous":
-        kwargs["num_workers"] = workers
-    resources = _SampledResources(dt=dt, children=scheduler == "processes")
-    with Profiler() as p, resources as r, CacheProfiler() as c:
-        decoded, machine = zarr_cpu_seconds(), psutil.cpu_times()
-        start = default_timer()
-        (result,) = dask.compute(target, **kwargs)
-        wall = default_timer() - start
-        decoded = zarr_cpu_seconds() - decoded
-    report = summarise(
-        wall, p.results, r.results, cpu=max(0.0, r.cpu_seconds - r.own_cpu_seconds),
-        decode=decoded, threads=1 if scheduler == "synchronous" else workers,
-        scheduler=scheduler, profilers=(p, r, c), machine_idle=_idle_since(machine),
-    )  # fmt: skip
-    return Profiled(result, report)
-
-
-def reduce(
-    obj: xr.Dataset | xr.DataArray,
-    how: str | Callable[..., Any],
-    dim: Hashable | list[Hashable] | None = None,
-    *,
-    transform: Callable[[Any], Any] | None = None,
-    num_workers: int | None = None,
-    scheduler: Any = None,
-    dt: float = 0.1,
-) -> Profiled:
-    """Apply *transform* element-wise, reduce with *how* over *dim*, profiled."""
-    if isinstance(how, str):
-        if how not in REDUCTIONS:
-            raise InvalidArgumentError(
-                f"unknown reduction {how!r}; expected one of {list(REDUCTIONS)} or a callable "
-                "f(array, axis=...)"
-            )
-    elif not callable(how):
-        raise InvalidArgumentError(f"how must be a reduction name or a callable, got {how!r}")
-    dims: list[Hashable] = (
-        [] if dim is None else list(dim) if isinstance(dim, list | tuple) else [dim]
-    )
-    missing = [d for d in dims if d not in obj.dims]
-    if missing:
-        raise InvalidArgumentError(
-            f"cannot reduce over {missing}: the object's dimensions are {list(obj.dims)}"
-        )
-
-    def compute_this(o: Any) -> Any:
-        values = transform(o) if transform is not None else o
-        if isinstance(how, str):
-            return getattr(values, how)(dim=dim)
-        return values.reduce(how, dim=dim)
-
-    return profile(obj, compute_this, num_workers=num_workers, scheduler=scheduler, dt=dt)
-
-
-def graph(
-    obj: Any,
-    func: Callable[[Any], Any] | None = None,
-    *,
-    filename: str | os.PathLike[str] = "graph.svg",
-) -> Path:
-    """Draw the task graph of ``func(obj)`` (or *obj*) with graphviz; see ``.zio.graph``."""
-    target = func(obj) if func is not None else obj
-    if not dask.is_dask_collection(target):
-        raise InvalidArgumentError(
-            "nothing to draw: the object holds no dask graph (it is in memory); open it with "
-            "xzarrio.open_zarr or .chunk() it first"
-        )
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError(
-            "drawing the task graph needs the graphviz Python package: "
-            "pip install graphviz (and the Graphviz 'dot' program)"
-        ) from None
-    path = Path(filename).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip(".") or "svg"
-    try:
-        dask.visualize(target, filename=str(path.with_suffix("")), format=fmt)
-    except Exception as error:
-        if type(error).__name__ == "ExecutableNotFound":
-            raise MissingDependencyError(
-                "drawing the task graph needs the Graphviz 'dot' program, which is not on PATH: "
-                "install Graphviz (apt install graphviz, brew install graphviz or "
-                "conda install graphviz)"
-            ) from None
-        raise
-    return path
