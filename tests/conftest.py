@@ -6,7 +6,7 @@ import hashlib
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ class CountingScheduler:
     def __init__(self) -> None:
         self.computes = 0
 
-    def __call__(self, dsk, keys, **kwargs):  # type: ignore[no-untyped-def]
+    def __call__(self, dsk: Mapping[Any, Any], keys: Any, **kwargs: Any) -> Any:
         self.computes += 1
         return dask.get(dsk, keys, **kwargs)
 

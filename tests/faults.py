@@ -7,6 +7,7 @@ They live in a module of their own (not in a test file) so that a
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -21,8 +22,13 @@ def base() -> xr.Dataset:
     return xr.Dataset({"v": (("t", "x"), np.arange(ROWS * COLS, dtype="f8").reshape(ROWS, COLS))})
 
 
-def raise_at_row(block: np.ndarray, block_info=None, exc=None):  # type: ignore[no-untyped-def]
+def raise_at_row(
+    block: np.ndarray,
+    block_info: dict[Any, Any] | None = None,
+    exc: BaseException | None = None,
+) -> np.ndarray:
     """The block that starts at row FAIL_AT raises *exc*; the others pass through."""
+    assert block_info is not None and exc is not None  # dask passes block_info, failing() exc
     if block_info[None]["array-location"][0][0] == FAIL_AT:
         time.sleep(0.05)
         raise exc

@@ -34,6 +34,8 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from zarr.abc.store import Store
+from zarr.core.buffer import Buffer
 
 import xzarrio
 
@@ -51,7 +53,7 @@ class Place:
     storage_options: dict[str, Any] | None
     scheduler: Any
     look: Callable[[], dict[str, str]]
-    store_class: type
+    store_class: type[Store]
     fill_disk: Callable[[], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -168,7 +170,7 @@ def test_store_failure_on_one_chunk_while_others_crawl(
     count = {"chunks": 0}
     lock = threading.Lock()
 
-    async def failing_set(self, key, value):  # type: ignore[no-untyped-def]
+    async def failing_set(self: Store, key: str, value: Buffer) -> None:
         if "/c/" in key:
             with lock:
                 count["chunks"] += 1
@@ -197,7 +199,8 @@ def test_disk_full(place: Place, mode: str, request: pytest.FixtureRequest, tmp_
         fill = lambda: _fill(folder, leave=64 * 1024)  # noqa: E731
         place = _make_base(local_place(folder, place.scheduler, fill_disk=fill))
     before = place.look()
-    place.fill_disk()  # type: ignore[misc]
+    assert place.fill_disk is not None
+    place.fill_disk()
     if place.storage_options is None:
         before = place.look()  # the filler is part of the place now
     with pytest.raises(OSError) as info:

@@ -7,7 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -28,8 +30,9 @@ def series(values: np.ndarray, **coords: np.ndarray) -> xr.Dataset:
     return xr.Dataset({"v": ("t", values)}, coords={k: ("t", v) for k, v in coords.items()})
 
 
-def failing(n: int, fail_at: int, then=None) -> xr.Dataset:  # type: ignore[no-untyped-def]
-    def maybe(block: np.ndarray, block_info=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+def failing(n: int, fail_at: int, then: Callable[[], None] | None = None) -> xr.Dataset:
+    def maybe(block: np.ndarray, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        assert block_info is not None  # dask passes it
         if block_info[None]["array-location"][0][0] == fail_at:
             if then is not None:
                 then()

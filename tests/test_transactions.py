@@ -7,6 +7,7 @@ import errno
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
@@ -17,23 +18,27 @@ import zarr
 import xzarrio
 from xzarrio import journal
 
-from .conftest import local_client, snapshot
+from .conftest import S3Bucket, local_client, snapshot
 from .faults import CHUNK, base, failing, write
+
+if TYPE_CHECKING:
+    import distributed
+    import icechunk
 
 # ---------------------------------------------------------------------- icechunk
 
 
 @pytest.fixture
-def repo(tmp_path: Path):  # type: ignore[no-untyped-def]
+def repo(tmp_path: Path) -> icechunk.Repository:
     icechunk = pytest.importorskip("icechunk")
     return icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "repo")))
 
 
-def messages(repo) -> list[str]:  # type: ignore[no-untyped-def]
+def messages(repo: icechunk.Repository) -> list[str]:
     return [snapshot.message for snapshot in repo.ancestry(branch="main")]
 
 
-def test_icechunk_commits_once_per_successful_write(repo) -> None:  # type: ignore[no-untyped-def]
+def test_icechunk_commits_once_per_successful_write(repo: icechunk.Repository) -> None:
     report = base().zio.to_zarr(repo.writable_session("main"), chunks={"t": CHUNK}, history="first")
     assert report.snapshot_id == repo.lookup_branch("main")
     assert len(messages(repo)) == 2 and "first" in messages(repo)[0]
@@ -48,7 +53,7 @@ def test_icechunk_commits_once_per_successful_write(repo) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("mode", ["w", "append", "region"])
-def test_icechunk_failed_write_commits_nothing(repo, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_icechunk_failed_write_commits_nothing(repo: icechunk.Repository, mode: str) -> None:
     base().zio.to_zarr(repo.writable_session("main"), chunks={"t": CHUNK})
     tip = repo.lookup_branch("main")
     session = repo.writable_session("main")
@@ -60,7 +65,9 @@ def test_icechunk_failed_write_commits_nothing(repo, mode: str) -> None:  # type
     np.testing.assert_array_equal(stored.v.values, base().v.values)
 
 
-def test_icechunk_session_with_changes_or_committed_is_refused(repo) -> None:  # type: ignore[no-untyped-def]
+def test_icechunk_session_with_changes_or_committed_is_refused(
+    repo: icechunk.Repository,
+) -> None:
     session = repo.writable_session("main")
     zarr.open_group(session.store, mode="w").attrs["mine"] = 1
     with pytest.raises(ValueError, match=r"repo\.writable_session\("):
@@ -72,8 +79,8 @@ def test_icechunk_session_with_changes_or_committed_is_refused(repo) -> None:  #
     assert isinstance(info.value, xzarrio.errors.StoreNotWritableError)
 
 
-def test_icechunk_on_a_client_forks_and_merges_into_one_commit(  # type: ignore[no-untyped-def]
-    repo, process_cluster
+def test_icechunk_on_a_client_forks_and_merges_into_one_commit(
+    repo: icechunk.Repository, process_cluster: distributed.Client
 ) -> None:
     lazy = base().chunk({"t": CHUNK})
     report = lazy.zio.to_zarr(
@@ -92,8 +99,8 @@ def test_icechunk_on_a_client_forks_and_merges_into_one_commit(  # type: ignore[
     assert "more" in stored.attrs["history"].splitlines()[0]
 
 
-def test_icechunk_failed_write_on_a_client_commits_nothing(  # type: ignore[no-untyped-def]
-    repo, process_cluster
+def test_icechunk_failed_write_on_a_client_commits_nothing(
+    repo: icechunk.Repository, process_cluster: distributed.Client
 ) -> None:
     base().zio.to_zarr(repo.writable_session("main"), chunks={"t": CHUNK})
     tip = repo.lookup_branch("main")
@@ -105,7 +112,7 @@ def test_icechunk_failed_write_on_a_client_commits_nothing(  # type: ignore[no-u
     np.testing.assert_array_equal(stored.v.values, base().v.values)
 
 
-def test_icechunk_on_the_processes_scheduler_is_refused(repo) -> None:  # type: ignore[no-untyped-def]
+def test_icechunk_on_the_processes_scheduler_is_refused(repo: icechunk.Repository) -> None:
     session = repo.writable_session("main")
     with pytest.raises(ValueError, match=r"distributed\.Client"):
         base().chunk({"t": CHUNK}).zio.to_zarr(session, scheduler="processes")
@@ -187,7 +194,7 @@ def test_a_failed_rollback_keeps_the_error_and_repair_finishes(
     real_replace = os.replace
     calls = {"n": 0}
 
-    def replace_fails_once(src, dst):  # type: ignore[no-untyped-def]
+    def replace_fails_once(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         if "/saved/" in str(src):  # the playback putting a chunk back
             calls["n"] += 1
         if calls["n"] == 1:
@@ -216,7 +223,8 @@ def test_rollback_on_a_full_disk(tmpfs: Path) -> None:
     filler.touch()
     before = snapshot(tmpfs)
 
-    def fill_then_fail(block: np.ndarray, block_info=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def fill_then_fail(block: np.ndarray, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        assert block_info is not None  # dask passes it
         if block_info[None]["array-location"][0][0] == 250:
             # unbuffered: a buffer left over by the failed write would fail again at close
             with open(filler, "ab", buffering=0) as handle:
@@ -282,7 +290,7 @@ def test_the_default_client_writes_dask_data_and_threads_write_memory(tmp_path: 
 # ---------------------------------------------------------------------- object stores
 
 
-def test_object_store_refusals_are_xzarrio_errors(s3_bucket) -> None:  # type: ignore[no-untyped-def]
+def test_object_store_refusals_are_xzarrio_errors(s3_bucket: S3Bucket) -> None:
     url, options = f"{s3_bucket.url}/s.zarr", s3_bucket.storage_options
     base().zio.to_zarr(url, storage_options=options)
     before = s3_bucket.snapshot()
