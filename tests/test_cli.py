@@ -236,6 +236,7 @@ def test_repair_of_a_missing_store_is_one_line(tmp_path: Path) -> None:
 
 def test_the_readmes_commands_work_where_the_demo_leaves_the_user(tmp_path: Path) -> None:
     """Each local command of the README's command-line block, run after the demo in its folder."""
+    assert SCRIPT, "the xzarrio console script is not installed"
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     block = readme.split("## Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line.split("#", 1)[0].split() for line in block.strip().splitlines()]

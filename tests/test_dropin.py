@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,7 +87,8 @@ def test_flags_take_a_bool_only(tmp_path: Path, flag: str) -> None:
 
 def test_chunkmanager_store_kwargs_reach_dask_store_as_in_xarray(tmp_path: Path) -> None:
     ds = _series().chunk({"t": 4})
-    kwargs = {"chunkmanager_store_kwargs": {"lock": False}}  # xarray sets lock itself
+    # xarray sets lock itself
+    kwargs: dict[str, Any] = {"chunkmanager_store_kwargs": {"lock": False}}
     with pytest.raises(TypeError, match="multiple values for keyword argument 'lock'"):
         ds.to_zarr(tmp_path / "x.zarr", **kwargs)
     with pytest.raises(TypeError, match="multiple values for keyword argument 'lock'"):

@@ -23,6 +23,7 @@ import zarr
 import zarr.core.codec_pipeline
 from zarr.codecs import Crc32cCodec as ZarrCrc32cCodec
 from zarr.codecs import ZstdCodec
+from zarr.core.metadata import ArrayV3Metadata
 
 import xzarrio
 from xzarrio.integrity.checksums import Crc32cCodec
@@ -292,11 +293,12 @@ def test_checksum_last_by_default_never_twice_and_off_on_request(tmp_path: Path)
     # a copy of a checksummed store keeps one
     xzarrio.open_zarr(tmp_path / "on.zarr").zio.to_zarr(tmp_path / "copy.zarr")
     assert sum(isinstance(c, ZarrCrc32cCodec) for c in codecs_of(tmp_path / "copy.zarr")) == 1
-    for where, kwargs in {
+    without: dict[str, dict[str, Any]] = {
         "off.zarr": {"checksums": False},
         "user.zarr": {"encoding": {"t": {"compressors": [ZstdCodec(level=1)]}}},
         "v2.zarr": {"zarr_format": 2},
-    }.items():
+    }
+    for where, kwargs in without.items():
         field().zio.to_zarr(tmp_path / where, chunks=CHUNKS, **kwargs)
         assert not any(isinstance(c, ZarrCrc32cCodec) for c in codecs_of(tmp_path / where)), where
     with xzarrio.set_options(checksums=False):
@@ -332,6 +334,7 @@ def test_the_checksum_codec_is_spec_identical_to_zarrs(tmp_path: Path) -> None:
     assert zarr.config.get("codecs.crc32c") == "xzarrio.integrity.checksums.Crc32cCodec"
     with zarr.config.set({"codecs.crc32c": "zarr.codecs.crc32c_.Crc32cCodec"}):
         reread = zarr.open_array(tmp_path / "ours.zarr")
+        assert isinstance(reread.metadata, ArrayV3Metadata)
         assert type(reread.metadata.codecs[-1]) is ZarrCrc32cCodec
         np.testing.assert_array_equal(reread[:], values)
 

@@ -36,7 +36,8 @@ def test_history_line_has_time_call_text_and_versions() -> None:
 
 
 def test_history_line_without_text_and_multiline_text_folded() -> None:
-    assert LINE.match(history_line("zio.to_zarr()", None, WHEN))["text"] is None
+    match = LINE.match(history_line("zio.to_zarr()", None, WHEN))
+    assert match and match["text"] is None
     assert "\n" not in history_line("zio.to_zarr()", "two\nlines", WHEN)
 
 
@@ -87,7 +88,8 @@ def test_parse_round_trip_and_time_zones() -> None:
     local = prov.in_timezone("America/Vancouver")
     assert local.creation_date == WHEN  # the same instant ...
     assert local.creation_date.isoformat() == "2026-03-03T21:06:07-08:00"  # ... shown in PST
-    assert local.history[0].time.utcoffset() == dt.timedelta(hours=-8)
+    first = local.history[0].time
+    assert first is not None and first.utcoffset() == dt.timedelta(hours=-8)
     assert "2026-03-03T21:06:07-08:00" in str(local)
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from xzarrio.errors import ChunkMemoryError, InvalidArgumentError, InvalidChunks
 from .conftest import assert_same_data, snapshot
 
 #: name → (dims, shape, stored chunks of the source, chunks asked of the rechunk)
-CASES: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], dict[str, int]]] = {
+CASES: dict[str, tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], Mapping[Hashable, int]]] = {
     "time steps to time series": (
         ("time", "y", "x"), (60, 24, 30), (3, 24, 30), {"time": -1, "y": 6, "x": 5},
     ),
@@ -88,7 +89,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def tight_max_mem(shape: tuple[int, ...], source: tuple[int, ...], asked: dict[str, int],
+def tight_max_mem(shape: tuple[int, ...], source: tuple[int, ...], asked: Mapping[Hashable, int],
                   dims: tuple[str, ...]) -> int:  # fmt: skip
     """Room for the buffers of two tasks of the largest chunk (float64 once decoded)."""
     target = [n if asked[d] == -1 else asked[d] for d, n in zip(dims, shape, strict=True)]

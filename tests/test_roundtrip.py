@@ -152,11 +152,11 @@ def numeric_values(dtype: np.dtype) -> np.ndarray:
     if dtype.kind == "b":
         return np.array([True, False, False, True, True, False, True])
     if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return np.array([0, 1, info.max, info.min, info.max - 1, 0, 2], dtype=dtype)
+        ints = np.iinfo(dtype)
+        return np.array([0, 1, ints.max, ints.min, ints.max - 1, 0, 2], dtype=dtype)
     if dtype.kind == "f":
-        info = np.finfo(dtype)
-        return np.array([0.0, -0.0, np.nan, info.max, -np.inf, np.inf, 1.5], dtype=dtype)
+        floats = np.finfo(dtype)
+        return np.array([0.0, -0.0, np.nan, floats.max, -np.inf, np.inf, 1.5], dtype=dtype)
     if dtype.kind == "c":
         return np.array(
             [0, 1 + 2j, complex(np.nan, 1), complex(1, np.nan), -3.5j, np.inf, 2], dtype=dtype

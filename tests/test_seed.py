@@ -43,12 +43,14 @@ def written(
 def test_seed_attributes_as_specified(written: tuple[Path, xzarrio.WriteReport]) -> None:
     path, _ = written
     attrs = zarr.open_group(path).attrs.asdict()
-    lines = attrs["history"].splitlines()
+    history, creation_date = attrs["history"], attrs["creation_date"]
+    assert isinstance(history, str) and isinstance(creation_date, str)
+    lines = history.splitlines()
     assert len(lines) == 1
     match = LINE.match(lines[0])
     assert match and match["text"] == "written for practice", lines[0]
     assert "chunks={'y': 2000}" in lines[0]
-    created = dt.datetime.fromisoformat(attrs["creation_date"])
+    created = dt.datetime.fromisoformat(creation_date)
     assert created.utcoffset() == dt.timedelta(0)
     assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 600
     assert isinstance(attrs["gmt_timestamp"], int)

@@ -110,7 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # the test module's own names, imported from xarray before this ran
     from xarray.tests import test_backends
 
-    test_backends.open_dataset = xr.open_dataset  # type: ignore[attr-defined]
+    test_backends.open_dataset = xr.open_dataset
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
