@@ -6,7 +6,9 @@ import datetime as dt
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
 import numcodecs
@@ -16,6 +18,7 @@ import pytest
 import xarray as xr
 import zarr
 from dask.delayed import Delayed
+from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 import xzarrio
@@ -43,25 +46,25 @@ def test_misaligned_dask_chunks_are_written_correctly(tmp_path: Path) -> None:
     assert report.variables == ("v",)
 
 
-def test_write_never_lets_two_tasks_write_one_chunk(tmp_path: Path) -> None:
+def test_write_never_lets_two_tasks_write_one_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Count the writers per stored chunk while dask writes 150-row chunks into 200-row ones."""
-    writes: dict[tuple, int] = {}
+    writes: dict[tuple[str, int], int] = {}
     lock = threading.Lock()
     original = zarr.Array.__setitem__
 
-    def counting_setitem(self, selection, value):  # type: ignore[no-untyped-def]
+    def counting_setitem(self: zarr.Array, selection: Any, value: Any) -> None:
         rows = selection[0] if isinstance(selection, tuple) else selection
         for chunk in range(rows.start // 200, -(-rows.stop // 200)):
             with lock:
                 writes[(self.path, chunk)] = writes.get((self.path, chunk), 0) + 1
-        return original(self, selection, value)
+        original(self, selection, value)
 
     ds = xr.Dataset({"v": (("t", "x"), da.ones((1000, 3), chunks=(150, 3)))})
-    zarr.Array.__setitem__ = counting_setitem
-    try:
-        ds.zio.to_zarr(tmp_path / "s.zarr", chunks={"t": 200}, num_workers=2)
-    finally:
-        zarr.Array.__setitem__ = original
+    monkeypatch.setattr(zarr.Array, "__setitem__", counting_setitem)
+    ds.zio.to_zarr(tmp_path / "s.zarr", chunks={"t": 200}, num_workers=2)
+    monkeypatch.undo()
     assert writes and set(writes.values()) == {1}, writes
 
 
@@ -128,8 +131,11 @@ def test_every_compressor_name_in_both_formats(
     ids=lambda c: type(c).__module__.split(".")[0] + "-" + type(c).__name__,
 )
 def test_codec_objects_of_both_families_in_both_formats(
-    tmp_path: Path, small: xr.Dataset, codec, zarr_format: int
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    small: xr.Dataset,
+    codec: numcodecs.abc.Codec | BytesBytesCodec,
+    zarr_format: int,
+) -> None:
     small.zio.to_zarr(tmp_path / "s.zarr", compressor=codec, zarr_format=zarr_format)
     assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
 
@@ -181,7 +187,7 @@ def test_append_keeps_creation_date_and_sets_date_modified(
     assert "append_dim='time'" in prov.history[0].text and "four more days" in prov.history[0].text
     assert len(prov.history) == len(first.provenance.history) + 1
     assert out.attrs["title"] == small.attrs["title"]
-    assert report.nbytes == sum(zarr.open_group(path)[n].nbytes for n in report.variables)
+    assert report.nbytes == sum(zarr.open_array(path, path=n).nbytes for n in report.variables)
 
 
 def test_region_write_keeps_creation_date_and_sets_date_modified(
@@ -274,8 +280,8 @@ def _failing(ds: xr.Dataset, exc: BaseException) -> xr.Dataset:
     "exc", [Boom("a task failed"), KeyboardInterrupt()], ids=["exception", "keyboard-interrupt"]
 )
 def test_failing_task_during_mode_w_leaves_old_store_identical(
-    tmp_path: Path, small: xr.Dataset, exc
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, small: xr.Dataset, exc: BaseException
+) -> None:
     path = tmp_path / "s.zarr"
     small.zio.to_zarr(path)
     before = snapshot(tmp_path)
@@ -424,8 +430,13 @@ REFUSALS = [
 
 @pytest.mark.parametrize(("make", "kwargs", "error", "message"), REFUSALS)
 def test_refused_new_store_changes_nothing_on_disk(
-    tmp_path: Path, small: xr.Dataset, make, kwargs, error, message
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    small: xr.Dataset,
+    make: Callable[[xr.Dataset], xr.Dataset | xr.DataArray],
+    kwargs: dict[str, Any],
+    error: type[Exception],
+    message: str,
+) -> None:
     (tmp_path / "keep.txt").write_text("unrelated")
     before = snapshot(tmp_path)
     with pytest.raises(error, match=message) as info:
@@ -498,8 +509,12 @@ EXISTING_REFUSALS = [
 
 @pytest.mark.parametrize(("make", "kwargs", "message"), EXISTING_REFUSALS)
 def test_refused_write_to_existing_store_changes_nothing(
-    tmp_path: Path, small: xr.Dataset, make, kwargs, message
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    small: xr.Dataset,
+    make: Callable[[xr.Dataset], xr.Dataset],
+    kwargs: dict[str, Any],
+    message: str,
+) -> None:
     path = tmp_path / "s.zarr"
     small.zio.to_zarr(path)
     before = snapshot(tmp_path)
@@ -609,7 +624,7 @@ def test_store_appearing_during_a_w_minus_write_is_refused(
     path = tmp_path / "s.zarr"
     original = execution._run_locally
 
-    def compute_then_race(*args):  # type: ignore[no-untyped-def]
+    def compute_then_race(*args: Any) -> None:
         original(*args)
         monkeypatch.setattr(execution, "_run_locally", original)
         (small * 0).zio.to_zarr(path)  # the other writer wins the race
@@ -649,7 +664,7 @@ def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None
 # --------------------------------------------------------------------------- index coordinates
 
 
-def test_index_coordinates_are_stored_in_big_chunks_not_in_data_chunks(tmp_path):
+def test_index_coordinates_are_stored_in_big_chunks_not_in_data_chunks(tmp_path: Path) -> None:
     """xarray reads index coordinates whole on every open: one big chunk, not many small ones."""
     n = 40_000
     ds = xr.Dataset(
@@ -659,7 +674,7 @@ def test_index_coordinates_are_stored_in_big_chunks_not_in_data_chunks(tmp_path)
     for chunks in ({"time": 200}, "auto", None):
         path = tmp_path / f"c-{chunks if isinstance(chunks, str | None) else 'dict'}.zarr"
         ds.zio.to_zarr(path, chunks=chunks)
-        root = zarr.open_group(str(path), mode="r")
+        root = dict(zarr.open_group(str(path), mode="r").arrays())
         assert root["time"].chunks == (2**20 // 8,), chunks  # 1 MiB of datetime64
         assert root["x"].chunks == (2**20 // 8,), chunks
         if chunks == {"time": 200}:
@@ -668,10 +683,12 @@ def test_index_coordinates_are_stored_in_big_chunks_not_in_data_chunks(tmp_path)
     old = ds.isel(time=slice(0, 100))
     old.to_zarr(tmp_path / "old.zarr", encoding={"time": {"chunks": (10,)}}, zarr_format=3)
     xzarrio.open_zarr(tmp_path / "old.zarr").zio.to_zarr(tmp_path / "new.zarr", chunks={"time": 50})
-    assert zarr.open_group(str(tmp_path / "new.zarr"), mode="r")["time"].chunks == (2**20 // 8,)
+    assert zarr.open_array(str(tmp_path / "new.zarr"), path="time", mode="r").chunks == (
+        2**20 // 8,
+    )
 
 
-def test_appends_fill_the_index_coordinate_chunk_instead_of_adding_chunks(tmp_path):
+def test_appends_fill_the_index_coordinate_chunk_instead_of_adding_chunks(tmp_path: Path) -> None:
     """A store started with one step and appended to keeps its time coordinate in one chunk."""
     path = tmp_path / "a.zarr"
     step = xr.Dataset(
@@ -691,16 +708,16 @@ def test_appends_fill_the_index_coordinate_chunk_instead_of_adding_chunks(tmp_pa
     assert back.temp.encoding["chunks"] == (1, 3)
 
 
-def test_index_coordinate_chunks_from_encoding_are_kept(tmp_path):
+def test_index_coordinate_chunks_from_encoding_are_kept(tmp_path: Path) -> None:
     ds = xr.Dataset({"a": ("t", np.arange(100.0))}, coords={"t": np.arange(100)})
     ds.zio.to_zarr(tmp_path / "e.zarr", chunks={"t": 10}, encoding={"t": {"chunks": (25,)}})
-    assert zarr.open_group(str(tmp_path / "e.zarr"), mode="r")["t"].chunks == (25,)
+    assert zarr.open_array(str(tmp_path / "e.zarr"), path="t", mode="r").chunks == (25,)
 
 
-def test_an_int_in_encoding_chunks_means_that_size_on_every_dimension(tmp_path):
+def test_an_int_in_encoding_chunks_means_that_size_on_every_dimension(tmp_path: Path) -> None:
     ds = xr.Dataset({"u": (("y", "x"), np.zeros((6, 5)))})
     ds.zio.to_zarr(tmp_path / "i.zarr", encoding={"u": {"chunks": 2}})
-    assert zarr.open_group(str(tmp_path / "i.zarr"), mode="r")["u"].chunks == (2, 2)
+    assert zarr.open_array(str(tmp_path / "i.zarr"), path="u", mode="r").chunks == (2, 2)
 
 
 def _indexed_store(tmp_path: Path, n: int) -> tuple[xr.Dataset, Path]:
@@ -714,11 +731,11 @@ def _indexed_store(tmp_path: Path, n: int) -> tuple[xr.Dataset, Path]:
     return ds, path
 
 
-def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
+def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path: Path) -> None:
     """A region write carrying the store's own index values does not rewrite the coordinate."""
     n = 400
     ds, path = _indexed_store(tmp_path, n)
-    assert zarr.open_group(str(path), mode="r")["time"].chunks == (2**20 // 8,)
+    assert zarr.open_array(str(path), path="time", mode="r").chunks == (2**20 // 8,)
     part = (ds.isel(time=slice(100, 200)) + 1).drop_vars("x")
     part.zio.to_zarr(path, region={"time": slice(100, 200)})  # aligned to temp's chunks
     part.zio.to_zarr(path, region="auto")
@@ -728,7 +745,9 @@ def test_region_write_of_unchanged_index_leaves_the_coordinate_alone(tmp_path):
     np.testing.assert_array_equal(back.time.values, np.arange(n))
 
 
-def test_region_write_keeps_the_store_index_and_warns_when_the_data_disagrees(tmp_path):
+def test_region_write_keeps_the_store_index_and_warns_when_the_data_disagrees(
+    tmp_path: Path,
+) -> None:
     """As xarray: a region write never changes an index; differing values are worth a warning."""
     n = 400
     ds, path = _indexed_store(tmp_path, n)
