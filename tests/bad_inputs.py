@@ -157,6 +157,35 @@ def _new(tmp_path: Path, ds: xr.Dataset | xr.DataArray | None = None, **kwargs: 
     (_ds() if ds is None else ds).zio.to_zarr(tmp_path / STORE, **kwargs)
 
 
+# The calls of rows made in a loop: each binds its row's values here (mypy cannot
+# type a lambda that binds them as default arguments).
+
+
+def _writes_to(store: object) -> Callable[[Path], object]:
+    """Write to *store* itself, whatever it is, not into the test's folder."""
+    return lambda tmp_path: _ds().zio.to_zarr(store)
+
+
+def _new_with(**kwargs: object) -> Callable[[Path], None]:
+    """Write a new store with *kwargs*."""
+    return lambda tmp_path: _new(tmp_path, None, **kwargs)
+
+
+def _new_named(name: str) -> Callable[[Path], None]:
+    """Write a new store of one variable named *name*."""
+    return lambda tmp_path: _new(tmp_path, xr.Dataset({name: ("x", np.arange(3.0))}))
+
+
+def _append_with(**kwargs: object) -> Callable[[Path], None]:
+    """Append the next two steps with *kwargs*."""
+    return lambda tmp_path: _append(tmp_path, _next(), **kwargs)
+
+
+def _region_with(region: object, **kwargs: object) -> Callable[[Path], None]:
+    """Write rows 0:2 into *region* with *kwargs*."""
+    return lambda tmp_path: _region(tmp_path, _part(0, 2), region, **kwargs)
+
+
 # ----------------------------------------------------------------- the catalog
 
 NOTHING = "nothing created"
@@ -301,9 +330,7 @@ CATALOG: list[BadInput] = [
         builtin=ValueError,
         message=r"'.*notes' is a directory that holds no zarr store; refusing to write into it",
         disk="directory unchanged",
-        setup=lambda tmp: (
-            ((tmp / "notes").mkdir(), (tmp / "notes" / "a.txt").write_text("x")) and None
-        ),
+        setup=_not_zarr_dir,
         call=lambda tmp: _ds().zio.to_zarr(tmp / "notes"),
     ),
     BadInput(
@@ -335,7 +362,7 @@ CATALOG: list[BadInput] = [
             builtin=TypeError,
             message=re.escape(f"store={store!r} is not understood; expected a path"),
             disk=NOTHING,
-            call=lambda tmp, store=store: _ds().zio.to_zarr(store),
+            call=_writes_to(store),
         )
         for slug, store, note in [
             ("int", 123, " (xarray: `TypeError`)"),
@@ -534,7 +561,7 @@ CATALOG: list[BadInput] = [
             builtin=TypeError,
             message=rf"{keyword} takes True or False, got 'no'",
             disk=NOTHING,
-            call=lambda tmp, keyword=keyword: _new(tmp, **{keyword: "no"}),
+            call=_new_with(**{keyword: "no"}),
         )
         for keyword in ["progress", "consolidated", "write_empty_chunks", "compute"]
     ],
@@ -661,7 +688,7 @@ CATALOG: list[BadInput] = [
             builtin=ValueError,
             message=re.escape(f"the name {name!r} cannot be stored in zarr: a variable or "),
             disk=NOTHING,
-            call=lambda tmp, name=name: _new(tmp, xr.Dataset({name: ("x", np.arange(3.0))})),
+            call=_new_named(name),
         )
         for slug, name, note in [
             ("empty", "", " (xarray: `ValueError`)"),
@@ -878,9 +905,7 @@ CATALOG: list[BadInput] = [
             message=rf"{keyword}=.* cannot change an existing store's {what}",
             disk=UNCHANGED,
             setup=_store,
-            call=lambda tmp, keyword=keyword, value=value: _append(
-                tmp, _next(), **{keyword: value}
-            ),
+            call=_append_with(**{keyword: value}),
         )
         for keyword, value, what in [
             ("chunks", {"t": 1}, "chunks"),
@@ -896,9 +921,7 @@ CATALOG: list[BadInput] = [
             message=rf"{keyword}=.* cannot change an existing store's {what}",
             disk=UNCHANGED,
             setup=_store,
-            call=lambda tmp, keyword=keyword, value=value: _region(
-                tmp, _part(0, 2), {"t": slice(0, 2)}, **{keyword: value}
-            ),
+            call=_region_with({"t": slice(0, 2)}, **{keyword: value}),
         )
         for keyword, value, what in [
             ("chunks", {"t": 1}, "chunks"),
@@ -1008,7 +1031,7 @@ CATALOG: list[BadInput] = [
             + re.escape(repr(where)),
             disk=UNCHANGED,
             setup=_store,
-            call=lambda tmp, where=where: _region(tmp, _part(0, 2), {"t": where}),
+            call=_region_with({"t": where}),
         )
         for slug, where, note in [
             ("not-a-slice", 1, " (xarray: `TypeError`)"),
@@ -1173,7 +1196,7 @@ CATALOG: list[BadInput] = [
             builtin=TypeError,
             message=rf"encoding\['dtype'\] for variable 'v' is {dtype!r}, which is no numpy dtype",
             disk=NOTHING,
-            call=lambda tmp, dtype=dtype: _new(tmp, encoding={"v": {"dtype": dtype}}),
+            call=_new_with(encoding={"v": {"dtype": dtype}}),
         )
         for slug, dtype in [("banana", "banana"), ("int", 5)]
     ],
@@ -1185,7 +1208,7 @@ CATALOG: list[BadInput] = [
             builtin=TypeError,
             message=rf"encoding\[{key!r}\] for variable 'v' must be a number, got 'a'",
             disk=NOTHING,
-            call=lambda tmp, key=key: _new(tmp, encoding={"v": {key: "a"}}),
+            call=_new_with(encoding={"v": {key: "a"}}),
         )
         for key in ["scale_factor", "add_offset", "_FillValue", "missing_value"]
     ],
@@ -1239,7 +1262,7 @@ CATALOG: list[BadInput] = [
             builtin=TypeError,
             message=message,
             disk=NOTHING,
-            call=lambda tmp, key=key, value=value: _new(tmp, encoding={"v": {key: value}}),
+            call=_new_with(encoding={"v": {key: value}}),
         )
         for key, value, slug, error, message in [
             (
