@@ -18,9 +18,9 @@ from numcodecs.abc import Codec as NumcodecsCodec
 from zarr.abc.codec import Codec as ZarrCodec
 from zarr.core.chunk_key_encodings import ChunkKeyEncoding
 
-from ..chunks import is_int
-from ..codecs import resolve_compressors
-from ..errors import (
+from ...chunks import is_int
+from ...codecs import resolve_compressors
+from ...errors import (
     AppendMismatchError,
     ArgumentTypeError,
     ChunkSizeTypeError,
