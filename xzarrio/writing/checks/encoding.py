@@ -1,0 +1,238 @@
+"""Checks of a user's ``encoding=``: zarr's keys, codecs, and xarray's CF encoding.
+
+Each check raises an :mod:`xzarrio.errors` error that names what was
+expected, before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numcodecs.abc import Codec as NumcodecsCodec
+from zarr.abc.codec import Codec as ZarrCodec
+from zarr.core.chunk_key_encodings import ChunkKeyEncoding
+
+from ...chunks import is_int
+from ...codecs import resolve_compressors
+from ...errors import (
+    ArgumentTypeError,
+    ChunkSizeTypeError,
+    CodecFormatError,
+    InvalidArgumentError,
+    InvalidChunksError,
+    OutOfRangeError,
+)
+from .arguments import check_flag
+
+__all__ = ["check_encoding", "stored_unit"]
+
+_ENCODING_KEYS = {
+    # how zarr stores the array
+    "chunks", "shards", "compressors", "compressor", "filters", "serializer",
+    "write_empty_chunks", "chunk_key_encoding",
+    # how xarray encodes the values (CF conventions)
+    "dtype", "_FillValue", "missing_value", "scale_factor", "add_offset", "units", "calendar",
+}  # fmt: skip
+
+
+def check_encoding(
+    ds: xr.Dataset, encoding: Any, existing: set[Hashable], fmt: int
+) -> dict[Hashable, dict[str, Any]]:
+    """Check a user's ``encoding=`` and return it with codecs fitted to *fmt*."""
+    if encoding is None:
+        return {}
+    if not isinstance(encoding, Mapping):
+        raise InvalidArgumentError(f"encoding must be a dict {{variable: dict}}, got {encoding!r}")
+    unknown = [name for name in encoding if name not in ds.variables]
+    if unknown:
+        raise InvalidArgumentError(
+            f"encoding names variables {unknown} that the object does not have; "
+            f"it has {list(ds.variables)}"
+        )
+    valid = _ENCODING_KEYS | ({"fill_value"} if fmt == 3 else set())
+    checked: dict[Hashable, dict[str, Any]] = {}
+    for name, enc in encoding.items():
+        if not isinstance(enc, Mapping):
+            raise InvalidArgumentError(
+                f"encoding for variable {name!r} must be a dict, got {enc!r}"
+            )
+        if name in existing and enc:
+            raise InvalidArgumentError(
+                f"variable {name!r} already exists in the store; its encoding cannot change "
+                "(leave it out of encoding=)"
+            )
+        for key in enc:
+            if key not in valid:
+                raise InvalidArgumentError(
+                    f"unknown encoding key {key!r} for variable {name!r}; expected some of "
+                    f"{sorted(valid)}"
+                )
+        checked[name] = _check_variable_encoding(name, dict(enc), ds.variables[name], fmt)
+    return checked
+
+
+def _check_variable_encoding(
+    name: Hashable, enc: dict[str, Any], var: xr.Variable, fmt: int
+) -> dict[str, Any]:
+    """One variable's encoding, checked, with its codecs fitted to *fmt*."""
+    if "chunks" in enc:
+        enc["chunks"] = _encoding_chunks(name, enc["chunks"], var.ndim)
+    _check_codec_keys(name, enc, var)
+    if "compressor" in enc and "compressors" in enc:
+        raise InvalidArgumentError(
+            f"encoding for variable {name!r} has both 'compressor' ({enc['compressor']!r}) and "
+            f"'compressors' ({enc['compressors']!r}), which contradict each other; keep one"
+        )
+    if "compressor" in enc:
+        enc["compressors"] = resolve_compressors(enc.pop("compressor"), fmt)
+    elif "compressors" in enc:
+        given = enc["compressors"]
+        # one name or codec is a list of one, not a string to take letter by letter
+        given = given if isinstance(given, list | tuple) or given is None else [given]
+        enc["compressors"] = tuple(
+            c for codec in given or () for c in resolve_compressors(codec, fmt)
+        )
+    _check_cf_encoding(name, enc, var)
+    return enc
+
+
+def _check_codec_keys(name: Hashable, enc: dict[str, Any], var: xr.Variable) -> None:
+    """The zarr keys other than chunks and compressors: their types, and shards vs chunks."""
+    filters = enc.get("filters")
+    if filters is not None and (
+        not isinstance(filters, list | tuple) or not all(_is_codec_like(f) for f in filters)
+    ):
+        raise CodecFormatError(
+            f"encoding['filters'] for variable {name!r} must be a list of codec objects, "
+            f"got {filters!r}"
+        )
+    serializer = enc.get("serializer")
+    if serializer is not None and serializer != "auto" and not _is_codec_like(serializer):
+        raise CodecFormatError(
+            f"encoding['serializer'] for variable {name!r} must be a codec object, "
+            f"got {serializer!r}"
+        )
+    if enc.get("shards") is not None:
+        _check_shards(name, enc["shards"], enc.get("chunks"), var.ndim)
+    keys = enc.get("chunk_key_encoding")
+    if keys is not None and not isinstance(keys, Mapping | ChunkKeyEncoding):
+        raise ArgumentTypeError(
+            f"encoding['chunk_key_encoding'] for variable {name!r} must be a dict such as "
+            f"{{'name': 'default', 'separator': '/'}}, got {keys!r}"
+        )
+    if enc.get("write_empty_chunks") is not None:
+        check_flag("encoding['write_empty_chunks']", enc["write_empty_chunks"])
+
+
+def _is_codec_like(value: Any) -> bool:
+    """A codec object of zarr 3 or numcodecs, or its JSON form (a dict with a name)."""
+    return isinstance(value, ZarrCodec | NumcodecsCodec) or (
+        isinstance(value, Mapping) and ("name" in value or "id" in value)
+    )
+
+
+def _check_shards(name: Hashable, shards: Any, chunks: tuple[int, ...] | None, ndim: int) -> None:
+    if not (is_int(shards) or (isinstance(shards, tuple | list) and all(map(is_int, shards)))):
+        raise ChunkSizeTypeError(
+            f"encoding['shards'] for variable {name!r} must be an int or a tuple of "
+            f"{ndim} ints, got {shards!r}"
+        )
+    sizes = (shards,) * len(chunks) if chunks and is_int(shards) else shards
+    fits = chunks is None or (
+        len(sizes) == len(chunks) and not any(s % c for s, c in zip(sizes, chunks, strict=True))
+    )
+    if not fits:
+        raise InvalidChunksError(
+            f"encoding['shards'] for variable {name!r} is {shards!r}, which is not a multiple "
+            f"of its chunks {chunks!r}; a shard holds whole chunks"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iufb"
+    )
+
+
+def _check_cf_encoding(name: Hashable, enc: dict[str, Any], var: xr.Variable) -> None:
+    """dtype, scale_factor, add_offset and fill values: xarray's CF encoding, checked first."""
+    target = var.dtype
+    if "dtype" in enc:
+        try:
+            target = np.dtype(enc["dtype"])
+        except TypeError:
+            raise ArgumentTypeError(
+                f"encoding['dtype'] for variable {name!r} is {enc['dtype']!r}, which is no "
+                "numpy dtype; expected e.g. 'int16', 'float32' or np.dtype('i2')"
+            ) from None
+    numeric = target.kind in "iufcb" and var.dtype.kind in "iufcb"
+    for key in ("scale_factor", "add_offset", "_FillValue", "missing_value"):
+        if key in enc and enc[key] is not None and (numeric or key in _PACKING):
+            if not _is_number(enc[key]):
+                raise ArgumentTypeError(
+                    f"encoding[{key!r}] for variable {name!r} must be a number, got {enc[key]!r}"
+                )
+    if target.kind in "iu" and var.dtype.kind in "iuf":
+        _check_integer_encoding(name, enc, var, target)
+
+
+#: the keys that pack values: encoded = (value - add_offset) / scale_factor
+_PACKING = ("scale_factor", "add_offset")
+
+
+def _check_integer_encoding(
+    name: Hashable, enc: dict[str, Any], var: xr.Variable, target: np.dtype[Any]
+) -> None:
+    """Refuse fill values and data that an integer dtype would wrap around or lose."""
+    info = np.iinfo(target)
+    for key in ("_FillValue", "missing_value"):
+        fill = enc.get(key)
+        if fill is not None and not (np.isfinite(fill) and info.min <= fill <= info.max):
+            raise OutOfRangeError(
+                f"encoding[{key!r}] for variable {name!r} is {fill!r}, outside {target} "
+                f"({info.min} to {info.max}); choose a fill value that {target} holds"
+            )
+    if var.chunks is not None or var.size == 0:
+        return  # dask data: reading it whole here would compute it twice
+    values = np.asarray(var.values, dtype="f8")
+    if np.isnan(values).any() and enc.get("_FillValue", enc.get("missing_value")) is None:
+        raise InvalidArgumentError(
+            f"variable {name!r} holds NaN, which {target} cannot hold; give a _FillValue "
+            f"for them in its encoding, e.g. {{'dtype': {str(target)!r}, '_FillValue': "
+            f"{info.min}}}, or keep a floating dtype"
+        )
+    encoded = (values - float(enc.get("add_offset", 0))) / float(enc.get("scale_factor", 1))
+    low, high = np.nanmin(encoded, initial=np.inf), np.nanmax(encoded, initial=-np.inf)
+    if np.isfinite(low) and (np.around(low) < info.min or np.around(high) > info.max):
+        shown = "values" if _PACKING[0] not in enc and _PACKING[1] not in enc else "packed values"
+        raise OutOfRangeError(
+            f"variable {name!r} holds {shown} from {low:g} to {high:g}, outside {target} "
+            f"({info.min} to {info.max}), which would wrap around; choose a wider dtype or "
+            "a scale_factor and add_offset that fit them"
+        )
+
+
+def _encoding_chunks(name: Hashable, chunks: Any, ndim: int) -> tuple[int, ...]:
+    """``encoding["chunks"]`` as a tuple: an int means that size on every dimension."""
+    if is_int(chunks):
+        chunks = (chunks,) * ndim
+    if not isinstance(chunks, tuple | list) or not all(is_int(c) for c in chunks):
+        raise ChunkSizeTypeError(
+            f"encoding['chunks'] for variable {name!r} must be an int or a tuple of "
+            f"{ndim} ints, got {chunks!r}"
+        )
+    if len(chunks) != ndim or any(int(c) < 1 for c in chunks):
+        raise InvalidChunksError(
+            f"encoding['chunks'] for variable {name!r} must be {ndim} integers >= 1 "
+            f"(-1 is not taken here), got {chunks!r}"
+        )
+    return tuple(int(c) for c in chunks)
+
+
+def stored_unit(var: xr.Variable) -> tuple[int, ...] | None:
+    """What one stored object of an existing variable spans: its shard, else its chunk."""
+    unit = var.encoding.get("shards") or var.encoding.get("chunks")
+    return tuple(int(c) for c in unit) if unit is not None and len(unit) == var.ndim else None
