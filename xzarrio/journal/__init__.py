@@ -52,9 +52,9 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, MemoryStore
 
-from .errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
-from .liveness import HOST, LEASE_SECONDS, writer_alive, writer_record
-from .stores import Location, copy_key, list_names, locate
+from ..errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
+from ..liveness import HOST, LEASE_SECONDS, writer_alive, writer_record
+from ..stores import Location, copy_key, list_names, locate
 
 __all__ = [
     "JOURNAL_SUFFIX",
@@ -125,7 +125,7 @@ class Journal(ABC):
 
     def _restore_regions(self, store: Store, place: Any) -> None:
         """Write back the values :meth:`keep_region` kept, each under its chunk's lock."""
-        from .chunklocks import hold_chunks
+        from ..chunklocks import hold_chunks
 
         for entry_bytes, values_bytes in self._kept_regions():
             entry = json.loads(entry_bytes)
@@ -569,7 +569,7 @@ def repair(
     >>> xzarrio.repair(path)
     []
     """
-    from .atomic import sweep_staging
+    from ..atomic import sweep_staging
 
     del group  # a journal covers its whole store, whichever group it wrote
     location = locate(store, storage_options)
