@@ -201,7 +201,7 @@ def test_a_failed_rollback_keeps_the_error_and_repair_finishes(
             raise OSError(errno.ENOSPC, "No space left on device", str(dst))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(journal.os, "replace", replace_fails_once)
+    monkeypatch.setattr(os, "replace", replace_fails_once)
     with pytest.raises(RuntimeError, match="a task failed") as info:
         write("region", failing(RuntimeError("a task failed")), path, num_workers=2)
     monkeypatch.undo()

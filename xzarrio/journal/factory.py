@@ -1,0 +1,59 @@
+"""The one place that picks the kind of journal for a store.
+
+:func:`begin_journal` opens a new journal of the kind the store needs, its
+header (the writer's record) written first; :func:`journals` finds the
+journals a store has, of whichever kind.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from zarr.core.sync import sync
+
+from ..liveness import writer_record
+from ..stores import Location
+from .interface import _ACTIVE, _HEADER, Journal
+from .local import LocalJournal, _local_journals, _write_durably, journal_dir
+from .objectstore import StoreJournal, _encode, _journal_keys, _store_journals
+
+__all__ = ["begin_journal", "journals"]
+
+
+def begin_journal(location: Location, operation: str, *, fresh: bool = False) -> Journal:
+    """Open a new journal for a write to *location*; its header is durable on return.
+
+    A *fresh* journal is for a store that holds nothing yet (not local): it
+    keeps nothing per key, and playing it back deletes the whole store.
+    """
+    record = writer_record(lease=location.kind == "fsspec")
+    record["operation"] = operation
+    if fresh:
+        record["fresh"] = True
+    record["started"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+    name = record["id"] = f"{record['pid']}-{uuid.uuid4().hex[:12]}"
+    _ACTIVE.add(name)
+    if location.kind == "local":
+        assert location.path is not None
+        folder = journal_dir(location.path) / name
+        folder.mkdir(parents=True)
+        _write_durably(folder / _HEADER, json.dumps(record))
+        return LocalJournal(location.path, folder, record)
+    keys = _journal_keys(location, name)
+    sync(keys.set(_HEADER, _encode(record)))
+    return StoreJournal(location.zarr_store(), keys, record)
+
+
+def journals(location: Location) -> list[Journal]:
+    """The journals of *location* that have a header, oldest first."""
+    if location.kind == "icechunk":
+        return []
+    found: list[Journal] = []
+    if location.kind == "local":
+        assert location.path is not None
+        found.extend(_local_journals(location.path))
+    else:
+        found.extend(_store_journals(location))
+    return sorted(found, key=lambda j: str(j.record.get("started", "")))

@@ -1,0 +1,188 @@
+"""The journal of a local store, and the locks local writers hold.
+
+A local journal is a folder beside the store: it keeps the old files as hard
+links, and a marker for each key the write creates. Writers to one store
+coordinate by ``flock``: :func:`store_lock` on the store, :func:`metadata_lock`
+on its parent folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import zarr
+
+from .interface import _HEADER, JOURNAL_SUFFIX, Journal
+
+__all__ = ["LocalJournal", "journal_dir", "metadata_lock", "store_lock"]
+
+_DISCARDED = ".discarded"
+
+
+def journal_dir(root: Path) -> Path:
+    """Where the journals of the store *root* live: beside it, so zarr never lists them."""
+    return root.with_name(f".{root.name}{JOURNAL_SUFFIX}")
+
+
+def _write_durably(path: Path, data: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class LocalJournal(Journal):
+    """A journal of a local store: hard links of the old files, markers for new ones."""
+
+    def __init__(self, root: Path, folder: Path, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.root = root
+        self.folder = folder
+
+    def _entry(self, kind: str, key: str) -> Path:
+        """Where the journal keeps *key* (``saved`` or ``created``).
+
+        Each entry ends in ``.key``: zarr's key ``a/c/0`` and a later ``a/c/0/0``
+        (a group replaced by one of more dimensions) are then a file and a
+        folder of different names.
+        """
+        return self.folder / kind / f"{key}{_ENTRY}"
+
+    def _key_of(self, entry: Path, kind: str) -> Path:
+        relative = str(entry.relative_to(self.folder / kind))
+        return self.root / relative.removesuffix(_ENTRY)
+
+    async def _keep(self, key: str) -> None:
+        saved, created = self._entry("saved", key), self._entry("created", key)
+        if saved.exists() or created.exists():
+            return  # kept already, by another process of this write
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.root / key, saved)
+        except FileNotFoundError:
+            created.parent.mkdir(parents=True, exist_ok=True)
+            created.touch()
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links here (another file system): a copy
+            tmp = saved.with_name(f".{saved.name}.{uuid.uuid4().hex[:8]}.tmp")
+            await asyncio.to_thread(shutil.copyfile, self.root / key, tmp)
+            os.replace(tmp, saved)
+
+    def _put(self, name: str, data: bytes) -> None:
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_durably(path, data)
+
+    def _kept_regions(self) -> list[tuple[bytes, bytes]]:
+        folder = self.folder / "regions"
+        entries = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        return [(e.read_bytes(), e.with_suffix(".npy").read_bytes()) for e in entries]
+
+    def playback(self, *, sweep_partial: bool = False) -> None:
+        self._end()  # from now on its writer has given up
+        for marker in _files(self.folder / "created"):
+            key = self._key_of(marker, "created")
+            key.unlink(missing_ok=True)
+            _prune(self.root, key.parent)
+            marker.unlink()
+        for saved in _files(self.folder / "saved"):
+            key = self._key_of(saved, "saved")
+            key.parent.mkdir(parents=True, exist_ok=True)  # a deleted group took its folder
+            os.replace(saved, key)
+        self._restore_regions(zarr.storage.LocalStore(self.root), self.root)
+        if sweep_partial:
+            # zarr writes a key as KEY.<hex>.partial and renames it: a killed writer leaves them
+            for partial in self.root.rglob("*.partial"):
+                partial.unlink(missing_ok=True)
+        self.discard()
+
+    def discard(self) -> None:
+        self._end()
+        gone = self.folder.with_name(self.folder.name + _DISCARDED)
+        os.rename(self.folder, gone)  # one atomic step: the journal is gone at once
+        shutil.rmtree(gone, ignore_errors=True)
+        _remove_if_empty(self.folder.parent)
+
+
+#: the ending of every entry of a local journal (see LocalJournal._entry)
+_ENTRY = ".key"
+
+
+def _files(folder: Path) -> list[Path]:
+    """The entries of a journal's folder (not a copy a killed writer left half made)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob(f"*{_ENTRY}") if p.is_file())
+
+
+def _prune(root: Path, folder: Path) -> None:
+    """Remove *folder* and its parents up to *root* as far as they are empty."""
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _local_journals(root: Path) -> list[LocalJournal]:
+    folder = journal_dir(root)
+    found = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        try:
+            record = json.loads((entry / _HEADER).read_text())
+        except (OSError, ValueError):
+            continue  # no header yet, or being discarded: nothing was changed under it
+        found.append(LocalJournal(root, entry, record))
+    return found
+
+
+@contextmanager
+def store_lock(root: Path, *, shared: bool = False) -> Iterator[None]:
+    """A lock on a local store, across processes: exclusive, or shared.
+
+    ``flock`` on the store's directory itself: no lock file to leave behind.
+    Appends hold it exclusively for their whole write; region writes hold it
+    shared, so that they run side by side but never beside an append.
+    """
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def metadata_lock(root: Path) -> Iterator[None]:
+    """An exclusive lock for updating a store's root attributes and consolidated metadata.
+
+    Held on the store's parent folder (never removed, unlike a journal folder),
+    so that a region writer, which holds the store's lock shared, can take it
+    without deadlocking another; it is held for milliseconds.
+    """
+    fd = os.open(root.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,140 @@
+"""The journal of an object store or a store object: copies of the old keys.
+
+Its keys live under a sibling prefix of the store (fsspec stores), or, for
+in-memory and other store objects, in memory for as long as this process
+lives. On an fsspec store its header carries the writer's lease, which
+:meth:`StoreJournal.refresh` moves forward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, cast
+
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import FsspecStore, MemoryStore
+
+from ..liveness import LEASE_SECONDS
+from ..stores import Location, copy_key, list_names
+from .interface import _HEADER, JOURNAL_SUFFIX, Journal
+
+__all__ = ["StoreJournal", "gather_bounded"]
+
+#: journals of in-memory and other store objects, which have no place beside
+#: them: by the store's id, then the journal's name, for as long as this process lives
+_MEMORY_JOURNALS: dict[int, dict[str, MemoryStore]] = {}
+
+
+class StoreJournal(Journal):
+    """A journal of a store object or an object store: copies of the old keys."""
+
+    def __init__(self, target: Store, keys: Store, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.target = target
+        self.keys = keys
+
+    async def _keep(self, key: str) -> None:
+        if self.record.get("fresh"):
+            return  # the store was empty: playing back deletes all of it
+        if not await copy_key(self.target, key, self.keys, f"saved/{key}"):
+            await self.keys.set(f"created/{key}", _EMPTY)
+
+    def _put(self, name: str, data: bytes) -> None:
+        sync(self.keys.set(name, default_buffer_prototype().buffer.from_bytes(data)))
+
+    def _kept_regions(self) -> list[tuple[bytes, bytes]]:
+        names = sorted(sync(_listed(self.keys, "regions/")))
+        kept = []
+        for name in (n for n in names if n.endswith(".json")):
+            pair = (name, name.removesuffix(".json") + ".npy")
+            got = [sync(self.keys.get(n, prototype=default_buffer_prototype())) for n in pair]
+            if got[0] is not None and got[1] is not None:
+                kept.append((got[0].to_bytes(), got[1].to_bytes()))
+        return kept
+
+    def playback(self, *, sweep_partial: bool = False) -> None:
+        self._end()  # from now on its writer has given up
+        sync(self._playback())
+        self._restore_regions(self.target, self.target)
+        self.discard()
+
+    async def _playback(self) -> None:
+        if self.record.get("fresh"):
+            await self.target.delete_dir("")
+            return
+        created = [k async for k in self.keys.list_prefix("created/")]
+        saved = [k async for k in self.keys.list_prefix("saved/")]
+        await gather_bounded(self.target.delete(k.removeprefix("created/")) for k in created)
+        await gather_bounded(self._put_back(k) for k in saved)
+
+    async def _put_back(self, key: str) -> None:
+        await copy_key(self.keys, key, self.target, key.removeprefix("saved/"))
+
+    def discard(self) -> None:
+        self._end()
+        sync(self.keys.delete(_HEADER))
+        sync(self.keys.delete_dir(""))
+
+    def refresh(self) -> None:
+        if "expires" in self.record:
+            self.record["expires"] = time.time() + LEASE_SECONDS
+            sync(self.keys.set(_HEADER, _encode(self.record)))
+
+
+def _encode(record: dict[str, Any]) -> Any:
+    return default_buffer_prototype().buffer.from_bytes(json.dumps(record).encode())
+
+
+_EMPTY = default_buffer_prototype().buffer.from_bytes(b"")
+
+
+async def _listed(store: Store, prefix: str) -> list[str]:
+    return [key async for key in store.list_prefix(prefix)]
+
+
+async def gather_bounded(coroutines: Any, limit: int = 64) -> None:
+    """Run *coroutines*, at most *limit* at once; every one has ended when this returns."""
+    gate = asyncio.Semaphore(limit)
+
+    async def bounded(coroutine: Any) -> None:
+        async with gate:
+            await coroutine
+
+    results = await asyncio.gather(*(bounded(c) for c in coroutines), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+def _journal_names(location: Location) -> list[str]:
+    """The names of the journals of a non-local store (a sibling prefix, or memory)."""
+    if location.kind == "fsspec":
+        root = location.sibling(JOURNAL_SUFFIX).zarr_store()
+        return sorted(sync(list_names(root)))
+    return sorted(_MEMORY_JOURNALS.get(id(location.zarr_store()), {}))
+
+
+def _journal_keys(location: Location, name: str) -> Store:
+    """The store of journal *name*'s keys."""
+    if location.kind == "fsspec":
+        root = cast(FsspecStore, location.sibling(JOURNAL_SUFFIX).zarr_store())
+        return FsspecStore(root.fs, path=f"{root.path}/{name}")
+    journals_of_store = _MEMORY_JOURNALS.setdefault(id(location.zarr_store()), {})
+    for ended in [n for n, keys in journals_of_store.items() if not keys._store_dict]:
+        del journals_of_store[ended]  # discarded: nothing left of them
+    return journals_of_store.setdefault(name, MemoryStore())
+
+
+def _store_journals(location: Location) -> list[StoreJournal]:
+    found = []
+    for name in _journal_names(location):
+        keys = _journal_keys(location, name)
+        header = sync(keys.get(_HEADER, prototype=default_buffer_prototype()))
+        if header is not None:
+            record = json.loads(header.to_bytes())
+            found.append(StoreJournal(location.zarr_store(), keys, record))
+    return found
