@@ -1,9 +1,12 @@
-"""Shared fixtures: a small dataset, its chunked twin, and disk snapshots."""
+"""Shared fixtures and helpers: a small dataset, its chunked twin, disk snapshots, short
+series along ``t``, and the journal a dead writer left."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
@@ -17,6 +20,8 @@ import pytest
 import xarray as xr
 
 import xzarrio  # noqa: F401  (registers .zio)
+from xzarrio import journal
+from xzarrio.atomic import STAGING_MARK
 
 PROVENANCE_KEYS = ("history", "creation_date", "gmt_timestamp", "date_modified")
 
@@ -50,6 +55,44 @@ def snapshot(root: Path) -> dict[str, str]:
 def disk_bytes(root: Path) -> int:
     """Bytes of all files under *root*."""
     return sum((Path(f) / n).stat().st_size for f, _, names in os.walk(root) for n in names)
+
+
+def staging_left(folder: Path) -> list[str]:
+    """The staging folders of writes left in *folder*."""
+    return [p.name for p in folder.iterdir() if STAGING_MARK in p.name]
+
+
+def series(values: np.ndarray, **coords: np.ndarray) -> xr.Dataset:
+    """``v`` holding *values* along ``t``, with *coords* along ``t``."""
+    return xr.Dataset({"v": ("t", values)}, coords={k: ("t", v) for k, v in coords.items()})
+
+
+def steps(n: int, start: int = 0, **extra: np.ndarray) -> xr.Dataset:
+    """*n* steps of ``v`` along ``t`` numbered from *start*, and the *extra* variables."""
+    return xr.Dataset(
+        {
+            "v": ("t", np.arange(start, start + n, dtype="f8")),
+            **{k: ("t", v) for k, v in extra.items()},
+        }
+    )
+
+
+def fake_journal(path: Path, pid: int, started: float | None, name: str = "fake") -> Path:
+    """The journal an append along ``t`` by process *pid* (started at *started*) left."""
+    folder = journal.journal_dir(path) / f"{pid}-{name}"
+    (folder / "files").mkdir(parents=True)
+    record = {
+        "operation": "append along 't'",
+        "pid": pid,
+        "pid_started": started,
+        "host": socket.gethostname(),
+        "started": "2026-01-01T00:00:00+00:00",
+        "saved": [],
+        "created": [],
+        "new_arrays": [],
+    }
+    (folder / "journal.json").write_text(json.dumps(record))
+    return folder
 
 
 class CountingScheduler:

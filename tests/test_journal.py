@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -23,11 +22,7 @@ from xzarrio.atomic import STAGING_MARK
 from xzarrio.liveness import process_started
 from xzarrio.stores import locate
 
-from .conftest import snapshot
-
-
-def series(values: np.ndarray, **coords: np.ndarray) -> xr.Dataset:
-    return xr.Dataset({"v": ("t", values)}, coords={k: ("t", v) for k, v in coords.items()})
+from .conftest import fake_journal, series, snapshot
 
 
 def failing(n: int, fail_at: int, then: Callable[[], None] | None = None) -> xr.Dataset:
@@ -78,23 +73,6 @@ def test_new_variable_named_like_a_subgroup_is_refused(tmp_path: Path) -> None:
     ):
         xr.Dataset({"grp": ("x", [1.0])}).zio.to_zarr(path, mode="a")
     assert snapshot(tmp_path) == before
-
-
-def fake_journal(path: Path, pid: int, started: float | None, name: str = "fake") -> Path:
-    folder = journal.journal_dir(path) / f"{pid}-{name}"
-    (folder / "files").mkdir(parents=True)
-    record = {
-        "operation": "append along 't'",
-        "pid": pid,
-        "pid_started": started,
-        "host": socket.gethostname(),
-        "started": "2026-01-01T00:00:00+00:00",
-        "saved": [],
-        "created": [],
-        "new_arrays": [],
-    }
-    (folder / "journal.json").write_text(json.dumps(record))
-    return folder
 
 
 def test_a_reused_pid_is_not_taken_for_a_live_writer(tmp_path: Path) -> None:

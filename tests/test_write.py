@@ -22,15 +22,9 @@ from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 import xzarrio
-from xzarrio.atomic import STAGING_MARK
 from xzarrio.codecs import COMPRESSOR_NAMES
 
-from .conftest import assert_same_data, disk_bytes, snapshot
-
-
-def staging_left(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if STAGING_MARK in p.name]
-
+from .conftest import assert_same_data, disk_bytes, snapshot, staging_left
 
 # ---------------------------------------------------------------- chunks
 
