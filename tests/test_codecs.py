@@ -1,0 +1,71 @@
+"""Compressor names and codec objects of both families, in zarr formats 2 and 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numcodecs
+import pytest
+import xarray as xr
+import zarr
+from zarr.abc.codec import BytesBytesCodec
+from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+import xzarrio
+from xzarrio.codecs import COMPRESSOR_NAMES
+
+from .conftest import assert_same_data
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
+@pytest.mark.parametrize("name", list(COMPRESSOR_NAMES))
+def test_every_compressor_name_in_both_formats(
+    tmp_path: Path, small: xr.Dataset, name: str, zarr_format: int
+) -> None:
+    report = small.zio.to_zarr(tmp_path / "s.zarr", compressor=name, zarr_format=zarr_format)
+    array = zarr.open_array(tmp_path / "s.zarr" / "temp")
+    assert array.metadata.zarr_format == zarr_format
+    compressors = array.compressors
+    if zarr_format == 3:  # a crc32c checksum last, by default
+        assert type(compressors[-1]).__name__ == "Crc32cCodec"
+        compressors = compressors[:-1]
+    if name == "none":
+        assert compressors == ()
+    else:
+        assert len(compressors) == 1
+        assert name.replace("gzip", "gzip").lower()[:3] in type(
+            compressors[0]
+        ).__name__.lower() or (name == "blosc" and "blosc" in type(compressors[0]).__name__.lower())
+    out = xzarrio.open_zarr(tmp_path / "s.zarr")
+    assert_same_data(out, small)
+    assert report.zarr_format == zarr_format
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
+@pytest.mark.parametrize(
+    "codec",
+    [
+        ZstdCodec(level=1),
+        GzipCodec(level=2),
+        BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
+        numcodecs.Zstd(level=4),
+        numcodecs.GZip(level=6),
+        numcodecs.LZ4(),
+        numcodecs.Blosc("lz4", 2),
+    ],
+    ids=lambda c: type(c).__module__.split(".")[0] + "-" + type(c).__name__,
+)
+def test_codec_objects_of_both_families_in_both_formats(
+    tmp_path: Path,
+    small: xr.Dataset,
+    codec: numcodecs.abc.Codec | BytesBytesCodec,
+    zarr_format: int,
+) -> None:
+    small.zio.to_zarr(tmp_path / "s.zarr", compressor=codec, zarr_format=zarr_format)
+    assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
+
+
+def test_default_compressor_follows_set_options(tmp_path: Path, small: xr.Dataset) -> None:
+    with xzarrio.set_options(compressor="gzip"):
+        small.zio.to_zarr(tmp_path / "s.zarr")
+    assert isinstance(zarr.open_array(tmp_path / "s.zarr" / "temp").compressors[0], GzipCodec)
