@@ -191,16 +191,6 @@ def test_missing_group_is_file_not_found(tmp_path: Path) -> None:
         xzarrio.open_zarr(tmp_path / "s.zarr", group="g")
 
 
-def test_auto_chunks_agree_along_shared_dims(tmp_path: Path) -> None:
-    ds = xr.Dataset(
-        {"a": (("t", "x"), np.ones((400, 100), "f8")), "b": (("t", "x"), np.ones((400, 100), "i1"))}
-    )
-    with xzarrio.set_options(chunk_target_bytes=10_000):
-        ds.zio.to_zarr(tmp_path / "s.zarr", chunks="auto")
-    reopened = xzarrio.open_zarr(tmp_path / "s.zarr")
-    assert reopened.chunks["t"][0] == 12  # the f8 variable's 12 rows of 800 bytes bind both
-
-
 def test_append_keeps_new_global_coordinates_as_coordinates(tmp_path: Path) -> None:
     path = tmp_path / "s.zarr"
     xr.Dataset({"a": ("t", [1])}, coords={"c": ("x", [0])}).zio.to_zarr(path)
