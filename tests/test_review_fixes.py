@@ -6,7 +6,6 @@ import warnings
 from pathlib import Path
 
 import dask.array as da
-import numcodecs
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,28 +113,6 @@ def test_encoding_for_an_existing_variable_in_an_append_is_refused(tmp_path: Pat
     ):
         series(3, 4).zio.to_zarr(path, append_dim="t", encoding={"v": {"dtype": "f4"}})
     assert snapshot(tmp_path) == before
-
-
-def test_user_encoding_packs_and_compresses(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    ds = series(100) / 10
-    ds.zio.to_zarr(
-        path,
-        zarr_format=2,
-        encoding={
-            "v": {
-                "dtype": "int16",
-                "scale_factor": 0.1,
-                "_FillValue": -32768,
-                "compressor": numcodecs.Zlib(1),
-                "chunks": (30,),
-            }
-        },
-    )
-    array = zarr.open_array(path / "v")
-    assert array.dtype == np.int16 and array.chunks == (30,)
-    assert isinstance(array.compressors[0], numcodecs.Zlib)
-    np.testing.assert_allclose(xzarrio.open_zarr(path).v.values, ds.v.values, atol=0.05)
 
 
 def test_failed_append_leaves_provenance_and_attributes_alone(tmp_path: Path) -> None:

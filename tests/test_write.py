@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,42 +20,6 @@ from dask.delayed import Delayed
 import xzarrio
 
 from .conftest import assert_same_data, disk_bytes, snapshot, staging_left
-
-# ---------------------------------------------------------------- chunks
-
-
-def test_misaligned_dask_chunks_are_written_correctly(tmp_path: Path) -> None:
-    data = np.arange(1000 * 7, dtype="f8").reshape(1000, 7)
-    ds = xr.Dataset({"v": (("t", "x"), data)}).chunk({"t": 150})
-    report = ds.zio.to_zarr(tmp_path / "s.zarr", chunks={"t": 200})
-    out = xzarrio.open_zarr(tmp_path / "s.zarr")
-    assert zarr.open_array(tmp_path / "s.zarr" / "v").chunks == (200, 7)
-    assert out.v.chunks == ((200,) * 5, (7,))
-    assert_same_data(out, ds.load())
-    assert report.variables == ("v",)
-
-
-def test_write_never_lets_two_tasks_write_one_chunk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Count the writers per stored chunk while dask writes 150-row chunks into 200-row ones."""
-    writes: dict[tuple[str, int], int] = {}
-    lock = threading.Lock()
-    original = zarr.Array.__setitem__
-
-    def counting_setitem(self: zarr.Array, selection: Any, value: Any) -> None:
-        rows = selection[0] if isinstance(selection, tuple) else selection
-        for chunk in range(rows.start // 200, -(-rows.stop // 200)):
-            with lock:
-                writes[(self.path, chunk)] = writes.get((self.path, chunk), 0) + 1
-        original(self, selection, value)
-
-    ds = xr.Dataset({"v": (("t", "x"), da.ones((1000, 3), chunks=(150, 3)))})
-    monkeypatch.setattr(zarr.Array, "__setitem__", counting_setitem)
-    ds.zio.to_zarr(tmp_path / "s.zarr", chunks={"t": 200}, num_workers=2)
-    monkeypatch.undo()
-    assert writes and set(writes.values()) == {1}, writes
-
 
 # ---------------------------------------------------------------- modes and provenance
 
@@ -559,18 +522,6 @@ def test_dataarray_whose_source_store_is_gone_still_writes(
     shutil.rmtree(tmp_path / "a.zarr")
     report = temp.zio.to_zarr(tmp_path / "b.zarr", history="rescued")
     assert len(report.provenance.history) == 1
-
-
-def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None:
-    """One task per stored chunk, each holding a view of the caller's array: no second copy."""
-    from xzarrio.writing import plan
-
-    values = np.arange(600.0).reshape(60, 10)
-    p = plan(xr.Dataset({"v": (("y", "x"), values)}), tmp_path / "s.zarr", chunks={"y": 20})
-    blocks = list(dict(p.ds["v"].data.__dask_graph__()).values())
-    assert len(blocks) == 3
-    assert all(isinstance(b, np.ndarray) and np.shares_memory(b, values) for b in blocks)
-    assert list(tmp_path.iterdir()) == []  # planning writes nothing
 
 
 # --------------------------------------------------------------------------- index coordinates
