@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+import psutil
 import pytest
 import xarray as xr
 
@@ -28,6 +33,47 @@ def classic(x):  # type: ignore[no-untyped-def]
     return x**2 + x**3
 
 
+T = TypeVar("T")
+
+#: psutil reads CPU time in ticks of 1/100 s, user and system time each rounded down: a
+#: difference of two readings is within two ticks of the exact one (one more for margin)
+TICKS = 0.03
+
+#: a known workload: each task uses this much of its own thread's CPU, then sleeps this long
+BURN, SLEEP = 0.05, 0.05
+
+
+def measured_around(call: Callable[[], T]) -> tuple[T, float, float]:
+    """What *call* returns, and the CPU seconds (all of this process's threads) and the
+    wall seconds it took, measured here rather than by the profile."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = call()
+    return result, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def burn_then_sleep(block: np.ndarray) -> np.ndarray:
+    """Use ``BURN`` s of this thread's CPU, however busy the machine, then sleep ``SLEEP`` s."""
+    end = time.thread_time() + BURN
+    while time.thread_time() < end:
+        pass
+    time.sleep(SLEEP)
+    return block
+
+
+@contextmanager
+def two_threads(where: str) -> Iterator[dict[str, Any]]:
+    """The keywords that profile on two threads: local ones, or a Client's."""
+    if where == "threads":
+        yield {"scheduler": "threads", "num_workers": 2}
+        return
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            yield {"scheduler": client}
+
+
 @pytest.mark.parametrize("how", REDUCTIONS)
 def test_every_named_reduction_equals_xarrays_own(lazy: xr.Dataset, how: str) -> None:
     result, report = lazy.wvel.zio.reduce(how, dim="y", transform=classic, num_workers=2)
@@ -44,7 +90,10 @@ def test_callable_reduction_and_all_dims(lazy: xr.Dataset) -> None:
 
 
 def test_report_fields_agree_with_each_other(lazy: xr.Dataset) -> None:
-    _, report = lazy.wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=2)
+    rss = psutil.Process().memory_info().rss
+    (_, report), cpu, wall = measured_around(
+        lambda: lazy.wvel.zio.reduce("mean", dim="y", transform=classic, num_workers=2)
+    )
     profiler, resources, cache = report.profilers
     assert report.n_tasks == len(profiler.results)
     assert report.n_tasks == sum(kind.count for kind in report.tasks_by_function.values())
@@ -54,18 +103,44 @@ def test_report_fields_agree_with_each_other(lazy: xr.Dataset) -> None:
     assert report.task_seconds == pytest.approx(
         sum(k.seconds for k in report.tasks_by_function.values())
     )
-    assert 0 < report.parallel_efficiency <= 1
     capacity = report.wall_seconds * report.n_threads
-    assert report.thread_busy_fraction == pytest.approx(min(1, report.task_seconds / capacity))
-    assert report.parallel_efficiency == pytest.approx(min(1, report.cpu_seconds / capacity))
-    assert report.cpu_seconds == pytest.approx(resources.cpu_seconds - resources.own_cpu_seconds)
-    assert 0 <= report.memory_increase_bytes <= report.peak_memory_bytes
+    # no more CPU than the process took around the call, in no more wall time
+    assert 0 < report.wall_seconds <= wall
+    assert 0 < report.parallel_efficiency * capacity <= cpu + TICKS
+    assert 0 < report.cpu_seconds <= cpu + TICKS
+    assert report.mean_cpu_percent * report.wall_seconds <= 100 * (cpu + TICKS)
+    # the tasks overlap no more than the threads, within the wall time seen here
+    assert report.task_seconds <= capacity
+    assert report.thread_busy_fraction >= report.task_seconds / (report.n_threads * wall)
+    # the increase counts from what the process held when the compute began
+    assert report.peak_memory_bytes - report.memory_increase_bytes == pytest.approx(rss, rel=0.1)
     one_chunk = 100 * 500 * 8
     assert report.peak_memory_bytes > one_chunk
-    assert report.mean_cpu_percent >= 0
     assert 1 <= report.n_threads <= 2
     assert len(resources.results) >= 2  # sampled at the start and at the end at least
     assert cache.results
+
+
+@pytest.mark.parametrize("where", ["threads", "client"])
+def test_a_known_workload_bounds_the_figures(where: str) -> None:
+    """Eight tasks on two threads, each using ``BURN`` s of its thread's CPU and then
+    sleeping ``SLEEP`` s. Another process can stretch the wall time and the task time but
+    not lower the CPU the tasks used: every figure is bounded by that work and by the CPU
+    and the wall time measured around the call."""
+    work = xr.DataArray(np.zeros((8, 4)), dims=("t", "x")).chunk({"t": 1})
+    with two_threads(where) as kwargs:
+        (_, report), cpu, wall = measured_around(
+            lambda: work.zio.profile(
+                lambda da: xr.apply_ufunc(burn_then_sleep, da, dask="parallelized"), **kwargs
+            )
+        )
+    used = 8 * BURN - TICKS  # the tasks' CPU, less what reading it in ticks can lose
+    assert report.n_threads == 2 and report.wall_seconds <= wall
+    assert report.task_seconds >= 8 * (BURN + SLEEP)
+    assert report.thread_busy_fraction >= 8 * (BURN + SLEEP) / (2 * wall)
+    assert used <= report.cpu_seconds <= cpu + TICKS
+    assert report.parallel_efficiency >= used / (2 * wall)
+    assert report.mean_cpu_percent >= 100 * used / wall
 
 
 def test_synchronous_scheduler_uses_one_thread(lazy: xr.Dataset) -> None:
@@ -206,8 +281,8 @@ def test_a_profile_on_a_client_fills_the_same_fields(lazy: xr.Dataset, tmp_path:
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
         with distributed.Client(cluster, set_as_default=False) as client:
-            result, report = lazy.wvel.zio.reduce(
-                "mean", dim="y", transform=classic, scheduler=client
+            (result, report), cpu, wall = measured_around(
+                lambda: lazy.wvel.zio.reduce("mean", dim="y", transform=classic, scheduler=client)
             )
             page = report.save_html(tmp_path / "cluster.html").read_text()
     assert "Dask Performance Report" in page
@@ -218,7 +293,11 @@ def test_a_profile_on_a_client_fills_the_same_fields(lazy: xr.Dataset, tmp_path:
     assert report.n_tasks == sum(k.count for k in report.tasks_by_function.values()) > 6
     assert "mean_chunk" in report.tasks_by_function
     assert report.task_seconds > 0 and report.cpu_seconds > 0
-    assert 0 < report.parallel_efficiency <= 1 and 0 < report.thread_busy_fraction <= 1
+    # the workers are threads of this process: their CPU is part of what it took
+    capacity = report.wall_seconds * report.n_threads
+    assert 0 < report.parallel_efficiency * capacity <= cpu + TICKS
+    assert report.wall_seconds <= wall and report.task_seconds <= capacity
+    assert report.thread_busy_fraction >= report.task_seconds / (report.n_threads * wall)
     assert report.peak_memory_bytes > 0 and report.memory_increase_bytes >= 0
     picture = report.save_figure(tmp_path / "cluster.svg").read_text()
     assert "mean_chunk" in picture
