@@ -14,7 +14,6 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-import zarr
 
 import xzarrio
 from xzarrio import journal
@@ -59,20 +58,6 @@ def test_sharded_append_failure_restores_the_edge_shard(tmp_path: Path) -> None:
         failing(10, 5).zio.to_zarr(path, append_dim="t")
     assert snapshot(tmp_path) == before
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(10.0))
-
-
-def test_new_variable_named_like_a_subgroup_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    series(np.arange(4.0)).zio.to_zarr(path)
-    zarr.open_group(path, mode="r+").create_group("grp").create_array(
-        "precious", shape=(2,), dtype="f8"
-    )
-    before = snapshot(tmp_path)
-    with pytest.raises(
-        ValueError, match="'grp' is a group in the store; a variable cannot take its name"
-    ):
-        xr.Dataset({"grp": ("x", [1.0])}).zio.to_zarr(path, mode="a")
-    assert snapshot(tmp_path) == before
 
 
 def test_a_reused_pid_is_not_taken_for_a_live_writer(tmp_path: Path) -> None:
@@ -146,20 +131,6 @@ def test_sweep_leaves_other_machines_staging_alone(tmp_path: Path) -> None:
     series(np.ones(4)).zio.to_zarr(path, mode="w")  # a write sweeps this host's staging only
     xzarrio.repair(path)
     assert theirs.exists()
-
-
-def test_region_auto_is_resolved_and_checked(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    series(np.arange(20.0), t=np.arange(100, 120)).zio.to_zarr(path, chunks={"t": 5})
-    patch = series(np.zeros(5), t=np.arange(105, 110))
-    patch.zio.to_zarr(path, region="auto")
-    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values[4:11], [4, 0, 0, 0, 0, 0, 10])
-    with pytest.raises(ValueError, match="covers stored chunks of 'v' only in part"):
-        series(np.zeros(3), t=np.arange(106, 109)).zio.to_zarr(
-            path, region="auto", safe_chunks=True
-        )
-    with pytest.raises(KeyError, match=r"the data's 't' values \[200, 201, 202, 203, 204\] are"):
-        series(np.zeros(5), t=np.arange(200, 205)).zio.to_zarr(path, region="auto")
 
 
 def test_mean_cpu_is_cpu_time_over_wall_time() -> None:

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 import zarr
 
 import xzarrio
-
-from .conftest import snapshot
 
 
 def series(n: int, start: int = 0, **extra: np.ndarray) -> xr.Dataset:
@@ -24,95 +21,6 @@ def series(n: int, start: int = 0, **extra: np.ndarray) -> xr.Dataset:
             **{k: ("t", v) for k, v in extra.items()},
         }
     )
-
-
-@pytest.mark.parametrize(
-    ("store", "append", "message"),
-    [
-        pytest.param(
-            series(4),
-            series(3, 4, w=np.ones(3)),
-            r"variable 'w' is not in the store",
-            id="new-variable-along-append-dim",
-        ),
-        pytest.param(
-            series(4, u=np.ones(4)),
-            series(3, 4),
-            r"\['u'\] .* along 't' but .* missing",
-            id="store-variable-left-out",
-        ),
-        pytest.param(
-            series(4).assign_coords(t=np.arange(4)),
-            series(3, 4),
-            r"\['t'\] .* along 't' but .* missing",
-            id="coordinate-left-out",
-        ),
-    ],
-)
-def test_append_that_would_leave_the_store_unreadable_is_refused(
-    tmp_path: Path, store: xr.Dataset, append: xr.Dataset, message: str
-) -> None:
-    path = tmp_path / "s.zarr"
-    store.zio.to_zarr(path)
-    before = snapshot(tmp_path)
-    with pytest.raises(ValueError, match=message) as info:
-        append.zio.to_zarr(path, append_dim="t")
-    assert isinstance(info.value, xzarrio.errors.AppendMismatchError)
-    assert snapshot(tmp_path) == before
-    xzarrio.open_zarr(path).load()
-
-
-def test_append_datetimes_of_another_resolution(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    days = pd.date_range("2000-01-01", periods=12).values.astype("datetime64[us]")
-    ds = xr.Dataset({"v": ("time", np.ones(12))}, coords={"time": days})
-    ds.isel(time=slice(0, 7)).zio.to_zarr(path)
-    ds.isel(time=slice(7, None)).zio.to_zarr(path, append_dim="time")
-    np.testing.assert_array_equal(
-        xzarrio.open_zarr(path).time.values, days.astype("datetime64[ns]")
-    )
-
-
-ENCODING_REFUSALS = [
-    pytest.param(
-        {"v": {"dtype": "int16", "scale_fator": 0.1}},
-        r"unknown encoding key 'scale_fator' for variable 'v'",
-        id="typo-key",
-    ),
-    pytest.param({"v": {"bogus": 1}}, r"unknown encoding key 'bogus'", id="unknown-key"),
-    pytest.param(
-        {"v": {"chunks": (0,)}},
-        r"encoding\['chunks'\] for variable 'v' must be 1 integers >= 1 \(-1 is not taken here\), "
-        r"got \(0,\)",
-        id="zero-chunk",
-    ),
-    pytest.param(
-        {"v": {"chunks": (2, 2)}},
-        r"must be 1 integers >= 1 \(-1 is not taken here\), got \(2, 2\)",
-        id="chunks-wrong-ndim",
-    ),
-    pytest.param({"v": "zstd"}, r"encoding for variable 'v' must be a dict", id="not-a-dict"),
-]
-
-
-@pytest.mark.parametrize(("encoding", "message"), ENCODING_REFUSALS)
-def test_bad_encoding_is_refused_before_writing(
-    tmp_path: Path, encoding: dict, message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        series(6).zio.to_zarr(tmp_path / "a" / "b" / "s.zarr", encoding=encoding)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_encoding_for_an_existing_variable_in_an_append_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    series(4).zio.to_zarr(path)
-    before = snapshot(tmp_path)
-    with pytest.raises(
-        ValueError, match=r"variable 'v' already exists in the store; its encoding cannot change"
-    ):
-        series(3, 4).zio.to_zarr(path, append_dim="t", encoding={"v": {"dtype": "f4"}})
-    assert snapshot(tmp_path) == before
 
 
 def test_failed_append_leaves_provenance_and_attributes_alone(tmp_path: Path) -> None:
