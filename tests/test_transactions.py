@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ import zarr
 import xzarrio
 from xzarrio import journal
 
-from .conftest import S3Bucket, local_client, snapshot
+from .conftest import local_client, snapshot
 from .faults import CHUNK, base, failing, write
 
 if TYPE_CHECKING:
@@ -128,38 +127,6 @@ def test_a_worker_that_left_during_a_write_is_named() -> None:
         gone = sorted(client.scheduler_info()["workers"])[0]
         client.retire_workers([gone], close_workers=True)
         assert workers_left(client, started) == [gone]
-
-
-# ---------------------------------------------------------------------- read-only stores
-
-
-def test_read_only_store_object_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    base().zio.to_zarr(path, chunks={"t": CHUNK})
-    before = snapshot(tmp_path)
-    store = zarr.storage.LocalStore(path, read_only=True)
-    for mode in ("w", "append", "region"):
-        with pytest.raises(xzarrio.errors.StoreNotWritableError, match="read-only"):
-            write(mode, base(), store)
-    assert snapshot(tmp_path) == before
-
-
-def test_read_only_mount_is_refused_before_anything_is_written(tmpfs: Path) -> None:
-    path = tmpfs / "s.zarr"
-    base().zio.to_zarr(path, chunks={"t": CHUNK})
-    remount = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True)
-    if remount.returncode != 0:
-        pytest.skip(f"cannot remount read-only here: {remount.stderr.decode().strip()}")
-    try:
-        before = snapshot(tmpfs)
-        for mode in ("append", "region"):
-            with pytest.raises(PermissionError, match="read-only"):
-                write(mode, base(), path)
-        with pytest.raises(PermissionError, match="does not take new entries"):
-            write("w", base(), path)
-        assert snapshot(tmpfs) == before
-    finally:
-        subprocess.run(["mount", "-o", "remount,rw", str(tmpfs)], check=False)
 
 
 # ---------------------------------------------------------------------- reading changes nothing
@@ -285,22 +252,3 @@ def test_the_default_client_writes_dask_data_and_threads_write_memory(tmp_path: 
     for name in ("dask", "memory", "threads"):
         out = xzarrio.open_zarr(tmp_path / f"{name}.zarr")
         np.testing.assert_array_equal(out.v.values, base().v.values)
-
-
-# ---------------------------------------------------------------------- object stores
-
-
-def test_object_store_refusals_are_xzarrio_errors(s3_bucket: S3Bucket) -> None:
-    url, options = f"{s3_bucket.url}/s.zarr", s3_bucket.storage_options
-    base().zio.to_zarr(url, storage_options=options)
-    before = s3_bucket.snapshot()
-    with pytest.raises(FileExistsError, match="a store already exists") as info:
-        base().zio.to_zarr(url, storage_options=options)
-    assert isinstance(info.value, xzarrio.errors.StoreExistsError)
-    assert isinstance(info.value, ValueError)  # as xarray's ContainsGroupError is
-    with pytest.raises(FileNotFoundError):
-        base().zio.to_zarr(
-            f"{s3_bucket.url}/none.zarr", region={"t": slice(0, 400)}, storage_options=options
-        )
-    assert xzarrio.repair(url, storage_options=options) == []
-    assert s3_bucket.snapshot() == before

@@ -21,16 +21,6 @@ from .conftest import assert_same_data, disk_bytes, snapshot, staging_left
 # ---------------------------------------------------------------- modes and provenance
 
 
-def test_mode_w_minus_refuses_existing_store(tmp_path: Path, small: xr.Dataset) -> None:
-    small.zio.to_zarr(tmp_path / "s.zarr")
-    before = snapshot(tmp_path)
-    with pytest.raises(
-        FileExistsError, match=r"a store already exists at .*s\.zarr'; use mode='w'"
-    ):
-        small.zio.to_zarr(tmp_path / "s.zarr")
-    assert snapshot(tmp_path) == before
-
-
 def test_mode_w_replaces_and_starts_a_new_creation_date(tmp_path: Path, small: xr.Dataset) -> None:
     first = small.zio.to_zarr(tmp_path / "s.zarr")
     second = (small * 2).zio.to_zarr(tmp_path / "s.zarr", mode="w", history="doubled")
@@ -170,32 +160,6 @@ def test_failing_new_store_leaves_nothing(tmp_path: Path, small: xr.Dataset) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-# ---------------------------------------------------------------- refusals
-
-
-def test_refuses_to_replace_a_file_or_a_non_zarr_directory(
-    tmp_path: Path, small: xr.Dataset
-) -> None:
-    (tmp_path / "file").write_text("x")
-    (tmp_path / "folder").mkdir()
-    (tmp_path / "folder" / "notes.txt").write_text("precious")
-    before = snapshot(tmp_path)
-    with pytest.raises(ValueError, match=r"is a file, not a zarr store; refusing to write over it"):
-        small.zio.to_zarr(tmp_path / "file", mode="w")
-    with pytest.raises(
-        ValueError, match=r"is a directory that holds no zarr store; refusing to replace it"
-    ):
-        small.zio.to_zarr(tmp_path / "folder", mode="w")
-    assert snapshot(tmp_path) == before
-
-
-def test_region_write_to_missing_store_is_file_not_found(tmp_path: Path, small: xr.Dataset) -> None:
-    # an append there makes the store, as in xarray (tests/test_dropin.py)
-    with pytest.raises(FileNotFoundError, match=r"no zarr store at .*missing\.zarr"):
-        small.zio.to_zarr(tmp_path / "missing.zarr", region={"time": slice(0, 2)})
-    assert list(tmp_path.iterdir()) == []
-
-
 # ---------------------------------------------------------------- execution
 
 
@@ -252,16 +216,6 @@ def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> Non
     assert set(report.variables) == set(small.variables)
     text = repr(report)
     assert "kiB" in text and "ratio" in text and "throughput" in text
-
-
-@pytest.mark.parametrize("mode", ["w-", "w"])
-def test_write_into_an_existing_empty_directory(
-    tmp_path: Path, small: xr.Dataset, mode: str
-) -> None:
-    (tmp_path / "s.zarr").mkdir()
-    small.zio.to_zarr(tmp_path / "s.zarr", mode=mode)
-    assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
-    assert staging_left(tmp_path) == []
 
 
 def test_store_appearing_during_a_w_minus_write_is_refused(

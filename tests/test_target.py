@@ -1,0 +1,109 @@
+"""The target, looked at before anything is written: what is there, and whether it takes writes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import xarray as xr
+import zarr
+
+import xzarrio
+
+from .conftest import S3Bucket, assert_same_data, snapshot, staging_left
+from .faults import CHUNK, base, write
+
+
+def test_mode_w_minus_refuses_existing_store(tmp_path: Path, small: xr.Dataset) -> None:
+    small.zio.to_zarr(tmp_path / "s.zarr")
+    before = snapshot(tmp_path)
+    with pytest.raises(
+        FileExistsError, match=r"a store already exists at .*s\.zarr'; use mode='w'"
+    ):
+        small.zio.to_zarr(tmp_path / "s.zarr")
+    assert snapshot(tmp_path) == before
+
+
+def test_refuses_to_replace_a_file_or_a_non_zarr_directory(
+    tmp_path: Path, small: xr.Dataset
+) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "notes.txt").write_text("precious")
+    before = snapshot(tmp_path)
+    with pytest.raises(ValueError, match=r"is a file, not a zarr store; refusing to write over it"):
+        small.zio.to_zarr(tmp_path / "file", mode="w")
+    with pytest.raises(
+        ValueError, match=r"is a directory that holds no zarr store; refusing to replace it"
+    ):
+        small.zio.to_zarr(tmp_path / "folder", mode="w")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("mode", ["w-", "w"])
+def test_write_into_an_existing_empty_directory(
+    tmp_path: Path, small: xr.Dataset, mode: str
+) -> None:
+    (tmp_path / "s.zarr").mkdir()
+    small.zio.to_zarr(tmp_path / "s.zarr", mode=mode)
+    assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
+    assert staging_left(tmp_path) == []
+
+
+def test_region_write_to_missing_store_is_file_not_found(tmp_path: Path, small: xr.Dataset) -> None:
+    # an append there makes the store, as in xarray (tests/test_dropin.py)
+    with pytest.raises(FileNotFoundError, match=r"no zarr store at .*missing\.zarr"):
+        small.zio.to_zarr(tmp_path / "missing.zarr", region={"time": slice(0, 2)})
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- read-only stores
+
+
+def test_read_only_store_object_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    base().zio.to_zarr(path, chunks={"t": CHUNK})
+    before = snapshot(tmp_path)
+    store = zarr.storage.LocalStore(path, read_only=True)
+    for mode in ("w", "append", "region"):
+        with pytest.raises(xzarrio.errors.StoreNotWritableError, match="read-only"):
+            write(mode, base(), store)
+    assert snapshot(tmp_path) == before
+
+
+def test_read_only_mount_is_refused_before_anything_is_written(tmpfs: Path) -> None:
+    path = tmpfs / "s.zarr"
+    base().zio.to_zarr(path, chunks={"t": CHUNK})
+    remount = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True)
+    if remount.returncode != 0:
+        pytest.skip(f"cannot remount read-only here: {remount.stderr.decode().strip()}")
+    try:
+        before = snapshot(tmpfs)
+        for mode in ("append", "region"):
+            with pytest.raises(PermissionError, match="read-only"):
+                write(mode, base(), path)
+        with pytest.raises(PermissionError, match="does not take new entries"):
+            write("w", base(), path)
+        assert snapshot(tmpfs) == before
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(tmpfs)], check=False)
+
+
+# ---------------------------------------------------------------- object stores
+
+
+def test_object_store_refusals_are_xzarrio_errors(s3_bucket: S3Bucket) -> None:
+    url, options = f"{s3_bucket.url}/s.zarr", s3_bucket.storage_options
+    base().zio.to_zarr(url, storage_options=options)
+    before = s3_bucket.snapshot()
+    with pytest.raises(FileExistsError, match="a store already exists") as info:
+        base().zio.to_zarr(url, storage_options=options)
+    assert isinstance(info.value, xzarrio.errors.StoreExistsError)
+    assert isinstance(info.value, ValueError)  # as xarray's ContainsGroupError is
+    with pytest.raises(FileNotFoundError):
+        base().zio.to_zarr(
+            f"{s3_bucket.url}/none.zarr", region={"t": slice(0, 400)}, storage_options=options
+        )
+    assert xzarrio.repair(url, storage_options=options) == []
+    assert s3_bucket.snapshot() == before
