@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +16,6 @@ import xarray as xr
 
 import xzarrio
 from xzarrio import journal
-from xzarrio.atomic import STAGING_MARK
 from xzarrio.liveness import process_started
 from xzarrio.stores import locate
 
@@ -93,44 +91,6 @@ def test_a_half_removed_journal_is_swept_not_played(tmp_path: Path) -> None:
     assert snapshot(tmp_path) == before
     assert xzarrio.repair(path) == []  # nothing to play back; the leftover is swept
     assert not journal.journal_dir(path).exists()
-
-
-def staging_name(path: Path, host: str, pid: int, suffix: str = "") -> Path:
-    return path.with_name(f".{path.name}{STAGING_MARK}{host}-{pid}-0-0123456789ab{suffix}")
-
-
-def dead_pid() -> int:
-    proc = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    return int(proc.stdout)
-
-
-def test_sweep_restores_an_old_store_left_between_two_renames(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    series(np.arange(4.0)).zio.to_zarr(path)
-    host = socket.gethostname().replace("-", "_")
-    pid = dead_pid()
-    aside = staging_name(path, host, pid, "-old")
-    os.rename(path, aside)  # the kill came after the first rename of a fallback swap
-    series(np.zeros(4)).zio.to_zarr(staging_name(path, host, pid), mode="w")  # the complete new one
-    np.testing.assert_array_equal(xzarrio.open_zarr(aside).v.values, np.arange(4.0))
-    with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):
-        xzarrio.open_zarr(path)  # opening never repairs: it says how
-    xzarrio.repair(path)  # puts the old one back
-    reopened = xzarrio.open_zarr(path)
-    np.testing.assert_array_equal(reopened.v.values, np.arange(4.0))
-    assert not [p for p in tmp_path.iterdir() if STAGING_MARK in p.name]
-
-
-def test_sweep_leaves_other_machines_staging_alone(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    series(np.arange(4.0)).zio.to_zarr(path)
-    theirs = staging_name(path, "another_host", dead_pid())
-    theirs.mkdir()
-    series(np.ones(4)).zio.to_zarr(path, mode="w")  # a write sweeps this host's staging only
-    xzarrio.repair(path)
-    assert theirs.exists()
 
 
 def test_mean_cpu_is_cpu_time_over_wall_time() -> None:

@@ -55,16 +55,6 @@ def test_report_of_a_store_object_reopens_it() -> None:
     np.testing.assert_array_equal(report.open().v.values, np.arange(5.0))
 
 
-def test_failed_new_store_removes_the_folders_it_made(tmp_path: Path) -> None:
-    def boom(block: np.ndarray) -> np.ndarray:
-        raise RuntimeError("x")
-
-    bad = xr.Dataset({"v": ("t", da.map_blocks(boom, da.zeros(3, chunks=3), dtype="f8"))})
-    with pytest.raises(RuntimeError):
-        bad.zio.to_zarr(tmp_path / "a" / "b" / "s.zarr")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_options_accept_what_to_zarr_accepts() -> None:
     with xzarrio.set_options(compressor="ZSTD", num_workers=np.int64(2)):
         assert xzarrio.get_option("num_workers") == 2

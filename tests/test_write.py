@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
-from typing import Any
 
-import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
@@ -16,7 +13,7 @@ from dask.delayed import Delayed
 
 import xzarrio
 
-from .conftest import assert_same_data, disk_bytes, snapshot, staging_left
+from .conftest import assert_same_data, disk_bytes, staging_left
 
 # ---------------------------------------------------------------- modes and provenance
 
@@ -120,46 +117,6 @@ def test_dataarray_write_and_history_from_its_store(tmp_path: Path, small: xr.Da
     assert "just temp" in texts[0] and "original" in texts[1]
 
 
-# ---------------------------------------------------------------- atomicity
-
-
-class Boom(RuntimeError):
-    pass
-
-
-def _failing(ds: xr.Dataset, exc: BaseException) -> xr.Dataset:
-    def explode(block: np.ndarray) -> np.ndarray:
-        if block.size and block.flat[0] > 10_000:
-            raise exc
-        time.sleep(0.02)  # keep other tasks in flight when one fails
-        return block
-
-    data = da.map_blocks(explode, da.arange(20_000.0, chunks=1000), dtype="f8")
-    return xr.Dataset({"v": ("x", data)})
-
-
-@pytest.mark.parametrize(
-    "exc", [Boom("a task failed"), KeyboardInterrupt()], ids=["exception", "keyboard-interrupt"]
-)
-def test_failing_task_during_mode_w_leaves_old_store_identical(
-    tmp_path: Path, small: xr.Dataset, exc: BaseException
-) -> None:
-    path = tmp_path / "s.zarr"
-    small.zio.to_zarr(path)
-    before = snapshot(tmp_path)
-    with pytest.raises(type(exc)):
-        _failing(small, exc).zio.to_zarr(path, mode="w", num_workers=2)
-    assert snapshot(tmp_path) == before
-    assert staging_left(tmp_path) == []
-    assert_same_data(xzarrio.open_zarr(path), small)
-
-
-def test_failing_new_store_leaves_nothing(tmp_path: Path, small: xr.Dataset) -> None:
-    with pytest.raises(Boom):
-        _failing(small, Boom("x")).zio.to_zarr(tmp_path / "new.zarr")
-    assert list(tmp_path.iterdir()) == []
-
-
 # ---------------------------------------------------------------- execution
 
 
@@ -216,30 +173,6 @@ def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> Non
     assert set(report.variables) == set(small.variables)
     text = repr(report)
     assert "kiB" in text and "ratio" in text and "throughput" in text
-
-
-def test_store_appearing_during_a_w_minus_write_is_refused(
-    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Another writer creates the store while ours is being written: ours must not replace it."""
-    from xzarrio.writing import execution
-
-    path = tmp_path / "s.zarr"
-    original = execution._run_locally
-
-    def compute_then_race(*args: Any) -> None:
-        original(*args)
-        monkeypatch.setattr(execution, "_run_locally", original)
-        (small * 0).zio.to_zarr(path)  # the other writer wins the race
-
-    monkeypatch.setattr(execution, "_run_locally", compute_then_race)
-    with pytest.raises(
-        FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written"
-    ) as info:
-        small.zio.to_zarr(path)
-    assert isinstance(info.value, xzarrio.errors.StoreExistsError)
-    assert float(xzarrio.open_zarr(path).temp.max()) == 0  # the other writer's store is intact
-    assert staging_left(tmp_path) == []
 
 
 def test_dataarray_whose_source_store_is_gone_still_writes(
