@@ -69,24 +69,6 @@ def test_objects_from_no_store_say_so(small: xr.Dataset) -> None:
     assert small.temp.zio.provenance.history == ()
 
 
-def test_missing_store_is_file_not_found(tmp_path: Path) -> None:
-    with pytest.raises(
-        FileNotFoundError, match=r"no zarr store at .*nowhere.zarr': the path does not exist"
-    ):
-        xzarrio.open_zarr(tmp_path / "nowhere.zarr")
-    with pytest.raises(FileNotFoundError):
-        xzarrio.info(tmp_path / "nowhere.zarr")
-
-
-def test_directory_that_is_not_zarr_is_named(tmp_path: Path) -> None:
-    (tmp_path / "plain").mkdir()
-    with pytest.raises(ValueError, match=r"'.*plain' is not a zarr store: none of \['zarr.json'"):
-        xzarrio.open_zarr(tmp_path / "plain")
-    (tmp_path / "file.zarr").write_text("x")
-    with pytest.raises(ValueError, match=r"'.*file.zarr' is not a zarr store: it is a file"):
-        xzarrio.open_zarr(tmp_path / "file.zarr")
-
-
 def test_bad_chunks_argument(stored: Path) -> None:
     with pytest.raises(ValueError, match=r"chunks='stored-ish' is not understood"):
         xzarrio.open_zarr(stored, chunks="stored-ish")

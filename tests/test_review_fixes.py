@@ -60,12 +60,6 @@ def test_options_accept_what_to_zarr_accepts() -> None:
         assert xzarrio.get_option("num_workers") == 2
 
 
-def test_missing_group_is_file_not_found(tmp_path: Path) -> None:
-    series(3).zio.to_zarr(tmp_path / "s.zarr")
-    with pytest.raises(FileNotFoundError, match=r"no group 'g' in the zarr store"):
-        xzarrio.open_zarr(tmp_path / "s.zarr", group="g")
-
-
 def test_append_keeps_new_global_coordinates_as_coordinates(tmp_path: Path) -> None:
     path = tmp_path / "s.zarr"
     xr.Dataset({"a": ("t", [1])}, coords={"c": ("x", [0])}).zio.to_zarr(path)
