@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
-import numpy as np
 import pytest
 import xarray as xr
 
 import xzarrio
 
-from .conftest import CountingScheduler, assert_same_data, disk_bytes
+from .conftest import CountingScheduler, assert_same_data
 
 
 @pytest.fixture
@@ -72,47 +71,3 @@ def test_objects_from_no_store_say_so(small: xr.Dataset) -> None:
 def test_bad_chunks_argument(stored: Path) -> None:
     with pytest.raises(ValueError, match=r"chunks='stored-ish' is not understood"):
         xzarrio.open_zarr(stored, chunks="stored-ish")
-
-
-@pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
-def test_storage_report_matches_the_store(
-    tmp_path: Path, small: xr.Dataset, zarr_format: int
-) -> None:
-    path = tmp_path / "s.zarr"
-    small.zio.to_zarr(path, chunks={"time": 5}, zarr_format=zarr_format)
-    info = xzarrio.info(path)
-    assert info.zarr_format == zarr_format
-    assert info.nbytes_stored == disk_bytes(path)
-    temp = info["temp"]
-    assert (temp.dtype, temp.shape, temp.chunks) == ("float32", (12, 30, 40), (5, 30, 40))
-    assert temp.codecs == ("zstd(3) + crc32c" if zarr_format == 3 else "zstd(3)")
-    assert temp.nbytes == small.temp.nbytes
-    assert temp.nbytes_stored == disk_bytes(path / "temp")
-    assert (temp.chunks_initialized, temp.chunks_total) == (3, 3)
-    assert temp.ratio == pytest.approx(temp.nbytes / temp.nbytes_stored)
-    assert info.nbytes == sum(small[name].nbytes for name in small.variables)
-    text = repr(info)
-    assert (
-        "temp" in text and "zstd(3)" in text and "3/3" in text and "kiB" in text and "total" in text
-    )
-    html = info._repr_html_()
-    assert html.startswith("<div>") and "<table>" in html and "<td>temp</td>" in html
-    with pytest.raises(KeyError, match="no variable 'nope'"):
-        info["nope"]
-
-
-def test_storage_report_counts_uninitialised_chunks(tmp_path: Path) -> None:
-    ds = xr.Dataset(
-        {
-            "z": (("y", "x"), np.zeros((400, 30), "f4")),
-            "missing": (("y", "x"), np.full((400, 30), np.nan, "f4")),
-        }
-    )
-    ds.zio.to_zarr(tmp_path / "s.zarr", chunks={"y": 100})
-    info = xzarrio.info(tmp_path / "s.zarr")
-    # the fill value is NaN: zero chunks are real chunks that compress to almost nothing,
-    # all-NaN chunks equal the fill value and are not written at all
-    assert (info["z"].chunks_initialized, info["z"].chunks_total) == (4, 4)
-    assert info["z"].nbytes_stored < 2_000
-    assert (info["missing"].chunks_initialized, info["missing"].chunks_total) == (0, 4)
-    assert "0/4" in repr(info)
