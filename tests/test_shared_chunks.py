@@ -25,7 +25,6 @@ import zarr
 
 import xzarrio
 import xzarrio.writing.execution
-from xzarrio.chunklocks import hold_chunks, lock_file
 from xzarrio.errors import RegionError
 from xzarrio.journal import LocalJournal
 
@@ -258,26 +257,3 @@ def test_strings_in_shared_chunks_are_kept_and_put_back(
 
 def _fail(*args: Any, **kwargs: Any) -> None:
     raise RuntimeError("stamp fails")
-
-
-def test_a_store_reached_through_a_link_shares_its_lock_file(tmp_path: Path) -> None:
-    (tmp_path / "real").mkdir()
-    (tmp_path / "link").symlink_to(tmp_path / "real")
-    assert lock_file(tmp_path / "link" / "s.zarr") == lock_file(tmp_path / "real" / "s.zarr")
-
-
-def test_stores_in_memory_over_one_dict_share_their_chunk_locks() -> None:
-    keys: dict[str, Any] = {}
-    first, second = zarr.storage.MemoryStore(keys), zarr.storage.MemoryStore(keys)
-    taken = threading.Event()
-
-    def take_it_through_the_second() -> None:
-        with hold_chunks(second, ["v/c/0"]):
-            taken.set()
-
-    with hold_chunks(first, ["v/c/0"]):
-        other = threading.Thread(target=take_it_through_the_second)
-        other.start()
-        assert not taken.wait(0.3)  # waits for the first holder
-    assert taken.wait(5)
-    other.join()
