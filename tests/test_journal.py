@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,20 +54,6 @@ def test_sharded_append_failure_restores_the_edge_shard(tmp_path: Path) -> None:
         failing(10, 5).zio.to_zarr(path, append_dim="t")
     assert snapshot(tmp_path) == before
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(10.0))
-
-
-def test_a_reused_pid_is_not_taken_for_a_live_writer(tmp_path: Path) -> None:
-    path = tmp_path / "s.zarr"
-    series(np.arange(4.0)).zio.to_zarr(path)
-    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as stranger:
-        try:
-            fake_journal(path, stranger.pid, started=12345.0)  # the writer started long ago
-            with pytest.raises(xzarrio.errors.InterruptedWriteError, match="was interrupted"):
-                xzarrio.open_zarr(path)
-            assert xzarrio.repair(path) == ["append along 't' started at 2026-01-01T00:00:00+00:00"]
-        finally:
-            stranger.kill()
-    xzarrio.open_zarr(path)
 
 
 def test_a_journal_of_this_process_that_is_not_running_is_dead(tmp_path: Path) -> None:
