@@ -1,0 +1,354 @@
+"""Fixed costs: the writes a scientist repeats thousands of times, each against xarray's own.
+
+Four writes, each timed against xarray's ``to_zarr`` of the same data in the
+same run; the figure is ours ÷ xarray's median time (above 1: slower):
+
+* ``seed``: the seed field written whole to a new store, ``Config.shape`` in
+  stored chunks of ``Config.chunk_rows`` rows: the write section's anchors
+  ``xzarrio`` and ``xarray (numpy)``, timed here as pairs (the figure the fixed
+  costs below sit on);
+* ``region``: one stored chunk overwritten in an existing store: 2000 x 7500
+  float32 in stored chunks of 250 rows (quick: 500 x 750 in chunks of 125).
+  Each writer gets its own store, made once and untimed (ours by
+  ``.zio.to_zarr``, xarray's by ``to_zarr``); each timed call writes one
+  stored chunk's rows, ``region={"y": slice(a, b)}`` (xarray: ``mode="r+"``),
+  the chunk moving on from call to call;
+* ``append``: one time step appended along ``time`` to an existing store of
+  10 steps of 1000 x 750 float32 (quick: 100 x 75), one step per stored
+  chunk, with its ``time`` coordinate;
+* ``small``: a new store of 100 x 100 float32 with ``y`` and ``x``
+  coordinates, written to a fresh path (removed after each call, untimed).
+
+xzarrio writes with its defaults: zstd level 3 (with its crc32c checksum),
+provenance attributes, consolidated metadata. xarray gets zstd level 3 on
+every variable, zarr format 3 and consolidated metadata: the same data,
+encoded the same way, without xzarrio's features, whose cost is part of the
+figure. The data are numpy arrays, so xarray's ``safe_chunks`` has nothing to
+check.
+
+Each writer's first output is read back and compared with what it should hold
+(untimed). Then the calls run as adjacent pairs, the order alternating from
+pair to pair (:func:`common.interleaved` with two contenders): at least 11
+pairs (quick: 5); after each call its output is cleaned up where it is new and
+dirty pages are written back (untimed). The medians of each, and beside the
+ratio of medians the median of the per-pair ratios; at the end both stores of
+a region or append must hold the same values.
+
+The limit beside them is the floor of each call: its chunks encoded by
+zstd-3 (numcodecs, one thread) and written to files, no zarr, no metadata:
+what any writer pays; for the seed write, the write section's "by hand" rate
+on all cores. The section calls only the public ``.zio.to_zarr``, so it also
+runs against an older xzarrio, for before/after comparisons.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr.codecs
+from bench_write import XR_NUMPY, ZIO, _time_writes, anchors, by_hand_rate, read_back
+
+from xzarrio.codecs import resolve_compressors
+
+from common import (
+    Config,
+    flush,
+    interleaved,
+    median,
+    quiet,
+    remove,
+    seed_field,
+    table,
+    timed,
+)
+
+XR = XR_NUMPY
+#: the region store: rows, columns, stored chunk rows
+REGION = (2000, 7500, 250)
+REGION_QUICK = (500, 750, 125)
+#: one appended time step: rows, columns; the store starts with STEPS of them
+STEP = (1000, 750)
+STEP_QUICK = (100, 75)
+STEPS = 10
+SMALL = (100, 100)
+
+
+def pairs(cfg: Config) -> int:
+    """How many adjacent pairs each write is timed in: odd, so one pair is the median."""
+    return 5 if cfg.quick else max(11, 2 * cfg.repeats + 1)
+
+
+def encoding(ds: xr.Dataset, chunks: dict[str, tuple[int, ...]]) -> dict[str, dict[str, Any]]:
+    """xarray's encoding for *ds*: zstd-3 on every variable, *chunks* where given."""
+    enc: dict[str, dict[str, Any]] = {}
+    for name in ds.variables:
+        enc[str(name)] = {"compressors": (zarr.codecs.ZstdCodec(level=3),)}
+        if name in chunks:
+            enc[str(name)]["chunks"] = chunks[str(name)]
+    return enc
+
+
+def xr_new(ds: xr.Dataset, path: Path, chunks: dict[str, tuple[int, ...]]) -> None:
+    ds.to_zarr(path, encoding=encoding(ds, chunks), zarr_format=3, consolidated=True)
+
+
+def floor_seconds(cfg: Config, blocks: list[np.ndarray]) -> float:
+    """Median seconds of encoding *blocks* with zstd-3 on one thread, each to its own file."""
+    (codec,) = resolve_compressors("zstd", 2)  # the numcodecs twin of zarr's ZstdCodec
+    folder = cfg.path("fixed-floor")
+
+    def write() -> None:
+        folder.mkdir()
+        for i, block in enumerate(blocks):
+            (folder / str(i)).write_bytes(codec.encode(block))
+
+    seconds = []
+    for _ in range(max(pairs(cfg), 3)):
+        seconds.append(timed(write))
+        remove(folder)
+        flush()
+    return median(seconds)
+
+
+def paired(
+    cfg: Config, runs: dict[str, Callable[[], Any]], after: Callable[[str], Any]
+) -> dict[str, Any]:
+    """Time the two *runs* as adjacent pairs, order alternating; medians and ratios."""
+    seconds = interleaved(runs, pairs(cfg), warmup=0, after=after)
+    return figures_of(seconds)
+
+
+def figures_of(seconds: dict[str, list[float]]) -> dict[str, Any]:
+    ours, theirs = seconds[ZIO], seconds[XR]
+    return {
+        "seconds": seconds,
+        "zio_median_s": median(ours),
+        "xarray_median_s": median(theirs),
+        "over_xarray": median(ours) / median(theirs),
+        "over_xarray_per_pair_median": median([o / t for o, t in zip(ours, theirs, strict=True)]),
+    }
+
+
+def _after(_name: str) -> None:
+    flush()
+
+
+def _same(name: str, got: np.ndarray, expected: np.ndarray) -> None:
+    if got.shape != expected.shape or not np.array_equal(got, expected):
+        raise SystemExit(f"{name}: the data read back differ from the data written")
+
+
+# --------------------------------------------------------------------------- the writes
+
+
+def seed(cfg: Config) -> dict[str, Any]:
+    """The seed write, with the write section's two anchors and its checks."""
+    data = seed_field(cfg.shape, cfg.seed)
+    writes = {k: v for k, v in anchors(data, cfg.chunk_shape).items() if k in (ZIO, XR)}
+    seconds, _stored = _time_writes(replace(cfg, repeats=pairs(cfg)), writes, data, "fixed-seed")
+    out = figures_of(seconds)
+    out["shape"], out["chunks"] = list(data.shape), list(cfg.chunk_shape)
+    out["floor_s"] = data.nbytes / 1e6 / by_hand_rate(cfg, data, "zstd")
+    return out
+
+
+def region(cfg: Config) -> dict[str, Any]:
+    """One stored chunk overwritten per call, in each writer's own existing store."""
+    rows, cols, chunk = REGION_QUICK if cfg.quick else REGION
+    before = seed_field((rows, cols), cfg.seed)
+    after = seed_field((rows, cols), cfg.seed + 1)
+    new = xr.Dataset({"wvel": (("y", "x"), after)})
+    starts = list(range(0, rows, chunk))
+    blocks = [new.isel(y=slice(a, a + chunk)) for a in starts]
+    paths = {ZIO: cfg.path("fixed-region-zio.zarr"), XR: cfg.path("fixed-region-xarray.zarr")}
+    old = xr.Dataset({"wvel": (("y", "x"), before)})
+    written: dict[str, set[int]] = {ZIO: set(), XR: set()}
+
+    def writer(name: str) -> Callable[[], None]:
+        calls = itertools.count()
+        path = paths[name]
+
+        def write() -> None:
+            i = next(calls) % len(starts)
+            where = {"y": slice(starts[i], starts[i] + chunk)}
+            with quiet():
+                if name == ZIO:
+                    blocks[i].zio.to_zarr(path, region=where)
+                else:
+                    blocks[i].to_zarr(path, region=where, mode="r+")
+            written[name].add(i)
+
+        return write
+
+    def expected(name: str) -> np.ndarray:
+        rows_written = np.zeros(rows, dtype=bool)
+        for i in written[name]:
+            rows_written[starts[i] : starts[i] + chunk] = True
+        return np.where(rows_written[:, None], after, before)
+
+    try:
+        with quiet():
+            old.zio.to_zarr(paths[ZIO], chunks={"y": chunk}, compressor="zstd")
+            xr_new(old, paths[XR], {"wvel": (chunk, cols)})
+        runs = {name: writer(name) for name in paths}
+        for name, run_once in runs.items():
+            run_once()
+            _same(name, read_back(paths[name]), expected(name))
+        flush()
+        out = paired(cfg, runs, _after)
+        for name in paths:
+            _same(name, read_back(paths[name]), expected(name))
+    finally:
+        for path in paths.values():
+            remove(path)
+    out["shape"], out["chunks"] = [rows, cols], [chunk, cols]
+    out["floor_s"] = floor_seconds(cfg, [np.ascontiguousarray(after[:chunk])])
+    return out
+
+
+def steps(cfg: Config, first: int, count: int) -> xr.Dataset:
+    """*count* time steps from step *first* on, one a day from 2000-01-01."""
+    rows, cols = STEP_QUICK if cfg.quick else STEP
+    values = seed_field((count * rows, cols), cfg.seed + first).reshape(count, rows, cols)
+    days = np.arange(first, first + count).astype("timedelta64[D]")
+    return xr.Dataset(
+        {"wvel": (("time", "y", "x"), values)},
+        coords={"time": np.datetime64("2000-01-01", "ns") + days},
+    )
+
+
+def append(cfg: Config) -> dict[str, Any]:
+    """One time step appended per call to each writer's own existing store."""
+    rows, cols = STEP_QUICK if cfg.quick else STEP
+    start = steps(cfg, 0, STEPS)
+    n = 1 + pairs(cfg)  # the checked append, then the timed ones
+    added = [steps(cfg, STEPS + k, 1) for k in range(n)]
+    paths = {ZIO: cfg.path("fixed-append-zio.zarr"), XR: cfg.path("fixed-append-xarray.zarr")}
+
+    def writer(name: str) -> Callable[[], None]:
+        calls = itertools.count()
+        path = paths[name]
+
+        def write() -> None:
+            step = added[next(calls)]
+            with quiet():
+                if name == ZIO:
+                    step.zio.to_zarr(path, append_dim="time")
+                else:
+                    step.to_zarr(path, append_dim="time")
+
+        return write
+
+    def check(name: str, count: int) -> None:
+        want = xr.concat([start, *added[:count]], dim="time")
+        with quiet(), xr.open_zarr(paths[name]) as got:
+            _same(name, got["wvel"].values, want["wvel"].values)
+            _same(f"{name} (time)", got["time"].values, want["time"].values)
+
+    try:
+        with quiet():
+            start.zio.to_zarr(paths[ZIO], chunks={"time": 1}, compressor="zstd")
+            xr_new(start, paths[XR], {"wvel": (1, rows, cols)})
+        runs = {name: writer(name) for name in paths}
+        for name, run_once in runs.items():
+            run_once()
+            check(name, 1)
+        flush()
+        out = paired(cfg, runs, _after)
+        for name in paths:
+            check(name, n)
+    finally:
+        for path in paths.values():
+            remove(path)
+    out["step"], out["steps_before"] = [1, rows, cols], STEPS
+    out["floor_s"] = floor_seconds(cfg, [added[0]["wvel"].values[0]])
+    return out
+
+
+def small(cfg: Config) -> dict[str, Any]:
+    """A new store of 100 x 100 float32 with its coordinates, to a fresh path per call."""
+    values = seed_field(SMALL, cfg.seed)
+    ds = xr.Dataset(
+        {"wvel": (("y", "x"), values)},
+        coords={
+            "y": np.arange(SMALL[0], dtype=np.float64),
+            "x": np.arange(SMALL[1], dtype=np.float64),
+        },
+    )
+    paths = {ZIO: cfg.path("fixed-small-zio.zarr"), XR: cfg.path("fixed-small-xarray.zarr")}
+
+    def writer(name: str) -> Callable[[], None]:
+        path = paths[name]
+
+        def write() -> None:
+            with quiet():
+                if name == ZIO:
+                    ds.zio.to_zarr(path, compressor="zstd")
+                else:
+                    xr_new(ds, path, {"wvel": SMALL})
+
+        return write
+
+    def after(name: str) -> None:
+        remove(paths[name])
+        flush()
+
+    runs = {name: writer(name) for name in paths}
+    try:
+        for name, run_once in runs.items():
+            run_once()
+            with quiet(), xr.open_zarr(paths[name]) as got:
+                for var in ("wvel", "y", "x"):
+                    _same(f"{name} ({var})", got[var].values, ds[var].values)
+            after(name)
+        out = paired(cfg, runs, after)
+    finally:
+        for path in paths.values():
+            remove(path)
+    out["shape"] = list(SMALL)
+    out["floor_s"] = floor_seconds(cfg, [values, ds["y"].values, ds["x"].values])
+    return out
+
+
+WRITES: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
+    "seed": ("seed write, new store", seed),
+    "region": ("one-chunk region write", region),
+    "append": ("one-step append", append),
+    "small": ("new small store (100 x 100)", small),
+}
+
+
+def run(cfg: Config) -> dict[str, Any]:
+    figures: dict[str, Any] = {"pairs": pairs(cfg), "cores": cfg.cores}
+    rows = []
+    for key, (label, measure) in WRITES.items():
+        got = measure(cfg)
+        figures[key] = got
+        figures[f"{key}_over_xarray"] = got["over_xarray"]
+        rows.append(
+            [label, got["zio_median_s"] * 1e3, got["xarray_median_s"] * 1e3, got["over_xarray"],
+             got["over_xarray_per_pair_median"], got["floor_s"] * 1e3,
+             got["xarray_median_s"] / got["floor_s"]]
+        )  # fmt: skip
+        print(f"  {label}: ours ÷ xarray's {got['over_xarray']:.2f}", flush=True)
+    region_rows, cols, chunk = REGION_QUICK if cfg.quick else REGION
+    step = STEP_QUICK if cfg.quick else STEP
+    sizes = (
+        f"seed {cfg.shape[0]} x {cfg.shape[1]} in chunks of {cfg.chunk_rows} rows; region "
+        f"{region_rows} x {cols} in chunks of {chunk} rows; append steps of {step[0]} x {step[1]}"
+    )
+    shown = table(
+        f"fixed costs against xarray's to_zarr ({sizes}); {pairs(cfg)} adjacent pairs, order "
+        f"alternating, medians; floor: the call's chunks encoded (zstd-3, one thread) and "
+        f"written to files, no zarr (seed: on {cfg.cores} cores)",
+        ["write", "xzarrio ms", "xarray ms", "ours ÷ xarray", "per-pair median", "floor ms",
+         "xarray ÷ floor"],
+        rows,
+    )  # fmt: skip
+    return {"figures": figures, "tables": [shown]}
