@@ -10,7 +10,8 @@ profiling's cost), ``reopen`` (against store size and number of variables),
 ``copy`` (peak memory against store size), ``rechunk`` (time steps to time
 series in bounded memory, against a copy and xarray), ``integrity`` (what
 checksums and digests cost a write; verify against a read), ``scaling`` (threads), ``s3`` (the
-transactional write to a local S3 server against xarray's own). Absolute times
+transactional write to a local S3 server against xarray's own), ``fixed`` (a seed write, a
+one-chunk region write, a one-step append and a new small store, each ÷ xarray's). Absolute times
 on a shared machine are noise: read the ratios, measured side by side in one run.
 """
 
@@ -31,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Config, environment, table
 
-SECTIONS = ("write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3")
+SECTIONS = ("write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed")
 NEEDS = {
     "write": ("h5py", "netCDF4"), "reduce": ("h5py", "distributed"),
-    "s3": ("s3fs", "moto", "boto3"),
+    "s3": ("s3fs", "moto", "boto3"), "fixed": ("h5py", "netCDF4"),
 }  # fmt: skip
 
 # name, section, where in the figures, the goal as (comparison, value)
@@ -61,6 +62,9 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
     ("write with checksums ÷ without (seed chunks)", "integrity",
      lambda f: f[f"checksums_over_none_{f['chunk_rows']}"], "<=", 1.05),
     ("verify ÷ plain read", "integrity", lambda f: f["verify_over_read"], "<=", 1.25),
+    ("one-chunk region write ÷ xarray's", "fixed", lambda f: f["region_over_xarray"], "<=", 2.0),
+    ("one-step append ÷ xarray's", "fixed", lambda f: f["append_over_xarray"], "<=", 1.5),
+    ("new small store ÷ xarray's", "fixed", lambda f: f["small_over_xarray"], "<=", 1.5),
 ]  # fmt: skip
 
 # figures reported beside the goals, without one
@@ -101,6 +105,7 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
     ("S3 new store ÷ xarray w", "s3", lambda f: f["zio_w_new_over_xarray_w"]),
     ("S3 replace ÷ xarray w", "s3", lambda f: f["zio_w_over_xarray_w"]),
     ("S3 append ÷ xarray append", "s3", lambda f: f["zio_append_over_xarray_append"]),
+    ("seed write ÷ xarray (numpy), adjacent pairs", "fixed", lambda f: f["seed_over_xarray"]),
 ]  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {"write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3"}
+SECTIONS = {"write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed"}
 
 pytestmark = pytest.mark.slow
 
