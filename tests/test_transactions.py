@@ -17,7 +17,7 @@ import zarr
 import xzarrio
 from xzarrio import journal
 
-from .conftest import local_client, snapshot
+from .conftest import snapshot
 from .faults import CHUNK, base, failing, write
 
 if TYPE_CHECKING:
@@ -116,17 +116,6 @@ def test_icechunk_on_the_processes_scheduler_is_refused(repo: icechunk.Repositor
     with pytest.raises(ValueError, match=r"distributed\.Client"):
         base().chunk({"t": CHUNK}).zio.to_zarr(session, scheduler="processes")
     assert not session.has_uncommitted_changes
-
-
-def test_a_worker_that_left_during_a_write_is_named() -> None:
-    from xzarrio.writing.guard import scheduler_time, workers_left
-
-    for client in local_client(n_workers=2, processes=False):
-        started = scheduler_time(client)
-        assert workers_left(client, started) == []
-        gone = sorted(client.scheduler_info()["workers"])[0]
-        client.retire_workers([gone], close_workers=True)
-        assert workers_left(client, started) == [gone]
 
 
 # ---------------------------------------------------------------------- reading changes nothing
