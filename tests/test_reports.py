@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 
 import xzarrio
+
+from .conftest import disk_bytes
 
 
 def test_an_appends_report_says_what_this_call_wrote(tmp_path: Path) -> None:
@@ -61,3 +64,15 @@ def test_an_append_that_leaves_variables_alone_does_not_count_them(tmp_path: Pat
     field(0, 10).zio.to_zarr(tmp_path / "s.zarr")
     report = field(10, 5).zio.to_zarr(tmp_path / "s.zarr", mode="a-", append_dim="t")
     assert report.nbytes_written == 5 * 100 * 8 + 5 * 8  # v and t only
+
+
+def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> None:
+    report = small.zio.to_zarr(tmp_path / "s.zarr")
+    assert report.nbytes_stored == disk_bytes(tmp_path / "s.zarr")
+    assert report.nbytes == small.nbytes == report.nbytes_written
+    assert report.ratio == pytest.approx(report.nbytes / report.nbytes_stored)
+    assert report.throughput == pytest.approx(report.nbytes_written / report.seconds)
+    assert report.store == str(tmp_path / "s.zarr")
+    assert set(report.variables) == set(small.variables)
+    text = repr(report)
+    assert "kiB" in text and "ratio" in text and "throughput" in text

@@ -13,7 +13,7 @@ from dask.delayed import Delayed
 
 import xzarrio
 
-from .conftest import assert_same_data, disk_bytes, staging_left
+from .conftest import assert_same_data, staging_left
 
 # ---------------------------------------------------------------- modes and provenance
 
@@ -161,18 +161,6 @@ def test_progress_bar_goes_to_stderr(
     captured = capsys.readouterr()
     assert "100%" in captured.err and "Completed" in captured.err
     assert captured.out == ""
-
-
-def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> None:
-    report = small.zio.to_zarr(tmp_path / "s.zarr")
-    assert report.nbytes_stored == disk_bytes(tmp_path / "s.zarr")
-    assert report.nbytes == small.nbytes == report.nbytes_written
-    assert report.ratio == pytest.approx(report.nbytes / report.nbytes_stored)
-    assert report.throughput == pytest.approx(report.nbytes_written / report.seconds)
-    assert report.store == str(tmp_path / "s.zarr")
-    assert set(report.variables) == set(small.variables)
-    text = repr(report)
-    assert "kiB" in text and "ratio" in text and "throughput" in text
 
 
 def test_dataarray_whose_source_store_is_gone_still_writes(
