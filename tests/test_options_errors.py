@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 
 import xzarrio
@@ -95,3 +96,8 @@ def test_public_names() -> None:
     ):
         assert hasattr(xzarrio, name), name
     assert isinstance(xzarrio.__version__, str) and xzarrio.__version__[0].isdigit()
+
+
+def test_options_accept_what_to_zarr_accepts() -> None:
+    with xzarrio.set_options(compressor="ZSTD", num_workers=np.int64(2)):
+        assert xzarrio.get_option("num_workers") == 2

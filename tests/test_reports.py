@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 import xzarrio
 
-from .conftest import disk_bytes
+from .conftest import disk_bytes, steps
 
 
 def test_an_appends_report_says_what_this_call_wrote(tmp_path: Path) -> None:
@@ -76,3 +77,9 @@ def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> Non
     assert set(report.variables) == set(small.variables)
     text = repr(report)
     assert "kiB" in text and "ratio" in text and "throughput" in text
+
+
+def test_report_of_a_store_object_reopens_it() -> None:
+    store = zarr.storage.MemoryStore()
+    report = steps(5).zio.to_zarr(store)
+    np.testing.assert_array_equal(report.open().v.values, np.arange(5.0))

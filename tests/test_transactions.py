@@ -17,7 +17,7 @@ import zarr
 import xzarrio
 from xzarrio import journal
 
-from .conftest import snapshot
+from .conftest import snapshot, steps
 from .faults import CHUNK, base, failing, write
 
 if TYPE_CHECKING:
@@ -217,6 +217,18 @@ def test_deferred_writes_journal_what_they_touch_when_they_run(tmp_path: Path) -
     assert xzarrio.open_zarr(path).sizes["t"] == 425
 
 
+def test_deferred_writes_stamp_the_time_and_trail_when_they_run(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    steps(4).zio.to_zarr(path)
+    first = steps(2, 4).zio.to_zarr(path, append_dim="t", history="first append", compute=False)
+    second = steps(2, 6).zio.to_zarr(path, append_dim="t", history="second append", compute=False)
+    first.compute()
+    second.compute()
+    texts = [e.text for e in xzarrio.open_zarr(path).zio.provenance.history]
+    assert "second append" in texts[0] and "first append" in texts[1] and len(texts) == 3
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(8.0))
+
+
 # ---------------------------------------------------------------------- schedulers
 
 
@@ -241,3 +253,20 @@ def test_the_default_client_writes_dask_data_and_threads_write_memory(tmp_path: 
     for name in ("dask", "memory", "threads"):
         out = xzarrio.open_zarr(tmp_path / f"{name}.zarr")
         np.testing.assert_array_equal(out.v.values, base().v.values)
+
+
+# ---------------------------------------------------------------------- failed appends
+
+
+def test_failed_append_leaves_provenance_and_attributes_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    steps(4).assign_attrs(title="kept").zio.to_zarr(path)
+    attrs = zarr.open_group(path).attrs.asdict()
+
+    def boom(block: np.ndarray) -> np.ndarray:
+        raise RuntimeError("disk on fire")
+
+    bad = xr.Dataset({"v": ("t", da.map_blocks(boom, da.zeros(3, chunks=3), dtype="f8"))})
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bad.zio.to_zarr(path, append_dim="t")
+    assert zarr.open_group(path).attrs.asdict() == attrs

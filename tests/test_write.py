@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,19 @@ def test_append_keeps_creation_date_and_sets_date_modified(
     assert len(prov.history) == len(first.provenance.history) + 1
     assert out.attrs["title"] == small.attrs["title"]
     assert report.nbytes == sum(zarr.open_array(path, path=n).nbytes for n in report.variables)
+
+
+def test_append_keeps_new_global_coordinates_as_coordinates(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"a": ("t", [1])}, coords={"c": ("x", [0])}).zio.to_zarr(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stale 'coordinates' attribute to complain about
+        xr.Dataset({"a": ("t", [2])}, coords={"c": ("x", [0]), "e": ("y", [5])}).zio.to_zarr(
+            path, mode="a", append_dim="t"
+        )
+    out = xzarrio.open_zarr(path)
+    assert set(out.coords) == {"c", "e"} and list(out.data_vars) == ["a"]
+    assert out.a.values.tolist() == [1, 2]
 
 
 def test_region_write_keeps_creation_date_and_sets_date_modified(
