@@ -22,14 +22,13 @@ from typing import Any
 import google_crc32c
 import numpy as np
 import zarr
+from zarr.abc.buffer import Buffer
+from zarr.buffer.cpu import Buffer as CpuBuffer
 from zarr.codecs import Crc32cCodec as ZarrCrc32cCodec
-from zarr.core.array_spec import ArraySpec
-from zarr.core.buffer import Buffer
-from zarr.core.buffer.cpu import Buffer as CpuBuffer
 from zarr.registry import fully_qualified_name, register_codec
-from zarr.storage._local import _atomic_write
 
 from ..errors import ChecksumMismatchError
+from ..seams import ArraySpec, CpuBufferJoinedWhenRead, atomic_write
 
 __all__ = [
     "ChecksummedBuffer", "Crc32cCodec", "checked", "has_checksum", "use_threaded_crc32c",
@@ -84,7 +83,7 @@ def checked(data: np.ndarray) -> np.ndarray:
 WRITTEN_IN_PARTS: ContextVar[bool] = ContextVar("xzarrio_written_in_parts", default=False)
 
 
-class ChecksummedBuffer(CpuBuffer):
+class ChecksummedBuffer(CpuBufferJoinedWhenRead):
     """A chunk's encoded bytes and their crc32c, joined only when asked for whole.
 
     Joining them is a copy of every chunk into memory the kernel must first
@@ -100,27 +99,27 @@ class ChecksummedBuffer(CpuBuffer):
         self._whole = None if checksum is not None else array_like
 
     @property
-    def _data(self) -> Any:
+    def joined(self) -> Any:
         if self._whole is None and self.parts is not None:
             payload, checksum = self.parts
             self._whole = np.concatenate([payload, np.frombuffer(checksum, dtype=np.uint8)])
         return self._whole
 
-    @_data.setter
-    def _data(self, value: Any) -> None:
+    @joined.setter
+    def joined(self, value: Any) -> None:
         self.parts, self._whole = None, value
 
     def __len__(self) -> int:
         if self.parts is not None:
             return len(self.parts[0]) + len(self.parts[1])
-        return len(self._data)
+        return len(self.joined)
 
 
 def write_parts(path: Path, buffer: ChecksummedBuffer) -> None:
     """Write *buffer* to the file *path* part by part, as zarr's ``LocalStore`` writes
     a chunk: to a ``.partial`` file beside it, renamed over it once whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_write(path, "wb") as file:
+    with atomic_write(path, "wb") as file:
         if buffer.parts is None:
             file.write(buffer.as_numpy_array().data)
             return

@@ -28,9 +28,9 @@ import numpy as np
 import xxhash
 import zarr
 from zarr.codecs import TransposeCodec
-from zarr.core.codec_pipeline import BatchedCodecPipeline
 from zarr.registry import fully_qualified_name, register_pipeline
 
+from ..seams import BatchedCodecPipeline
 from .checksums import WRITTEN_IN_PARTS
 
 __all__ = ["DIGEST_ALGORITHM", "DigestSink", "DigestingPipeline", "chunk_digest", "use_digests"]

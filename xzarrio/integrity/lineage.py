@@ -6,10 +6,10 @@ import asyncio
 
 import xarray as xr
 import zarr
-from zarr.core.sync import sync
 
 from ..errors import XzarrioError
 from ..reading import source_of
+from ..seams import sync
 from ..stores import open_root
 from .manifest import Manifest, read_manifest
 

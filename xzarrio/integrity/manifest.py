@@ -30,10 +30,11 @@ from typing import Any
 
 import xxhash
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.buffer.cpu import Buffer
+from zarr.buffer import default_buffer_prototype
+from zarr.buffer.cpu import Buffer
 from zarr.storage import WrapperStore
 
+from ..seams import wrapped_store
 from .digests import DIGEST_ALGORITHM
 
 __all__ = [
@@ -83,7 +84,7 @@ class Manifest:
 def keeps_manifests(store: Store) -> bool:
     """Whether *store* can hold a manifest: an icechunk repository holds zarr's keys only
     (and keeps its own record of every chunk)."""
-    inner = store._store if isinstance(store, WrapperStore) else store  # a write's wrapper
+    inner = wrapped_store(store) if isinstance(store, WrapperStore) else store  # a write's wrapper
     return not type(inner).__module__.startswith("icechunk")
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 
+from ..seams import sync
 from .digests import chunk_digest
 
 __all__ = [
@@ -42,7 +42,7 @@ def stored_grid(array: zarr.Array) -> dict[str, tuple[int, ...]]:
 
 async def decode_chunk(array: zarr.Array, coords: tuple[int, ...], data: Any) -> np.ndarray:
     """The values of the stored chunk at *coords* of *array*, decoded by its codecs."""
-    inner = array._async_array
+    inner = array.async_array
     metadata = inner.metadata
     config = inner.config
     if metadata.zarr_format == 2:
