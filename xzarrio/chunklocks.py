@@ -26,7 +26,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from zarr.storage import MemoryStore
+
 from .errors import RegionError
+from .seams import memory_store_dict
 
 __all__ = ["hold_chunks", "lock_file"]
 
@@ -101,7 +104,9 @@ def hold_chunks(place: Path | object, keys: Iterable[str]) -> Iterator[None]:
     local = isinstance(place, Path)
     # a store in memory by the dict it keeps its keys in: store objects may share one
     owner = (
-        lock_file(place) if isinstance(place, Path) else id(getattr(place, "_store_dict", place))
+        lock_file(place)
+        if isinstance(place, Path)
+        else id(memory_store_dict(place) if isinstance(place, MemoryStore) else place)
     )
     with ExitStack() as held:
         fd = _open_lock_file(owner) if isinstance(owner, Path) else -1

@@ -59,9 +59,9 @@ def _clip(size: int, length: int) -> int:
 
 def _zarr_default(var: xr.Variable) -> tuple[int, ...]:
     """The chunks zarr would choose for an in-memory array."""
-    from zarr.core.chunk_grids import _guess_chunks
+    from .seams import guess_chunks
 
-    return tuple(_guess_chunks(var.shape, max(var.dtype.itemsize, 1)))
+    return guess_chunks(var.shape, max(var.dtype.itemsize, 1))
 
 
 def _auto(var: xr.Variable, target_bytes: int) -> tuple[int, ...]:

@@ -12,10 +12,10 @@ from typing import Any
 
 import zarr
 from dask.utils import format_bytes
-from zarr.core.sync import sync
 from zarr.storage import StorePath
 
 from .codecs import describe_codecs, quiet_spec_notes
+from .seams import PARTIAL_SUFFIX, fs_du, fs_has_du, sync
 from .stores import open_root, source_of_store
 
 __all__ = ["StoreInfo", "VariableInfo", "nbytes_under", "store_info", "store_nbytes_stored"]
@@ -164,17 +164,17 @@ def store_nbytes_stored(node: zarr.Group | zarr.Array) -> int:
 def nbytes_under(path: StorePath) -> int:
     """Every byte under *path* of a store (see :func:`store_nbytes_stored`)."""
     store = path.store
-    if isinstance(store, zarr.storage.FsspecStore) and hasattr(store.fs, "_du"):
+    if isinstance(store, zarr.storage.FsspecStore) and fs_has_du(store.fs):
         # one listing with sizes, rather than a request per key
         prefix = f"{store.path}/{path.path}".rstrip("/")
-        return int(sync(store.fs._du(prefix, total=True)))
+        return sync(fs_du(store.fs, prefix))
     return sync(_sizes_under(store, f"{path.path}/" if path.path else ""))
 
 
 async def _sizes_under(store: Any, prefix: str) -> int:
     total = 0
     async for key in store.list_prefix(prefix):
-        if key.endswith(".partial"):
+        if key.endswith(PARTIAL_SUFFIX):
             continue
         try:
             total += int(await store.getsize(key))

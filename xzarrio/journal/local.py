@@ -21,6 +21,7 @@ from typing import Any
 
 import zarr
 
+from ..seams import PARTIAL_SUFFIX
 from .interface import _HEADER, JOURNAL_SUFFIX, Journal
 
 __all__ = ["LocalJournal", "journal_dir", "metadata_lock", "store_lock"]
@@ -104,7 +105,7 @@ class LocalJournal(Journal):
         self._restore_regions(zarr.storage.LocalStore(self.root), self.root)
         if sweep_partial:
             # zarr writes a key as KEY.<hex>.partial and renames it: a killed writer leaves them
-            for partial in self.root.rglob("*.partial"):
+            for partial in self.root.rglob(f"*{PARTIAL_SUFFIX}"):
                 partial.unlink(missing_ok=True)
         self.discard()
 

@@ -13,7 +13,6 @@ import numpy as np
 import xarray as xr
 from numcodecs.abc import Codec as NumcodecsCodec
 from zarr.abc.codec import Codec as ZarrCodec
-from zarr.core.chunk_key_encodings import ChunkKeyEncoding
 
 from ...chunks import is_int
 from ...codecs import resolve_compressors
@@ -25,6 +24,7 @@ from ...errors import (
     InvalidChunksError,
     OutOfRangeError,
 )
+from ...seams import ChunkKeyEncoding
 from .arguments import check_flag
 
 __all__ = ["check_encoding", "stored_unit"]
