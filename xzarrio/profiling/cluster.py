@@ -22,6 +22,7 @@ import dask
 from dask.diagnostics.profile import ResourceData, TaskData
 
 from ..errors import InvalidArgumentError
+from ..seams import cluster_performance_report, scheduler_monitor_count, worker_task_cpu_seconds
 from .report import Profiled, summarise, zarr_cpu_seconds
 
 __all__ = ["profile_on_client"]
@@ -39,7 +40,7 @@ def profile_on_client(client: Any, target: Any, dt: float) -> Profiled:
     import distributed
 
     threads = sum(client.nthreads().values())
-    cpu_before = sum(client.run(_task_cpu_seconds).values())
+    cpu_before = sum(client.run(worker_task_cpu_seconds).values())
     decode_before = _per_process(client, _zarr_cpu)
     page = ClusterPage.begin(client)
     with _sampled(client, dt) as samples, distributed.get_task_stream(client=client) as stream:
@@ -49,7 +50,7 @@ def profile_on_client(client: Any, target: Any, dt: float) -> Profiled:
     decode = _per_process(client, _zarr_cpu) - decode_before
     # the tasks' own threads, and zarr's threads that read and decode for them: the
     # CPU that a local profile counts in its process
-    cpu = sum(client.run(_task_cpu_seconds).values()) - cpu_before + decode
+    cpu = sum(client.run(worker_task_cpu_seconds).values()) - cpu_before + decode
     tasks = [_task_of(record) for record in stream.data if _computed(record)]
     report = summarise(
         wall, tasks, samples, cpu=max(0.0, cpu), decode=max(0.0, decode), threads=threads,
@@ -69,19 +70,6 @@ def _task_of(record: dict[str, Any]) -> TaskData:
     start = min(s["start"] for s in computes)
     stop = max(s["stop"] for s in computes)
     return TaskData(record["key"], None, start, stop, (record["worker"], record.get("thread")))
-
-
-def _task_cpu_seconds(dask_worker: Any) -> float:
-    """The thread CPU time this worker's tasks used so far, by its own metrics."""
-    return float(
-        sum(
-            value
-            for key, value in dask_worker.digests_total.items()
-            if isinstance(key, tuple)
-            and key[0] == "execute"
-            and key[-2:] == ("thread-cpu", "seconds")
-        )
-    )
 
 
 def _per_process(client: Any, measure: Any) -> float:
@@ -146,7 +134,7 @@ class ClusterPage:
 
     @classmethod
     def begin(cls, client: Any) -> ClusterPage:
-        count = client.run_on_scheduler(_monitor_count)
+        count = client.run_on_scheduler(scheduler_monitor_count)
         client.get_task_stream(start=0, stop=0)  # the scheduler's task stream plugin, on
         return cls(client, time.time(), count)
 
@@ -156,13 +144,6 @@ class ClusterPage:
                 "the Client this profile ran on is closed: its performance report can no "
                 "longer be made; save the page before closing the Client"
             )
-        return str(
-            self.client.sync(
-                self.client.scheduler.performance_report,
-                start=self.start, last_count=self.last_count, code="xzarrio profile", mode=None,
-            )
-        )  # fmt: skip
-
-
-def _monitor_count(dask_scheduler: Any) -> int:
-    return int(dask_scheduler.monitor.count)
+        return cluster_performance_report(
+            self.client, start=self.start, last_count=self.last_count, code="xzarrio profile"
+        )

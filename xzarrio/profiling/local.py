@@ -17,8 +17,9 @@ from typing import Any
 
 import dask
 import psutil
-from dask.diagnostics import CacheProfiler, Profiler, ResourceProfiler
+from dask.diagnostics import CacheProfiler, Profiler
 
+from ..seams import ResourceProfilerBase
 from .report import Profiled, summarise, zarr_cpu_seconds
 
 __all__ = ["profile_locally"]
@@ -53,7 +54,7 @@ def _idle_since(before: Any) -> float | None:
     return idle / total if total > 0 else None
 
 
-class _SampledResources(ResourceProfiler):
+class _SampledResources(ResourceProfilerBase):
     """dask's ResourceProfiler, sampling from a thread of this process.
 
     Samples resident memory and CPU use every *dt* seconds, and once more at
@@ -114,14 +115,14 @@ class _SampledResources(ResourceProfiler):
         self.own_cpu_seconds += time.thread_time() - started
 
     def _run(self) -> None:
-        while not self._stop.wait(self._dt):
+        while not self._stop.wait(self.interval):
             self._sample()
 
-    def _is_running(self) -> bool:
+    def is_sampling(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _start_collect(self) -> None:
-        if self._is_running():
+    def start_sampling(self) -> None:
+        if self.is_sampling():
             return
         self._stop.clear()
         self._last = None
@@ -131,8 +132,8 @@ class _SampledResources(ResourceProfiler):
         self._thread = threading.Thread(target=self._run, name="xzarrio-resources", daemon=True)
         self._thread.start()
 
-    def _stop_collect(self) -> None:
-        if self._is_running():
+    def stop_sampling(self) -> None:
+        if self.is_sampling():
             self._stop.set()
             assert self._thread is not None
             self._thread.join()

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from dask.utils import format_bytes, key_split
 
 from ..errors import InvalidArgumentError, MissingDependencyError
+from ..seams import ZARR_THREAD_PREFIXES
 from . import timeline
 from .findings import Finding, Measured, find
 
@@ -293,10 +294,6 @@ def summarise(
     )
 
 
-#: the threads zarr works in: its event loop, and the pools its codecs run in
-_ZARR_THREADS = ("zarr_", "asyncio_")
-
-
 def zarr_cpu_seconds() -> float:
     """CPU time used so far by zarr's threads in this process: its event loop and the
     pool its codecs decode and encode in (``asyncio.to_thread``)."""
@@ -310,5 +307,5 @@ def zarr_cpu_seconds() -> float:
     return sum(
         t.user_time + t.system_time
         for t in threads
-        if names.get(t.id, "").startswith(_ZARR_THREADS)
+        if names.get(t.id, "").startswith(ZARR_THREAD_PREFIXES)
     )
