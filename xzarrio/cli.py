@@ -21,6 +21,7 @@ from .errors import InvalidArgumentError, XzarrioError
 from .integrity.verify import verify
 from .journal import repair as repair_store
 from .reading import open_zarr, provenance_of
+from .seams import SubParsersAction
 from .storeinfo import store_info
 from .stores import open_root
 
@@ -143,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _verify_parser(verbs: argparse._SubParsersAction, every: argparse.ArgumentParser) -> None:
+def _verify_parser(verbs: SubParsersAction, every: argparse.ArgumentParser) -> None:
     check = verbs.add_parser(
         "verify",
         parents=[every],
