@@ -1,4 +1,4 @@
-"""The undo journal and the staging sweep, in the corners an independent review found."""
+"""The undo journal, in the corners an independent review found."""
 
 from __future__ import annotations
 

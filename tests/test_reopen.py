@@ -1,4 +1,4 @@
-"""Lazy reopening, remembering the store, and the storage report."""
+"""Lazy reopening, and remembering the store."""
 
 from __future__ import annotations
 

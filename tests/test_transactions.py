@@ -1,5 +1,5 @@
-"""Transactions beyond the fault table: icechunk, read-only stores, rollbacks that fail,
-deferred writes, and which scheduler a write runs on."""
+"""Transactions beyond the fault table: icechunk, rollbacks that fail, deferred writes,
+which scheduler a write runs on, and a failed append's attributes."""
 
 from __future__ import annotations
 

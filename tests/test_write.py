@@ -1,4 +1,7 @@
-"""Writing with .zio.to_zarr: chunks, compressors, modes, atomicity, refusals."""
+"""Writing with .zio.to_zarr: the modes and their provenance, and how the write runs.
+
+Stored chunks, codecs, the checks, the target and staging each have a test file of their own.
+"""
 
 from __future__ import annotations
 
