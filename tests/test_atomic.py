@@ -75,17 +75,18 @@ def test_store_appearing_during_a_w_minus_write_is_refused(
     tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another writer creates the store while ours is being written: ours must not replace it."""
-    from xzarrio.writing import execution
+    from xzarrio.running import tasks
 
     path = tmp_path / "s.zarr"
-    original = execution._run_locally
+    original = tasks.compute
 
-    def compute_then_race(*args: Any) -> None:
-        original(*args)
-        monkeypatch.setattr(execution, "_run_locally", original)
+    def compute_then_race(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        done = original(*args, **kwargs)
+        monkeypatch.setattr(tasks, "compute", original)
         (small * 0).zio.to_zarr(path)  # the other writer wins the race
+        return done
 
-    monkeypatch.setattr(execution, "_run_locally", compute_then_race)
+    monkeypatch.setattr(tasks, "compute", compute_then_race)
     with pytest.raises(
         FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written"
     ) as info:

@@ -480,3 +480,40 @@ def test_strings_with_missing_values_are_stored_as_xarray_stores_them(
     ours = xzarrio.open_zarr(tmp_path / "zio.zarr").load().drop_attrs(deep=False)
     xr.testing.assert_identical(ours, xr.open_zarr(tmp_path / "xr.zarr").load())
     assert list(ours.s.values) == ["a", "", "c"]  # what xarray makes of a missing string
+
+
+# --------------------------------------------------------------------------- the mode, as xarray reads it
+
+
+def test_mode_none_means_what_it_means_in_xarray(tmp_path: Path) -> None:
+    """None is "w-" for a new store, "a" with append_dim, "r+" with region."""
+    path = tmp_path / "s.zarr"
+    one = xr.Dataset({"v": ("t", np.arange(4.0))})
+    assert one.zio.to_zarr(path, mode=None).mode == "w-"
+    with pytest.raises(FileExistsError):
+        one.zio.to_zarr(path, mode=None)
+    assert one.zio.to_zarr(path, append_dim="t").mode == "a"
+    assert one.zio.to_zarr(path, region={"t": slice(0, 4)}).mode == "r+"
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.tile(np.arange(4.0), 2))
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ({"append_dim": "t"}, r"append_dim needs mode='a' or 'a-', got mode='w-'"),
+        ({"region": {"t": slice(0, 4)}}, r"region needs mode='r\+' \(or 'a'\), got mode='w-'"),
+    ],
+    ids=["append_dim", "region"],
+)
+def test_an_explicit_mode_w_minus_with_append_dim_or_region_is_refused(
+    tmp_path: Path, keywords: dict[str, Any], message: str
+) -> None:
+    """As xarray refuses it: "w-" makes a store, an append or a region write changes one."""
+    path = tmp_path / "s.zarr"
+    one = xr.Dataset({"v": ("t", np.arange(4.0))})
+    one.zio.to_zarr(path)
+    before = snapshot(tmp_path)
+    with pytest.raises(ValueError, match=message) as info:
+        one.zio.to_zarr(path, mode="w-", **keywords)
+    assert isinstance(info.value, xzarrio.errors.InvalidArgumentError)
+    assert snapshot(tmp_path) == before

@@ -24,7 +24,7 @@ import xarray as xr
 import zarr
 
 import xzarrio
-import xzarrio.writing.execution
+import xzarrio.writing.transactions
 from xzarrio.errors import RegionError
 from xzarrio.journal import LocalJournal
 
@@ -246,7 +246,7 @@ def test_strings_in_shared_chunks_are_kept_and_put_back(
     new.zio.to_zarr(path, region={"t": slice(5, 15)})
     assert xzarrio.open_zarr(path).w.values.tolist() == [*words[:5], *["new"] * 10, *words[15:]]
     # and a failed write of them puts the old strings back
-    monkeypatch.setattr(xzarrio.writing.execution, "_stamp", _fail)
+    monkeypatch.setattr(xzarrio.writing.transactions, "stamp_in_place", _fail)
     with pytest.raises(RuntimeError, match="stamp fails"):
         xr.Dataset({"w": ("t", np.array(["x"] * 10, dtype=object))}).zio.to_zarr(
             path, region={"t": slice(5, 15)}

@@ -12,14 +12,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dask.array as da
+import distributed
 import numpy as np
 import pytest
 import xarray as xr
 from dask.delayed import Delayed
 
 import xzarrio
+import xzarrio.writing.transactions
 
 from .conftest import snapshot
 from .faults import failing
@@ -121,3 +124,57 @@ def test_four_processes_fill_one_template_and_nothing_is_lost(tmp_path: Path) ->
     assert len(history) == 2, [str(e) for e in history]  # the template and one run
     assert history[0].text.startswith("12 region writes, the last: zio.to_zarr(")
     assert not (tmp_path / ".s.zarr.xzarrio-journal").exists()
+
+
+def _chunk_writes(delayed: Delayed) -> set[str]:
+    """The keys of the tasks of *delayed*'s graph that store one chunk each (dask's
+    ``store-map`` tasks, not the aliases of them its graph also holds)."""
+    return {
+        str(key)
+        for key, task in dict(delayed.__dask_graph__()).items()
+        if isinstance(key, tuple)
+        and str(key[0]).startswith("store-map")
+        and getattr(getattr(task, "func", None), "__name__", "") != "_identity"
+    }
+
+
+def test_compute_false_returns_the_graph_of_the_chunk_writes(tmp_path: Path) -> None:
+    """One task per stored chunk written, in the real graph, not one opaque task."""
+    path = tmp_path / "s.zarr"
+    delayed = _template().zio.to_zarr(path, compute=False, chunks={"t": CHUNK})
+    assert len(_chunk_writes(delayed)) == ROWS // CHUNK  # w was written now
+    report = delayed.compute()
+    assert set(report.variables) == {"v", "w", "t", "x"}
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, 0.0)
+
+
+def test_compute_false_on_a_client_writes_through_the_cluster_and_commits_once(
+    tmp_path: Path, cluster_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.zarr"
+    template = _template().assign(v=lambda ds: ds.v + 1)
+    delayed = template.zio.to_zarr(
+        path, compute=False, chunks={"t": CHUNK}, scheduler=cluster_client
+    )
+    assert len(_chunk_writes(delayed)) == ROWS // CHUNK
+    commits: list[str] = []
+    commit = xzarrio.writing.transactions.InPlaceLocal.commit
+
+    def counted(self: Any, message: str) -> None:
+        commits.append(message)
+        commit(self, message)
+
+    monkeypatch.setattr(xzarrio.writing.transactions.InPlaceLocal, "commit", counted)
+    with distributed.get_task_stream(cluster_client) as stream:
+        report = delayed.compute()
+    # every chunk written by a task on the cluster's workers (the graph is optimised
+    # there, so count the chunk indices of its store tasks, not their names)
+    ran = [task["key"] for task in stream.data]
+    stored = {key[1:] for key in ran if isinstance(key, tuple) and key[0].startswith("store-map")}
+    assert len(stored) == ROWS // CHUNK
+    assert len(commits) == 1
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, 1.0)
+    assert len(report.provenance.history) == 1
+    assert not (tmp_path / ".s.zarr.xzarrio-journal").exists()  # committed: no journal left
+    with pytest.raises(RuntimeError, match="already been computed"):
+        delayed.compute()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import xarray as xr
+from dask.delayed import Delayed
 
 from . import profiling, reading, rechunking, writing
 from .profiling import Profiled
@@ -30,11 +31,67 @@ class ZioAccessor:
     def __init__(self, obj: xr.Dataset | xr.DataArray) -> None:
         self._obj = obj
 
+    @overload
     def to_zarr(
         self,
         store: Any,
         *,
-        mode: str = "w-",
+        mode: str | None = None,
+        chunks: Any = None,
+        compressor: Any = None,
+        history: str | None = None,
+        append_dim: Hashable | None = None,
+        region: Any = None,
+        consolidated: bool | None = None,
+        zarr_format: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+        num_workers: int | None = None,
+        scheduler: Any = None,
+        progress: bool | None = None,
+        compute: Literal[True] = True,
+        allow_partial_chunks: bool = False,
+        group: str | None = None,
+        safe_chunks: bool | None = None,
+        align_chunks: bool = True,
+        write_empty_chunks: bool | None = None,
+        chunkmanager_store_kwargs: dict[str, Any] | None = None,
+        checksums: bool | None = None,
+    ) -> WriteReport: ...
+
+    @overload
+    def to_zarr(
+        self,
+        store: Any,
+        *,
+        mode: str | None = None,
+        chunks: Any = None,
+        compressor: Any = None,
+        history: str | None = None,
+        append_dim: Hashable | None = None,
+        region: Any = None,
+        consolidated: bool | None = None,
+        zarr_format: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+        num_workers: int | None = None,
+        scheduler: Any = None,
+        progress: bool | None = None,
+        compute: Literal[False],
+        allow_partial_chunks: bool = False,
+        group: str | None = None,
+        safe_chunks: bool | None = None,
+        align_chunks: bool = True,
+        write_empty_chunks: bool | None = None,
+        chunkmanager_store_kwargs: dict[str, Any] | None = None,
+        checksums: bool | None = None,
+    ) -> Delayed: ...
+
+    def to_zarr(
+        self,
+        store: Any,
+        *,
+        mode: str | None = None,
         chunks: Any = None,
         compressor: Any = None,
         history: str | None = None,
@@ -55,7 +112,7 @@ class ZioAccessor:
         write_empty_chunks: bool | None = None,
         chunkmanager_store_kwargs: dict[str, Any] | None = None,
         checksums: bool | None = None,
-    ) -> Any:
+    ) -> WriteReport | Delayed:
         """Write to a chunked, compressed zarr store, chunks in parallel, with provenance.
 
         Parameters
@@ -65,12 +122,13 @@ class ZioAccessor:
             *storage_options*), a zarr store object, or a writable
             ``icechunk.Session`` (committed once when the write succeeds, with
             the history line as the message; see ``WriteReport.snapshot_id``).
-        mode : {"w-", "w", "a", "a-", "r+"}, default "w-"
+        mode : {"w-", "w", "a", "a-", "r+"}, optional
             ``"w-"`` refuses an existing store (``FileExistsError``); ``"w"``
             replaces it, atomically on a local store; ``"a"`` with *append_dim*
             appends (``"a-"``: only the variables that have *append_dim*, as in
             xarray), and where no store is yet makes one; ``"r+"`` with
-            *region* overwrites a region.
+            *region* overwrites a region. Default None, as in xarray: ``"a"``
+            with *append_dim*, ``"r+"`` with *region*, else ``"w-"``.
         chunks : None, "auto" or dict, optional
             Stored chunks. None keeps the object's dask chunks (zarr chooses for
             in-memory data); ``"auto"`` aims at ``chunk_target_bytes``; a dict
@@ -112,8 +170,12 @@ class ZioAccessor:
             If False, a :class:`dask.delayed.Delayed` is returned whose
             ``.compute()`` writes and returns the report. A new store's template
             (metadata, coordinates, data in memory) is written at once, as in
-            xarray, so that region writes can fill it; an append, a region write
-            or a write to an icechunk session touches nothing until then.
+            xarray, so that region writes can fill it; the ``Delayed`` is then
+            the graph of the chunk writes that fill it (one task per stored
+            chunk), and its own ``.compute()`` begins the fill, runs them on
+            *scheduler* and commits (``dask.compute`` of it is refused: the
+            commit must run in this process). An append, a region write or a
+            write to an icechunk session touches nothing until then.
         allow_partial_chunks : bool, default False
             Say that no other process writes the stored chunks a region write
             covers only in part: they are then written without locks, on any
@@ -191,9 +253,7 @@ class ZioAccessor:
         >>> report.provenance.history[0].text.endswith("]")
         True
         """
-        return writing.to_zarr(
-            self._obj,
-            store,
+        request = writing.WriteRequest.of(
             mode=mode,
             chunks=chunks,
             compressor=compressor,
@@ -216,6 +276,7 @@ class ZioAccessor:
             chunkmanager_store_kwargs=chunkmanager_store_kwargs,
             checksums=checksums,
         )
+        return writing.to_zarr(self._obj, store, request)
 
     def rechunk(
         self,

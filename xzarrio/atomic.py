@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zarr.core.sync import sync
+from zarr.storage import FsspecStore
 
 from .errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
 from .liveness import HOST, process_started, writer_alive
+from .seams import fs_ls, fs_rm, sync
 from .stores import Location, is_zarr_dir
 
 __all__ = [
@@ -169,12 +170,10 @@ def sweep_staging(target: Path | Location) -> None:
     that a killed two-rename swap left aside is put back.
     """
     if isinstance(target, Location):
-        if target.kind == "local":
-            assert target.path is not None
-            target = target.path
-        else:
+        if target.path is None:
             _sweep_object_staging(target)
             return
+        target = target.path
     try:
         names = sorted(p.name for p in target.parent.iterdir())
     except OSError:
@@ -190,17 +189,17 @@ def sweep_staging(target: Path | Location) -> None:
 
 
 def _sweep_object_staging(location: Location) -> None:
-    if location.kind != "fsspec":
-        return
     store = location.zarr_store()
-    parent, base = posixpath.split(store.path.rstrip("/"))  # type: ignore[attr-defined]
-    fs = store.fs  # type: ignore[attr-defined]
+    if not isinstance(store, FsspecStore):
+        return  # a store in memory is staged in memory: nothing outlives its writer
+    parent, base = posixpath.split(store.path.rstrip("/"))
+    fs = store.fs
     try:
-        names = [posixpath.basename(p.rstrip("/")) for p in sync(fs._ls(parent, detail=False))]
+        names = [posixpath.basename(p.rstrip("/")) for p in sync(fs_ls(fs, parent))]
     except (OSError, ValueError):
         return
     for name in _dead_staging(names, base):
-        sync(fs._rm(f"{parent}/{name}", recursive=True))
+        sync(fs_rm(fs, f"{parent}/{name}"))
 
 
 def open_staging(target: Path) -> tuple[Path, list[Path]]:

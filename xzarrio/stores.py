@@ -11,17 +11,22 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import zarr
 from zarr.abc.store import Store
 
 from .codecs import quiet_spec_notes
 from .errors import ArgumentTypeError, InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
+from .seams import fs_cp_file, fs_has_cp_file
 
 __all__ = [
     "ZARR_MARKERS",
+    "IcechunkSession",
+    "InMemory",
+    "LocalFolder",
     "Location",
+    "ObjectPrefix",
     "check_readable",
     "copy_key",
     "is_zarr_dir",
@@ -34,10 +39,6 @@ __all__ = [
 
 #: keys that mark the root of a zarr group or array, format 3 and format 2
 ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
-
-#: what a location is: a local folder, an fsspec URL, an in-memory store, an
-#: icechunk session, or any other zarr store object
-Kind = Literal["local", "fsspec", "memory", "icechunk", "object"]
 
 
 def local_path(store: Any) -> Path | None:
@@ -70,12 +71,14 @@ def is_icechunk_session(obj: Any) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class Location:
-    """One store, however it was named.
+    """One store, however it was named; a subclass per kind of place.
+
+    :func:`locate` picks the subclass, once. What differs between kinds of
+    place is a class attribute or a method here, so that no other module
+    asks which kind it has.
 
     Attributes
     ----------
-    kind : {"local", "fsspec", "memory", "icechunk", "object"}
-        What it is, which decides how a write to it is made safe.
     given : object
         What the user passed: a path, a URL, a store object or a session.
     path : Path or None
@@ -84,7 +87,16 @@ class Location:
         Options for fsspec, for URLs.
     """
 
-    kind: Kind
+    #: the store lives in this process's memory: other processes (the processes
+    #: scheduler, a Client's workers) cannot reach it, and ``scheduler=None`` stays here
+    in_process: ClassVar[bool] = False
+    #: the history line names the store (a path or a URL; not an object's repr)
+    named: ClassVar[bool] = True
+    #: a writer's liveness is a lease object it refreshes (no process to ask about)
+    leased: ClassVar[bool] = False
+    #: its store calls wait on the network: a call runs many of them at once
+    over_network: ClassVar[bool] = False
+
     given: Any
     path: Path | None = None
     storage_options: dict[str, Any] | None = None
@@ -106,26 +118,86 @@ class Location:
     @property
     def read_only(self) -> bool:
         """Whether the store object itself says it takes no writes."""
-        if self.kind == "icechunk":
-            return bool(getattr(self.given, "read_only", False))
         return bool(getattr(self._store, "read_only", False))
+
+    @property
+    def locks_chunks(self) -> bool:
+        """Whether single stored chunks can be locked (:mod:`xzarrio.chunklocks`)."""
+        return False
+
+    @property
+    def lock_place(self) -> Any:
+        """What :func:`xzarrio.chunklocks.hold_chunks` locks chunks of."""
+        return self.zarr_store()
+
+    @property
+    def source(self) -> Any:
+        """What ``encoding["source"]`` remembers of the store."""
+        return self.given
 
     def zarr_store(self) -> Store:
         """The zarr store object to read and write through (made once per location)."""
-        if self.kind == "icechunk":
-            return cast(Store, self.given.store)
         return cast(Store, self._store)
 
     def opener(self) -> Any:
         """What to hand ``xarray.open_zarr`` or ``zarr.open_group``."""
-        if self.kind == "local":
-            return str(self.path)
         return self.zarr_store()
 
-    def sibling(self, name: str) -> Location:
-        """The prefix beside this object store called ``.<store name><name>``."""
-        if self.kind != "fsspec":
-            raise InvalidArgumentError(f"a {self.kind} store has no place beside it")
+    def beside(self, name: str) -> Location | None:
+        """The place beside this store called ``.<store name><name>``, where it has one."""
+        return None
+
+    def refuse_processes(self, who: str, *, client: bool) -> None:
+        """Raise where the workers of *who* (in other processes; a Client's if *client*)
+        cannot write to this store."""
+
+    def folder_for_workers(self, *, in_place: bool) -> str | None:
+        """The local folder a Client's workers must see to write here (the store, or
+        where a new one is made unless *in_place*); None where no folder is needed."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalFolder(Location):
+    """A store in a folder of a local (or shared, mounted) file system."""
+
+    @property
+    def root(self) -> Path:
+        """The store's folder (absolute)."""
+        assert self.path is not None
+        return self.path
+
+    @property
+    def locks_chunks(self) -> bool:
+        return True
+
+    @property
+    def lock_place(self) -> Any:
+        return self.root
+
+    @property
+    def source(self) -> Any:
+        return source_of_store(self.given)
+
+    def opener(self) -> Any:
+        return str(self.root)
+
+    def folder_for_workers(self, *, in_place: bool) -> str | None:
+        return str(self.root if in_place else self.root.parent)
+
+    def beside(self, name: str) -> Location | None:
+        path = self.root.parent / f".{self.root.name}{name}"
+        return LocalFolder(given=str(path), path=path, _store=zarr.storage.LocalStore(path))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectPrefix(Location):
+    """A prefix of an object store (or any fsspec file system), named by a URL."""
+
+    leased: ClassVar[bool] = True
+    over_network: ClassVar[bool] = True
+
+    def beside(self, name: str) -> Location | None:
         store = cast(zarr.storage.FsspecStore, self._store)
         parent, base = posixpath.split(store.path.rstrip("/"))
         if not parent or not base:
@@ -134,8 +206,56 @@ class Location:
                 "for xzarrio's staging and journal; write into a prefix instead, "
                 "e.g. s3://bucket/name.zarr"
             )
-        sibling = zarr.storage.FsspecStore(store.fs, path=f"{parent}/.{base}{name}")
-        return Location(kind="fsspec", given=f"{self.given}{name}", _store=sibling)
+        return self.inside(f"{parent}/.{base}{name}", f"{self.given}{name}")
+
+    def inside(self, path: str, given: str) -> ObjectPrefix:
+        """The prefix *path* of the same file system, called *given* in messages."""
+        store = cast(zarr.storage.FsspecStore, self._store)
+        return ObjectPrefix(given=given, _store=zarr.storage.FsspecStore(store.fs, path=path))
+
+
+@dataclass(frozen=True, kw_only=True)
+class InMemory(Location):
+    """A store object that lives in this process: a ``MemoryStore``, or another
+    zarr store object that xzarrio cannot name or reach from elsewhere."""
+
+    in_process: ClassVar[bool] = True
+    named: ClassVar[bool] = False
+
+    @property
+    def locks_chunks(self) -> bool:
+        # a lock of this process serves: nothing outside it writes a MemoryStore
+        return isinstance(self._store, zarr.storage.MemoryStore)
+
+    def refuse_processes(self, who: str, *, client: bool) -> None:
+        kind = "memory" if self.locks_chunks else "object"
+        raise InvalidArgumentError(
+            f"{who} cannot write to this {kind} store: its workers run in other processes "
+            "and would write into copies of it; use scheduler='threads', or a store that "
+            "the workers can reach (a shared path, an object store URL)"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class IcechunkSession(Location):
+    """A writable ``icechunk.Session``: its store, committed once per write."""
+
+    named: ClassVar[bool] = False
+
+    @property
+    def read_only(self) -> bool:
+        return bool(getattr(self.given, "read_only", False))
+
+    def zarr_store(self) -> Store:
+        return cast(Store, self.given.store)
+
+    def refuse_processes(self, who: str, *, client: bool) -> None:
+        if not client:
+            raise InvalidArgumentError(
+                "the processes scheduler cannot write to an icechunk session: the changes "
+                "its processes make never come back to it; use scheduler='threads' or a "
+                "distributed.Client (the session is forked to the workers and merged back)"
+            )
 
 
 def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Location:
@@ -150,20 +270,18 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
     if path is not None:
         read_only = isinstance(store, zarr.storage.LocalStore) and store.read_only
         local = zarr.storage.LocalStore(path, read_only=read_only)
-        return Location(kind="local", given=store, path=path, _store=local)
+        return LocalFolder(given=store, path=path, _store=local)
     if is_icechunk_session(store):
-        return Location(kind="icechunk", given=store)
+        return IcechunkSession(given=store)
     if isinstance(store, str):
-        return Location(
-            kind="fsspec", given=store, storage_options=storage_options,
+        return ObjectPrefix(
+            given=store, storage_options=storage_options,
             _store=_fsspec_store(store, storage_options),
         )  # fmt: skip
     if isinstance(store, zarr.storage.FsspecStore):
-        return Location(kind="fsspec", given=store, _store=store)
-    if isinstance(store, zarr.storage.MemoryStore):
-        return Location(kind="memory", given=store, _store=store)
+        return ObjectPrefix(given=store, _store=store)
     if isinstance(store, Store):
-        return Location(kind="object", given=store, _store=store)
+        return InMemory(given=store, _store=store)
     raise ArgumentTypeError(
         f"store={store!r} is not understood; expected a path, a URL such as "
         "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"
@@ -213,13 +331,13 @@ async def copy_key(source: Store, key: str, target: Store, target_key: str) -> b
     Between two stores of one fsspec file system that copies on the server
     (S3's CopyObject), so the bytes never travel through this process.
     """
-    from zarr.core.buffer import default_buffer_prototype
+    from zarr.buffer import default_buffer_prototype
 
     FsspecStore = zarr.storage.FsspecStore
     if isinstance(source, FsspecStore) and isinstance(target, FsspecStore):
-        if source.fs is target.fs and hasattr(source.fs, "_cp_file"):
+        if source.fs is target.fs and fs_has_cp_file(source.fs):
             try:
-                await source.fs._cp_file(f"{source.path}/{key}", f"{target.path}/{target_key}")
+                await fs_cp_file(source.fs, f"{source.path}/{key}", f"{target.path}/{target_key}")
             except FileNotFoundError:
                 return False
             return True

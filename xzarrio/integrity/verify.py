@@ -25,15 +25,14 @@ from typing import Any
 
 import dask
 import zarr
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 
 from .. import options
 from ..codecs import quiet_spec_notes
 from ..errors import ChecksumMismatchError, InvalidArgumentError
-from ..schedulers import resolve_scheduler
+from ..running import choose_scheduler, compute, worker_count
+from ..seams import sync
 from ..stores import ZARR_MARKERS, locate, open_root
-from ..writing.execution import progress_bar
 from .checksums import checked, has_checksum
 from .digests import chunk_digest
 from .manifest import MANIFEST_FOLDER, Manifest, keeps_manifests, read_manifest
@@ -201,8 +200,8 @@ def _verify(
 ) -> VerifyReport:  # fmt: skip
     started = time.perf_counter()
     location = locate(store, storage_options)
-    chosen = resolve_scheduler(scheduler, local_only=location.kind in ("memory", "object"))
-    workers = options.resolve_num_workers(num_workers)
+    chosen = choose_scheduler(scheduler, location)
+    workers = worker_count(num_workers)
     show = options.OPTIONS["progress"] if progress is None else bool(progress)
     root = open_root(store, group=group, storage_options=storage_options)
     arrays = _arrays(root, variables)
@@ -223,8 +222,7 @@ def _verify(
             continue
         checked += len(present)
         tasks += [dask.delayed(_check_batch)(check, batch) for batch in _batches(check, present)]
-    with progress_bar(show):
-        results = dask.compute(*tasks, scheduler=chosen, num_workers=workers)
+    results = compute(*tasks, scheduler=chosen, num_workers=workers, progress=show)
     for found, _ in results:
         problems += found
     return VerifyReport(

@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-
-from zarr.core.sync import sync
+from pathlib import Path
 
 from ..liveness import writer_record
-from ..stores import Location
+from ..seams import sync
+from ..stores import IcechunkSession, LocalFolder, Location
 from .interface import _ACTIVE, _HEADER, Journal
 from .local import LocalJournal, _local_journals, _write_durably, journal_dir
 from .objectstore import StoreJournal, _encode, _journal_keys, _store_journals
 
-__all__ = ["begin_journal", "journals"]
+__all__ = ["begin_journal", "journal_home", "journals"]
 
 
 def begin_journal(location: Location, operation: str, *, fresh: bool = False) -> Journal:
@@ -28,19 +28,19 @@ def begin_journal(location: Location, operation: str, *, fresh: bool = False) ->
     A *fresh* journal is for a store that holds nothing yet (not local): it
     keeps nothing per key, and playing it back deletes the whole store.
     """
-    record = writer_record(lease=location.kind == "fsspec")
+    record = writer_record(lease=location.leased)
     record["operation"] = operation
     if fresh:
         record["fresh"] = True
     record["started"] = datetime.now(UTC).replace(microsecond=0).isoformat()
     name = record["id"] = f"{record['pid']}-{uuid.uuid4().hex[:12]}"
     _ACTIVE.add(name)
-    if location.kind == "local":
-        assert location.path is not None
-        folder = journal_dir(location.path) / name
+    home = journal_home(location)
+    if isinstance(home, Path):
+        folder = journal_dir(home) / name
         folder.mkdir(parents=True)
         _write_durably(folder / _HEADER, json.dumps(record))
-        return LocalJournal(location.path, folder, record)
+        return LocalJournal(home, folder, record)
     keys = _journal_keys(location, name)
     sync(keys.set(_HEADER, _encode(record)))
     return StoreJournal(location.zarr_store(), keys, record)
@@ -48,12 +48,20 @@ def begin_journal(location: Location, operation: str, *, fresh: bool = False) ->
 
 def journals(location: Location) -> list[Journal]:
     """The journals of *location* that have a header, oldest first."""
-    if location.kind == "icechunk":
-        return []
+    home = journal_home(location)
     found: list[Journal] = []
-    if location.kind == "local":
-        assert location.path is not None
-        found.extend(_local_journals(location.path))
-    else:
-        found.extend(_store_journals(location))
+    if isinstance(home, Path):
+        found.extend(_local_journals(home))
+    elif home is not None:
+        found.extend(_store_journals(home))
     return sorted(found, key=lambda j: str(j.record.get("started", "")))
+
+
+def journal_home(location: Location) -> Path | Location | None:
+    """Where the journals of *location* live: for a local store its folder (the
+    journals lie beside it, :func:`~xzarrio.journal.local.journal_dir`); for an
+    icechunk session nowhere (its uncommitted changes are its journal); else the
+    location itself (keys in a sibling prefix, or in this process's memory)."""
+    if isinstance(location, IcechunkSession):
+        return None
+    return location.root if isinstance(location, LocalFolder) else location

@@ -14,11 +14,11 @@ import time
 from typing import Any, cast
 
 from zarr.abc.store import Store
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.sync import sync
+from zarr.buffer import default_buffer_prototype
 from zarr.storage import FsspecStore, MemoryStore
 
 from ..liveness import LEASE_SECONDS
+from ..seams import memory_store_dict, sync
 from ..stores import Location, copy_key, list_names
 from .interface import _HEADER, JOURNAL_SUFFIX, Journal
 
@@ -112,19 +112,20 @@ async def gather_bounded(coroutines: Any, limit: int = 64) -> None:
 
 def _journal_names(location: Location) -> list[str]:
     """The names of the journals of a non-local store (a sibling prefix, or memory)."""
-    if location.kind == "fsspec":
-        root = location.sibling(JOURNAL_SUFFIX).zarr_store()
-        return sorted(sync(list_names(root)))
+    beside = location.beside(JOURNAL_SUFFIX)
+    if beside is not None:
+        return sorted(sync(list_names(beside.zarr_store())))
     return sorted(_MEMORY_JOURNALS.get(id(location.zarr_store()), {}))
 
 
 def _journal_keys(location: Location, name: str) -> Store:
     """The store of journal *name*'s keys."""
-    if location.kind == "fsspec":
-        root = cast(FsspecStore, location.sibling(JOURNAL_SUFFIX).zarr_store())
+    beside = location.beside(JOURNAL_SUFFIX)
+    if beside is not None:
+        root = cast(FsspecStore, beside.zarr_store())
         return FsspecStore(root.fs, path=f"{root.path}/{name}")
     journals_of_store = _MEMORY_JOURNALS.setdefault(id(location.zarr_store()), {})
-    for ended in [n for n, keys in journals_of_store.items() if not keys._store_dict]:
+    for ended in [n for n, keys in journals_of_store.items() if not memory_store_dict(keys)]:
         del journals_of_store[ended]  # discarded: nothing left of them
     return journals_of_store.setdefault(name, MemoryStore())
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from pathlib import Path
 from typing import Any
 
 from ..errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressError
 from ..stores import Location, locate
-from .factory import journals
+from .factory import journal_home, journals
 from .interface import _HEADER, Journal
 from .local import _DISCARDED, _remove_if_empty, journal_dir, store_lock
 
@@ -75,12 +76,12 @@ def repair(
 
     del group  # a journal covers its whole store, whichever group it wrote
     location = locate(store, storage_options)
-    if location.kind == "local":
-        assert location.path is not None
-        sweep_staging(location.path)  # first: it may put back a store a killed swap left aside
-        if not location.path.is_dir():
+    home = journal_home(location)
+    if isinstance(home, Path):
+        sweep_staging(home)  # first: it may put back a store a killed swap left aside
+        if not home.is_dir():
             raise StoreNotFoundError(f"no zarr store at {location.shown}: the path does not exist")
-        with store_lock(location.path):
+        with store_lock(home):
             return _play_back_dead(location, force)
     sweep_staging(location)
     return _play_back_dead(location, force)
@@ -102,10 +103,10 @@ def _play_back_dead(location: Location, force: bool) -> list[str]:
 
 def _sweep_headless(location: Location) -> None:
     """Remove journal folders left without a header (killed before it was written)."""
-    if location.kind != "local":
+    home = journal_home(location)
+    if not isinstance(home, Path):
         return
-    assert location.path is not None
-    folder = journal_dir(location.path)
+    folder = journal_dir(home)
     for entry in folder.iterdir() if folder.is_dir() else []:
         if entry.name.endswith(_DISCARDED) or not (entry / _HEADER).is_file():
             shutil.rmtree(entry, ignore_errors=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Hashable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import dask.array
@@ -29,14 +29,18 @@ from zarr.abc.store import Store
 
 from ..codecs import quiet_spec_notes
 from ..errors import ChunkMemoryError, InvalidArgumentError
-from ..provenance import format_call
-from ..schedulers import is_distributed_client, resolve_scheduler
+from ..running import (
+    Gate,
+    check_reaches,
+    is_distributed_client,
+    resolve_scheduler,
+    run_tasks,
+    stays_local,
+)
 from ..stores import Location, locate
-from ..writing import WritePlan, WriteReport, execute, plan
-from ..writing.checks import as_dataset, check_optional_flag
-from ..writing.execution import run_tasks
-from ..writing.guard import Gate, GuardedStore
-from ..writing.plan import check_scheduler_reaches, stays_local
+from ..writing import WritePlan, WriteReport, WriteRequest, execute, plan
+from ..writing.checks import as_dataset
+from ..writing.guard import GuardedStore
 from .layout import ArrayLayout
 from .planning import BUFFERS, RechunkPlan, plan_rechunk
 from .scratch import Scratch, ScratchArray, choose_scratch
@@ -76,21 +80,26 @@ def rechunk(
 ) -> WriteReport:
     """Write *obj* with new stored *chunks*; see :meth:`xzarrio.ZioAccessor.rechunk`."""
     ds = as_dataset(obj)
-    _check_arguments(mode, checksums)
+    _check_arguments(mode)
+    arguments = {
+        "chunks": dict(chunks) if isinstance(chunks, Mapping) and chunks else None,
+        "max_mem": max_mem, "compressor": compressor,
+    }  # fmt: skip
+    request = WriteRequest.of(
+        mode=mode, compressor=compressor, zarr_format=zarr_format, checksums=checksums,
+        history=history, operation="zio.rechunk", arguments=arguments, group=group,
+        storage_options=storage_options, progress=progress,
+    )  # fmt: skip
     target = locate(store, storage_options)
     chosen = resolve_scheduler(scheduler, local_only=_local_only(ds, target, temp_store))
     layout = plan_rechunk(ds, chunks, max_mem=max_mem, num_workers=num_workers, scheduler=chosen)
     scratch = choose_scratch(target, temp_store, storage_options) if layout.passes == 2 else None
     staged, first_pass = _staged(ds, layout, scratch)
+    request = request.but(scheduler=chosen, num_workers=layout.running)
     with quiet_spec_notes():
-        write = plan(
-            staged, store, mode=mode, compressor=compressor, zarr_format=zarr_format,
-            checksums=checksums, history=history, group=group, storage_options=storage_options,
-            scheduler=chosen, num_workers=layout.running, progress=progress,
-        )  # fmt: skip
+        write = plan(staged, store, request)
         if scratch is not None:
-            check_scheduler_reaches(write.scheduler, scratch.location, in_place=True)
-        write = replace(write, call=_call(obj, chunks, max_mem, compressor, group, write))
+            check_reaches(write.scheduler, scratch.location, in_place=True)
         with scratch.made() if scratch is not None else nullcontext():
             if scratch is not None:
                 _run_first_pass(scratch, first_pass, write)
@@ -101,16 +110,16 @@ def _local_only(ds: xr.Dataset, target: Location, temp_store: Any) -> bool:
     """Whether ``scheduler=None`` keeps to this process, by the write's own rule, for
     the target and for a store given as ``temp_store``."""
     scratch = [locate(temp_store)] if isinstance(temp_store, Store) else []
-    return stays_local(ds, target, *scratch)
+    in_memory = all(v.chunks is None for v in ds.variables.values())
+    return stays_local(in_memory, target, *scratch)
 
 
-def _check_arguments(mode: Any, checksums: Any) -> None:
+def _check_arguments(mode: Any) -> None:
     if mode not in ("w-", "w"):
         raise InvalidArgumentError(
             f"mode={mode!r}: a rechunk makes a new store; expected 'w-' (refuse an existing "
             "one) or 'w' (replace it)"
         )
-    check_optional_flag("checksums", checksums)
 
 
 def _staged(
@@ -182,24 +191,3 @@ def _run_first_pass(scratch: Scratch, passes: list[_FirstPass], write: WritePlan
         arrays.append(zarr.open_array(guarded, path=scratch.array_path(feed.name), mode="r+"))
     stored = dask.array.store([feed.source for feed in passes], arrays, lock=False, compute=False)
     run_tasks(stored, write.scheduler, write.num_workers, write.progress, gate)
-
-
-def _call(
-    obj: Any, chunks: Any, max_mem: Any, compressor: Any, group: Any, write: WritePlan
-) -> str:
-    """The rechunk and its arguments, as the history line records them."""
-    target = write.target.location
-    source = obj.encoding.get("source")
-    return format_call(
-        "zio.rechunk",
-        {
-            "store": target.name if target.kind in ("local", "fsspec") else None,
-            "source": source if isinstance(source, str) else None,
-            "chunks": dict(chunks) if chunks else None,
-            "max_mem": max_mem,
-            "compressor": compressor,
-            "group": group,
-            "zarr_format": write.target.zarr_format,
-            "source_digests": dict(write.source_digests) or None,  # read once, by the plan
-        },
-    )

@@ -16,7 +16,7 @@ from dask.utils import format_bytes, parse_bytes
 from ..chunks import check_chunks, encoded_chunks, is_int, kept_chunks
 from ..errors import ArgumentTypeError, ChunkMemoryError, InvalidArgumentError, InvalidChunksError
 from ..options import resolve_num_workers
-from ..schedulers import is_distributed_client
+from ..running import is_distributed_client
 from ..writing.checks import as_dataset
 from .layout import ArrayLayout, layout_of
 

@@ -27,11 +27,11 @@ import numpy as np
 import zarr
 from zarr.abc.store import Store
 from zarr.codecs import BloscCodec
-from zarr.core.sync import sync
 
 from ..atomic import staging_suffix
 from ..errors import ArgumentTypeError
-from ..stores import Location, locate
+from ..seams import sync
+from ..stores import Location, ObjectPrefix, locate
 
 __all__ = ["SCRATCH_PREFIX", "Scratch", "ScratchArray", "choose_scratch"]
 
@@ -94,11 +94,10 @@ def choose_scratch(
         # beside the target it is named as staging is, after its writer: the next write
         # to the target, or repair, removes it if a killed rechunk left it
         beside = f"{staging_suffix()}-rechunk"
-        if target.kind == "local" and target.path is not None:
-            return _local(target.path.parent / f".{target.path.name}{beside}")
-        if target.kind == "fsspec":
-            return _own(target.sibling(beside))
-        return _local(Path(tempfile.gettempdir()) / tag)
+        place = target.beside(beside)
+        if place is None:  # a store object or a session: nowhere beside it
+            return _local(Path(tempfile.gettempdir()) / tag)
+        return _local(place.path) if place.path is not None else _own(place)
     if isinstance(temp_store, Store):
         fmt: Literal[2, 3] = 2 if ".zgroup" in _root_keys(temp_store) else 3
         where = locate(temp_store)
@@ -110,11 +109,15 @@ def choose_scratch(
         )
     url = isinstance(temp_store, str) and ("://" in temp_store or "::" in temp_store)
     where = locate(os.fspath(temp_store), storage_options if url else None)
-    if where.kind == "local" and where.path is not None:
+    if where.path is not None:
         return _local(where.path / tag)
     store = cast(zarr.storage.FsspecStore, where.zarr_store())
-    inside = zarr.storage.FsspecStore(store.fs, path=f"{store.path.rstrip('/')}/{tag}")
-    return _own(Location(kind="fsspec", given=f"{where.name.rstrip('/')}/{tag}", _store=inside))
+    return _own(
+        ObjectPrefix(
+            given=f"{where.name.rstrip('/')}/{tag}",
+            _store=zarr.storage.FsspecStore(store.fs, path=f"{store.path.rstrip('/')}/{tag}"),
+        )
+    )
 
 
 def _local(folder: Path) -> Scratch:

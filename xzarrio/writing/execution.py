@@ -2,75 +2,124 @@
 
 xarray's own zarr backend writes the metadata and builds the chunk writes
 (``to_zarr(compute=False)``); xzarrio runs those tasks itself, on its own
-pool or as futures of a ``distributed.Client``, so that it knows when every
-one of them has ended.
+pool or as futures of a ``distributed.Client``
+(:func:`xzarrio.running.run_tasks`), so that it knows when every one of them
+has ended. A :class:`Write` is one write under way: begun, its chunk writes a
+dask graph, then ended (committed) or aborted (rolled back).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
-from typing import Any
+import time
+from contextlib import ExitStack
+from typing import Any, NoReturn
 
-import dask
 import zarr
 
 from ..codecs import quiet_spec_notes
-from ..provenance import (
-    PROVENANCE_KEYS,
-    attrs_for_modified_store,
-    attrs_for_new_store,
-    history_line,
-    now_utc,
-)
-from ..schedulers import is_distributed_client
-from .guard import Gate, GuardedStore
+from ..provenance import PROVENANCE_KEYS, attrs_for_new_store, history_line, now_utc
+from ..running import Gate, is_distributed_client, run_tasks
+from .guard import GuardedStore
 from .manifests import record_manifests
 from .plan import WritePlan
 from .report import WriteReport, report_of
 from .shared import hold_shared_chunks
-from .transactions import open_transaction
 
-__all__ = ["execute", "progress_bar", "run_tasks"]
+__all__ = ["Write", "execute"]
 
 
 def execute(plan: WritePlan) -> WriteReport:
     """Write what *plan* says, all or nothing, and report on it."""
     with quiet_spec_notes():
-        return _execute(plan)
+        write = Write(plan)
+        write.begin()
+        write.build()
+        return write.run()
 
 
-def _execute(plan: WritePlan) -> WriteReport:
-    gate = Gate(plan.scheduler if is_distributed_client(plan.scheduler) else None)
-    transaction = open_transaction(
-        plan.target.location,
-        in_place=plan.target.in_place,
-        mode=plan.mode,
-        operation=plan.operation,
-        gate=gate,
-    )
-    with transaction as store:
-        journal = getattr(transaction, "journal", None)
-        with hold_shared_chunks(plan.shared, plan.target.location, plan.group, journal, gate):
-            transaction.message = _write_data(plan, store, gate)
-        if plan.target.in_place:
-            transaction.finish()
-        record_manifests(plan, store, gate)
-        if plan.target.in_place:
-            transaction.message = _stamp(plan, store, transaction.message)
-    # a new store holds exactly what was written, if all of it was written here
-    local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
-    return report_of(plan, transaction.snapshot_id, store.written if local else None)
+class Write:
+    """One write of *plan*: :meth:`begin` its transaction, :meth:`build` the metadata
+    and the graph of the chunk writes, :meth:`run` them, :meth:`end` with the commit;
+    after a failure at any step, :meth:`abort`."""
+
+    def __init__(self, plan: WritePlan) -> None:
+        self.plan = plan
+        self.started = time.perf_counter()
+        client = plan.scheduler if is_distributed_client(plan.scheduler) else None
+        self.gate = Gate(client)
+        self.transaction = plan.target.transaction(
+            mode=plan.mode, operation=plan.operation, gate=self.gate
+        )
+        #: the store the write goes through (:meth:`begin`, or a waiting one)
+        self.store = GuardedStore(plan.target.location.zarr_store(), self.gate, None, waiting=True)
+        #: the history line, and the chunk writes (:meth:`build`)
+        self.line = plan.operation
+        self.chunk_writes: Any = None
+        #: the chunk locks of a region write that covers stored chunks in part
+        self._held = ExitStack()
+
+    def begin(self) -> None:
+        """Begin the transaction; from now on the write goes through its store (the
+        waiting store, if :meth:`build` was called on it first)."""
+        try:
+            self.store = self.transaction.begin(self.store)
+            self._held.enter_context(
+                hold_shared_chunks(
+                    self.plan.shared, self.plan.target.location, self.plan.group,
+                    self.transaction.journal, self.gate,
+                )
+            )  # fmt: skip
+        except BaseException as error:
+            self.abort(error)
+
+    def build(self) -> None:
+        """Write the metadata through xarray and build the graph of the chunk writes."""
+        try:
+            self.line, self.chunk_writes = _write_metadata(self.plan, self.store)
+        except BaseException as error:
+            self.abort(error)
+
+    def run(self) -> WriteReport:
+        """Run the chunk writes on the plan's scheduler, then :meth:`end`."""
+        plan = self.plan
+        try:
+            if not plan.template:  # a template's dask data is left to its fill
+                run_tasks(
+                    self.chunk_writes, plan.scheduler, plan.num_workers, plan.progress, self.gate
+                )
+        except BaseException as error:
+            self.abort(error)
+        return self.end()
+
+    def end(self) -> WriteReport:
+        """After the chunk writes: the manifests, the provenance, the commit; the report."""
+        plan = self.plan
+        try:
+            self._held.close()
+            self.transaction.finish()
+            record_manifests(plan, self.store, self.gate)
+            line = self.transaction.stamp(self.store, plan.stamping, self.line)
+        except BaseException as error:
+            self.abort(error)
+        self.transaction.commit(line)
+        # a new store holds exactly what was written, if all of it was written here
+        local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
+        written = self.store.written if local else None
+        return report_of(plan, self.started, self.transaction.snapshot_id, written)
+
+    def abort(self, error: BaseException) -> NoReturn:
+        """Undo the write after *error*, and raise it."""
+        self.gate.close()
+        self.gate.drain()  # before the chunk locks go: no write of a shared chunk lands after
+        self._held.close()
+        self.transaction.abort(error)
 
 
-def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
-    """The metadata through xarray, then every chunk as a task of this write.
+def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:
+    """The metadata through xarray; return the history line and the chunk writes.
 
     A new store gets its provenance with its metadata, stamped now, and
-    xarray consolidates it; the history line is returned.
+    xarray consolidates it.
     """
     ds = plan.ds.copy(deep=False)
     line = plan.operation
@@ -85,112 +134,16 @@ def _write_data(plan: WritePlan, store: GuardedStore, gate: Gate) -> str:
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
     elif plan.provenance:
         now = now_utc()
-        ds.attrs = attrs_for_new_store(ds.attrs, plan.call, plan.text, now)
-        line = history_line(plan.call, plan.text, now)
-    icechunk = plan.target.location.kind == "icechunk"
-    delayed = ds.to_zarr(  # type: ignore[call-overload]
+        text = plan.request.stamp.history
+        ds.attrs = attrs_for_new_store(ds.attrs, plan.call, text, now)
+        line = history_line(plan.call, text, now)
+    chunk_writes = ds.to_zarr(  # type: ignore[call-overload]
         store,
-        mode=plan.mode if plan.target.in_place or icechunk else "w-",
         group=plan.group,
         compute=False,
-        # in place, once, after the data and the provenance: see _stamp
-        consolidated=False if plan.target.in_place else plan.consolidated,
-        # a new store or group is made whole: "a" where nothing was appends to nothing
-        append_dim=plan.append_dim if plan.target.existing is not None else None,
         region=plan.region,
-        safe_chunks=plan.safe_chunks,
-        align_chunks=plan.align_chunks,
-        write_empty_chunks=plan.write_empty_chunks,
-        chunkmanager_store_kwargs=dict(plan.chunkmanager_store_kwargs),
         zarr_format=plan.target.zarr_format,
+        **plan.target.to_zarr_keywords(plan.request),
+        **plan.passed_on,
     )
-    if plan.template:
-        return line  # the dask data is left to the fill (see xzarrio.writing.fill_plan)
-    run_tasks(delayed, plan.scheduler, plan.num_workers, plan.progress, gate)
-    return line
-
-
-def _stamp(plan: WritePlan, store: GuardedStore, line: str) -> str:
-    """In place: stamp the provenance after the data, consolidate; return the history line.
-
-    A group new to the store got its provenance with its metadata (*line*).
-    """
-    if plan.provenance and plan.target.existing is not None:
-        group = zarr.open_group(store, mode="r+", path=plan.group or "")
-        now = now_utc()
-        group.attrs.put(attrs_for_modified_store(group.attrs.asdict(), plan.call, plan.text, now))
-        line = history_line(plan.call, plan.text, now)
-    if plan.consolidated is not False and store.supports_consolidated_metadata:
-        # the root's consolidated metadata holds the groups' too
-        for path in dict.fromkeys(("", plan.group or "")):
-            zarr.consolidate_metadata(store, path=path)
-    return line
-
-
-def run_tasks(delayed: Any, scheduler: Any, num_workers: int, progress: bool, gate: Gate) -> None:
-    """Run the tasks of *delayed* and wait for every one of them; after a failure, close
-    *gate* (the store calls the tasks make pass through it) and wait until none is in flight."""
-    if is_distributed_client(scheduler):
-        _run_on_client(scheduler, delayed, progress, gate)
-        return
-    try:
-        _run_locally(delayed, scheduler, num_workers, progress)
-    except BaseException:
-        gate.close()
-        gate.drain()  # zarr's sibling chunk writes of a failed one may still be in flight
-        raise
-
-
-def _pool(scheduler: Any, num_workers: int) -> Executor:
-    if scheduler == "processes":
-        context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
-        return ProcessPoolExecutor(num_workers, mp_context=context)
-    return ThreadPoolExecutor(num_workers, thread_name_prefix="xzarrio-write")
-
-
-def _run_locally(delayed: Any, scheduler: Any, num_workers: int, progress: bool) -> None:
-    """Run the chunk tasks on a pool of this write's own, and wait for every one."""
-    kwargs: dict[str, Any] = {"scheduler": scheduler}
-    if scheduler != "synchronous":
-        kwargs["pool"] = _pool(scheduler, num_workers)
-    try:
-        with progress_bar(progress):
-            dask.compute(delayed, **kwargs)
-    finally:
-        if "pool" in kwargs:
-            # after a failure, the tasks still running finish before the rollback
-            kwargs["pool"].shutdown(wait=True, cancel_futures=True)
-
-
-def _run_on_client(client: Any, delayed: Any, progress: bool, gate: Gate) -> None:
-    """Run the write on the cluster; after a failure, wait for every store call on it.
-
-    Running tasks cannot be cancelled: the gate's abort event makes those that
-    have not written yet refuse to, and the writer waits until no worker is
-    in the middle of a store call of this write.
-    """
-    future = client.compute(delayed)
-    try:
-        if progress:
-            from distributed import progress as show_progress
-
-            show_progress(future)
-        future.result()
-    except BaseException:
-        gate.close()
-        gate.drain_workers()
-        gate.drop_digests()
-        raise
-
-
-@contextmanager
-def progress_bar(show: bool) -> Iterator[None]:
-    """dask's progress bar on stderr while the block runs, if *show*."""
-    if not show:
-        with nullcontext():
-            yield
-        return
-    from dask.diagnostics import ProgressBar
-
-    with ProgressBar(out=sys.stderr):
-        yield
+    return line, chunk_writes

@@ -1,22 +1,15 @@
-"""The writer owns every write to the store: a gate that counts them and can close.
+"""The writer owns every write to the store: each one journaled and through a gate.
 
 Every key xarray and zarr write goes through :class:`GuardedStore`, a zarr
 store wrapping the real one. It keeps the key in the write's undo journal
-before changing it, and it passes through a :class:`Gate`: the gate counts
-the store calls in flight, and once closed it refuses new ones. A failed
-write closes the gate and waits for it to drain before it rolls back, so no
-chunk write of the call is still running, or lands, after the rollback.
-(zarr's ``concurrent_map`` does not cancel the sibling writes of a failed
-one: they are still in flight on zarr's event loop when the call raises.)
-
-In another process (the processes scheduler, a ``distributed`` worker) the
-gate cannot count; there it refuses writes once the write's abort event,
-a ``distributed.Event``, is set.
+before changing it, and it passes through the write's
+:class:`~xzarrio.running.gate.Gate`, which counts the store calls in flight
+and, once closed, refuses new ones.
 
 A write to an ``icechunk`` session on a Client goes through a
 :class:`ForkedStore`: the session's fork travels to the workers with the
 tasks, each process keeps the forks it wrote into, and the writer gathers
-them (:meth:`Gate.gather_forks`) to merge them into the session before its
+them (:func:`gather_forks`) to merge them into the session before its
 one commit, as icechunk documents for distributed writes.
 """
 
@@ -25,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from zarr.abc.store import Store
@@ -35,99 +28,19 @@ from zarr.storage import LocalStore, WrapperStore
 
 from ..integrity.checksums import ChecksummedBuffer, write_parts
 from ..journal import Journal
+from ..running.gate import Gate, RemoteGate, WriteAborted
+from ..seams import is_zarrs_own_local_set
 from ..stores import copy_key
 
-__all__ = ["ForkedStore", "Gate", "GuardedStore", "WriteAborted", "scheduler_time", "workers_left"]
-
-
-class WriteAborted(RuntimeError):
-    """A store write refused because the write it belongs to is being rolled back."""
-
-
-class Gate:
-    """Counts the store calls of one write that are in flight; closes to new ones.
-
-    On a ``distributed.Client`` (*client*) it also reaches the write's store
-    calls on the workers, through an abort event named after the write.
-    """
-
-    def __init__(self, client: Any = None) -> None:
-        self.client = client
-        self.event_name = f"xzarrio-abort-{uuid.uuid4().hex}" if client is not None else None
-        self._cond = threading.Condition()
-        self._running = 0
-        self._closed = False
-
-    def enter(self) -> None:
-        with self._cond:
-            if self._closed:
-                raise WriteAborted("this write failed and is being rolled back")
-            self._running += 1
-
-    def leave(self) -> None:
-        with self._cond:
-            self._running -= 1
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        """Refuse every store call from now on, here and in the workers."""
-        with self._cond:
-            self._closed = True
-        if self.event_name is not None:
-            from distributed import Event
-
-            Event(self.event_name, client=self.client).set()
-
-    def drain(self) -> None:
-        """Wait until no store call of this write is in flight in this process."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._running == 0)
-
-    def drain_workers(self, poll: float = 0.05) -> None:
-        """Wait until no worker of the Client is in a store call of this write (after close)."""
-        while any(self.client.run(_in_flight, self.event_name).values()):
-            time.sleep(poll)
-
-    def gather_digests(self, store: GuardedStore) -> dict[str, str | None]:
-        """The chunk digests of this write: those *store* kept here, and the workers'."""
-        digests = dict(store.digests)
-        if self.client is not None:
-            for kept in self.client.run(_pop_digests, self.event_name).values():
-                digests.update(kept)
-        return digests
-
-    def drop_digests(self) -> None:
-        """Let go of the chunk digests the workers kept for this (failed) write."""
-        if self.client is not None:
-            self.client.run(_pop_digests, self.event_name)
-
-    def drop_forks(self) -> None:
-        """Let go of the icechunk forks this write wrote into, here and on the workers."""
-        _pop_forks(self.event_name)
-        if self.client is not None:
-            self.client.run(_pop_forks, self.event_name)
-
-    def gather_forks(self, since: float) -> list[Any]:
-        """The store of every icechunk fork this write wrote into, here and on the workers.
-
-        A worker that left the cluster since *since* (:func:`scheduler_time`)
-        took the forks of the chunks it wrote with it, so the write has
-        failed: raises then.
-        """
-        forks = _pop_forks(self.event_name)
-        if self.client is not None:
-            for kept in self.client.run(_pop_forks, self.event_name).values():
-                forks.extend(kept)
-            lost = workers_left(self.client, since)
-            if lost:
-                raise RuntimeError(
-                    f"the workers {lost} left the cluster during the write, with the icechunk "
-                    "changes of the chunks they wrote; nothing is committed: write again"
-                )
-        return forks
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_RemoteGate, (self.event_name,))
+__all__ = [
+    "ForkedStore",
+    "GuardedStore",
+    "drop_worker_state",
+    "gather_digests",
+    "gather_forks",
+    "scheduler_time",
+    "workers_left",
+]
 
 
 def scheduler_time(client: Any) -> float:
@@ -144,20 +57,11 @@ def workers_left(client: Any, since: float) -> list[str]:
     )
 
 
-#: per abort event, the store calls in flight in this (worker) process
-_IN_FLIGHT: dict[str, int] = {}
 #: per abort event, the stores of the icechunk forks written into in this process, by id
 _FORKS: dict[str | None, dict[int, Any]] = {}
 #: per abort event, the chunk digests the write's tasks recorded in this (worker) process
 _DIGESTS: dict[str | None, dict[str, str | None]] = {}
 _LOCK = threading.Lock()
-#: zarr's own ``LocalStore.set``, which :meth:`GuardedStore.set` writes in parts in place of
-_LOCAL_SET = LocalStore.set
-
-
-def _in_flight(event_name: str) -> int:
-    with _LOCK:
-        return _IN_FLIGHT.get(event_name, 0)
 
 
 def _keep_fork(event_name: str | None, store: Any) -> None:
@@ -175,36 +79,49 @@ def _pop_digests(event_name: str | None) -> dict[str, str | None]:
         return _DIGESTS.pop(event_name, {})
 
 
-class _RemoteGate:
-    """A gate in another process: refuses writes once the abort event is set.
+def gather_digests(gate: Gate, store: GuardedStore) -> dict[str, str | None]:
+    """The chunk digests of the write of *gate*: those *store* kept here, and the workers'."""
+    digests = dict(store.digests)
+    if gate.client is not None:
+        for kept in gate.client.run(_pop_digests, gate.event_name).values():
+            digests.update(kept)
+    return digests
 
-    In a ``distributed`` worker it counts its calls in flight, so that the
-    writer can wait for them; it counts first and checks the event second, so
-    that once the writer has seen none in flight after setting it, none starts.
+
+def drop_worker_state(gate: Gate) -> None:
+    """Let go of the digests and icechunk forks the (failed) write of *gate* kept,
+    here and on the workers."""
+    _pop_forks(gate.event_name)
+    if gate.client is not None:
+        gate.client.run(_pop_digests, gate.event_name)
+        gate.client.run(_pop_forks, gate.event_name)
+
+
+def gather_forks(gate: Gate, since: float) -> list[Any]:
+    """The store of every icechunk fork the write of *gate* wrote into, here and on
+    the workers.
+
+    A worker that left the cluster since *since* (:func:`scheduler_time`)
+    took the forks of the chunks it wrote with it, so the write has failed:
+    raises then.
     """
+    forks = _pop_forks(gate.event_name)
+    if gate.client is not None:
+        for kept in gate.client.run(_pop_forks, gate.event_name).values():
+            forks.extend(kept)
+        lost = workers_left(gate.client, since)
+        if lost:
+            raise RuntimeError(
+                f"the workers {lost} left the cluster during the write, with the icechunk "
+                "changes of the chunks they wrote; nothing is committed: write again"
+            )
+    return forks
 
-    def __init__(self, event_name: str | None) -> None:
-        self.event_name = event_name
 
-    def enter(self) -> None:
-        if self.event_name is None:
-            return  # the processes scheduler: the writer's pool waits for its tasks
-        with _LOCK:
-            _IN_FLIGHT[self.event_name] = _IN_FLIGHT.get(self.event_name, 0) + 1
-        from distributed import Event
-
-        if Event(self.event_name).is_set():
-            self.leave()
-            raise WriteAborted("this write failed and is being rolled back")
-
-    def leave(self) -> None:
-        if self.event_name is None:
-            return
-        with _LOCK:
-            _IN_FLIGHT[self.event_name] -= 1
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_RemoteGate, (self.event_name,))
+@dataclass
+class _Begun:
+    journal: Journal | None
+    waiting: bool
 
 
 class GuardedStore(WrapperStore[Store]):
@@ -218,20 +135,35 @@ class GuardedStore(WrapperStore[Store]):
     def __init__(
         self,
         store: Store,
-        gate: Gate | _RemoteGate,
+        gate: Gate | RemoteGate,
         journal: Journal | None,
         written: dict[str, int] | None = None,
+        *,
+        waiting: bool = False,
     ) -> None:
         super().__init__(store)
         self._gate = gate
-        self._journal = journal
+        #: the journal, and whether the store waits for it (:meth:`attach`), shared with
+        #: the copies zarr makes of this store (``with_read_only``)
+        self._begun = _Begun(journal, waiting)
         #: the size of every key written through this store in this process, by key
         self.written: dict[str, int] = {} if written is None else written
         #: the digest of every chunk written through this store in this process, by key
         self.digests: dict[str, str | None] = {}
 
+    def attach(self, journal: Journal | None) -> GuardedStore:
+        """Take writes from now on, each kept in *journal* first; return this store."""
+        self._begun.journal = journal
+        self._begun.waiting = False
+        return self
+
+    @property
+    def _journal(self) -> Journal | None:
+        return self._begun.journal
+
     def _with_store(self, store: Store) -> GuardedStore:
-        copy = type(self)(store, self._gate, self._journal, self.written)
+        copy = type(self)(store, self._gate, None, self.written)
+        copy._begun = self._begun
         copy.digests = self.digests
         return copy
 
@@ -241,11 +173,11 @@ class GuardedStore(WrapperStore[Store]):
         (:class:`~xzarrio.integrity.checksums.ChecksummedBuffer`): on zarr's own
         ``LocalStore``, whose ``set`` this stands in for. A subclass, or a ``set``
         replaced, is called as it is."""
-        return type(self._store) is LocalStore and LocalStore.set is _LOCAL_SET
+        return is_zarrs_own_local_set(self._store)
 
     def record_digests(self, digests: dict[str, str | None]) -> None:
         """Keep the digests of chunks written through this store (None: deleted)."""
-        if not isinstance(self._gate, _RemoteGate):
+        if not isinstance(self._gate, RemoteGate):
             self.digests.update(digests)
         elif self._gate.event_name is not None:  # a Client's worker: gathered from there
             with _LOCK:
@@ -256,8 +188,17 @@ class GuardedStore(WrapperStore[Store]):
     def supports_consolidated_metadata(self) -> bool:
         return bool(self._store.supports_consolidated_metadata)
 
+    def _check_begun(self) -> None:
+        if self._begun.waiting:
+            raise WriteAborted(
+                "this deferred xzarrio write has not begun: run it with its own .compute() "
+                "(it begins the write's transaction, then runs the chunk writes), not with "
+                "dask.compute or client.compute"
+            )
+
     @asynccontextmanager
     async def _changing(self, key: str) -> AsyncIterator[None]:
+        self._check_begun()
         self._gate.enter()
         try:
             if self._journal is not None:
@@ -297,6 +238,7 @@ class GuardedStore(WrapperStore[Store]):
         self.written.pop(key, None)
 
     async def delete_dir(self, prefix: str) -> None:
+        self._check_begun()
         self._gate.enter()
         try:
             if self._journal is not None:

@@ -17,13 +17,14 @@ from typing import Any
 
 import zarr
 from zarr.api.asynchronous import open_array
-from zarr.core.sync import sync
 
 from ..integrity.digests import use_digests
 from ..integrity.manifest import keeps_manifests, manifest_folder, update_manifest
 from ..integrity.readback import chunk_prefix, digests_of
 from ..journal import gather_bounded
-from .guard import Gate, GuardedStore
+from ..running import Gate
+from ..seams import sync
+from .guard import GuardedStore, gather_digests
 from .plan import WritePlan
 
 __all__ = ["record_manifests"]
@@ -43,7 +44,7 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     if not use_digests():
         sync(gather_bounded(store.delete_dir(manifest_folder(a.path)) for a in arrays.values()))
         return
-    digests = gate.gather_digests(store)
+    digests = gather_digests(gate, store)
     alone = _runs_alone(plan)
     changes = {name: _changes(plan, array, digests) for name, array in arrays.items()}
     existing = plan.target.existing
@@ -78,7 +79,7 @@ def _runs_alone(plan: WritePlan) -> bool:
     append (it runs alone), a local store (its lock is held), an icechunk session."""
     if not plan.target.in_place or plan.mode != "r+":
         return True
-    return plan.target.location.kind in ("local", "icechunk")
+    return plan.target.writers_serialised
 
 
 def _changes(

@@ -11,12 +11,11 @@ import numpy as np
 import xarray as xr
 import zarr
 from dask.utils import format_bytes
-from zarr.core.metadata import ArrayV2Metadata, ArrayV3Metadata
 
 from ..provenance import Provenance
 from ..reading import open_zarr
+from ..seams import ArrayV2Metadata, ArrayV3Metadata
 from ..storeinfo import nbytes_under, store_nbytes_stored
-from ..stores import source_of_store
 from .plan import WritePlan
 
 __all__ = ["WriteReport", "report_of"]
@@ -129,9 +128,10 @@ class WriteReport:
 
 
 def report_of(
-    plan: WritePlan, snapshot_id: str | None = None, written: dict[str, int] | None = None
-) -> WriteReport:
-    """The report of the committed write *plan*.
+    plan: WritePlan, started: float, snapshot_id: str | None = None,
+    written: dict[str, int] | None = None,
+) -> WriteReport:  # fmt: skip
+    """The report of the committed write *plan*, begun at *started* (``time.perf_counter``).
 
     *snapshot_id* is icechunk's commit; *written* the size of every key of a
     new store, where the write saw all of them (else the store is listed).
@@ -146,20 +146,19 @@ def report_of(
         stored = sum(written.values())
     else:
         stored = store_nbytes_stored(root)
-    source = source_of_store(location.given) if location.kind == "local" else location.given
     return WriteReport(
         store=location.name,
         variables=names,
         nbytes=sum(int(np.prod(shape)) * itemsize for shape, itemsize in shapes.values()),
         nbytes_stored=stored,
-        seconds=time.perf_counter() - plan.started,
+        seconds=time.perf_counter() - started,
         nbytes_written=_written_nbytes(plan),
         mode=plan.mode,
         zarr_format=plan.target.zarr_format,
         provenance=Provenance.from_attrs(root.attrs.asdict()),
         storage_options=location.storage_options,
         snapshot_id=snapshot_id,
-        location=source,
+        location=location.source,
     )
 
 

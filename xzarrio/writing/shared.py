@@ -25,13 +25,11 @@ import zarr
 from ..chunklocks import hold_chunks
 from ..errors import RegionError
 from ..journal import Journal
+from ..running import Gate
+from ..stores import Location
 from .checks import stored_unit
-from .guard import Gate
 
-__all__ = ["LOCKABLE", "SharedChunk", "hold_shared_chunks", "refuse_shared", "shared_chunks"]
-
-#: the kinds of store whose chunks can be locked
-LOCKABLE = ("local", "memory")
+__all__ = ["SharedChunk", "hold_shared_chunks", "refuse_shared", "shared_chunks"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ def refuse_shared(
 
 @contextmanager
 def hold_shared_chunks(
-    shared: tuple[SharedChunk, ...], location: Any, group: str | None,
+    shared: tuple[SharedChunk, ...], location: Location, group: str | None,
     journal: Journal | None, gate: Gate,
 ) -> Iterator[None]:  # fmt: skip
     """Lock the *shared* chunks, keep this write's part of each in *journal*; run the block.
@@ -128,8 +126,7 @@ def hold_shared_chunks(
     root = zarr.open_group(location.opener(), mode="r", path=group or "")
     arrays = {name: cast(zarr.Array, root[str(name)]) for name in {c.name: 0 for c in shared}}
     keys = [_key(arrays[c.name], c.index) for c in shared]
-    place = location.path if location.kind == "local" else location.zarr_store()
-    with hold_chunks(place, keys):
+    with hold_chunks(location.lock_place, keys):
         for name, array in arrays.items():
             mine = [(c, k) for c, k in zip(shared, keys, strict=True) if c.name == name]
             _keep_parts(journal, array, mine)

@@ -1,16 +1,22 @@
-"""Look at the place a write goes, once: what is there, in what format, writable or not."""
+"""Look at the place a write goes, once: what is there, in what format, writable or not.
+
+:func:`look` returns one :class:`Target` subclass per kind of target: a new
+local store, a new store in an object store or a store object, an existing
+one of each, an icechunk session. Each owns its transaction and what xarray
+is told of it; nothing else asks which kind it has.
+"""
 
 from __future__ import annotations
 
 import os
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import xarray as xr
 import zarr
-from zarr.core.sync import sync
 
 from ..errors import (
     InvalidArgumentError,
@@ -20,14 +26,36 @@ from ..errors import (
     StoreNotWritableError,
 )
 from ..journal import check_store
-from ..stores import ZARR_MARKERS, Location, is_zarr_dir, list_names
+from ..running import Gate
+from ..seams import sync
+from ..stores import (
+    ZARR_MARKERS,
+    IcechunkSession,
+    LocalFolder,
+    Location,
+    is_zarr_dir,
+    list_names,
+)
+from . import transactions
+from .request import WriteRequest
+from .transactions import Transaction
 
-__all__ = ["Target", "look"]
+__all__ = [
+    "ExistingLocalStore",
+    "ExistingObjectStore",
+    "IcechunkTarget",
+    "NewLocalStore",
+    "NewObjectStore",
+    "Target",
+    "look",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Target:
-    """What is at the place of a write, seen before anything is written.
+class Target(ABC):
+    """What is at the place of a write, seen before anything is written; a subclass
+    per kind of target, which owns what differs between kinds (its transaction above
+    all). :func:`look` picks the subclass, once.
 
     Attributes
     ----------
@@ -35,57 +63,162 @@ class Target:
         Where the store is.
     existing : xarray.Dataset or None
         For an append or a region write, the store as it is (opened lazily,
-        metadata and index coordinates only); None for a new store.
+        metadata and index coordinates only); None for a new store or group.
     zarr_format : int
         The store's format, or for a new store the one it will have.
     groups : frozenset of str
         The names of the groups the existing store holds in the written group.
     group : str or None
         The group written (xarray's ``group=``); None for the root.
-    in_place : bool
-        Whether the write changes an existing store (rather than making a new
-        one): an append or a region write, or a group written into a store
-        that holds others.
     """
+
+    #: ``compute=False`` can write a template now and fill it later
+    holds_templates: ClassVar[bool] = True
+    #: no other xzarrio writer changes the store while this one writes (a new store,
+    #: a local store under its lock, a session); else region writers run side by side
+    writers_serialised: ClassVar[bool] = True
 
     location: Location
     existing: xr.Dataset | None
     zarr_format: int
     groups: frozenset[str] = frozenset()
     group: str | None = None
-    in_place: bool = False
+
+    @property
+    @abstractmethod
+    def in_place(self) -> bool:
+        """Whether the write changes a store that is there (an append, a region write,
+        a group written beside others), rather than making a new one."""
+
+    @abstractmethod
+    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
+        """The all-or-nothing frame of a write in *mode* here."""
+
+    def to_zarr_keywords(self, request: WriteRequest) -> dict[str, Any]:
+        """What xarray's ``to_zarr`` is told of the store: a new one is made whole
+        (staged); one that is there is written in its own mode, and its metadata is
+        consolidated once, after the data and the provenance (see the stamp of its
+        transaction)."""
+        if not self.in_place:
+            return {"mode": "w-", "append_dim": None, "consolidated": request.consolidated}
+        return {
+            "mode": request.mode,
+            # "a" where nothing was appends to nothing: a new group is made whole
+            "append_dim": request.append_dim if self.existing is not None else None,
+            "consolidated": False,
+        }
 
 
-def look(
-    location: Location, mode: str, zarr_format: int | None, *, region: Any = None,
-    group: str | None = None,
-) -> Target:  # fmt: skip
-    """The :class:`Target` of a write in *mode* to *location*; refuses what cannot be.
+class NewLocalStore(Target):
+    """A new store in a local folder: staged beside it, swapped in whole."""
+
+    in_place = False
+
+    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
+        return transactions.StagedFolder(
+            cast(LocalFolder, self.location), mode=mode, operation=operation, gate=gate
+        )
+
+
+class NewObjectStore(Target):
+    """A new store in an object-store prefix or a store object: written in place
+    where nothing is, else staged beside it and copied into place."""
+
+    in_place = False
+
+    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
+        return transactions.StagedPrefix(self.location, mode=mode, operation=operation, gate=gate)
+
+
+class ExistingLocalStore(Target):
+    """A local store that is there: changed in place, under its locks and a journal."""
+
+    in_place = True
+
+    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
+        return transactions.InPlaceLocal(
+            cast(LocalFolder, self.location), mode=mode, operation=operation, gate=gate
+        )
+
+
+class ExistingObjectStore(Target):
+    """An object store (or store object) that is there: changed in place under a journal.
+
+    Object stores have no locks: region writers run side by side.
+    """
+
+    in_place = True
+    writers_serialised = False
+
+    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
+        return transactions.InPlaceObject(self.location, mode=mode, operation=operation, gate=gate)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IcechunkTarget(Target):
+    """An ``icechunk.Session``: written as it is, committed once (never staged)."""
+
+    holds_templates: ClassVar[bool] = False
+
+    #: whether the session's store holds the written group already
+    changes_existing: bool = False
+
+    @property
+    def in_place(self) -> bool:
+        return self.changes_existing
+
+    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
+        return transactions.IcechunkCommit(
+            self.location, mode=mode, operation=operation, gate=gate, in_place=self.in_place
+        )
+
+    def to_zarr_keywords(self, request: WriteRequest) -> dict[str, Any]:
+        # nothing to stage: xarray writes the session in the call's own mode
+        return {**super().to_zarr_keywords(request), "mode": request.mode}
+
+
+def _target(location: Location, *, in_place: bool, **seen: Any) -> Target:
+    """The target of the kind that *location* and *in_place* make: the one place
+    that picks among them."""
+    if isinstance(location, IcechunkSession):
+        return IcechunkTarget(location=location, changes_existing=in_place, **seen)
+    local = isinstance(location, LocalFolder)
+    kind: type[Target]
+    if in_place:
+        kind = ExistingLocalStore if local else ExistingObjectStore
+    else:
+        kind = NewLocalStore if local else NewObjectStore
+    return kind(location=location, **seen)
+
+
+def look(location: Location, request: WriteRequest) -> Target:
+    """The :class:`Target` of the write *request* to *location*; refuses what cannot be.
 
     ``mode="a"`` (or ``"a-"``) where no store is yet makes one, as in xarray;
-    a region write needs the store. A *group* of a store that exists is
+    a region write needs the store. A group of a store that exists is
     written in place, whatever the mode: the store's other groups stay.
     """
+    mode, zarr_format, group = request.mode, request.zarr_format, request.group
     if location.read_only:
         raise StoreNotWritableError(
             f"the store {location.shown} is read-only (opened with read_only=True); "
             "open it writable to write to it"
         )
-    if location.kind == "icechunk" and location.given.has_uncommitted_changes:
+    if isinstance(location, IcechunkSession) and location.given.has_uncommitted_changes:
         raise InvalidArgumentError(
             "this icechunk session already holds uncommitted changes; xzarrio commits "
             "a write on its own, so give it a fresh one: repo.writable_session('main')"
         )
     # an interrupted write first: repairing it later would undo this one
     check_store(location, writing=True)
-    creating = mode in ("a", "a-") and region is None
+    creating = mode in ("a", "a-") and request.region is None
     absent = (group is not None or creating) and _absent(location)  # looked at once
     if group is not None and not absent:
         return _look_at_group(location, mode, zarr_format, group, creating)
     if mode in ("w", "w-") or (creating and absent):
         _check_new(location, mode)
         fmt = zarr_format or zarr.config.get("default_zarr_format")
-        return Target(location=location, existing=None, zarr_format=fmt, group=group)
+        return _target(location, in_place=False, existing=None, zarr_format=fmt, group=group)
     return _look_at_existing(location, mode, zarr_format, group)
 
 
@@ -96,8 +229,8 @@ def _look_at_existing(
     fmt = _same_format(root, zarr_format)
     # the store's own listing: consolidated metadata may not know a group added since
     names = sync(list_names(location.zarr_store(), f"{group}/" if group else ""))
-    return Target(
-        location=location, existing=existing, zarr_format=fmt, in_place=True, group=group,
+    return _target(
+        location, in_place=True, existing=existing, zarr_format=fmt, group=group,
         groups=frozenset(names) - set(existing.variables),
     )  # fmt: skip
 
@@ -116,7 +249,7 @@ def _look_at_group(
         )
     root = zarr.open_group(location.opener(), mode="r")
     fmt = _same_format(root, zarr_format)
-    return Target(location=location, existing=None, zarr_format=fmt, group=group, in_place=True)
+    return _target(location, in_place=True, existing=None, zarr_format=fmt, group=group)
 
 
 def _same_format(root: zarr.Group, zarr_format: int | None) -> int:
@@ -127,9 +260,8 @@ def _same_format(root: zarr.Group, zarr_format: int | None) -> int:
 
 
 def _check_new(location: Location, mode: str) -> None:
-    if location.kind == "local":
-        assert location.path is not None
-        _check_new_path(location.path, mode)
+    if isinstance(location, LocalFolder):
+        _check_new_path(location.root, mode)
         return
     if mode == "w-" and _holds_zarr(location):
         raise StoreExistsError(
@@ -140,16 +272,15 @@ def _check_new(location: Location, mode: str) -> None:
 
 def _absent(location: Location) -> bool:
     """Whether nothing is at *location* to append to: no path, or no zarr there."""
-    if location.kind == "local":
-        assert location.path is not None
-        return not location.path.exists()
+    if isinstance(location, LocalFolder):
+        return not location.root.exists()
     return not _holds_zarr(location)
 
 
 def _holds_zarr(location: Location, group: str | None = None) -> bool:
     store = location.zarr_store()
     # icechunk holds zarr 3 only, and has no format 2 keys to ask about
-    markers = ("zarr.json",) if location.kind == "icechunk" else ZARR_MARKERS
+    markers = ("zarr.json",) if isinstance(location, IcechunkSession) else ZARR_MARKERS
     where = f"{group}/" if group else ""
     return any(sync(store.exists(where + marker)) for marker in markers)
 
@@ -187,9 +318,8 @@ def _open_existing(
 ) -> tuple[xr.Dataset, zarr.Group]:
     """The store to append to or write a region of, opened lazily, and its (written) group."""
     what = "append to" if mode.startswith("a") else "write to"
-    if location.kind == "local":
-        assert location.path is not None
-        path = location.path
+    if isinstance(location, LocalFolder):
+        path = location.root
         if not path.exists():
             raise StoreNotFoundError(f"no zarr store at {str(path)!r}: the path does not exist")
         if not is_zarr_dir(path):

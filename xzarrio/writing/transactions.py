@@ -1,20 +1,22 @@
 """One write, all or nothing: a transaction per kind of target.
 
-Every transaction has the same three steps: :meth:`Transaction.begin` gives
-the store to write through, :meth:`Transaction.commit` makes the write
-visible, :meth:`Transaction.rollback` leaves the target as it was. Used as a
-context manager it commits when its body succeeds; when the body fails it
-closes the write's gate, waits for every store call in flight, and rolls
-back, keeping the original error (a rollback's own failure is chained to it).
+Every transaction has the same steps: :meth:`Transaction.begin` gives the
+store to write through; after the data, :meth:`Transaction.finish` and
+:meth:`Transaction.stamp`; :meth:`Transaction.commit` makes the write
+visible. After a failure, :meth:`Transaction.abort` closes the write's gate,
+waits for every store call in flight, and rolls back
+(:meth:`Transaction.rollback`), keeping the original error (a rollback's own
+failure is chained to it).
 
-- :class:`NewLocalStore`: staged in a folder beside the target, swapped in.
-- :class:`NewObjectStore`: staged beside the target (an object store's
+- :class:`StagedFolder`: a new local store, staged in a folder beside it, swapped in.
+- :class:`StagedPrefix`: a new store in an object store or a store object,
+  written in place where nothing is, else staged beside it (an object store's
   sibling prefix, or memory), then copied into place under a journal.
 - :class:`InPlaceLocal`, :class:`InPlaceObject`: the store changed in place
   under an undo journal (see :mod:`xzarrio.journal`); local ones under locks.
-- :class:`IcechunkSession`: the session committed once, or its changes discarded.
+- :class:`IcechunkCommit`: the session committed once, or its changes discarded.
 
-:func:`open_transaction` is the one place that picks among them.
+Each kind of :class:`~xzarrio.writing.target.Target` makes its own.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import ExitStack
-from types import TracebackType
-from typing import NoReturn
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
 
 import zarr
 from zarr.abc.store import Store
-from zarr.core.sync import sync
 
 from ..atomic import open_staging, remove_staging, staging_suffix, swap_in
 from ..errors import StoreExistsError, StoreNotWritableError
@@ -42,54 +44,75 @@ from ..journal import (
     store_lock,
 )
 from ..liveness import LEASE_SECONDS
-from ..stores import ZARR_MARKERS, Location
-from .guard import ForkedStore, Gate, GuardedStore, scheduler_time
+from ..provenance import attrs_for_modified_store, history_line, now_utc
+from ..running import Gate
+from ..seams import sync
+from ..stores import ZARR_MARKERS, LocalFolder, Location
+from .guard import ForkedStore, GuardedStore, drop_worker_state, gather_forks, scheduler_time
 
-__all__ = ["Transaction", "open_transaction"]
+__all__ = [
+    "IcechunkCommit",
+    "InPlaceLocal",
+    "InPlaceObject",
+    "StagedFolder",
+    "StagedPrefix",
+    "Stamping",
+    "Transaction",
+    "stamp_in_place",
+]
 
 
 class Transaction(ABC):
-    """The all-or-nothing frame of one write (see the module's docstring)."""
+    """The all-or-nothing frame of one write (see the module's docstring).
+
+    A write calls :meth:`begin`, writes through the store it returns, calls
+    :meth:`finish` and :meth:`stamp` after its data, then :meth:`commit`; after
+    a failure anywhere, :meth:`abort`.
+    """
 
     def __init__(self, location: Location, *, mode: str, operation: str, gate: Gate) -> None:
         self.location = location
         self.mode = mode
         self.operation = operation
         self.gate = gate
-        #: what the commit is called (icechunk's commit message): the history line
-        self.message = operation
+        #: the undo journal the write's keys are kept in, where it has one
+        self.journal: Journal | None = None
         #: the icechunk snapshot the commit made
         self.snapshot_id: str | None = None
 
     @abstractmethod
-    def begin(self) -> GuardedStore:
-        """Start; return the store that every write of this transaction goes through."""
+    def begin(self, waiting: GuardedStore) -> GuardedStore:
+        """Start; return the store that every write of this transaction goes through.
+
+        *waiting* is a store over the target's own store that takes no writes
+        yet (a deferred write builds its graph on it): a transaction that
+        writes the target in place gives it its journal and returns it.
+        """
 
     @abstractmethod
-    def commit(self) -> None:
-        """Make the write the store's new state."""
+    def commit(self, message: str) -> None:
+        """Make the write the store's new state; *message* names it (the history line)."""
 
     @abstractmethod
     def rollback(self) -> None:
         """Leave the target exactly as it was before :meth:`begin`."""
 
     def finish(self) -> None:  # noqa: B027 - most transactions need nothing then
-        """Called before the root's attributes and consolidated metadata are updated."""
+        """Called after the data, before the manifests, attributes and consolidated
+        metadata are updated."""
 
-    def __enter__(self) -> GuardedStore:
-        return self.begin()
+    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
+        """Stamp the provenance of a store changed in place, after its data, and
+        consolidate its metadata; return the history line. A new store got both
+        with its metadata (*line*)."""
+        return line
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if error is None:
-            self.commit()
-            return
+    def abort(self, error: BaseException) -> NoReturn:
+        """After *error*: refuse every store call of the write, wait for those in
+        flight, roll back, and raise *error* (a rollback's own failure chained to it)."""
         self.gate.close()
         self.gate.drain()  # no store call of this write runs on, or lands, after this
+        drop_worker_state(self.gate)
         _undo(self.rollback, error, self.location)
 
 
@@ -106,30 +129,69 @@ def _undo(rollback: Callable[[], None], error: BaseException, location: Location
     raise error
 
 
+@dataclass(frozen=True)
+class Stamping:
+    """What a store changed in place is stamped with after its data."""
+
+    #: the operation as the history line records it, and the user's note
+    call: str
+    text: str | None
+    #: whether the group's provenance attributes are updated (off, or a group new
+    #: to the store, which got them with its metadata)
+    attributes: bool
+    #: the group written, or None for the root
+    group: str | None
+    #: xarray's ``consolidated=``: False leaves the metadata unconsolidated
+    consolidated: bool | None
+
+
+def stamp_in_place(store: GuardedStore, stamping: Stamping, line: str) -> str:
+    """Stamp the provenance of a store changed in place and consolidate its metadata;
+    return the history line (*line*, where the attributes are not updated)."""
+    if stamping.attributes:
+        group = zarr.open_group(store, mode="r+", path=stamping.group or "")
+        now = now_utc()
+        attrs = attrs_for_modified_store(group.attrs.asdict(), stamping.call, stamping.text, now)
+        group.attrs.put(attrs)
+        line = history_line(stamping.call, stamping.text, now)
+    if stamping.consolidated is not False and store.supports_consolidated_metadata:
+        # the root's consolidated metadata holds the groups' too
+        for path in dict.fromkeys(("", stamping.group or "")):
+            zarr.consolidate_metadata(store, path=path)
+    return line
+
+
 # ------------------------------------------------------------------ new stores
 
 
-class NewLocalStore(Transaction):
+class StagedFolder(Transaction):
     """A new local store: written in a staging folder beside it, swapped in whole."""
 
-    def begin(self) -> GuardedStore:
-        assert self.location.path is not None
-        self.staging, self.made = open_staging(self.location.path)
+    def __init__(self, location: LocalFolder, *, mode: str, operation: str, gate: Gate) -> None:
+        super().__init__(location, mode=mode, operation=operation, gate=gate)
+        self.root = location.root
+        #: the staging folder, and the folders made for it (removed with it)
+        self.staging: Path | None = None
+        self.made: list[Path] = []
+
+    def begin(self, waiting: GuardedStore) -> GuardedStore:
+        self.staging, self.made = open_staging(self.root)
         return GuardedStore(zarr.storage.LocalStore(self.staging), self.gate, None)
 
-    def commit(self) -> None:
-        assert self.location.path is not None
+    def commit(self, message: str) -> None:
+        assert self.staging is not None
         try:
-            swap_in(self.staging, self.location.path, replace=self.mode == "w")
+            swap_in(self.staging, self.root, replace=self.mode == "w")
         except BaseException:
             remove_staging(self.staging, self.made)
             raise
 
     def rollback(self) -> None:
-        remove_staging(self.staging, self.made)
+        if self.staging is not None:
+            remove_staging(self.staging, self.made)
 
 
-class NewObjectStore(Transaction):
+class StagedPrefix(Transaction):
     """A new store in an object store or a store object.
 
     Where nothing is at the store's place yet, it is written in place under a
@@ -139,29 +201,30 @@ class NewObjectStore(Transaction):
     old store back. Readers may see a mix while either runs.
     """
 
-    def begin(self) -> GuardedStore:
-        target = self.location.zarr_store()
-        self.journal: Journal | None = None
-        if not sync(_holds_keys(target)):
+    def __init__(self, location: Location, *, mode: str, operation: str, gate: Gate) -> None:
+        super().__init__(location, mode=mode, operation=operation, gate=gate)
+        #: where a new store over an existing one is staged (None: written in place)
+        self.staging: Store | None = None
+        self.lease: _LeaseKeeper | None = None
+
+    def begin(self, waiting: GuardedStore) -> GuardedStore:
+        if not sync(_holds_keys(self.location.zarr_store())):
             self.journal = begin_journal(self.location, self.operation, fresh=True)
-            self._lease = _LeaseKeeper(self.journal)
-            return GuardedStore(target, self.gate, self.journal)
+            self.lease = _LeaseKeeper(self.journal)
+            return waiting.attach(self.journal)
         if self.mode != "w":
             raise StoreExistsError(
                 f"{self.location.shown} is not empty (a store appeared there meanwhile, or "
                 f"other objects are there); mode={self.mode!r} makes a store only where "
                 "nothing is"
             )
-        if self.location.kind == "fsspec":
-            self.staging = self.location.sibling(staging_suffix()).zarr_store()
-        else:
-            self.staging = zarr.storage.MemoryStore()
+        beside = self.location.beside(staging_suffix())
+        self.staging = beside.zarr_store() if beside is not None else zarr.storage.MemoryStore()
         return GuardedStore(self.staging, self.gate, None)
 
-    def commit(self) -> None:
-        if self.journal is not None:  # written in place
-            self._lease.stop()
-            self.journal.discard()
+    def commit(self, message: str) -> None:
+        if self.staging is None:  # written in place
+            _end(self.journal, self.lease)
             return
         journal = begin_journal(self.location, self.operation)
         lease = _LeaseKeeper(journal)
@@ -178,9 +241,8 @@ class NewObjectStore(Transaction):
             sync(self.staging.delete_dir(""))
 
     def rollback(self) -> None:
-        if self.journal is not None:
-            self._lease.stop()
-            self.journal.playback()
+        if self.staging is None:
+            _end(self.journal, self.lease, play_back=True)
         else:
             sync(self.staging.delete_dir(""))
 
@@ -213,37 +275,43 @@ class InPlaceLocal(Transaction):
     by side, and take the metadata lock from the root's update to the end.
     """
 
-    def begin(self) -> GuardedStore:
-        assert self.location.path is not None
-        self._locks = ExitStack()
-        self._locks.enter_context(store_lock(self.location.path, shared=self.mode == "r+"))
+    def __init__(self, location: LocalFolder, *, mode: str, operation: str, gate: Gate) -> None:
+        super().__init__(location, mode=mode, operation=operation, gate=gate)
+        self.root = location.root
+        #: the store's lock (and from :meth:`finish` on its metadata lock), held to the end
+        self.locks = ExitStack()
+
+    def begin(self, waiting: GuardedStore) -> GuardedStore:
+        self.locks.enter_context(store_lock(self.root, shared=self.mode == "r+"))
         try:
             check_store(self.location, writing=True)  # under the lock: no writer starts now
             self.journal = begin_journal(self.location, self.operation)
         except OSError as error:
-            self._locks.close()
+            self.locks.close()
             raise StoreNotWritableError(
                 f"cannot write to {self.location.shown}: its folder takes no new entries "
                 f"({error.strerror})"
             ) from None
         except BaseException:
-            self._locks.close()
+            self.locks.close()
             raise
-        return GuardedStore(zarr.storage.LocalStore(self.location.path), self.gate, self.journal)
+        return waiting.attach(self.journal)
 
     def finish(self) -> None:
         # held to the commit or rollback: another writer's stamp must not come
         # between this one and its undoing
-        assert self.location.path is not None
-        self._locks.enter_context(metadata_lock(self.location.path))
+        self.locks.enter_context(metadata_lock(self.root))
 
-    def commit(self) -> None:
-        with self._locks:
-            self.journal.discard()
+    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
+        return stamp_in_place(store, stamping, line)
+
+    def commit(self, message: str) -> None:
+        with self.locks:
+            _end(self.journal, None)
 
     def rollback(self) -> None:
-        with self._locks:
-            self.journal.playback()
+        with self.locks:
+            _end(self.journal, None, play_back=True)
 
 
 class InPlaceObject(Transaction):
@@ -253,7 +321,11 @@ class InPlaceObject(Transaction):
     refreshes, so that another writer (or ``repair``) can tell it is alive.
     """
 
-    def begin(self) -> GuardedStore:
+    def __init__(self, location: Location, *, mode: str, operation: str, gate: Gate) -> None:
+        super().__init__(location, mode=mode, operation=operation, gate=gate)
+        self.lease: _LeaseKeeper | None = None
+
+    def begin(self, waiting: GuardedStore) -> GuardedStore:
         check_store(self.location, writing=True)
         if self.mode in ("a", "a-"):
             for journal in journals(self.location):
@@ -265,16 +337,29 @@ class InPlaceObject(Transaction):
                         "running; an append must run alone"
                     )
         self.journal = begin_journal(self.location, self.operation)
-        self._lease = _LeaseKeeper(self.journal)
-        return GuardedStore(self.location.zarr_store(), self.gate, self.journal)
+        self.lease = _LeaseKeeper(self.journal)
+        return waiting.attach(self.journal)
 
-    def commit(self) -> None:
-        self._lease.stop()
-        self.journal.discard()
+    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
+        return stamp_in_place(store, stamping, line)
+
+    def commit(self, message: str) -> None:
+        _end(self.journal, self.lease)
 
     def rollback(self) -> None:
-        self._lease.stop()
-        self.journal.playback()
+        _end(self.journal, self.lease, play_back=True)
+
+
+def _end(journal: Journal | None, lease: _LeaseKeeper | None, *, play_back: bool = False) -> None:
+    """Stop refreshing *lease*; discard *journal*, or play it back."""
+    if lease is not None:
+        lease.stop()
+    if journal is None:
+        return
+    if play_back:
+        journal.playback()
+    else:
+        journal.discard()
 
 
 class _LeaseKeeper:
@@ -301,7 +386,7 @@ class _LeaseKeeper:
 # ------------------------------------------------------------------ icechunk
 
 
-class IcechunkSession(Transaction):
+class IcechunkCommit(Transaction):
     """A write to an ``icechunk.Session``: committed once on success, discarded on failure.
 
     On a Client the write goes to a fork of the session, which travels to the
@@ -309,38 +394,36 @@ class IcechunkSession(Transaction):
     the session before the commit.
     """
 
-    def begin(self) -> GuardedStore:
+    def __init__(
+        self, location: Location, *, mode: str, operation: str, gate: Gate, in_place: bool
+    ) -> None:
+        super().__init__(location, mode=mode, operation=operation, gate=gate)
+        self.in_place = in_place
+        #: on a Client: the fork the write goes to, and when (on the scheduler's clock)
+        self.fork_store: Any = None
+        self.since = 0.0
+
+    def begin(self, waiting: GuardedStore) -> GuardedStore:
         session = self.location.given
         if self.gate.client is None:
-            return GuardedStore(session.store, self.gate, None)
+            return waiting.attach(None)
         self.fork_store = session.fork().store
         self.since = scheduler_time(self.gate.client)
         return ForkedStore(self.fork_store, self.gate, None)
 
-    def commit(self) -> None:
+    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
+        return stamp_in_place(store, stamping, line) if self.in_place else line
+
+    def commit(self, message: str) -> None:
         session = self.location.given
         if self.gate.client is not None:
             # the workers' copies hold the metadata as it was when the tasks left;
             # this process's fork, with the provenance stamped after, goes last
-            stores = self.gate.gather_forks(self.since)
+            stores = gather_forks(self.gate, self.since)
             copies = [store.session for store in stores if store is not self.fork_store]
             session.merge(*copies, self.fork_store.session)
-        self.snapshot_id = str(session.commit(self.message))
+        self.snapshot_id = str(session.commit(message))
 
     def rollback(self) -> None:
-        self.gate.drop_forks()
+        drop_worker_state(self.gate)
         self.location.given.discard_changes()
-
-
-def open_transaction(
-    location: Location, *, in_place: bool, mode: str, operation: str, gate: Gate
-) -> Transaction:
-    """The transaction for a write to *location*: the one branch on the kind of target."""
-    kind: type[Transaction]
-    if location.kind == "icechunk":
-        kind = IcechunkSession
-    elif in_place:
-        kind = InPlaceLocal if location.kind == "local" else InPlaceObject
-    else:
-        kind = NewLocalStore if location.kind == "local" else NewObjectStore
-    return kind(location, mode=mode, operation=operation, gate=gate)

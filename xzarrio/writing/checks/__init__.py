@@ -21,10 +21,10 @@ from .arguments import (
     check_group,
     check_kept_layout,
     check_mapping,
+    check_mode,
     check_names,
     check_optional_flag,
     check_storable,
-    resolve_mode,
 )
 from .encoding import check_encoding, stored_unit
 from .region import check_region, resolve_region, without_indexes
@@ -39,12 +39,12 @@ __all__ = [
     "check_group",
     "check_kept_layout",
     "check_mapping",
+    "check_mode",
     "check_names",
     "check_optional_flag",
     "check_region",
     "check_storable",
     "fit_strings",
-    "resolve_mode",
     "resolve_region",
     "stored_unit",
     "without_indexes",

@@ -32,10 +32,10 @@ __all__ = [
     "check_group",
     "check_kept_layout",
     "check_mapping",
+    "check_mode",
     "check_names",
     "check_optional_flag",
     "check_storable",
-    "resolve_mode",
 ]
 
 MODES = ("w-", "w", "a", "a-", "r+")
@@ -185,7 +185,9 @@ def check_mapping(name: str, value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
-def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
+def check_mode(mode: Any, append_dim: Any, region: Any) -> str:
+    """*mode*, refused where it does not fit *append_dim* or *region*, as xarray refuses
+    it (``mode=None`` is resolved before: :class:`~xzarrio.writing.request.WriteRequest`)."""
     if not isinstance(append_dim, Hashable):
         raise ArgumentTypeError(
             f"append_dim must be a dimension name, got {append_dim!r}; append along one "
@@ -199,15 +201,11 @@ def resolve_mode(mode: Any, append_dim: Any, region: Any) -> str:
             "append_dim and region cannot be used together: append grows the store along "
             "append_dim, region overwrites a part of it; pick one"
         )
-    if append_dim is not None:
-        if mode not in ("w-", "a", "a-"):
-            raise InvalidArgumentError(f"append_dim needs mode='a' or 'a-', got mode={mode!r}")
-        return "a" if mode == "w-" else mode
-    if region is not None:
-        if mode not in ("w-", "r+", "a", "a-"):
-            raise InvalidArgumentError(f"region needs mode='r+' (or 'a'), got mode={mode!r}")
-        return "r+" if mode == "w-" else mode
-    return mode
+    if append_dim is not None and mode not in ("a", "a-"):
+        raise InvalidArgumentError(f"append_dim needs mode='a' or 'a-', got mode={mode!r}")
+    if region is not None and mode not in ("r+", "a", "a-"):
+        raise InvalidArgumentError(f"region needs mode='r+' (or 'a'), got mode={mode!r}")
+    return str(mode)
 
 
 def check_kept_layout(chunks: Any, compressor: Any, operation: str) -> None:

@@ -1,4 +1,6 @@
-"""Which dask scheduler runs a computation: one rule for writing, profiling and the rest.
+"""Which dask scheduler runs a call, with how many workers, and whether they reach its stores.
+
+One rule for writing, verifying, rechunking and profiling.
 
 ``None`` means dask's own rule: the scheduler set in ``dask.config``, else the
 active ``distributed.Client``, else threads. A name (or one of dask's aliases
@@ -9,14 +11,27 @@ submitted tasks of its own and waited for them would hold a worker thread.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import dask
+import zarr
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
+from ..options import OPTIONS, resolve_num_workers
+from ..stores import Location
 
-__all__ = ["SCHEDULERS", "active_client", "is_distributed_client", "resolve_scheduler"]
+__all__ = [
+    "SCHEDULERS",
+    "active_client",
+    "check_reaches",
+    "choose_scheduler",
+    "is_distributed_client",
+    "resolve_scheduler",
+    "stays_local",
+    "worker_count",
+]
 
 SCHEDULERS = ("threads", "synchronous", "processes")
 _ALIASES = {
@@ -105,3 +120,51 @@ def resolve_scheduler(scheduler: Any, *, local_only: bool = False) -> Any:
     if is_distributed_client(scheduler):
         return scheduler
     raise _unknown(scheduler)
+
+
+def stays_local(in_memory: bool, *locations: Location) -> bool:
+    """Whether ``scheduler=None`` keeps to this process: for data *in_memory*, or a
+    store among *locations* that lives in this process, no Client unless one is asked for."""
+    return in_memory or any(where.in_process for where in locations)
+
+
+def check_reaches(scheduler: Any, location: Location, *, in_place: bool) -> None:
+    """Refuse a *scheduler* whose workers cannot reach the store at *location* (a
+    local one that is not there yet, not *in_place*: its folder)."""
+    on_client = is_distributed_client(scheduler)
+    if not on_client and scheduler != "processes":
+        return
+    who = "a distributed.Client" if on_client else "the processes scheduler"
+    location.refuse_processes(who, client=on_client)
+    folder = location.folder_for_workers(in_place=in_place) if on_client else None
+    if folder is None:
+        return
+    seen = scheduler.run(os.path.isdir, folder)
+    blind = sorted(worker for worker, ok in seen.items() if not ok)
+    if blind:
+        raise InvalidArgumentError(
+            f"the Client's workers {blind} cannot see {folder!r}; write to a path that "
+            "every worker shares, or to an object store"
+        )
+
+
+def choose_scheduler(
+    scheduler: Any, *locations: Location, in_memory: bool = False, in_place: bool = True
+) -> Any:
+    """The scheduler of a call on the stores at *locations* (:func:`resolve_scheduler`
+    by :func:`stays_local`'s rule), refused where its workers cannot reach one of them."""
+    chosen = resolve_scheduler(scheduler, local_only=stays_local(in_memory, *locations))
+    for where in locations:
+        check_reaches(chosen, where, in_place=in_place)
+    return chosen
+
+
+def worker_count(num_workers: int | None, location: Location | None = None) -> int:
+    """Threads (or processes) of a call: *num_workers*, else the option, else all
+    cores; for a store over the network at least as many as zarr's own concurrency
+    (its calls wait on the network)."""
+    workers = resolve_num_workers(num_workers)
+    if num_workers is None and OPTIONS["num_workers"] is None:
+        if location is not None and location.over_network:
+            workers = max(workers, int(zarr.config.get("async.concurrency") or 1))
+    return workers

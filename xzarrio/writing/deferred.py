@@ -1,0 +1,119 @@
+"""``compute=False``: a write returned as a ``Delayed``, finished when it is computed.
+
+For a new store the template (metadata, coordinates, data in memory) is
+written and swapped in at once, as in xarray; the returned
+:class:`WriteDelayed` holds the graph of the chunk writes that fill it (a
+region write of the whole template), built now on a store that takes no
+writes yet. Its ``.compute()`` begins the fill's transaction (the store's
+journal), runs the chunk writes and ends in the commit, or, after a failure,
+in the rollback to the template. Until then nothing but the template is
+there: a ``WriteDelayed`` that is never computed leaves no trace.
+
+An append, a region write or a write to an icechunk session touches nothing
+until it is computed: its ``Delayed`` is one task that makes the whole write
+then.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+import dask
+import xarray as xr
+from dask.delayed import Delayed
+
+from ..codecs import quiet_spec_notes
+from .execution import Write, execute
+from .plan import WritePlan, plan
+from .report import WriteReport, report_of
+from .request import Stamp, WriteRequest
+
+__all__ = ["WriteDelayed", "defer", "fill_plan"]
+
+
+def defer(planned: WritePlan, store: Any) -> Delayed:
+    """The ``Delayed`` of the write *planned* with ``compute=False``."""
+    if not planned.template:
+        # nothing is touched now; the write times itself from when it runs
+        return dask.delayed(lambda: execute(planned), pure=False)()
+    execute(planned)  # the template
+    fill = fill_plan(planned, store)
+    if fill is None:
+        return dask.delayed(lambda: _report(planned, fill_started()), pure=False)()
+    write = Write(fill)
+    write.build()  # on the waiting store: xarray reads the template, writes nothing
+    return WriteDelayed(write, planned)
+
+
+def fill_started() -> float:
+    import time
+
+    return time.perf_counter()
+
+
+class WriteDelayed(Delayed):
+    """The chunk writes that fill a template, ending in the write's commit.
+
+    Its graph is xarray's real write graph (one task per stored chunk
+    written). Its ``.compute()`` begins the write, runs that graph on the
+    write's own scheduler and pool, and commits, or rolls the store back to
+    the template after a failure; it returns the
+    :class:`~xzarrio.writing.report.WriteReport`. It runs once.
+    """
+
+    def __init__(self, write: Write, template: WritePlan) -> None:
+        graph = write.chunk_writes
+        super().__init__(graph.key, graph.dask)
+        self._write = write
+        self._template = template
+        self._lock = threading.Lock()
+        self._ran = False
+
+    def compute(self, **kwargs: Any) -> WriteReport:
+        """Write, commit, report. (dask's keywords, such as ``scheduler=``, are not
+        taken: the write runs as its call to ``to_zarr`` asked.)"""
+        with self._lock:
+            if self._ran:
+                raise RuntimeError(
+                    "this deferred write has already been computed; call to_zarr again to "
+                    "write again"
+                )
+            self._ran = True
+        with quiet_spec_notes():
+            self._write.started = fill_started()
+            self._write.begin()
+            self._write.run()
+        return _report(self._template, self._write.started)
+
+
+def _report(template: WritePlan, started: float) -> WriteReport:
+    with quiet_spec_notes():
+        return report_of(template, started)
+
+
+def fill_plan(template: WritePlan, store: Any) -> WritePlan | None:
+    """The region write that fills the *template* (written) with its dask data.
+
+    It runs in place under the store's journal, so that a fill that fails
+    leaves the template as it was; it adds no history line (the template's
+    records the write). None where the template holds all the data already.
+    """
+    lazy = {name: v for name, v in template.ds.variables.items() if v.chunks is not None}
+    if not lazy:
+        return None
+    coords = set(template.ds.coords)
+    ds = xr.Dataset(
+        {name: v for name, v in lazy.items() if name not in coords},
+        coords={name: v for name, v in lazy.items() if name in coords},
+    )
+    asked = template.request
+    request = WriteRequest(
+        mode="r+", region={dim: slice(0, size) for dim, size in ds.sizes.items()},
+        storage_options=asked.storage_options, group=asked.group,
+        consolidated=asked.consolidated, xarray=asked.xarray,
+        running=replace(asked.running, compute=True),
+        stamp=Stamp(recorded=False),
+    )  # fmt: skip
+    return plan(ds, store, request)
