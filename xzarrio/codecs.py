@@ -8,7 +8,7 @@ translated to their twin, anything else must already fit the format.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -62,22 +62,20 @@ def _by_name(name: str, zarr_format: int) -> tuple[Any, ...]:
     if name == "none":
         return ()
     if zarr_format == 3:
-        return (
-            {
-                "zstd": lambda: ZstdCodec(level=3),
-                "lz4": _lz4_v3,
-                "blosc": lambda: BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
-                "gzip": lambda: GzipCodec(level=5),
-            }[name](),
-        )
-    return (
-        {
-            "zstd": lambda: numcodecs.Zstd(level=3),
-            "lz4": lambda: numcodecs.LZ4(),
-            "blosc": lambda: numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE),
-            "gzip": lambda: numcodecs.GZip(level=5),
-        }[name](),
-    )
+        v3: dict[str, Callable[[], BytesBytesCodec]] = {
+            "zstd": lambda: ZstdCodec(level=3),
+            "lz4": _lz4_v3,
+            "blosc": lambda: BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
+            "gzip": lambda: GzipCodec(level=5),
+        }
+        return (v3[name](),)
+    v2: dict[str, Callable[[], NumcodecsCodec]] = {
+        "zstd": lambda: numcodecs.Zstd(level=3),
+        "lz4": lambda: numcodecs.LZ4(),
+        "blosc": lambda: numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE),
+        "gzip": lambda: numcodecs.GZip(level=5),
+    }
+    return (v2[name](),)
 
 
 _BLOSC_SHUFFLE_V2 = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
