@@ -53,11 +53,11 @@ def test_write_never_lets_two_tasks_write_one_chunk(
 
 def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None:
     """One task per stored chunk, each holding a view of the caller's array: no second copy."""
-    from xzarrio.writing import WriteRequest, plan
+    from xzarrio.writing import WriteRequest, plan_write
 
     values = np.arange(600.0).reshape(60, 10)
     request = WriteRequest.of(chunks={"y": 20})
-    p = plan(xr.Dataset({"v": (("y", "x"), values)}), tmp_path / "s.zarr", request)
+    p = plan_write(xr.Dataset({"v": (("y", "x"), values)}), tmp_path / "s.zarr", request)
     blocks = list(dict(p.ds["v"].data.__dask_graph__()).values())
     assert len(blocks) == 3
     assert all(isinstance(b, np.ndarray) and np.shares_memory(b, values) for b in blocks)

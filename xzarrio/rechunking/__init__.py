@@ -4,7 +4,7 @@
    plan, per dask variable, the blocks read and written, each small enough
    that all running tasks fit in ``max_mem``: one pass straight to the
    target, or two through an intermediate array;
-2. the last pass is planned as an ordinary write (:func:`xzarrio.writing.plan`),
+2. the last pass is planned as an ordinary write (:func:`xzarrio.writing.plan_write`),
    which checks every argument before anything is made;
 3. the first pass of two-pass variables fills intermediate arrays in a
    scratch store (:mod:`~xzarrio.rechunking.scratch`), removed afterwards;
@@ -38,9 +38,15 @@ from ..running import (
     stays_local,
 )
 from ..stores import Location, locate
-from ..writing import WritePlan, WriteReport, WriteRequest, execute, plan
-from ..writing.checks import as_dataset
-from ..writing.guard import GuardedStore
+from ..writing import (
+    GuardedStore,
+    WritePlan,
+    WriteReport,
+    WriteRequest,
+    as_dataset,
+    execute,
+    plan_write,
+)
 from .layout import ArrayLayout
 from .planning import BUFFERS, RechunkPlan, plan_rechunk
 from .scratch import Scratch, ScratchArray, choose_scratch
@@ -97,7 +103,7 @@ def rechunk(
     staged, first_pass = _staged(ds, layout, scratch)
     request = request.but(scheduler=chosen, num_workers=layout.running)
     with quiet_spec_notes():
-        write = plan(staged, store, request)
+        write = plan_write(staged, store, request)
         if scratch is not None:
             check_reaches(write.scheduler, scratch.location, in_place=True)
         with scratch.made() if scratch is not None else nullcontext():

@@ -17,7 +17,7 @@ from ..chunks import check_chunks, encoded_chunks, is_int, kept_chunks
 from ..errors import ArgumentTypeError, ChunkMemoryError, InvalidArgumentError, InvalidChunksError
 from ..options import resolve_num_workers
 from ..running import is_distributed_client
-from ..writing.checks import as_dataset
+from ..writing import as_dataset
 from .layout import ArrayLayout, layout_of
 
 __all__ = ["BUFFERS", "RechunkPlan", "plan_rechunk"]

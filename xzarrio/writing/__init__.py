@@ -16,6 +16,9 @@
 
 ``compute=False`` returns a :class:`~xzarrio.writing.deferred.WriteDelayed`
 (:mod:`~xzarrio.writing.deferred`).
+
+The layers above (rechunking, the accessor) import only the names of this
+package's ``__all__``.
 """
 
 from __future__ import annotations
@@ -26,14 +29,25 @@ import xarray as xr
 from dask.delayed import Delayed
 
 from ..codecs import quiet_spec_notes
-from .checks import MODES
+from .checks import MODES, as_dataset
 from .deferred import defer
 from .execution import execute
-from .plan import WritePlan, plan
+from .guard import GuardedStore
+from .plan import WritePlan, plan_write
 from .report import WriteReport
 from .request import WriteRequest
 
-__all__ = ["MODES", "WritePlan", "WriteReport", "WriteRequest", "execute", "plan", "to_zarr"]
+__all__ = [
+    "MODES",
+    "GuardedStore",
+    "WritePlan",
+    "WriteReport",
+    "WriteRequest",
+    "as_dataset",
+    "execute",
+    "plan_write",
+    "to_zarr",
+]
 
 
 def to_zarr(
@@ -46,7 +60,7 @@ def to_zarr(
     (:func:`~xzarrio.writing.deferred.defer`).
     """
     with quiet_spec_notes():  # execute quiets its own: a deferred one runs later
-        planned = plan(obj, store, request)
+        planned = plan_write(obj, store, request)
         if request.running.compute:
             return execute(planned)
         return defer(planned, store)

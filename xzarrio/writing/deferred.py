@@ -26,7 +26,7 @@ from dask.delayed import Delayed
 
 from ..codecs import quiet_spec_notes
 from .execution import Write, execute
-from .plan import WritePlan, plan
+from .plan import WritePlan, plan_write
 from .report import WriteReport, report_of
 from .request import Stamp, WriteRequest
 
@@ -116,4 +116,4 @@ def fill_plan(template: WritePlan, store: Any) -> WritePlan | None:
         running=replace(asked.running, compute=True),
         stamp=Stamp(recorded=False),
     )  # fmt: skip
-    return plan(ds, store, request)
+    return plan_write(ds, store, request)

@@ -1,7 +1,7 @@
 """The plan of a write: every argument checked, the target looked at, the data encoded.
 
 Building a plan writes nothing. It is data: a frozen :class:`WritePlan`, built
-once by :func:`plan` and never patched; :func:`xzarrio.writing.execution.execute`
+once by :func:`plan_write` and never patched; :func:`xzarrio.writing.execution.execute`
 carries it out.
 """
 
@@ -31,7 +31,7 @@ from .shared import SharedChunk, refuse_shared, shared_chunks
 from .target import Target, look
 from .transactions import Stamping
 
-__all__ = ["WritePlan", "plan"]
+__all__ = ["WritePlan", "plan_write"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +100,7 @@ class WritePlan:
         return "region write" if self.region is not None else f"mode={self.mode!r} write"
 
 
-def plan(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest) -> WritePlan:
+def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest) -> WritePlan:
     """Check what *request* asks of *obj* against the store, look at the target,
     encode the data (a template, for a new store, where it is not computed now);
     writes nothing."""

@@ -26,7 +26,7 @@ class XarrayKeywords:
     """xarray's keywords of ``to_zarr`` that xzarrio hands on with the meaning xarray gives them."""
 
     #: refuse dask chunks and regions that cover stored chunks in part (None: xzarrio
-    #: locks such chunks where it can; see :func:`~xzarrio.writing.plan.plan`)
+    #: locks such chunks where it can; see :func:`~xzarrio.writing.plan.plan_write`)
     safe_chunks: bool | None = None
     #: rechunk dask data so that every task writes whole stored chunks
     align_chunks: bool = True
