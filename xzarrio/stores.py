@@ -231,7 +231,7 @@ class InMemory(Location):
         kind = "memory" if self.locks_chunks else "object"
         raise InvalidArgumentError(
             f"{who} cannot write to this {kind} store: its workers run in other processes "
-            "and would write into copies of it; use scheduler='threads', or a store that "
+            "and would work on copies of it; use scheduler='threads', or a store that "
             "the workers can reach (a shared path, an object store URL)"
         )
 
