@@ -151,7 +151,7 @@ class StoreInfo:
         }
 
 
-def store_nbytes_stored(node: zarr.Group | zarr.Array) -> int:
+def store_nbytes_stored(node: zarr.Group | zarr.Array[Any]) -> int:
     """Every byte under *node* (a group, or an array) in its store: chunks and metadata.
 
     Other writers may be at work meanwhile: a key that vanishes between the
@@ -183,7 +183,7 @@ async def _sizes_under(store: Any, prefix: str) -> int:
     return total
 
 
-def _variable_info(name: str, array: zarr.Array) -> VariableInfo:
+def _variable_info(name: str, array: zarr.Array[Any]) -> VariableInfo:
     codecs = tuple(array.filters) + tuple(array.compressors)
     return VariableInfo(
         name=name,

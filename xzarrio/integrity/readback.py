@@ -24,12 +24,12 @@ __all__ = [
 Chunk = tuple[str, tuple[int, ...]]
 
 
-def stored_chunks(array: zarr.Array) -> tuple[int, ...]:
+def stored_chunks(array: zarr.Array[Any]) -> tuple[int, ...]:
     """The shape of the stored objects: shards where there are, else chunks."""
     return tuple(array.shards or array.chunks) if array.metadata.zarr_format == 3 else array.chunks
 
 
-def stored_grid(array: zarr.Array) -> dict[str, tuple[int, ...]]:
+def stored_grid(array: zarr.Array[Any]) -> dict[str, tuple[int, ...]]:
     """The key of every stored chunk the array's grid holds, with its place, in order."""
     counts = [
         ceil(n / c) if c else 0 for n, c in zip(array.shape, stored_chunks(array), strict=True)
@@ -40,7 +40,7 @@ def stored_grid(array: zarr.Array) -> dict[str, tuple[int, ...]]:
     }
 
 
-async def decode_chunk(array: zarr.Array, coords: tuple[int, ...], data: Any) -> np.ndarray:
+async def decode_chunk(array: zarr.Array[Any], coords: tuple[int, ...], data: Any) -> np.ndarray:
     """The values of the stored chunk at *coords* of *array*, decoded by its codecs."""
     inner = array.async_array
     metadata = inner.metadata
@@ -54,13 +54,13 @@ async def decode_chunk(array: zarr.Array, coords: tuple[int, ...], data: Any) ->
     return decoded.as_numpy_array()
 
 
-def chunk_prefix(array: zarr.Array) -> str:
+def chunk_prefix(array: zarr.Array[Any]) -> str:
     """What the store keys of *array*'s chunks begin with: its path and a ``/``."""
     return f"{array.path}/" if array.path else ""
 
 
 def digests_of(
-    array: zarr.Array, places: Sequence[tuple[int, ...]] | None
+    array: zarr.Array[Any], places: Sequence[tuple[int, ...]] | None
 ) -> dict[str, str | None]:
     """The digest of the stored chunks of *array* at *places* (default: its whole
     grid), read back now; None for a chunk absent. A chunk that does not decode
@@ -73,7 +73,7 @@ def digests_of(
     return sync(_read_digests(array, chunks))
 
 
-async def _read_digests(array: zarr.Array, chunks: list[Chunk]) -> dict[str, str | None]:
+async def _read_digests(array: zarr.Array[Any], chunks: list[Chunk]) -> dict[str, str | None]:
     prefix = chunk_prefix(array)
     store = array.store_path.store
     prototype = default_buffer_prototype()

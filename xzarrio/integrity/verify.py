@@ -125,7 +125,7 @@ class VerifyReport:
 class _Array:
     """What a task needs of one array: the array, its manifest, what to check."""
 
-    array: zarr.Array
+    array: zarr.Array[Any]
     manifest: Manifest | None
     checksummed: bool
     #: how each chunk is checked: "decode" (and its digest compared, where recorded),
@@ -237,7 +237,7 @@ def _verify(
     )
 
 
-def _arrays(root: zarr.Group, variables: Sequence[str] | None) -> list[zarr.Array]:
+def _arrays(root: zarr.Group, variables: Sequence[str] | None) -> list[zarr.Array[Any]]:
     """The arrays of the group and of the groups under it, by their path under it, or
     those named in *variables*."""
     found = {
@@ -251,7 +251,7 @@ def _arrays(root: zarr.Group, variables: Sequence[str] | None) -> list[zarr.Arra
     return [found[name] for name in variables]
 
 
-async def _prepare(array: zarr.Array, quick: bool) -> _Array:
+async def _prepare(array: zarr.Array[Any], quick: bool) -> _Array:
     """The array with its manifest, whether its chunks end with a checksum, and how to
     check them."""
     metadata = array.metadata

@@ -142,7 +142,7 @@ class ScratchArray:
     def __init__(self, store: Store, path: str, shape: tuple[int, ...], dtype: Any) -> None:
         self.store, self.path = store, path
         self.shape, self.dtype, self.ndim = shape, np.dtype(dtype), len(shape)
-        self._array: zarr.Array | None = None
+        self._array: zarr.Array[Any] | None = None
 
     def __getitem__(self, key: Any) -> Any:
         if self._array is None:

@@ -58,7 +58,7 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     )
 
 
-def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array]:
+def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[Any]]:
     """The arrays of the variables written, opened at once (not through the group:
     an in-place write consolidates its metadata after this)."""
     prefix = f"{plan.group.strip('/')}/" if plan.group else ""
@@ -83,7 +83,7 @@ def _runs_alone(plan: WritePlan) -> bool:
 
 
 def _changes(
-    plan: WritePlan, array: zarr.Array, digests: Mapping[str, str | None]
+    plan: WritePlan, array: zarr.Array[Any], digests: Mapping[str, str | None]
 ) -> dict[str, str | None]:
     """The digest of each chunk of *array* the write stored (None: deleted), by key."""
     prefix = chunk_prefix(array)
@@ -96,5 +96,5 @@ def _changes(
     return found
 
 
-def _name_of(array: zarr.Array, plan: WritePlan) -> Hashable:
+def _name_of(array: zarr.Array[Any], plan: WritePlan) -> Hashable:
     return array.path.removeprefix(plan.group or "").lstrip("/")

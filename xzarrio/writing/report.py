@@ -180,7 +180,7 @@ def _shapes(root: zarr.Group, names: tuple[str, ...]) -> dict[str, tuple[tuple[i
     known = consolidated.metadata if consolidated is not None else {}
     found = {}
     for name in names:
-        meta = known[name] if name in known else cast(zarr.Array, root[name]).metadata
+        meta = known[name] if name in known else cast(zarr.Array[Any], root[name]).metadata
         assert isinstance(meta, ArrayV2Metadata | ArrayV3Metadata)
         found[name] = (tuple(meta.shape), int(meta.dtype.to_native_dtype().itemsize))
     return found

@@ -124,7 +124,7 @@ def hold_shared_chunks(
         return
     assert journal is not None, "a region write in place runs under a journal"
     root = zarr.open_group(location.opener(), mode="r", path=group or "")
-    arrays = {name: cast(zarr.Array, root[str(name)]) for name in {c.name: 0 for c in shared}}
+    arrays = {name: cast(zarr.Array[Any], root[str(name)]) for name in {c.name: 0 for c in shared}}
     keys = [_key(arrays[c.name], c.index) for c in shared]
     with hold_chunks(location.lock_place, keys):
         for name, array in arrays.items():
@@ -139,7 +139,9 @@ def hold_shared_chunks(
             raise
 
 
-def _keep_parts(journal: Journal, array: zarr.Array, parts: list[tuple[SharedChunk, str]]) -> None:
+def _keep_parts(
+    journal: Journal, array: zarr.Array[Any], parts: list[tuple[SharedChunk, str]]
+) -> None:
     """Keep the old values of this write's part of each shared chunk of *array*.
 
     They are read in one request, the box around all the parts, not one per chunk.
