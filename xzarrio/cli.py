@@ -144,7 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _verify_parser(verbs: SubParsersAction, every: argparse.ArgumentParser) -> None:
+def _verify_parser(
+    verbs: SubParsersAction[argparse.ArgumentParser], every: argparse.ArgumentParser
+) -> None:
     check = verbs.add_parser(
         "verify",
         parents=[every],
