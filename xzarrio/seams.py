@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
-from dask.diagnostics import ResourceProfiler
+from dask.diagnostics.profile import ResourceProfiler
 from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
 from zarr.buffer import cpu

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-import dask
 import zarr
+from dask.delayed import delayed
 from zarr.buffer import default_buffer_prototype
 
 from .. import options
@@ -221,7 +221,7 @@ def _verify(
         if check.how == "skip":
             continue
         checked += len(present)
-        tasks += [dask.delayed(_check_batch)(check, batch) for batch in _batches(check, present)]
+        tasks += [delayed(_check_batch)(check, batch) for batch in _batches(check, present)]
     results = compute(*tasks, scheduler=chosen, num_workers=workers, progress=show)
     for found, _ in results:
         problems += found

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-import dask
+import dask.base
 import xarray as xr
 
 from ..errors import InvalidArgumentError, MissingDependencyError
@@ -113,7 +113,7 @@ def graph(
 ) -> Path:
     """Draw the task graph of ``func(obj)`` (or *obj*) with graphviz; see ``.zio.graph``."""
     target = func(obj) if func is not None else obj
-    if not dask.is_dask_collection(target):
+    if not dask.base.is_dask_collection(target):
         raise InvalidArgumentError(
             "nothing to draw: the object holds no dask graph (it is in memory); open it with "
             "xzarrio.open_zarr or .chunk() it first"
@@ -129,7 +129,7 @@ def graph(
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".") or "svg"
     try:
-        dask.visualize(target, filename=str(path.with_suffix("")), format=fmt)
+        dask.base.visualize(target, filename=str(path.with_suffix("")), format=fmt)
     except Exception as error:
         if type(error).__name__ == "ExecutableNotFound":
             raise MissingDependencyError(

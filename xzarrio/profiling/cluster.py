@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import dask
+import dask.base
 from dask.diagnostics.profile import ResourceData, TaskData
 
 from ..errors import InvalidArgumentError
@@ -45,7 +45,7 @@ def profile_on_client(client: Any, target: Any, dt: float) -> Profiled:
     page = ClusterPage.begin(client)
     with _sampled(client, dt) as samples, distributed.get_task_stream(client=client) as stream:
         start = time.time()
-        (result,) = dask.compute(target, scheduler=client)
+        (result,) = dask.base.compute(target, scheduler=client)
         wall = time.time() - start
     decode = _per_process(client, _zarr_cpu) - decode_before
     # the tasks' own threads, and zarr's threads that read and decode for them: the

@@ -15,9 +15,9 @@ import time
 from timeit import default_timer
 from typing import Any
 
-import dask
+import dask.base
 import psutil
-from dask.diagnostics import CacheProfiler, Profiler
+from dask.diagnostics.profile import CacheProfiler, Profiler
 
 from ..seams import ResourceProfilerBase
 from .report import Profiled, summarise, zarr_cpu_seconds
@@ -35,7 +35,7 @@ def profile_locally(target: Any, *, scheduler: str, workers: int, dt: float) -> 
     with Profiler() as p, resources as r, CacheProfiler() as c:
         decoded, machine = zarr_cpu_seconds(), psutil.cpu_times()
         start = default_timer()
-        (result,) = dask.compute(target, **kwargs)
+        (result,) = dask.base.compute(target, **kwargs)
         wall = default_timer() - start
         decoded = zarr_cpu_seconds() - decoded
     report = summarise(

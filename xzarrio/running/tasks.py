@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dask
+import dask.base
 
 from .gate import Gate
 from .schedulers import is_distributed_client
@@ -43,13 +44,13 @@ def compute(*collections: Any, scheduler: Any, num_workers: int, progress: bool)
     call's own, every task of which has ended when this returns or raises."""
     if is_distributed_client(scheduler):
         with progress_bar(progress):
-            return tuple(dask.compute(*collections, scheduler=scheduler))
+            return tuple(dask.base.compute(*collections, scheduler=scheduler))
     kwargs: dict[str, Any] = {"scheduler": scheduler}
     if scheduler != "synchronous":
         kwargs["pool"] = _pool(scheduler, num_workers)
     try:
         with progress_bar(progress):
-            return tuple(dask.compute(*collections, **kwargs))
+            return tuple(dask.base.compute(*collections, **kwargs))
     finally:
         if "pool" in kwargs:
             # after a failure, the tasks still running finish before anything is undone
@@ -89,7 +90,7 @@ def progress_bar(show: bool) -> Iterator[None]:
     if not show:
         yield
         return
-    from dask.diagnostics import ProgressBar
+    from dask.diagnostics.progress import ProgressBar
 
     with ProgressBar(out=sys.stderr):
         yield
