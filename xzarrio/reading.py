@@ -10,6 +10,7 @@ from .codecs import quiet_spec_notes
 from .errors import InterruptedWriteError, InvalidArgumentError, NoSourceStoreError
 from .journal import check_store
 from .provenance import PROVENANCE_KEYS, Provenance
+from .storeinfo import StoreInfo, store_info
 from .stores import check_readable, locate, open_root, source_of_store
 
 __all__ = ["open_zarr", "provenance_of", "reopen", "source_of"]
@@ -161,10 +162,8 @@ def reopen(obj: xr.Dataset | xr.DataArray, **kwargs: Any) -> xr.Dataset:
     return open_zarr(source, **{**how, **kwargs})
 
 
-def info_of(obj: xr.Dataset | xr.DataArray) -> Any:
+def info_of(obj: xr.Dataset | xr.DataArray) -> StoreInfo:
     """The storage report of the store *obj* was read from."""
-    from .storeinfo import store_info
-
     source, how = _require_source(obj, "report storage")
     return store_info(source, **how)
 
