@@ -20,9 +20,8 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-import dask
 import xarray as xr
-from dask.delayed import Delayed
+from dask.delayed import Delayed, delayed
 
 from ..codecs import quiet_spec_notes
 from .execution import Write, execute
@@ -37,11 +36,13 @@ def defer(planned: WritePlan, store: Any) -> Delayed:
     """The ``Delayed`` of the write *planned* with ``compute=False``."""
     if not planned.template:
         # nothing is touched now; the write times itself from when it runs
-        return dask.delayed(lambda: execute(planned), pure=False)()
+        whole_write: Delayed = delayed(lambda: execute(planned), pure=False)()
+        return whole_write
     execute(planned)  # the template
     fill = fill_plan(planned, store)
     if fill is None:
-        return dask.delayed(lambda: _report(planned, fill_started()), pure=False)()
+        report_task: Delayed = delayed(lambda: _report(planned, fill_started()), pure=False)()
+        return report_task
     write = Write(fill)
     write.build()  # on the waiting store: xarray reads the template, writes nothing
     return WriteDelayed(write, planned)
