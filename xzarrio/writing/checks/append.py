@@ -174,9 +174,10 @@ _CALENDAR_ALIASES = {
 }  # fmt: skip
 
 
-def _same_calendar(mine: Any, theirs: Any) -> bool:
-    mine, theirs = (str(c).lower() for c in (mine, theirs))
-    return _CALENDAR_ALIASES.get(mine, mine) == _CALENDAR_ALIASES.get(theirs, theirs)
+def _calendar(name: Any) -> str:
+    """The calendar *name* (an encoding's ``calendar``) stands for."""
+    lowered = str(name).lower()
+    return _CALENDAR_ALIASES.get(lowered, lowered)
 
 
 def _check_time_encoding(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
@@ -186,7 +187,7 @@ def _check_time_encoding(name: Hashable, var: xr.Variable, have: xr.Variable) ->
     of each month its own "hours since" the month's start); another calendar is not.
     """
     mine, theirs = var.encoding.get("calendar"), have.encoding.get("calendar")
-    if mine is not None and theirs is not None and not _same_calendar(mine, theirs):
+    if mine is not None and theirs is not None and _calendar(mine) != _calendar(theirs):
         raise AppendMismatchError(
             f"cannot append variable {name!r}: its encoding says calendar {mine!r} but the "
             f"store's is {theirs!r}, which the appended values are stored in; convert the "
