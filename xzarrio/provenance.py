@@ -205,12 +205,13 @@ def _timezone(name: str) -> _dt.tzinfo:
     import pytz
 
     try:
-        return pytz.timezone(name)
+        zone: _dt.tzinfo = pytz.timezone(name)
     except pytz.UnknownTimeZoneError:
         raise InvalidArgumentError(
             f"unknown time zone {name!r}; expected a tz database name such as "
             "'UTC', 'Europe/Paris' or 'America/Vancouver'"
         ) from None
+    return zone
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -304,8 +304,9 @@ def zarr_cpu_seconds() -> float:
         threads = psutil.Process().threads()
     except psutil.Error:
         return 0.0
-    return sum(
+    seconds: float = sum(
         t.user_time + t.system_time
         for t in threads
         if names.get(t.id, "").startswith(ZARR_THREAD_PREFIXES)
     )
+    return seconds

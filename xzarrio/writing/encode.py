@@ -67,7 +67,8 @@ def _blocked(
     """An in-memory *var* as dask blocks aligned to stored chunks of *unit*."""
     if isinstance(var, xr.IndexVariable):
         # an index cannot hold dask data: xarray writes it whole, through the gate too
-        return var.chunk(dict(zip(var.dims, unit, strict=True)))
+        chunked: xr.Variable = var.chunk(dict(zip(var.dims, unit, strict=True)))
+        return chunked
     blocks = tuple(
         aligned_blocks(u, offsets.get(dim, 0), n)
         for u, dim, n in zip(unit, var.dims, var.shape, strict=True)

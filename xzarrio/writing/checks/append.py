@@ -227,7 +227,8 @@ def _stored_dtype(have: xr.Variable) -> np.dtype[Any]:
     xarray may load fixed-width strings narrower than they are stored (an
     empty string as ``<U1``); the encoding keeps the store's dtype.
     """
-    return np.dtype(have.encoding.get("dtype", have.dtype))
+    stored: np.dtype[Any] = np.dtype(have.encoding.get("dtype", have.dtype))
+    return stored
 
 
 def _check_string_width(name: Hashable, var: xr.Variable, stored: np.dtype[Any]) -> None:
