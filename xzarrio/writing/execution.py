@@ -19,6 +19,7 @@ import zarr
 from ..codecs import quiet_spec_notes
 from ..provenance import PROVENANCE_KEYS, attrs_for_new_store, history_line, now_utc
 from ..running import Gate, is_distributed_client, run_tasks
+from ..seams import sync
 from .guard import GuardedStore
 from .manifests import record_manifests
 from .plan import WritePlan
@@ -63,6 +64,7 @@ class Write:
         waiting store, if :meth:`build` was called on it first)."""
         try:
             self.store = self.transaction.begin(self.store)
+            sync(self.store.release_held())
             self._held.enter_context(
                 hold_shared_chunks(
                     self.plan.shared, self.plan.target.location, self.plan.group,
@@ -75,7 +77,8 @@ class Write:
     def build(self) -> None:
         """Write the metadata through xarray and build the graph of the chunk writes."""
         try:
-            self.line, self.chunk_writes = _write_metadata(self.plan, self.store)
+            with self.store.holding():
+                self.line, self.chunk_writes = _write_metadata(self.plan, self.store)
         except BaseException as error:
             self.abort(error)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from zarr.abc.store import Store
@@ -122,6 +122,10 @@ def gather_forks(gate: Gate, since: float) -> list[Any]:
 class _Begun:
     journal: Journal | None
     waiting: bool
+    #: while a waiting store's write is built (:meth:`GuardedStore.holding`): the keys
+    #: xarray writes at once (data it holds in memory), written when the write begins
+    holding: bool = False
+    held: dict[str, Any] = field(default_factory=dict)
 
 
 class GuardedStore(WrapperStore[Store]):
@@ -152,10 +156,27 @@ class GuardedStore(WrapperStore[Store]):
         self.digests: dict[str, str | None] = {}
 
     def attach(self, journal: Journal | None) -> GuardedStore:
-        """Take writes from now on, each kept in *journal* first; return this store."""
+        """Take writes from now on, each kept in *journal* first; return this store.
+        What was held while it waited is written by :meth:`release_held`."""
         self._begun.journal = journal
         self._begun.waiting = False
         return self
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """While the block runs, a waiting store keeps what is written to it instead of
+        refusing it (xarray writes data it holds in memory as it builds a write's graph)."""
+        self._begun.holding = True
+        try:
+            yield
+        finally:
+            self._begun.holding = False
+
+    async def release_held(self) -> None:
+        """Write what the store held while it waited, now that it takes writes."""
+        held, self._begun.held = self._begun.held, {}
+        for key, value in held.items():
+            await self.set(key, value)
 
     @property
     def _journal(self) -> Journal | None:
@@ -218,6 +239,9 @@ class GuardedStore(WrapperStore[Store]):
                 raise FileNotFoundError(f"{key!r} is missing from the store copied in")
 
     async def set(self, key: str, value: Any) -> None:
+        if self._begun.waiting and self._begun.holding:
+            self._begun.held[key] = value
+            return
         async with self._changing(key):
             if isinstance(value, ChecksummedBuffer) and self.writes_in_parts:
                 # the chunk and its checksum one after the other: no copy to join them
