@@ -15,6 +15,7 @@ import xarray as xr
 import zarr
 
 import xzarrio
+import xzarrio.writing.transactions
 from xzarrio import journal
 
 from .conftest import snapshot, steps
@@ -270,3 +271,21 @@ def test_failed_append_leaves_provenance_and_attributes_alone(tmp_path: Path) ->
     with pytest.raises(RuntimeError, match="disk on fire"):
         bad.zio.to_zarr(path, append_dim="t")
     assert zarr.open_group(path).attrs.asdict() == attrs
+
+
+def test_a_failure_to_clear_the_workers_state_still_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollback comes first; a failure after it is a note on the original error."""
+    path = tmp_path / "s.zarr"
+    base().zio.to_zarr(path, chunks={"t": CHUNK})
+    before = snapshot(tmp_path)
+
+    def lost(gate: Any) -> None:
+        raise OSError("the cluster went away")
+
+    monkeypatch.setattr(xzarrio.writing.transactions, "drop_worker_state", lost)
+    with pytest.raises(RuntimeError, match="a task failed") as info:
+        failing(RuntimeError("a task failed")).zio.to_zarr(path, region={"t": slice(0, 400)})
+    assert snapshot(tmp_path) == before  # rolled back, journal gone
+    assert any("could not clear the workers' state" in note for note in info.value.__notes__)

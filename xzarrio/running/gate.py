@@ -55,6 +55,8 @@ class Gate:
     def close(self) -> None:
         """Refuse every store call from now on, here and in the workers."""
         with self._cond:
+            if self._closed:
+                return
             self._closed = True
         if self.event_name is not None:
             from distributed import Event

@@ -68,7 +68,7 @@ class Write:
             self._held.enter_context(
                 hold_shared_chunks(
                     self.plan.shared, self.plan.target.location, self.plan.group,
-                    self.transaction.journal, self.gate,
+                    self.transaction.journal,
                 )
             )  # fmt: skip
         except BaseException as error:
@@ -114,8 +114,10 @@ class Write:
         """Undo the write after *error*, and raise it."""
         self.gate.close()
         self.gate.drain()  # before the chunk locks go: no write of a shared chunk lands after
-        self._held.close()
-        self.transaction.abort(error)
+        try:
+            self._held.close()
+        finally:
+            self.transaction.abort(error)
 
 
 def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:

@@ -25,7 +25,6 @@ import zarr
 from ..chunklocks import hold_chunks
 from ..errors import RegionError
 from ..journal import Journal
-from ..running import Gate
 from ..stores import Location
 from .checks import stored_unit
 
@@ -112,12 +111,13 @@ def refuse_shared(
 @contextmanager
 def hold_shared_chunks(
     shared: tuple[SharedChunk, ...], location: Location, group: str | None,
-    journal: Journal | None, gate: Gate,
+    journal: Journal | None,
 ) -> Iterator[None]:  # fmt: skip
     """Lock the *shared* chunks, keep this write's part of each in *journal*; run the block.
 
-    The locks are let go once the block has ended and, after a failure, once
-    no store call of the write is in flight.
+    The locks are let go when the block ends; after a failure the writer first
+    closes its gate and waits until no store call of the write is in flight
+    (:meth:`xzarrio.writing.execution.Write.abort`).
     """
     if not shared:
         yield
@@ -131,12 +131,7 @@ def hold_shared_chunks(
             mine = [(c, k) for c, k in zip(shared, keys, strict=True) if c.name == name]
             _keep_parts(journal, array, mine)
         journal.shared_keys = frozenset(keys)
-        try:
-            yield
-        except BaseException:
-            gate.close()
-            gate.drain()  # no write of a shared chunk lands after its lock is let go
-            raise
+        yield
 
 
 def _keep_parts(

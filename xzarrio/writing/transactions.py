@@ -112,8 +112,18 @@ class Transaction(ABC):
         flight, roll back, and raise *error* (a rollback's own failure chained to it)."""
         self.gate.close()
         self.gate.drain()  # no store call of this write runs on, or lands, after this
-        drop_worker_state(self.gate)
-        _undo(self.rollback, error, self.location)
+        try:
+            _undo(self.rollback, error, self.location)
+        finally:
+            _let_go_of_worker_state(self.gate, error)
+
+
+def _let_go_of_worker_state(gate: Gate, error: BaseException) -> None:
+    """Drop what the workers kept for a failed write; a failure to is a note on *error*."""
+    try:
+        drop_worker_state(gate)
+    except Exception as failure:
+        error.add_note(f"xzarrio could not clear the workers' state of this write: {failure!r}")
 
 
 def _undo(rollback: Callable[[], None], error: BaseException, location: Location) -> NoReturn:
@@ -425,5 +435,4 @@ class IcechunkCommit(Transaction):
         self.snapshot_id = str(session.commit(message))
 
     def rollback(self) -> None:
-        drop_worker_state(self.gate)
         self.location.given.discard_changes()
