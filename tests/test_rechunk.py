@@ -131,6 +131,14 @@ def test_the_history_names_the_source_and_keeps_its_trail(tmp_path: Path) -> Non
     assert [str(e) for e in history[1:]] == [str(e) for e in src.zio.provenance.history]
 
 
+def test_the_history_of_a_dataarray_rechunk_names_its_source(tmp_path: Path) -> None:
+    src = write_source(tmp_path, ("time", "y", "x"), (20, 8, 10), (2, 8, 10))
+    src["temp"].zio.rechunk(tmp_path / "dst.zarr", {"time": -1})
+    line = xzarrio.open_zarr(tmp_path / "dst.zarr").zio.provenance.history[0].text
+    assert line.startswith("zio.rechunk(")
+    assert f"source={str(tmp_path / 'src.zarr')!r}" in line
+
+
 def test_the_codecs_of_the_source_are_kept_unless_one_is_asked_for(tmp_path: Path) -> None:
     ds = source_dataset(("time", "y", "x"), (20, 8, 10))
     ds.zio.to_zarr(tmp_path / "src.zarr", chunks={"time": 2}, compressor="lz4")

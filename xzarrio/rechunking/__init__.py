@@ -101,6 +101,9 @@ def rechunk(
     layout = plan_rechunk(ds, chunks, max_mem=max_mem, num_workers=num_workers, scheduler=chosen)
     scratch = choose_scratch(target, temp_store, storage_options) if layout.passes == 2 else None
     staged, first_pass = _staged(ds, layout, scratch)
+    # a DataArray's store is remembered on it, not on the Dataset made of it
+    if "source" in obj.encoding:
+        staged.encoding.setdefault("source", obj.encoding["source"])
     request = request.but(scheduler=chosen, num_workers=layout.running)
     with quiet_spec_notes():
         write = plan_write(staged, store, request)
