@@ -546,3 +546,10 @@ def test_digests_of_chunks_written_in_worker_processes_are_gathered(
     manifest = json.loads((path / "t/.xzarrio/manifest.json").read_bytes())
     assert len(manifest["chunks"]) == 3
     whole(path)
+
+
+def test_a_store_in_memory_is_verified_on_worker_processes() -> None:
+    """Verify only reads: worker processes may read copies of a store in memory."""
+    store = zarr.storage.MemoryStore()
+    xr.Dataset({"v": ("t", np.arange(10.0))}).zio.to_zarr(store, chunks={"t": 5})
+    assert xzarrio.verify(store, scheduler="processes", num_workers=2).ok

@@ -200,10 +200,10 @@ def _verify(
 ) -> VerifyReport:  # fmt: skip
     started = time.perf_counter()
     location = locate(store, storage_options)
-    chosen = choose_scheduler(scheduler, location)
+    root = open_root(store, group=group, storage_options=storage_options)
+    chosen = choose_scheduler(scheduler, location, reading=True)
     workers = worker_count(num_workers)
     show = options.OPTIONS["progress"] if progress is None else bool(progress)
-    root = open_root(store, group=group, storage_options=storage_options)
     arrays = _arrays(root, variables)
     checks = sync(_gather(_prepare(array, quick) for array in arrays))
     listed = sync(_gather(_listing(check) for check in checks))

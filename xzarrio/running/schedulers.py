@@ -128,14 +128,18 @@ def stays_local(in_memory: bool, *locations: Location) -> bool:
     return in_memory or any(where.in_process for where in locations)
 
 
-def check_reaches(scheduler: Any, location: Location, *, in_place: bool) -> None:
+def check_reaches(
+    scheduler: Any, location: Location, *, in_place: bool, reading: bool = False
+) -> None:
     """Refuse a *scheduler* whose workers cannot reach the store at *location* (a
-    local one that is not there yet, not *in_place*: its folder)."""
+    local one that is not there yet, not *in_place*: its folder). Workers that
+    only read may read copies of a store in memory."""
     on_client = is_distributed_client(scheduler)
     if not on_client and scheduler != "processes":
         return
-    who = "a distributed.Client" if on_client else "the processes scheduler"
-    location.refuse_processes(who, client=on_client)
+    if not reading:
+        who = "a distributed.Client" if on_client else "the processes scheduler"
+        location.refuse_processes(who, client=on_client)
     folder = location.folder_for_workers(in_place=in_place) if on_client else None
     if folder is None:
         return
@@ -149,13 +153,15 @@ def check_reaches(scheduler: Any, location: Location, *, in_place: bool) -> None
 
 
 def choose_scheduler(
-    scheduler: Any, *locations: Location, in_memory: bool = False, in_place: bool = True
-) -> Any:
+    scheduler: Any, *locations: Location, in_memory: bool = False, in_place: bool = True,
+    reading: bool = False,
+) -> Any:  # fmt: skip
     """The scheduler of a call on the stores at *locations* (:func:`resolve_scheduler`
-    by :func:`stays_local`'s rule), refused where its workers cannot reach one of them."""
+    by :func:`stays_local`'s rule), refused where its workers cannot reach one of them
+    (:func:`check_reaches`; a call *reading* only may read copies)."""
     chosen = resolve_scheduler(scheduler, local_only=stays_local(in_memory, *locations))
     for where in locations:
-        check_reaches(chosen, where, in_place=in_place)
+        check_reaches(chosen, where, in_place=in_place, reading=reading)
     return chosen
 
 
