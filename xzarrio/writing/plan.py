@@ -106,6 +106,7 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     writes nothing."""
     ds = _checked_dataset(obj, request.chunks)
     target = look(locate(store, request.storage_options), request)
+    running = _running(ds, target, request.running)
     ds, region = _fit_to_store(ds, target, request)
     shared, in_part = _shared_chunks(ds, target, region, request)
     if target.existing is None:
@@ -118,7 +119,7 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
         ds=_encode(ds, target, request, region, template),
         target=target,
         region=region,
-        **_running(ds, target, request.running),
+        **running,
         provenance=provenance,
         call=_call(obj, target, request, region, digests),
         source_digests=digests,
