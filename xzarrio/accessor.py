@@ -87,6 +87,34 @@ class ZioAccessor:
         checksums: bool | None = None,
     ) -> Delayed: ...
 
+    @overload
+    def to_zarr(
+        self,
+        store: Any,
+        *,
+        mode: str | None = None,
+        chunks: Any = None,
+        compressor: Any = None,
+        history: str | None = None,
+        append_dim: Hashable | None = None,
+        region: Any = None,
+        consolidated: bool | None = None,
+        zarr_format: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        encoding: Mapping[Hashable, Mapping[str, Any]] | None = None,
+        num_workers: int | None = None,
+        scheduler: Any = None,
+        progress: bool | None = None,
+        compute: bool = True,
+        allow_partial_chunks: bool = False,
+        group: str | None = None,
+        safe_chunks: bool | None = None,
+        align_chunks: bool = True,
+        write_empty_chunks: bool | None = None,
+        chunkmanager_store_kwargs: dict[str, Any] | None = None,
+        checksums: bool | None = None,
+    ) -> WriteReport | Delayed: ...
+
     def to_zarr(
         self,
         store: Any,
