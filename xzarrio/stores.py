@@ -23,10 +23,10 @@ from .seams import fs_cp_file, fs_has_cp_file
 __all__ = [
     "ZARR_MARKERS",
     "IcechunkSession",
-    "InMemory",
     "LocalFolder",
     "Location",
     "ObjectPrefix",
+    "StoreObject",
     "check_readable",
     "copy_key",
     "is_zarr_dir",
@@ -215,9 +215,10 @@ class ObjectPrefix(Location):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InMemory(Location):
-    """A store object that lives in this process: a ``MemoryStore``, or another
-    zarr store object that xzarrio cannot name or reach from elsewhere."""
+class StoreObject(Location):
+    """A zarr store object given as it is, that xzarrio cannot name or hand to other
+    processes: a ``MemoryStore``, or another store object (an obstore ``ObjectStore``,
+    a user's own); its writes stay in this process."""
 
     in_process: ClassVar[bool] = True
     named: ClassVar[bool] = False
@@ -228,7 +229,7 @@ class InMemory(Location):
         return isinstance(self._store, zarr.storage.MemoryStore)
 
     def refuse_processes(self, who: str, *, client: bool) -> None:
-        kind = "memory" if self.locks_chunks else "object"
+        kind = "memory" if isinstance(self._store, zarr.storage.MemoryStore) else "object"
         raise InvalidArgumentError(
             f"{who} cannot write to this {kind} store: its workers run in other processes "
             "and would work on copies of it; use scheduler='threads', or a store that "
@@ -281,7 +282,7 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
     if isinstance(store, zarr.storage.FsspecStore):
         return ObjectPrefix(given=store, _store=store)
     if isinstance(store, Store):
-        return InMemory(given=store, _store=store)
+        return StoreObject(given=store, _store=store)
     raise ArgumentTypeError(
         f"store={store!r} is not understood; expected a path, a URL such as "
         "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"

@@ -61,7 +61,7 @@ def _pool(scheduler: Any, num_workers: int) -> Executor:
     if scheduler == "processes":
         context = multiprocessing.get_context(dask.config.get("multiprocessing.context", "spawn"))
         return ProcessPoolExecutor(num_workers, mp_context=context)
-    return ThreadPoolExecutor(num_workers, thread_name_prefix="xzarrio-write")
+    return ThreadPoolExecutor(num_workers, thread_name_prefix="xzarrio")
 
 
 def _run_on_client(client: Any, delayed: Any, progress: bool, gate: Gate) -> None:

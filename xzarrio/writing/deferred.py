@@ -17,6 +17,7 @@ then.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -41,17 +42,11 @@ def defer(planned: WritePlan, store: Any) -> Delayed:
     execute(planned)  # the template
     fill = fill_plan(planned, store)
     if fill is None:
-        report_task: Delayed = delayed(lambda: _report(planned, fill_started()), pure=False)()
+        report_task: Delayed = delayed(lambda: _report(planned, time.perf_counter()), pure=False)()
         return report_task
     write = Write(fill)
     write.build()  # on the waiting store: xarray reads the template, writes nothing
     return WriteDelayed(write, planned)
-
-
-def fill_started() -> float:
-    import time
-
-    return time.perf_counter()
 
 
 class WriteDelayed(Delayed):
@@ -73,8 +68,12 @@ class WriteDelayed(Delayed):
         self._ran = False
 
     def compute(self, **kwargs: Any) -> WriteReport:
-        """Write, commit, report. (dask's keywords, such as ``scheduler=``, are not
-        taken: the write runs as its call to ``to_zarr`` asked.)"""
+        """Write, commit, report, on the scheduler its call to ``to_zarr`` asked for."""
+        if kwargs:
+            raise TypeError(
+                f"a deferred xzarrio write takes no keywords when computed, got "
+                f"{sorted(kwargs)}; give scheduler= and num_workers= to to_zarr"
+            )
         with self._lock:
             if self._ran:
                 raise RuntimeError(
@@ -83,7 +82,7 @@ class WriteDelayed(Delayed):
                 )
             self._ran = True
         with quiet_spec_notes():
-            self._write.started = fill_started()
+            self._write.started = time.perf_counter()
             self._write.begin()
             self._write.run()
         return _report(self._template, self._write.started)

@@ -2,8 +2,10 @@
 
 :func:`look` returns one :class:`Target` subclass per kind of target: a new
 local store, a new store in an object store or a store object, an existing
-one of each, an icechunk session. Each owns its transaction and what xarray
-is told of it; nothing else asks which kind it has.
+one of each, an icechunk session; ``_target`` is where the kind is picked.
+Each owns its transaction and what xarray is told of it, so that nothing
+after the look asks which kind it has. (The look itself asks of the place
+what only a local folder or a session has: its path, a session's changes.)
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ class Target(ABC):
 
     #: ``compute=False`` can write a template now and fill it later
     holds_templates: ClassVar[bool] = True
-    #: no other xzarrio writer changes the store while this one writes (a new store,
-    #: a local store under its lock, a session); else region writers run side by side
+    #: no other xzarrio writer changes the store's manifests and metadata while this
+    #: one does (a new store; a local store, under its metadata lock; a session); on
+    #: an object store region writers run side by side, and add manifest fragments
     writers_serialised: ClassVar[bool] = True
 
     location: Location
