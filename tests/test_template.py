@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import dask
 import dask.array as da
 import distributed
 import numpy as np
@@ -178,3 +179,26 @@ def test_compute_false_on_a_client_writes_through_the_cluster_and_commits_once(
     assert not (tmp_path / ".s.zarr.xzarrio-journal").exists()  # committed: no journal left
     with pytest.raises(RuntimeError, match="already been computed"):
         delayed.compute()
+
+
+def test_dask_compute_of_deferred_writes_writes_and_commits_each(tmp_path: Path) -> None:
+    """The common pattern: several deferred writes computed at once, on dask's threads."""
+    first = _template().zio.to_zarr(tmp_path / "a.zarr", compute=False, chunks={"t": CHUNK})
+    second = (_template() + 1).zio.to_zarr(tmp_path / "b.zarr", compute=False, chunks={"t": CHUNK})
+    reports = dask.compute(first, second, scheduler="threads")
+    assert [type(report) for report in reports] == [xzarrio.WriteReport] * 2
+    np.testing.assert_array_equal(xzarrio.open_zarr(tmp_path / "a.zarr").v.values, 0.0)
+    np.testing.assert_array_equal(xzarrio.open_zarr(tmp_path / "b.zarr").v.values, 1.0)
+    assert not list(tmp_path.glob(".*xzarrio-journal"))
+
+
+def test_a_failed_dask_compute_of_a_fill_is_rolled_back_by_its_compute(tmp_path: Path) -> None:
+    """dask.compute raises the task's error; the fill's own .compute() then ends it."""
+    path = tmp_path / "s.zarr"
+    delayed = failing(RuntimeError("chunk at row 250")).zio.to_zarr(path, compute=False)
+    template = snapshot(tmp_path)
+    with pytest.raises(RuntimeError, match="chunk at row 250"):
+        dask.compute(delayed, scheduler="threads")
+    with pytest.raises(RuntimeError, match="chunk at row 250"):
+        delayed.compute()  # runs the fill again, fails again, and rolls back this time
+    assert snapshot(tmp_path) == template

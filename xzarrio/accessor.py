@@ -201,9 +201,10 @@ class ZioAccessor:
             xarray, so that region writes can fill it; the ``Delayed`` is then
             the graph of the chunk writes that fill it (one task per stored
             chunk), and its own ``.compute()`` begins the fill, runs them on
-            *scheduler* and commits (``dask.compute`` of it is refused: the
-            commit must run in this process). An append, a region write or a
-            write to an icechunk session touches nothing until then.
+            *scheduler* and commits in this process (``dask.compute`` of it
+            works on dask's threads; on other processes it is refused). An
+            append, a region write or a write to an icechunk session touches
+            nothing until then.
         allow_partial_chunks : bool, default False
             Say that no other process writes the stored chunks a region write
             covers only in part: they are then written without locks, on any

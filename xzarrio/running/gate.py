@@ -40,6 +40,8 @@ class Gate:
         self._cond = threading.Condition()
         self._running = 0
         self._closed = False
+        #: why the workers could not be told that the write is closed, if they could not
+        self.unreached: Exception | None = None
 
     def enter(self) -> None:
         with self._cond:
@@ -61,7 +63,10 @@ class Gate:
         if self.event_name is not None:
             from distributed import Event
 
-            Event(self.event_name, client=self.client).set()
+            try:
+                Event(self.event_name, client=self.client).set()
+            except Exception as error:  # a Client closed, or the scheduler gone
+                self.unreached = error
 
     def drain(self) -> None:
         """Wait until no store call of this write is in flight in this process."""
@@ -69,7 +74,13 @@ class Gate:
             self._cond.wait_for(lambda: self._running == 0)
 
     def drain_workers(self, poll: float = 0.05) -> None:
-        """Wait until no worker of the Client is in a store call of this write (after close)."""
+        """Wait until no worker of the Client is in a store call of this write (after close).
+
+        Raises the reason the workers could not be told, if they could not: a
+        rollback then cannot know that none of them writes on.
+        """
+        if self.unreached is not None:
+            raise self.unreached
         while any(self.client.run(_in_flight, self.event_name).values()):
             time.sleep(poll)
 

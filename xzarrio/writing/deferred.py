@@ -4,7 +4,7 @@ For a new store the template (metadata, coordinates, data in memory) is
 written and swapped in at once, as in xarray; the returned
 :class:`WriteDelayed` holds the graph of the chunk writes that fill it (a
 region write of the whole template), built now on a store that takes no
-writes yet. Its ``.compute()`` begins the fill's transaction (the store's
+chunk writes yet. Computing it begins the fill's transaction (the store's
 journal), runs the chunk writes and ends in the commit, or, after a failure,
 in the rollback to the template. Until then nothing but the template is
 there: a ``WriteDelayed`` that is never computed leaves no trace.
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 import xarray as xr
 from dask.delayed import Delayed, delayed
@@ -46,26 +47,34 @@ def defer(planned: WritePlan, store: Any) -> Delayed:
         return report_task
     write = Write(fill)
     write.build()  # on the waiting store: xarray reads the template, writes nothing
-    return WriteDelayed(write, planned)
+    return WriteDelayed(_Fill(write, planned))
 
 
 class WriteDelayed(Delayed):
     """The chunk writes that fill a template, ending in the write's commit.
 
     Its graph is xarray's real write graph (one task per stored chunk
-    written). Its ``.compute()`` begins the write, runs that graph on the
-    write's own scheduler and pool, and commits, or rolls the store back to
-    the template after a failure; it returns the
-    :class:`~xzarrio.writing.report.WriteReport`. It runs once.
+    written). Its own ``.compute()`` begins the write, runs that graph on the
+    write's scheduler and pool, and commits, or rolls the store back to the
+    template after a failure; it returns the
+    :class:`~xzarrio.writing.report.WriteReport`.
+
+    ``dask.compute`` of it, alone or with others, works too on dask's threads
+    (or the synchronous scheduler): the write begins when its first chunk is
+    written and commits when the graph has run, both in this process. If that
+    fails, its ``.compute()`` runs the fill again and ends it (committed, or
+    rolled back); else the fill is rolled back when the ``WriteDelayed`` is
+    dropped, at the latest when the process ends. dask runs the commit of a
+    graph computed on other processes (the processes scheduler, a Client)
+    there, where it cannot run: use its own ``.compute()`` for those.
     """
 
-    def __init__(self, write: Write, template: WritePlan) -> None:
-        graph = write.chunk_writes
+    def __init__(self, fill: _Fill) -> None:
+        graph = fill.write.chunk_writes
         super().__init__(graph.key, graph.dask)
-        self._write = write
-        self._template = template
-        self._lock = threading.Lock()
-        self._ran = False
+        self._fill = fill
+        fill.write.store.begin_on_demand(fill.begin)
+        weakref.finalize(self, fill.abandon)
 
     def compute(self, **kwargs: Any) -> WriteReport:
         """Write, commit, report, on the scheduler its call to ``to_zarr`` asked for."""
@@ -74,18 +83,77 @@ class WriteDelayed(Delayed):
                 f"a deferred xzarrio write takes no keywords when computed, got "
                 f"{sorted(kwargs)}; give scheduler= and num_workers= to to_zarr"
             )
+        return self._fill.run()
+
+    def __dask_postcompute__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _end_fill, (self._fill,)
+
+
+def _end_fill(result: Any, fill: _Fill) -> WriteReport:
+    """After ``dask.compute`` of a :class:`WriteDelayed`'s graph: commit, report."""
+    return fill.end()
+
+
+class _Fill:
+    """The fill of a template: begun once, then ended once (run, or ended after dask
+    ran its graph), or abandoned (rolled back) if it never ends."""
+
+    def __init__(self, write: Write, template: WritePlan) -> None:
+        self.write = write
+        self.template = template
+        self._lock = threading.Lock()
+        self._begun = False
+        self._ended = False
+
+    def begin(self) -> None:
+        """Begin the fill's transaction, once."""
         with self._lock:
-            if self._ran:
+            if self._begun:
+                return
+            self._begun = True
+        self.write.started = time.perf_counter()
+        with quiet_spec_notes():
+            self.write.begin()
+
+    def run(self) -> WriteReport:
+        """Begin (if not yet), run the chunk writes on the write's own pool, commit."""
+        self._claim()
+        self.begin()
+        with quiet_spec_notes():
+            self.write.run()
+        return _report(self.template, self.write.started)
+
+    def end(self) -> WriteReport:
+        """Begin (if nothing was written), then commit what dask wrote."""
+        self._claim()
+        self.begin()
+        with quiet_spec_notes():
+            self.write.end()
+        return _report(self.template, self.write.started)
+
+    def abandon(self) -> None:
+        """Roll back a fill that was begun and never ended."""
+        with self._lock:
+            if self._ended or not self._begun:
+                return
+            self._ended = True
+        self.write.abandon()
+
+    def _claim(self) -> None:
+        with self._lock:
+            if self._ended:
                 raise RuntimeError(
                     "this deferred write has already been computed; call to_zarr again to "
                     "write again"
                 )
-            self._ran = True
-        with quiet_spec_notes():
-            self._write.started = time.perf_counter()
-            self._write.begin()
-            self._write.run()
-        return _report(self._template, self._write.started)
+            self._ended = True
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            "a deferred xzarrio write commits in the process that made it: compute it with "
+            "its own .compute() (which runs on the scheduler given to to_zarr), or with "
+            "dask.compute on dask's threads; not on other processes or a Client"
+        )
 
 
 def _report(template: WritePlan, started: float) -> WriteReport:

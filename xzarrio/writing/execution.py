@@ -110,6 +110,15 @@ class Write:
         written = self.store.written if local else None
         return report_of(plan, self.started, self.transaction.snapshot_id, written)
 
+    def abandon(self) -> None:
+        """Undo a write that was begun and will never end (its ``Delayed`` dropped)."""
+        self.gate.close()
+        self.gate.drain()
+        try:
+            self._held.close()
+        finally:
+            self.transaction.rollback()
+
     def abort(self, error: BaseException) -> NoReturn:
         """Undo the write after *error*, and raise it."""
         self.gate.close()

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -120,12 +121,36 @@ def gather_forks(gate: Gate, since: float) -> list[Any]:
 
 @dataclass
 class _Begun:
+    """Whether a store's write has begun: its journal, and what it does until then."""
+
     journal: Journal | None
     waiting: bool
     #: while a waiting store's write is built (:meth:`GuardedStore.holding`): the keys
     #: xarray writes at once (data it holds in memory), written when the write begins
     holding: bool = False
     held: dict[str, Any] = field(default_factory=dict)
+    #: begins the write, in the writer's process (:meth:`GuardedStore.begin_on_demand`)
+    on_demand: Callable[[], None] | None = None
+    #: the begin under way, for the store calls that wait for it
+    starting: Future[None] | None = None
+
+    def begin(self) -> Future[None]:
+        """Begin the write once, on a thread of its own; the future of it."""
+        with _LOCK:
+            if self.starting is None:
+                assert self.on_demand is not None
+                self.starting = _BEGIN.submit(self.on_demand)
+            return self.starting
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.waiting and self.on_demand is not None:
+            # the store leaves the writer's process (for a worker): the write begins now
+            self.begin().result()
+        return {**self.__dict__, "on_demand": None, "starting": None, "held": {}}
+
+
+#: the thread that begins deferred writes on demand (see :class:`_Begun`)
+_BEGIN = ThreadPoolExecutor(1, thread_name_prefix="xzarrio-begin")
 
 
 class GuardedStore(WrapperStore[Store]):
@@ -209,17 +234,24 @@ class GuardedStore(WrapperStore[Store]):
     def supports_consolidated_metadata(self) -> bool:
         return bool(self._store.supports_consolidated_metadata)
 
-    def _check_begun(self) -> None:
-        if self._begun.waiting:
+    def begin_on_demand(self, begin: Callable[[], None]) -> None:
+        """Let a waiting store begin its write itself (*begin*, in this process) when its
+        first write comes, or when it is sent to another process."""
+        self._begun.on_demand = begin
+
+    async def _wait_until_begun(self) -> None:
+        if not self._begun.waiting:
+            return
+        if self._begun.on_demand is None:
             raise WriteAborted(
-                "this deferred xzarrio write has not begun: run it with its own .compute() "
-                "(it begins the write's transaction, then runs the chunk writes), not with "
-                "dask.compute or client.compute"
+                "this deferred xzarrio write has not begun, and cannot begin here: compute "
+                "it in the process that made it"
             )
+        await asyncio.wrap_future(self._begun.begin())
 
     @asynccontextmanager
     async def _changing(self, key: str) -> AsyncIterator[None]:
-        self._check_begun()
+        await self._wait_until_begun()
         self._gate.enter()
         try:
             if self._journal is not None:
@@ -262,7 +294,7 @@ class GuardedStore(WrapperStore[Store]):
         self.written.pop(key, None)
 
     async def delete_dir(self, prefix: str) -> None:
-        self._check_begun()
+        await self._wait_until_begun()
         self._gate.enter()
         try:
             if self._journal is not None:
