@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -117,18 +118,17 @@ class _Fill:
 
     def run(self) -> WriteReport:
         """Begin (if not yet), run the chunk writes on the write's own pool, commit."""
-        self._claim()
-        self.begin()
-        with quiet_spec_notes():
-            self.write.run()
-        return _report(self.template, self.write.started)
+        return self._finish(self.write.run)
 
     def end(self) -> WriteReport:
         """Begin (if nothing was written), then commit what dask wrote."""
+        return self._finish(self.write.end)
+
+    def _finish(self, step: Callable[[], object]) -> WriteReport:
         self._claim()
         self.begin()
         with quiet_spec_notes():
-            self.write.end()
+            step()
         return _report(self.template, self.write.started)
 
     def abandon(self) -> None:
