@@ -64,7 +64,8 @@ class Write:
         waiting store, if :meth:`build` was called on it first)."""
         try:
             self.store = self.transaction.begin(self.store)
-            sync(self.store.release_held())
+            if self.store.holds_writes:  # a deferred fill's: no trip to zarr's loop else
+                sync(self.store.release_held())
             self._held.enter_context(
                 hold_shared_chunks(
                     self.plan.shared, self.plan.target.location, self.plan.group,

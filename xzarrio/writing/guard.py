@@ -143,9 +143,8 @@ class _Begun:
             return self.starting
 
     def __getstate__(self) -> dict[str, Any]:
-        if self.waiting and self.on_demand is not None:
-            # the store leaves the writer's process (for a worker): the write begins now
-            self.begin().result()
+        # a copy in another process cannot begin the write: there a waiting store
+        # refuses its writes (the write's commit could not run there either)
         return {**self.__dict__, "on_demand": None, "starting": None, "held": {}}
 
 
@@ -197,6 +196,11 @@ class GuardedStore(WrapperStore[Store]):
         finally:
             self._begun.holding = False
 
+    @property
+    def holds_writes(self) -> bool:
+        """Whether writes held while the store waited are still to be written."""
+        return bool(self._begun.held)
+
     async def release_held(self) -> None:
         """Write what the store held while it waited, now that it takes writes."""
         held, self._begun.held = self._begun.held, {}
@@ -236,7 +240,7 @@ class GuardedStore(WrapperStore[Store]):
 
     def begin_on_demand(self, begin: Callable[[], None]) -> None:
         """Let a waiting store begin its write itself (*begin*, in this process) when its
-        first write comes, or when it is sent to another process."""
+        first write comes (a copy in another process cannot)."""
         self._begun.on_demand = begin
 
     async def _wait_until_begun(self) -> None:
@@ -245,7 +249,8 @@ class GuardedStore(WrapperStore[Store]):
         if self._begun.on_demand is None:
             raise WriteAborted(
                 "this deferred xzarrio write has not begun, and cannot begin here: compute "
-                "it in the process that made it"
+                "it in the process that made it, with its own .compute() (or dask.compute "
+                "on dask's threads)"
             )
         await asyncio.wrap_future(self._begun.begin())
 
