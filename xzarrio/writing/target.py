@@ -93,9 +93,12 @@ class Target(ABC):
         """Whether the write changes a store that is there (an append, a region write,
         a group written beside others), rather than making a new one."""
 
-    @abstractmethod
+    #: the kind of transaction a write here runs in
+    transaction_kind: ClassVar[type[Transaction]]
+
     def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
         """The all-or-nothing frame of a write in *mode* here."""
+        return self.transaction_kind(self.location, mode=mode, operation=operation, gate=gate)
 
     def to_zarr_keywords(self, request: WriteRequest) -> dict[str, Any]:
         """What xarray's ``to_zarr`` is told of the store: a new one is made whole
@@ -116,11 +119,7 @@ class NewLocalStore(Target):
     """A new store in a local folder: staged beside it, swapped in whole."""
 
     in_place = False
-
-    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
-        return transactions.StagedFolder(
-            cast(LocalFolder, self.location), mode=mode, operation=operation, gate=gate
-        )
+    transaction_kind = transactions.StagedFolder
 
 
 class NewObjectStore(Target):
@@ -128,20 +127,14 @@ class NewObjectStore(Target):
     where nothing is, else staged beside it and copied into place."""
 
     in_place = False
-
-    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
-        return transactions.StagedPrefix(self.location, mode=mode, operation=operation, gate=gate)
+    transaction_kind = transactions.StagedPrefix
 
 
 class ExistingLocalStore(Target):
     """A local store that is there: changed in place, under its locks and a journal."""
 
     in_place = True
-
-    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
-        return transactions.InPlaceLocal(
-            cast(LocalFolder, self.location), mode=mode, operation=operation, gate=gate
-        )
+    transaction_kind = transactions.InPlaceLocal
 
 
 class ExistingObjectStore(Target):
@@ -152,9 +145,7 @@ class ExistingObjectStore(Target):
 
     in_place = True
     writers_serialised = False
-
-    def transaction(self, *, mode: str, operation: str, gate: Gate) -> Transaction:
-        return transactions.InPlaceObject(self.location, mode=mode, operation=operation, gate=gate)
+    transaction_kind = transactions.InPlaceObject
 
 
 @dataclass(frozen=True, kw_only=True)
