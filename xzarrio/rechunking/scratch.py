@@ -111,13 +111,9 @@ def choose_scratch(
     where = locate(os.fspath(temp_store), storage_options if url else None)
     if where.path is not None:
         return _local(where.path / tag)
-    store = cast(zarr.storage.FsspecStore, where.zarr_store())
-    return _own(
-        ObjectPrefix(
-            given=f"{where.name.rstrip('/')}/{tag}",
-            _store=zarr.storage.FsspecStore(store.fs, path=f"{store.path.rstrip('/')}/{tag}"),
-        )
-    )
+    prefix = cast(ObjectPrefix, where)  # a URL that is no local path
+    path = cast(zarr.storage.FsspecStore, prefix.zarr_store()).path.rstrip("/")
+    return _own(prefix.inside(f"{path}/{tag}", f"{where.name.rstrip('/')}/{tag}"))
 
 
 def _local(folder: Path) -> Scratch:
