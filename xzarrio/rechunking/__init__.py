@@ -119,8 +119,7 @@ def _local_only(ds: xr.Dataset, target: Location, temp_store: Any) -> bool:
     """Whether ``scheduler=None`` keeps to this process, by the write's own rule, for
     the target and for a store given as ``temp_store``."""
     scratch = [locate(temp_store)] if isinstance(temp_store, Store) else []
-    in_memory = all(v.chunks is None for v in ds.variables.values())
-    return stays_local(in_memory, target, *scratch)
+    return stays_local(ds, target, *scratch)
 
 
 def _check_arguments(mode: Any) -> None:

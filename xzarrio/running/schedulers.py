@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import dask
+import xarray as xr
 import zarr
 
 from ..errors import InvalidArgumentError
@@ -122,9 +123,10 @@ def resolve_scheduler(scheduler: Any, *, local_only: bool = False) -> Any:
     raise _unknown(scheduler)
 
 
-def stays_local(in_memory: bool, *locations: Location) -> bool:
-    """Whether ``scheduler=None`` keeps to this process: for data *in_memory*, or a
+def stays_local(data: xr.Dataset | None, *locations: Location) -> bool:
+    """Whether ``scheduler=None`` keeps to this process: for *data* all in memory, or a
     store among *locations* that lives in this process, no Client unless one is asked for."""
+    in_memory = data is not None and all(v.chunks is None for v in data.variables.values())
     return in_memory or any(where.in_process for where in locations)
 
 
@@ -153,13 +155,13 @@ def check_reaches(
 
 
 def choose_scheduler(
-    scheduler: Any, *locations: Location, in_memory: bool = False, in_place: bool = True,
+    scheduler: Any, *locations: Location, data: xr.Dataset | None = None, in_place: bool = True,
     reading: bool = False,
 ) -> Any:  # fmt: skip
     """The scheduler of a call on the stores at *locations* (:func:`resolve_scheduler`
     by :func:`stays_local`'s rule), refused where its workers cannot reach one of them
     (:func:`check_reaches`; a call *reading* only may read copies)."""
-    chosen = resolve_scheduler(scheduler, local_only=stays_local(in_memory, *locations))
+    chosen = resolve_scheduler(scheduler, local_only=stays_local(data, *locations))
     for where in locations:
         check_reaches(chosen, where, in_place=in_place, reading=reading)
     return chosen

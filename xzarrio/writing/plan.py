@@ -132,11 +132,8 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
 def _running(ds: xr.Dataset, target: Target, running: Running) -> dict[str, Any]:
     """How the write runs: its scheduler (refused where its workers cannot reach the
     store), its workers, its progress bar."""
-    in_memory = all(v.chunks is None for v in ds.variables.values())
     where = target.location
-    scheduler = choose_scheduler(
-        running.scheduler, where, in_memory=in_memory, in_place=target.in_place
-    )
+    scheduler = choose_scheduler(running.scheduler, where, data=ds, in_place=target.in_place)
     return {
         "scheduler": scheduler,
         "num_workers": worker_count(running.num_workers, where),
