@@ -566,6 +566,16 @@ CATALOG: list[BadInput] = [
         for keyword in ["progress", "consolidated", "write_empty_chunks", "compute"]
     ],
     BadInput(
+        id="verify-quick-not-a-bool",
+        input="`xzarrio.verify(store, quick='no')` (a string, which would read as True)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"quick takes True or False, got 'no'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: xzarrio.verify(tmp / STORE, quick="no"),  # type: ignore[arg-type]
+    ),
+    BadInput(
         id="chunkmanager-store-kwargs-not-a-dict",
         input="`chunkmanager_store_kwargs=5`",
         error=errors.ArgumentTypeError,

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
+import numpy as np
 import zarr
 from dask.delayed import delayed
 from zarr.buffer import default_buffer_prototype
 
 from .. import options
 from ..codecs import quiet_spec_notes
-from ..errors import ChecksumMismatchError, InvalidArgumentError
+from ..errors import ArgumentTypeError, ChecksumMismatchError, InvalidArgumentError
 from ..running import choose_scheduler, compute, worker_count
 from ..seams import sync
 from ..stores import ZARR_MARKERS, locate, open_root
@@ -187,6 +188,8 @@ def verify(
     >>> xzarrio.verify(path).ok
     True
     """
+    if not isinstance(quick, bool | np.bool_):  # "no" would read as True
+        raise ArgumentTypeError(f"quick takes True or False, got {quick!r}")
     with quiet_spec_notes():
         return _verify(
             store, variables, quick, group, storage_options, scheduler, num_workers, progress
