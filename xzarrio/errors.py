@@ -27,6 +27,7 @@ __all__ = [
     "RegionError",
     "RegionKeyError",
     "RegionTypeError",
+    "StoreChangedError",
     "StoreExistsError",
     "StoreNotFoundError",
     "StoreNotWritableError",
@@ -138,6 +139,14 @@ class InterruptedWriteError(XzarrioError, RuntimeError):
     """An append or region write was interrupted and left the store half-written.
 
     The message says how to roll it back (``xzarrio.repair``).
+    """
+
+
+class StoreChangedError(XzarrioError, RuntimeError):
+    """A store was replaced or changed by a write after it was opened for reading.
+
+    Raised when chunks are read, instead of mixing two versions of the store;
+    the message says to open the store again.
     """
 
 
