@@ -161,6 +161,11 @@ def _new(tmp_path: Path, ds: xr.Dataset | xr.DataArray | None = None, **kwargs: 
 # type a lambda that binds them as default arguments).
 
 
+def _new_attr(owner: str, key: str, value: object) -> Callable[[Path], None]:
+    """Write a new store with attribute *key* = *value* of *owner* (``"ds"`` or ``"v"``)."""
+    return lambda tmp_path: _new(tmp_path, _with_attr(owner, key, value))
+
+
 def _writes_to(store: object) -> Callable[[Path], object]:
     """Write to *store* itself, whatever it is, not into the test's folder."""
     return lambda tmp_path: _ds().zio.to_zarr(store)
@@ -605,6 +610,30 @@ CATALOG: list[BadInput] = [
         disk=NOTHING,
         call=lambda tmp: _new(tmp, _with_attr("ds", "when", dt.datetime(2020, 1, 1))),
     ),
+    *[
+        BadInput(
+            id=f"attr-{slug}",
+            input=f"a `{value!r}` attribute of {owner}" + note,
+            error=errors.InvalidAttributeError,
+            builtin=TypeError,
+            message=rf"attribute 'when' of {owner} is {re.escape(repr(value))} of type "
+            rf"{type(value).__name__}, which cannot be stored as JSON",
+            disk=NOTHING,
+            call=_new_attr(key, "when", value),
+        )
+        for slug, owner, key, value, note in [
+            (
+                "datetime64",
+                "the Dataset",
+                "ds",
+                np.datetime64("2020-01-01", "ns"),
+                " (xarray stores it as an integer of nanoseconds)",
+            ),
+            ("datetime64-day", "variable 'v'", "v", np.datetime64("2020-01-01", "D"), ""),
+            ("timedelta64", "variable 'v'", "v", np.timedelta64(6, "h"), ""),
+            ("datetime64-array", "the Dataset", "ds", np.array(["2020-01-01"], "M8[s]"), ""),
+        ]
+    ],
     BadInput(
         id="attr-nan",
         input="a NaN Dataset attribute",
@@ -690,6 +719,16 @@ CATALOG: list[BadInput] = [
         disk=NOTHING,
         call=lambda tmp: _new(tmp, _ds().v.rename((4, 5))),
     ),
+    BadInput(
+        id="dataarray-named-like-its-coordinate",
+        input="a DataArray named like one of its coordinates (xarray stores it under another name)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"cannot write a DataArray named 'x' like one of its coordinates: zarr stores "
+        r"one array per name.*rename it first, e\.g\. da\.rename\('x_values'\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().v.isel(t=0).rename("x")),
+    ),
     *[
         BadInput(
             id=f"variable-name-{slug}",
@@ -705,6 +744,7 @@ CATALOG: list[BadInput] = [
             ("dot", ".", ""),
             ("dot-dot", "..", ""),
             ("slash", "a/b", " (it would vanish into a group `a`)"),
+            ("backslash", "a\\b", " (zarr reads `\\` as `/`: it would vanish into a group `a`)"),
             ("zarr-json", "zarr.json", " (the group's own metadata key)"),
             ("zattrs", ".zattrs", " (a zarr format 2 metadata key)"),
         ]
@@ -738,6 +778,18 @@ CATALOG: list[BadInput] = [
         disk=NOTHING,
         call=lambda tmp: _new(
             tmp, xr.Dataset({"v": ("x", np.array([1, "a", None], dtype=object))})
+        ),
+    ),
+    BadInput(
+        id="mixed-object-dask-array",
+        input="a dask array of objects of mixed types (xarray: `ValueError` once it has "
+        "loaded it, while it writes)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'v' holds Python objects of mixed types \(str, int\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, xr.Dataset({"v": ("x", np.array(["a", 1, "b"], dtype=object))}).chunk(x=2)
         ),
     ),
     BadInput(

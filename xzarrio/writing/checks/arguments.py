@@ -51,6 +51,13 @@ def as_dataset(obj: xr.Dataset | xr.DataArray) -> xr.Dataset:
                 "cannot write an unnamed DataArray: zarr stores variables by name; "
                 "name it first, e.g. da.rename('temperature').zio.to_zarr(...)"
             )
+        if obj.name in obj.coords:
+            raise InvalidArgumentError(
+                f"cannot write a DataArray named {obj.name!r} like one of its coordinates: zarr "
+                "stores one array per name, so its values and the coordinate cannot both be "
+                f"{obj.name!r}; rename it first, e.g. da.rename({str(obj.name) + '_values'!r})"
+                ".zio.to_zarr(...)"
+            )
         obj = obj.to_dataset()
     if None in obj.variables:
         # xarray's backends store a variable named None under this name and read it back as None
@@ -67,8 +74,9 @@ def check_names(ds: xr.Dataset) -> None:
 
     As xarray: a name must be a string (``TypeError``; :func:`as_dataset`
     has stored None as xarray does), and not empty (``ValueError``). Beyond xarray: a
-    ``/`` would make the variable vanish into a group, ``.`` and ``..`` are
-    no path, and zarr's metadata keys would be overwritten.
+    ``/`` would make the variable vanish into a group, and so would a backslash
+    (zarr's store paths take it for a ``/``); ``.`` and ``..`` are no path,
+    and zarr's metadata keys would be overwritten.
     """
     for name in list(ds.variables) + list(ds.dims):
         if not isinstance(name, str):
@@ -76,16 +84,23 @@ def check_names(ds: xr.Dataset) -> None:
                 f"variable and dimension names must be strings to be stored in zarr, "
                 f"got {name!r} of type {type(name).__name__}; rename it first"
             )
-        if name in ("", ".", "..") or "/" in name or name in _RESERVED_NAMES:
+        if name in ("", ".", "..") or "/" in name or "\\" in name or name in _RESERVED_NAMES:
             raise InvalidArgumentError(
                 f"the name {name!r} cannot be stored in zarr: a variable or dimension name "
-                "must be a non-empty string without '/', not '.' or '..', and not one of "
-                f"zarr's keys {sorted(_RESERVED_NAMES)}; rename it first"
+                "must be a non-empty string without '/' or a backslash (zarr reads both as a "
+                "group's separator), not '.' or '..', and not one of zarr's keys "
+                f"{sorted(_RESERVED_NAMES)}; rename it first"
             )
 
 
 def check_storable(ds: xr.Dataset) -> None:
-    """Refuse what zarr cannot hold: MultiIndex coordinates, objects of mixed types."""
+    """Refuse what zarr cannot hold: MultiIndex coordinates, objects of mixed types.
+
+    Dask arrays of objects are computed to be checked: xarray loads them into
+    memory to find their type anyway (and warns that it does). Not dates read
+    from a store (their encoding has units "... since ..."): xarray encodes
+    those lazily, and they are of one type.
+    """
     for name, index in ds.indexes.items():
         if isinstance(index, pd.MultiIndex) and name in ds.dims:
             raise NotStorableError(
@@ -93,7 +108,9 @@ def check_storable(ds: xr.Dataset) -> None:
                 f"reset it first: ds.reset_index({name!r})"
             )
     for name, var in ds.variables.items():
-        if var.dtype != object or var.chunks is not None or var.size == 0:
+        if var.dtype != object or var.size == 0:
+            continue
+        if var.chunks is not None and " since " in str(var.encoding.get("units", "")):
             continue
         values = list(np.asarray(var.values).flat)
         kinds = list(dict.fromkeys(type(v).__name__ for v in values))
@@ -111,6 +128,12 @@ def _missing(value: Any) -> bool:
 
 
 def _jsonable(value: Any) -> Any:
+    """*value* as JSON would hold it; a TypeError for what JSON cannot hold."""
+    if isinstance(value, np.datetime64 | np.timedelta64) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "Mm"
+    ):
+        # .item() of nanoseconds is a bare int: the time would be stored as a number
+        raise TypeError(f"{type(value).__name__} is no JSON value")
     if isinstance(value, np.ndarray):
         return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
     if isinstance(value, np.generic):
