@@ -161,6 +161,16 @@ def _new(tmp_path: Path, ds: xr.Dataset | xr.DataArray | None = None, **kwargs: 
 # type a lambda that binds them as default arguments).
 
 
+def _new_with_values(value: float, **kwargs: object) -> Callable[[Path], None]:
+    """Write a new store whose v reaches *value*, with *kwargs*."""
+    return lambda tmp_path: _new(tmp_path, _ds().assign(v=lambda d: d.v / 11 * value), **kwargs)
+
+
+def _new_strings_with(dtype: str) -> Callable[[Path], None]:
+    """Write strings of up to 3 characters with ``encoding={"s": {"dtype": dtype}}``."""
+    return lambda tmp_path: _new(tmp_path, _strings("abc", "d"), encoding={"s": {"dtype": dtype}})
+
+
 def _new_attr(owner: str, key: str, value: object) -> Callable[[Path], None]:
     """Write a new store with attribute *key* = *value* of *owner* (``"ds"`` or ``"v"``)."""
     return lambda tmp_path: _new(tmp_path, _with_attr(owner, key, value))
@@ -1315,6 +1325,61 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: _new(
             tmp, _ds().assign(v=lambda d: d.v.where(d.v > 2)), encoding={"v": {"dtype": "i2"}}
         ),
+    ),
+    BadInput(
+        id="encoding-time-int8-wraps-around",
+        input="`encoding={'time': {'dtype': 'int8', 'units': 'seconds since 2000-01-01'}}` "
+        "for daily times (xarray wraps them into 1999)",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'time' holds times from 2000-01-01T00:00:00\.000000000 to "
+        r"2000-01-02T00:00:00\.000000000, which are 0 to 86400 'seconds since 2000-01-01': "
+        r"outside int8 \(-128 to 127\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp,
+            _times("2000-01-01"),
+            encoding={"time": {"dtype": "int8", "units": "seconds since 2000-01-01"}},
+        ),
+    ),
+    *[
+        BadInput(
+            id=f"encoding-dtype-{dtype}-overflows",
+            input=f"`encoding={{'v': {{'dtype': {dtype!r}}}}}` for values up to {value:g} "
+            "(xarray stores them as `inf`)",
+            error=errors.OutOfRangeError,
+            builtin=ValueError,
+            message=re.escape(f"variable 'v' holds values as large as {value:g}, beyond the ")
+            + rf"largest {np.dtype(dtype)} .*, which would be stored as inf",
+            disk=NOTHING,
+            call=_new_with_values(value, encoding={"v": {"dtype": dtype}}),
+        )
+        for dtype, value in [("f2", 1e5), ("f4", 1e39)]
+    ],
+    *[
+        BadInput(
+            id=f"encoding-dtype-{dtype}-cuts-strings",
+            input=f"`encoding={{'s': {{'dtype': {dtype!r}}}}}` for strings of 3 characters"
+            " (xarray cuts them short)",
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=rf"variable 's' holds strings of up to 3 characters, which encoding dtype "
+            rf"'{dtype}' \(2 characters\) would cut short",
+            disk=NOTHING,
+            call=_new_strings_with(dtype),
+        )
+        for dtype in ["S2", "U2"]
+    ],
+    BadInput(
+        id="encoding-dtype-bytes-not-ascii",
+        input="`encoding={'s': {'dtype': 'S2'}}` for a string that is not ASCII (xarray: "
+        "`UnicodeEncodeError` while it writes)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 's' holds strings that are not ASCII, which encoding dtype 'S2' "
+        r"\(bytes\) cannot hold",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _strings("é"), encoding={"s": {"dtype": "S2"}}),
     ),
     *[
         BadInput(

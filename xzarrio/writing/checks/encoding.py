@@ -6,12 +6,14 @@ expected, before anything is written.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from numcodecs.abc import Codec as NumcodecsCodec
+from xarray.coding import times
 from zarr.abc.codec import Codec as ZarrCodec
 
 from ...chunks import is_int
@@ -175,8 +177,16 @@ def _check_cf_encoding(name: Hashable, enc: dict[str, Any], var: xr.Variable) ->
                 raise ArgumentTypeError(
                     f"encoding[{key!r}] for variable {name!r} must be a number, got {enc[key]!r}"
                 )
+    if var.chunks is not None or var.size == 0:
+        return  # dask data: reading it whole here would compute it twice
     if target.kind in "iu" and var.dtype.kind in "iuf":
         _check_integer_encoding(name, enc, var, target)
+    elif target.kind in "iu" and _holds_times(var):
+        _check_integer_times(name, enc, var, target)
+    elif target.kind == "f" and var.dtype.kind in "iuf" and target.itemsize < 8:
+        _check_float_encoding(name, enc, var, target)
+    elif target.kind in "SU" and var.dtype.kind in "USOT":
+        _check_string_width(name, var, target)
 
 
 #: the keys that pack values: encoded = (value - add_offset) / scale_factor
@@ -195,8 +205,6 @@ def _check_integer_encoding(
                 f"encoding[{key!r}] for variable {name!r} is {fill!r}, outside {target} "
                 f"({info.min} to {info.max}); choose a fill value that {target} holds"
             )
-    if var.chunks is not None or var.size == 0:
-        return  # dask data: reading it whole here would compute it twice
     values = np.asarray(var.values, dtype="f8")
     if np.isnan(values).any() and enc.get("_FillValue", enc.get("missing_value")) is None:
         raise InvalidArgumentError(
@@ -212,6 +220,96 @@ def _check_integer_encoding(
             f"variable {name!r} holds {shown} from {low:g} to {high:g}, outside {target} "
             f"({info.min} to {info.max}), which would wrap around; choose a wider dtype or "
             "a scale_factor and add_offset that fit them"
+        )
+
+
+def _packed(enc: dict[str, Any], var: xr.Variable) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """*var*'s values as xarray packs them: ``(value - add_offset) / scale_factor``."""
+    values = np.asarray(var.values, dtype="f8")
+    return (values - float(enc.get("add_offset", 0))) / float(enc.get("scale_factor", 1))
+
+
+def _check_float_encoding(
+    name: Hashable, enc: dict[str, Any], var: xr.Variable, target: np.dtype[Any]
+) -> None:
+    """Refuse finite values that a narrower floating dtype would store as infinity."""
+    encoded = _packed(enc, var)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lost = np.isfinite(encoded) & np.isinf(encoded.astype(target))
+    if lost.any():
+        largest = np.abs(encoded[lost]).max()
+        shown = "values" if _PACKING[0] not in enc and _PACKING[1] not in enc else "packed values"
+        raise OutOfRangeError(
+            f"variable {name!r} holds {shown} as large as {largest:g}, beyond the largest "
+            f"{target} ({np.finfo(target).max:g}), which would be stored as inf; choose a "
+            "wider dtype (e.g. 'float64') or a scale_factor that fits them"
+        )
+
+
+def _holds_times(var: xr.Variable) -> bool:
+    """Whether *var* holds numpy times or durations, or cftime dates."""
+    if var.dtype.kind in "Mm":
+        return True
+    first = next((v for v in np.asarray(var.values).flat if v is not None), None)
+    return var.dtype == object and hasattr(first, "calendar")
+
+
+def _check_integer_times(
+    name: Hashable, enc: dict[str, Any], var: xr.Variable, target: np.dtype[Any]
+) -> None:
+    """Refuse times whose numbers in their units an integer dtype would wrap around."""
+    values = np.asarray(var.values).ravel()
+    present = ~np.isnat(values) if var.dtype.kind in "Mm" else [v is not None for v in values]
+    values = values[present]
+    if not values.size:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if var.dtype.kind == "m":
+                numbers, units = times.encode_cf_timedelta(values, enc.get("units"))
+            else:
+                numbers, units, _ = times.encode_cf_datetime(
+                    values, enc.get("units"), enc.get("calendar")
+                )
+    except (ValueError, TypeError, OverflowError):
+        return  # units xarray does not take: its own error stands
+    info = np.iinfo(target)
+    low, high = np.min(numbers), np.max(numbers)
+    if low < info.min or high > info.max:
+        raise OutOfRangeError(
+            f"variable {name!r} holds times from {values.min()} to {values.max()}, which are "
+            f"{low:g} to {high:g} {units!r}: outside {target} ({info.min} to {info.max}), "
+            "which would wrap around; choose a wider dtype (e.g. 'int64') or coarser units"
+        )
+
+
+def _check_string_width(name: Hashable, var: xr.Variable, target: np.dtype[Any]) -> None:
+    """Refuse strings that a fixed-width string dtype would cut short.
+
+    ``S1`` is not a width: xarray stores strings as arrays of characters then.
+    """
+    width = target.itemsize // (4 if target.kind == "U" else 1)
+    shown = f"{target.kind}{width}"
+    if width == 0 or target == np.dtype("S1"):
+        return  # any width, or characters
+    items = [v for v in np.asarray(var.values).flat if isinstance(v, str | bytes)]
+    try:
+        lengths = [len(v.encode("ascii") if target.kind == "S" and isinstance(v, str) else v)
+                   for v in items]  # fmt: skip
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"variable {name!r} holds strings that are not ASCII, which encoding dtype "
+            f"{shown!r} (bytes) cannot hold; leave 'dtype' out of its encoding (zarr stores "
+            "unicode strings) or use a 'U' dtype"
+        ) from None
+    longest = max(lengths, default=0)
+    if longest > width:
+        raise InvalidArgumentError(
+            f"variable {name!r} holds strings of up to {longest} characters, which encoding "
+            f"dtype {shown!r} ({width} characters) would cut short; leave 'dtype' out of its "
+            f"encoding (zarr stores strings of any length) or widen it to "
+            f"{str(target.kind + str(longest))!r}"
         )
 
 
