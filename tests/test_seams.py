@@ -534,3 +534,15 @@ def test_codec_hooks_are_still_called(hook: str) -> None:
         back = zarr.open_array(store, mode="r")[:]
     check(np.asarray(back).tolist() == [0, 1, 2, 3], use, "zarr", "the values did not come back")
     check(bool(called), use, "zarr", f"writing and reading a chunk never called {hook}")
+
+
+def test_ensure_open_opens_a_store_once(tmp_path: Path) -> None:
+    use = "zarr.abc.store.Store._ensure_open"
+    private("zarr.abc.store", "Store._ensure_open", use, "zarr")
+    store = zarr.storage.ZipStore(tmp_path / "s.zip", mode="w")
+    check(not store._is_open, use, "zarr", "a ZipStore is open before it is opened")
+    asyncio.run(seams().ensure_open(store))
+    check(store._is_open, use, "zarr", "it does not open the store")
+    asyncio.run(seams().ensure_open(store))  # open already: nothing happens
+    check(store._is_open, use, "zarr", "it does not leave an open store open")
+    store.close()

@@ -50,10 +50,10 @@ if TYPE_CHECKING:
 __all__ = [
     "PARTIAL_SUFFIX", "ZARR_THREAD_PREFIXES", "ArraySpec", "ArrayV2Metadata", "ArrayV3Metadata",
     "BatchedCodecPipeline", "ChunkKeyEncoding", "CpuBufferJoinedWhenRead", "ResourceProfilerBase",
-    "SubParsersAction", "atomic_write", "cluster_performance_report", "fs_cp_file", "fs_du",
-    "fs_has_cp_file", "fs_has_du", "fs_ls", "fs_rm", "guess_chunks", "is_zarrs_own_local_set",
-    "memory_store_dict", "scheduler_monitor_count", "sync", "worker_task_cpu_seconds",
-    "wrapped_store",
+    "SubParsersAction", "atomic_write", "cluster_performance_report", "ensure_open", "fs_cp_file",
+    "fs_du", "fs_has_cp_file", "fs_has_du", "fs_ls", "fs_rm", "guess_chunks",
+    "is_zarrs_own_local_set", "memory_store_dict", "scheduler_monitor_count", "sync",
+    "worker_task_cpu_seconds", "wrapped_store",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -174,6 +174,18 @@ def wrapped_store(store: WrapperStore[Any]) -> Store:
     """
     inner: Store = store._store
     return inner
+
+
+async def ensure_open(store: Store) -> None:
+    """Open *store* unless it is open, as zarr does before it first uses a store.
+
+    zarr 3.1.6: ``Store._ensure_open()``, which ``zarr.storage.StorePath.open`` awaits
+    on every store it is given (it calls ``_open`` where ``_is_open`` is false). A
+    ``ZipStore`` made but not opened has no zip file and no lock until then.
+    ``xzarrio.stores.locate`` opens the store objects it does not know with it. If it
+    goes, such a store fails on its first use (``AttributeError: _lock``).
+    """
+    await store._ensure_open()
 
 
 def memory_store_dict(store: MemoryStore) -> MutableMapping[str, Buffer]:
