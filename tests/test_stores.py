@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+import xarray as xr
+from zarr.abc.store import Store
+from zarr.core.buffer import Buffer
+from zarr.storage import (
+    FsspecStore,
+    LocalStore,
+    LoggingStore,
+    MemoryStore,
+    WrapperStore,
+    ZipStore,
+)
 
 import xzarrio
+from xzarrio import errors
+from xzarrio.journal.factory import journal_home
+from xzarrio.stores import LocalFolder, ObjectPrefix, locate
 
 from .conftest import steps
 
@@ -33,3 +50,138 @@ def test_missing_group_is_file_not_found(tmp_path: Path) -> None:
     steps(3).zio.to_zarr(tmp_path / "s.zarr")
     with pytest.raises(FileNotFoundError, match=r"no group 'g' in the zarr store"):
         xzarrio.open_zarr(tmp_path / "s.zarr", group="g")
+
+
+# ------------------------------------------------ store objects: where their journal lives
+
+
+class CountingStore(WrapperStore[Store]):
+    """A wrapper that counts the keys written through it, as a user's wrapper might log."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.written: list[str] = []
+
+    def _with_store(self, store: Store) -> CountingStore:
+        return CountingStore(store)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self.written.append(key)
+        await super().set(key, value)
+
+
+def test_a_wrapped_local_store_is_journaled_beside_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    wrapper = CountingStore(LocalStore(path))
+    location = locate(wrapper)
+    assert isinstance(location, LocalFolder)
+    assert location.path == path.absolute()
+    assert location.zarr_store() is wrapper  # the writes go through the wrapper
+    assert location.journal_outlives_writer
+    assert journal_home(location) == path.absolute()
+
+
+def test_a_wrapped_fsspec_store_is_journaled_beside_its_prefix() -> None:
+    inner = FsspecStore.from_url("memory://bucket/w.zarr")
+    location = locate(LoggingStore(inner))
+    assert isinstance(location, ObjectPrefix)
+    assert location.journal_outlives_writer
+    beside = location.beside(".x")
+    assert beside is not None
+    assert cast(FsspecStore, beside.zarr_store()).path.endswith("bucket/.w.zarr.x")
+
+
+def test_writes_through_a_wrapped_local_store_go_through_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    steps(4).zio.to_zarr(CountingStore(LocalStore(path)), chunks={"t": 2})
+    wrapper = CountingStore(LocalStore(path))
+    steps(6).isel(t=slice(4, 6)).zio.to_zarr(wrapper, append_dim="t")
+    assert any("/c/" in key for key in wrapper.written), wrapper.written
+    xr.testing.assert_equal(xzarrio.open_zarr(path).load(), steps(6))
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "s.zarr"]
+
+
+def test_a_memory_store_keeps_its_journal_in_memory() -> None:
+    store = MemoryStore()
+    steps(4).zio.to_zarr(store, chunks={"t": 2})
+    steps(6).isel(t=slice(4, 6)).zio.to_zarr(store, append_dim="t")
+    steps(6).zio.to_zarr(store, mode="w")
+    assert locate(store).journal_outlives_writer
+    assert locate(LoggingStore(store)).journal_outlives_writer
+    xr.testing.assert_equal(xzarrio.open_zarr(store).load(), steps(6))
+
+
+class OwnStore(Store):
+    """A user's own store class, neither zarr's Local, Fsspec nor Memory store (its keys
+    happen to be kept in a dict, which xzarrio cannot know)."""
+
+    def __init__(self, keys: dict[str, Buffer] | None = None, *, read_only: bool = False) -> None:
+        super().__init__(read_only=read_only)
+        self.keys = {} if keys is None else keys
+        self._inner = MemoryStore(self.keys, read_only=read_only)
+
+    def with_read_only(self, read_only: bool = False) -> OwnStore:
+        return OwnStore(self.keys, read_only=read_only)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OwnStore) and other.keys is self.keys
+
+    supports_writes = supports_deletes = supports_listing = True
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Buffer | None:
+        return await self._inner.get(key, prototype, byte_range)
+
+    async def get_partial_values(self, prototype: Any, key_ranges: Any) -> list[Buffer | None]:
+        return await self._inner.get_partial_values(prototype, key_ranges)
+
+    async def exists(self, key: str) -> bool:
+        return await self._inner.exists(key)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self._check_writable()
+        await self._inner.set(key, value)
+
+    async def delete(self, key: str) -> None:
+        await self._inner.delete(key)
+
+    def list(self) -> AsyncIterator[str]:
+        return self._inner.list()
+
+    def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        return self._inner.list_prefix(prefix)
+
+    def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        return self._inner.list_dir(prefix)
+
+
+@pytest.mark.parametrize("how", ["append", "region", "w"])
+def test_a_store_object_whose_journal_dies_with_the_writer_is_refused(
+    how: str, tmp_path: Path
+) -> None:
+    store = OwnStore()
+    steps(4).zio.to_zarr(store, chunks={"t": 2})
+    before = dict(store.keys)
+    assert not locate(store).journal_outlives_writer
+    ways: dict[str, dict[str, Any]] = {
+        "append": {"append_dim": "t"}, "region": {"region": {"t": slice(0, 2)}}, "w": {"mode": "w"}
+    }  # fmt: skip
+    keywords = ways[how]
+    with pytest.raises(errors.InvalidArgumentError, match=r"a path.*a URL with storage_options"):
+        steps(2).zio.to_zarr(store, **keywords)
+    assert store.keys == before
+
+
+def test_a_zip_store_is_read_but_not_written(tmp_path: Path) -> None:
+    """A zip file cannot delete or replace a key, so no failed write to it could be
+    undone: a writable ZipStore is refused before it is opened (nothing made on disk);
+    a read-only one is opened if it was not, as zarr opens it, and read."""
+    with pytest.raises(errors.InvalidArgumentError, match=r"give a path \(a folder\) and zip"):
+        steps(4).zio.to_zarr(ZipStore(tmp_path / "s.zip", mode="w"))
+    assert not list(tmp_path.iterdir())
+    with ZipStore(tmp_path / "s.zip", mode="w") as store, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zip files take a key twice, and say so
+        steps(4).to_zarr(store)
+    back = ZipStore(tmp_path / "s.zip")  # read-only, not opened
+    xr.testing.assert_equal(xzarrio.open_zarr(back).load(), steps(4))
+    assert not locate(back).journal_outlives_writer
+    back.close()

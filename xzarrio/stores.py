@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
@@ -18,7 +18,7 @@ from zarr.abc.store import Store
 
 from .codecs import quiet_spec_notes
 from .errors import ArgumentTypeError, InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
-from .seams import fs_cp_file, fs_has_cp_file
+from .seams import ensure_open, fs_cp_file, fs_has_cp_file, sync, wrapped_store
 
 __all__ = [
     "ZARR_MARKERS",
@@ -85,6 +85,10 @@ class Location:
         The absolute root of a local store.
     storage_options : dict or None
         Options for fsspec, for URLs.
+
+    A store object that wraps another (a ``zarr.storage.WrapperStore``, such as
+    zarr's ``LoggingStore``) is located as the store beneath it, so that its
+    journal lives where that store's does, and is written through the wrapper.
     """
 
     #: the store lives in this process's memory: other processes (the processes
@@ -100,7 +104,10 @@ class Location:
     given: Any
     path: Path | None = None
     storage_options: dict[str, Any] | None = None
+    #: the store of the place itself (beneath any wrapper)
     _store: Any = field(default=None, repr=False, compare=False)
+    #: the wrapper the user gave, that reads and writes go through; None for none
+    _through: Any = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -126,6 +133,12 @@ class Location:
         return False
 
     @property
+    def journal_outlives_writer(self) -> bool:
+        """Whether a journal of a write here lasts as long as the store does, so that
+        :func:`xzarrio.repair` finds it after the writer was killed."""
+        return True
+
+    @property
     def lock_place(self) -> Any:
         """What :func:`xzarrio.chunklocks.hold_chunks` locks chunks of."""
         return self.zarr_store()
@@ -136,8 +149,9 @@ class Location:
         return self.given
 
     def zarr_store(self) -> Store:
-        """The zarr store object to read and write through (made once per location)."""
-        return cast(Store, self._store)
+        """The zarr store object to read and write through (made once per location):
+        the wrapper the user gave, else the place's own store."""
+        return cast(Store, self._store if self._through is None else self._through)
 
     def opener(self) -> Any:
         """What to hand ``xarray.open_zarr`` or ``zarr.open_group``."""
@@ -180,7 +194,7 @@ class LocalFolder(Location):
         return source_of_store(self.given)
 
     def opener(self) -> Any:
-        return str(self.root)
+        return str(self.root) if self._through is None else self._through
 
     def folder_for_workers(self, *, in_place: bool) -> str | None:
         return str(self.root if in_place else self.root.parent)
@@ -226,6 +240,16 @@ class StoreObject(Location):
     @property
     def locks_chunks(self) -> bool:
         # a lock of this process serves: nothing outside it writes a MemoryStore
+        return isinstance(self._store, zarr.storage.MemoryStore)
+
+    @property
+    def lock_place(self) -> Any:
+        return self._store  # beneath a wrapper: one lock for every wrapper of it
+
+    @property
+    def journal_outlives_writer(self) -> bool:
+        # its journal is in this process's memory: as lasting as a MemoryStore, and
+        # only as lasting as that
         return isinstance(self._store, zarr.storage.MemoryStore)
 
     def refuse_processes(self, who: str, *, client: bool) -> None:
@@ -281,11 +305,36 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
         )  # fmt: skip
     if isinstance(store, zarr.storage.FsspecStore):
         return ObjectPrefix(given=store, _store=store)
+    if isinstance(store, zarr.storage.WrapperStore):
+        return _locate_wrapper(store)
     if isinstance(store, Store):
+        _check_undoable(store)
+        sync(ensure_open(store))  # as zarr opens it (a ZipStore made but not opened)
         return StoreObject(given=store, _store=store)
     raise ArgumentTypeError(
         f"store={store!r} is not understood; expected a path, a URL such as "
         "'s3://bucket/out.zarr', a zarr store object or an icechunk.Session"
+    )
+
+
+def _locate_wrapper(wrapper: zarr.storage.WrapperStore[Any]) -> Location:
+    """A wrapped store: located as the store beneath it, written through *wrapper*."""
+    beneath: Store = wrapper
+    while isinstance(beneath, zarr.storage.WrapperStore):
+        beneath = wrapped_store(beneath)
+    return replace(locate(beneath), given=wrapper, _through=wrapper)
+
+
+def _check_undoable(store: Store) -> None:
+    """Refuse a writable store object that cannot delete keys (a ``ZipStore``): no
+    failed write to it could be undone. Read-only, it is read as it is."""
+    if store.supports_deletes or store.read_only:
+        return
+    raise InvalidArgumentError(
+        f"store={store!r} cannot delete or replace a key (a zip file cannot), so xzarrio "
+        "could not undo a failed write to it; to write, give a path (a folder) and zip it "
+        "afterwards (cd out.zarr && zip -r0 ../out.zip .); to read, open it read-only "
+        "(ZipStore(path, mode='r'))"
     )
 
 

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..errors import InvalidArgumentError
 from ..liveness import writer_record
 from ..seams import sync
 from ..stores import IcechunkSession, LocalFolder, Location
@@ -19,15 +20,19 @@ from .interface import _ACTIVE, _HEADER, Journal
 from .local import LocalJournal, _local_journals, _write_durably, journal_dir
 from .objectstore import StoreJournal, _encode, _journal_keys, _store_journals
 
-__all__ = ["begin_journal", "journal_home", "journals"]
+__all__ = ["begin_journal", "check_journal_lasts", "journal_home", "journals"]
 
 
 def begin_journal(location: Location, operation: str, *, fresh: bool = False) -> Journal:
     """Open a new journal for a write to *location*; its header is durable on return.
 
     A *fresh* journal is for a store that holds nothing yet (not local): it
-    keeps nothing per key, and playing it back deletes the whole store.
+    keeps nothing per key, and playing it back deletes the whole store. Any
+    other is refused where it would not outlive the writer
+    (:func:`check_journal_lasts`).
     """
+    if not fresh:
+        check_journal_lasts(location, operation)
     record = writer_record(lease=location.leased)
     record["operation"] = operation
     if fresh:
@@ -65,3 +70,33 @@ def journal_home(location: Location) -> Path | Location | None:
     if isinstance(location, IcechunkSession):
         return None
     return location.root if isinstance(location, LocalFolder) else location
+
+
+def check_journal_lasts(location: Location, operation: str) -> None:
+    """Refuse a write that changes what is at *location* (an append, a region write, a
+    replace) where its journal would die with the writer while the store lives on.
+
+    Parameters
+    ----------
+    location : Location
+        Where the write goes.
+    operation : str
+        What the write is, as messages name it (``"append"``, ``"region"``, ...).
+
+    Raises
+    ------
+    xzarrio.errors.InvalidArgumentError
+        For a store object other than zarr's Local, Fsspec and Memory stores (or a
+        wrapper of one): its journal could live in this process's memory only, so a
+        writer killed mid-write would leave it half-written with nothing to repair it.
+    """
+    if location.journal_outlives_writer:
+        return
+    kind = type(location.zarr_store()).__name__
+    raise InvalidArgumentError(
+        f"refusing the {operation} to this {kind} ({location.shown}): the journal that lets "
+        "xzarrio.repair undo a killed write would live only in this process's memory, and "
+        "die with the writer while the store lives on; pass instead a path, a URL with "
+        "storage_options (e.g. 's3://bucket/out.zarr', storage_options={...}), or a zarr "
+        "LocalStore or FsspecStore (in any WrapperStore): their journals are kept beside them"
+    )
