@@ -2,8 +2,10 @@
 
     python fault_writer.py MODE STORE MARKER [STORAGE_OPTIONS_JSON]
 
-MODE is ``w``, ``new`` (``w-`` to a new store), ``append`` or ``region``. Every chunk task touches MARKER and
-sleeps, so the parent can kill the process while chunks are being written.
+MODE is ``w``, ``new`` (``w-`` to a new store), ``append`` or ``region``. STORE is a path,
+a URL, or ``wrapped:PATH`` for a ``zarr.storage.WrapperStore`` around a ``LocalStore`` of
+PATH. Every chunk task touches MARKER and sleeps, so the parent can kill the process
+while chunks are being written.
 """
 
 from __future__ import annotations
@@ -16,13 +18,23 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import xarray as xr
+import zarr
 
 import xzarrio  # noqa: F401  (registers .zio)
 
 ROWS, COLS, CHUNK = 400, 50, 10
 
 
-def main(mode: str, store: str, marker: str, storage_options: str | None = None) -> None:
+def open_store(store: str) -> object:
+    """The store STORE names: ``wrapped:PATH`` a wrapper of a LocalStore, else as given."""
+    if store.startswith("wrapped:"):
+        return zarr.storage.WrapperStore(zarr.storage.LocalStore(store.removeprefix("wrapped:")))
+    return store
+
+
+def main(mode: str, where: str, marker: str, storage_options: str | None = None) -> None:
+    store = open_store(where)
+
     def slow(block: np.ndarray) -> np.ndarray:
         if block.size:  # not dask's call on an empty block to learn the output type
             Path(marker).touch()

@@ -8,7 +8,8 @@ its journals) before and after:
   while the other chunk writes crawl; a full disk (on S3: the server refusing PUTs);
 - writes: ``mode="w"``, an append, a region write;
 - stores: a local directory, a bucket of a real S3 server on 127.0.0.1, a
-  local directory written by a ``distributed.Client``.
+  local directory written by a ``distributed.Client``, a store object that wraps
+  a local directory (a ``zarr.storage.WrapperStore``, as zarr's ``LoggingStore`` is).
 
 A writer killed outright (SIGKILL) is in the table too, recovered by ``repair``.
 """
@@ -85,25 +86,30 @@ def s3_place(s3: Any, name: str = "s.zarr") -> Place:
     )
 
 
-def local_place(folder: Path, scheduler: Any = "threads", **kwargs: Any) -> Place:
-    """A store in the local *folder*, everything in the folder its place."""
+def local_place(
+    folder: Path, scheduler: Any = "threads", *, wrapped: bool = False, **kwargs: Any
+) -> Place:
+    """A store in the local *folder*, everything in the folder its place; if *wrapped*,
+    given as a store object that wraps a ``LocalStore`` of it."""
+    path = folder / "s.zarr"
     return Place(
-        store=folder / "s.zarr",
+        store=zarr.storage.WrapperStore(zarr.storage.LocalStore(path)) if wrapped else path,
         storage_options=None,
         scheduler=scheduler,
         look=lambda: snapshot(folder),
         store_class=zarr.storage.LocalStore,
+        extra={"wrapped": wrapped, "path": path},
         **kwargs,
     )
 
 
-@pytest.fixture(params=["local", "s3", "client"])
+@pytest.fixture(params=["local", "s3", "client", "wrapped"])
 def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
     if request.param == "s3":
         return _make_base(s3_place(request.getfixturevalue("s3_bucket")))
     client = request.param == "client"
     scheduler = request.getfixturevalue("cluster_client") if client else "threads"
-    return _make_base(local_place(tmp_path, scheduler))
+    return _make_base(local_place(tmp_path, scheduler, wrapped=request.param == "wrapped"))
 
 
 def _nth_chunk_put(n: int) -> Callable[[str], bool]:
@@ -203,7 +209,8 @@ def test_disk_full(place: Place, mode: str, request: pytest.FixtureRequest, tmp_
     if place.fill_disk is None:
         folder = request.getfixturevalue("tmpfs")
         fill = lambda: _fill(folder, leave=64 * 1024)  # noqa: E731
-        place = _make_base(local_place(folder, place.scheduler, fill_disk=fill))
+        wrapped = place.extra.get("wrapped", False)
+        place = _make_base(local_place(folder, place.scheduler, wrapped=wrapped, fill_disk=fill))
     before = place.look()
     assert place.fill_disk is not None
     place.fill_disk()
@@ -233,26 +240,31 @@ WRITER = Path(__file__).with_name("fault_writer.py")
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("kind", ["local", "s3"])
+@pytest.mark.parametrize("kind", ["local", "s3", "wrapped"])
 def test_killed_writer_is_rolled_back_by_repair(
     kind: str, mode: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
+    """A writer through a wrapped LocalStore is found by the repair of the path alone:
+    its journal lies beside the folder, not in the dead writer's memory."""
     if kind == "s3":
         place = _make_base(s3_place(request.getfixturevalue("s3_bucket")))
     else:
-        place = _make_base(local_place(tmp_path))
+        place = _make_base(local_place(tmp_path, wrapped=kind == "wrapped"))
     before = place.look()
     _kill_mid_write(mode, place, tmp_path / "started")
+    # a wrapped store is opened and repaired by its path, as a user who reads it would
+    store = place.extra["path"] if kind == "wrapped" else place.store
     if mode != "w":
         with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):
-            place.reopen()
-    done = xzarrio.repair(place.store, storage_options=place.storage_options)
+            xzarrio.open_zarr(store, storage_options=place.storage_options)
+    done = xzarrio.repair(store, storage_options=place.storage_options)
     assert (mode == "w") == (done == [])
     _assert_as_before(place, before)
 
 
 def _kill_mid_write(mode: str, place: Place, marker: Path) -> None:
-    argv = [sys.executable, str(WRITER), mode, str(place.store), str(marker)]
+    store = f"wrapped:{place.extra['path']}" if place.extra.get("wrapped") else str(place.store)
+    argv = [sys.executable, str(WRITER), mode, store, str(marker)]
     if place.storage_options:
         argv.append(json.dumps(place.storage_options))
     proc = subprocess.Popen(argv)
