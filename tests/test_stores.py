@@ -185,3 +185,17 @@ def test_a_zip_store_is_read_but_not_written(tmp_path: Path) -> None:
     xr.testing.assert_equal(xzarrio.open_zarr(back).load(), steps(4))
     assert not locate(back).journal_outlives_writer
     back.close()
+
+
+def test_a_replace_through_a_symlink_replaces_the_store_it_points_to(tmp_path: Path) -> None:
+    """As xarray writes through the link: the link stays, pointing at the new store,
+    and nothing is left beside either (issue 22 found the link swapped aside)."""
+    (tmp_path / "real").mkdir()
+    steps(4).zio.to_zarr(tmp_path / "real" / "s.zarr")
+    (tmp_path / "link.zarr").symlink_to(tmp_path / "real" / "s.zarr")
+    steps(6, start=10).zio.to_zarr(tmp_path / "link.zarr", mode="w")
+    assert (tmp_path / "link.zarr").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.zarr", "real"]
+    assert [p.name for p in (tmp_path / "real").iterdir()] == ["s.zarr"]
+    xr.testing.assert_equal(xzarrio.open_zarr(tmp_path / "link.zarr").load(), steps(6, start=10))
+    xr.testing.assert_equal(xzarrio.open_zarr(tmp_path / "real" / "s.zarr").load(), steps(6, 10))

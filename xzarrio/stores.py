@@ -293,6 +293,8 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
         )
     path = local_path(store)
     if path is not None:
+        if path.is_symlink():  # written through, as xarray does: the link stays a link
+            path = path.resolve()
         read_only = isinstance(store, zarr.storage.LocalStore) and store.read_only
         local = zarr.storage.LocalStore(path, read_only=read_only)
         return LocalFolder(given=store, path=path, _store=local)
