@@ -470,13 +470,30 @@ CATALOG: list[BadInput] = [
     ),
     BadInput(
         id="codec-not-for-format-3",
-        input="`numcodecs.Delta` (a filter) as compressor of a format 3 store",
+        input="`numcodecs.Base64()` (zarr 3 has no codec of it) as compressor of a format 3 store",
         error=errors.CodecFormatError,
         builtin=TypeError,
-        message=r"codec Delta\(.*\) cannot compress zarr format 3 chunks",
+        message=r"codec Base64\(\) cannot compress zarr format 3 chunks",
         disk=NOTHING,
-        call=lambda tmp: _new(tmp, compressor=numcodecs.Delta(dtype="f8"), zarr_format=3),
+        call=lambda tmp: _new(tmp, compressor=numcodecs.Base64(), zarr_format=3),
     ),
+    *[
+        BadInput(
+            id=f"compressor-is-a-filter-{slug}",
+            input=f"`compressor={codec!r}` (a filter) of a format {fmt} store" + note,
+            error=errors.CodecFormatError,
+            builtin=TypeError,
+            message=re.escape(f"codec {codec!r} is a filter, not a compressor"),
+            disk=NOTHING,
+            call=_new_with(compressor=codec, zarr_format=fmt),
+        )
+        for slug, codec, fmt, note in [
+            ("delta", numcodecs.Delta(dtype="f8"), 2, " (stored as if it compressed)"),
+            ("quantize", numcodecs.Quantize(digits=2, dtype="f8"), 2, " (lossy, said lossless)"),
+            ("bitround", numcodecs.BitRound(keepbits=3), 2, " (numcodecs' `TypeError`)"),
+            ("delta-format-3", numcodecs.Delta(dtype="f8"), 3, " (xarray: `TypeError`)"),
+        ]
+    ],
     BadInput(
         id="codec-not-for-format-2",
         input="`zarr.codecs.Crc32cCodec()` as compressor of a format 2 store",

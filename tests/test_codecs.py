@@ -12,7 +12,8 @@ from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 import xzarrio
-from xzarrio.codecs import COMPRESSOR_NAMES
+from xzarrio.codecs import COMPRESSOR_NAMES, resolve_compressors
+from xzarrio.errors import CodecFormatError
 
 from .conftest import assert_same_data
 
@@ -52,6 +53,8 @@ def test_every_compressor_name_in_both_formats(
         numcodecs.GZip(level=6),
         numcodecs.LZ4(),
         numcodecs.Blosc("lz4", 2),
+        numcodecs.Zlib(level=1),
+        numcodecs.BZ2(level=1),
     ],
     ids=lambda c: type(c).__module__.split(".")[0] + "-" + type(c).__name__,
 )
@@ -69,3 +72,16 @@ def test_default_compressor_follows_set_options(tmp_path: Path, small: xr.Datase
     with xzarrio.set_options(compressor="gzip"):
         small.zio.to_zarr(tmp_path / "s.zarr")
     assert isinstance(zarr.open_array(tmp_path / "s.zarr" / "temp").compressors[0], GzipCodec)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
+@pytest.mark.parametrize(
+    "codec",
+    [numcodecs.Delta(dtype="f8"), numcodecs.Quantize(digits=2, dtype="f8"), numcodecs.BitRound(4)],
+    ids=lambda c: type(c).__name__,
+)
+def test_a_filter_is_no_compressor(codec: numcodecs.abc.Codec, zarr_format: int) -> None:
+    """A filter changes values, not bytes: as a compressor it compresses nothing (format 2
+    stored it so, a lossy one said to be lossless), so it is refused in either format."""
+    with pytest.raises(CodecFormatError, match=r"is a filter, not a compressor.*'filters'"):
+        resolve_compressors(codec, zarr_format)

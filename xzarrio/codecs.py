@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import numcodecs
 from numcodecs.abc import Codec as NumcodecsCodec
-from zarr.abc.codec import BytesBytesCodec
+from zarr.abc.codec import ArrayArrayCodec, BytesBytesCodec
 from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 from .errors import CodecFormatError, UnknownCompressorError
@@ -122,18 +122,8 @@ def _to_v3(codec: Any) -> BytesBytesCodec:
             shuffle=cast(Any, shuffle),
             blocksize=codec.blocksize,
         )
-    import zarr.codecs.numcodecs as wrappers
-
     config = codec.get_config()
-    codec_id = config.pop("id")
-    wrapper = next(
-        (
-            cls
-            for cls in vars(wrappers).values()
-            if isinstance(cls, type) and getattr(cls, "codec_name", None) == f"numcodecs.{codec_id}"
-        ),
-        None,
-    )
+    wrapper = _zarr3_twin(config.pop("id"))
     if wrapper is None or not issubclass(wrapper, BytesBytesCodec):
         raise CodecFormatError(
             f"codec {codec!r} cannot compress zarr format 3 chunks; "
@@ -141,6 +131,35 @@ def _to_v3(codec: Any) -> BytesBytesCodec:
         )
     with quiet_spec_notes():
         return wrapper(**config)
+
+
+def _zarr3_twin(codec_id: str) -> type | None:
+    """zarr's format-3 wrapper of the numcodecs codec *codec_id*, or None."""
+    import zarr.codecs.numcodecs as wrappers
+
+    return next(
+        (
+            cls
+            for cls in vars(wrappers).values()
+            if isinstance(cls, type) and getattr(cls, "codec_name", None) == f"numcodecs.{codec_id}"
+        ),
+        None,
+    )
+
+
+def _refuse_filter(codec: Any) -> None:
+    """Refuse a numcodecs filter (an array-to-array codec) given as a compressor.
+
+    Format 2 would store it as the array's compressor: nothing compressed,
+    and a lossy one (``Quantize``, ``BitRound``) said to be lossless.
+    """
+    twin = _zarr3_twin(codec.codec_id) if isinstance(codec, NumcodecsCodec) else None
+    if twin is not None and issubclass(twin, ArrayArrayCodec):
+        raise CodecFormatError(
+            f"codec {codec!r} is a filter, not a compressor: it changes the values, and "
+            "stored as a compressor it would compress nothing; give it as a filter, "
+            f"encoding={{name: {{'filters': [{codec!r}]}}}}, and a compressor such as 'zstd'"
+        )
 
 
 def resolve_compressors(compressor: Any, zarr_format: int) -> tuple[Any, ...]:
@@ -159,7 +178,8 @@ def resolve_compressors(compressor: Any, zarr_format: int) -> tuple[Any, ...]:
     UnknownCompressorError
         (a ``ValueError``) for a name not in :data:`COMPRESSOR_NAMES`.
     CodecFormatError
-        (a ``TypeError``) for an object that is no codec or fits neither format.
+        (a ``TypeError``) for an object that is no codec, a filter (an array-to-array
+        codec such as ``numcodecs.Delta``), or a codec that fits neither format.
 
     Examples
     --------
@@ -178,6 +198,7 @@ def resolve_compressors(compressor: Any, zarr_format: int) -> tuple[Any, ...]:
                 f"{list(COMPRESSOR_NAMES)} or a zarr/numcodecs codec object"
             )
         return _by_name(name, zarr_format)
+    _refuse_filter(compressor)
     if not is_codec(compressor):
         raise CodecFormatError(
             f"compressor must be a name ({list(COMPRESSOR_NAMES)}) or a zarr/numcodecs "
