@@ -199,3 +199,24 @@ def test_a_replace_through_a_symlink_replaces_the_store_it_points_to(tmp_path: P
     assert [p.name for p in (tmp_path / "real").iterdir()] == ["s.zarr"]
     xr.testing.assert_equal(xzarrio.open_zarr(tmp_path / "link.zarr").load(), steps(6, start=10))
     xr.testing.assert_equal(xzarrio.open_zarr(tmp_path / "real" / "s.zarr").load(), steps(6, 10))
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"), [("secrt", "secret"), ("endpoint", "endpoint_url"), ("keyy", "key")]
+)
+def test_a_storage_option_s3fs_does_not_take_is_named(typo: str, meant: str) -> None:
+    """Refused before any connection (aiobotocore raised a TypeError at the first request)."""
+    options = {"key": "k", "secret": "s", "endpoint_url": "http://127.0.0.1:9", typo: "x"}
+    del options[meant]
+    with pytest.raises(errors.ArgumentTypeError, match=rf"{typo!r}.*did you mean {meant!r}"):
+        locate("s3://bucket/s.zarr", options)
+
+
+def test_storage_options_s3fs_takes_are_taken() -> None:
+    options = {
+        "key": "k", "secret": "s", "endpoint_url": "http://127.0.0.1:9", "anon": False,
+        "client_kwargs": {}, "use_listings_cache": False, "skip_instance_cache": True,
+        "profile": None, "asynchronous": True,
+    }  # fmt: skip
+    assert isinstance(locate("s3://bucket/s.zarr", options), ObjectPrefix)
+    assert isinstance(locate("memory://s.zarr", {"anything": 1}), ObjectPrefix)

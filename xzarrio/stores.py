@@ -7,12 +7,16 @@
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import inspect
 import os
 import posixpath
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
+import fsspec
 import zarr
 from zarr.abc.store import Store
 
@@ -357,7 +361,49 @@ def _check_storage_options(store: Any, storage_options: Any) -> None:
         )
 
 
+#: file systems whose options beyond their own parameters all go to one other callable
+#: (s3fs hands them to aiobotocore's session), so that every option they take is known
+_REST_OF_THE_OPTIONS = {"s3fs.core.S3FileSystem": ("aiobotocore.session", "AioSession")}
+
+#: options that fsspec's base classes take of every file system
+_FSSPEC_OPTIONS = frozenset(
+    {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache"}
+)
+
+
+def _check_option_names(url: str, storage_options: dict[str, Any]) -> None:
+    """Refuse options that the URL's file system does not take (a typo such as ``secrt``),
+    where all it takes is known; xarray's call fails at its first request instead."""
+    if "::" in url or "://" not in url:
+        return
+    try:
+        cls = fsspec.get_filesystem_class(url.split("://")[0])
+    except (ImportError, ValueError):
+        return  # an unknown protocol or a missing package: fsspec says which
+    rest = _REST_OF_THE_OPTIONS.get(f"{cls.__module__}.{cls.__qualname__}")
+    if rest is None:
+        return
+    takers = [*cls.__mro__, getattr(importlib.import_module(rest[0]), rest[1])]
+    known = set(_FSSPEC_OPTIONS)
+    for taker in takers:
+        init = vars(taker).get("__init__")
+        if init is not None:
+            known.update(
+                name for name, p in inspect.signature(init).parameters.items()
+                if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            )  # fmt: skip
+    for name in storage_options:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ArgumentTypeError(
+                f"storage_options has {name!r}, which {cls.__name__} ({url.split(':')[0]}://) "
+                f"does not take; {hint}it takes {sorted(known)}"
+            )
+
+
 def _fsspec_store(url: str, storage_options: dict[str, Any] | None) -> zarr.storage.FsspecStore:
+    _check_option_names(url, storage_options or {})
     try:
         return zarr.storage.FsspecStore.from_url(
             url, storage_options=storage_options, read_only=False
