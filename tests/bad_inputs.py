@@ -122,6 +122,12 @@ def _times(start: str, hours: int = 24, n: int = 2) -> xr.Dataset:
     return xr.Dataset({"v": ("time", np.arange(float(n)))}, coords={"time": time})
 
 
+def _cftimes(calendar: str, start: str) -> xr.Dataset:
+    """Two daily steps of v from *start*, on cftime dates of *calendar*."""
+    time = xr.date_range(start, periods=2, calendar=calendar, use_cftime=True)
+    return xr.Dataset({"v": ("time", [1.0, 2.0])}, coords={"time": time})
+
+
 def _time_store(tmp_path: Path) -> None:
     """A store of daily times, stored as whole days since 2000-01-01 (int64)."""
     _times("2000-01-01").zio.to_zarr(tmp_path / STORE)
@@ -194,6 +200,18 @@ def _new_named(name: str) -> Callable[[Path], None]:
 def _append_with(**kwargs: object) -> Callable[[Path], None]:
     """Append the next two steps with *kwargs*."""
     return lambda tmp_path: _append(tmp_path, _next(), **kwargs)
+
+
+def _append_with_fill_attribute(tmp_path: Path) -> None:
+    """Append the next two steps, v with a ``_FillValue`` attribute."""
+    _append(tmp_path, _next(_with_attr("v", "_FillValue", -1.0)))
+
+
+def _region_with_fill_attribute(tmp_path: Path) -> None:
+    """Write rows 0:2, v with a ``_FillValue`` attribute."""
+    part = _part(0, 2)
+    part["v"].attrs["_FillValue"] = -1.0
+    _region(tmp_path, part, {"t": slice(0, 2)})
 
 
 def _region_with(region: object, **kwargs: object) -> Callable[[Path], None]:
@@ -954,6 +972,20 @@ CATALOG: list[BadInput] = [
         ),
     ),
     BadInput(
+        id="append-julian-onto-noleap",
+        input="append `julian` cftime dates onto a `noleap` time axis (xarray reads them "
+        "back as `noleap` dates)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': its dates are in calendar 'julian' but the "
+        r"store's are in 'noleap'",
+        disk=UNCHANGED,
+        setup=lambda tmp: _cftimes("noleap", "2001-02-27").zio.to_zarr(tmp / STORE),
+        call=lambda tmp: _cftimes("julian", "2001-03-01").zio.to_zarr(
+            tmp / STORE, append_dim="time"
+        ),
+    ),
+    BadInput(
         id="append-times-finer-than-stored",
         input="append times at 06:00 to a store of whole days (xarray writes hours as days)",
         error=errors.AppendMismatchError,
@@ -1037,6 +1069,24 @@ CATALOG: list[BadInput] = [
         setup=_store,
         call=lambda tmp: _append(tmp, _next(), mode="w"),
     ),
+    *[
+        BadInput(
+            id=f"{slug}-fill-value-attribute",
+            input=f"{what} data whose variable has a `_FillValue` attribute (xarray: "
+            "`ValueError` while it writes)",
+            error=errors.InvalidArgumentError,
+            builtin=ValueError,
+            message=r"variable 'v' has _FillValue -1\.0 in its attributes, but the store "
+            r"already holds 'v' with the fill value it keeps; drop the attribute first",
+            disk=UNCHANGED,
+            setup=_store,
+            call=call,
+        )
+        for slug, what, call in [
+            ("append", "append", _append_with_fill_attribute),
+            ("region", "a region write of", _region_with_fill_attribute),
+        ]
+    ],
     BadInput(
         id="append-new-encoding",
         input="append with an `encoding=` for a variable the store has",
@@ -1191,6 +1241,16 @@ CATALOG: list[BadInput] = [
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(0, 2)}, mode="w"),
+    ),
+    BadInput(
+        id="region-with-mode-w-minus",
+        input="`region=` with `mode='w-'` (xarray: `ValueError`)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"region needs mode='r\+' \(or 'a'\), got mode='w-'",
+        disk=UNCHANGED,
+        setup=_store,
+        call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(0, 2)}, mode="w-"),
     ),
     # ------------------------------------------------------------ encoding=
     BadInput(
@@ -1397,6 +1457,34 @@ CATALOG: list[BadInput] = [
         r"\(bytes\) cannot hold",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, _strings("é"), encoding={"s": {"dtype": "S2"}}),
+    ),
+    BadInput(
+        id="encoding-fill-value-also-an-attribute",
+        input="`encoding={'v': {'_FillValue': -2.0}}` for a variable with a `_FillValue` "
+        "attribute (xarray: `ValueError` while it writes)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'v' has '_FillValue' both in its attributes \(-1\.0\) and in "
+        r"encoding= \(-2\.0\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, _with_attr("v", "_FillValue", -1.0), encoding={"v": {"_FillValue": -2.0}}
+        ),
+    ),
+    BadInput(
+        id="time-units-attribute",
+        input="times with a `units` attribute (xarray: `ValueError` while it writes)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"variable 'time' holds times and has 'units' 'days since 2000-01-01' in its "
+        r"attributes.*give it in encoding= instead",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp,
+            _times("2000-01-01").assign_coords(
+                time=lambda d: d.time.assign_attrs(units="days since 2000-01-01")
+            ),
+        ),
     ),
     *[
         BadInput(

@@ -466,6 +466,49 @@ def test_integer_encodings_that_fit_are_written(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.filled.values, values / 10)
 
 
+def test_narrow_encodings_that_hold_the_values_are_written(tmp_path: Path) -> None:
+    """The dtypes refused where they would lose values are taken where they hold them."""
+    time = pd.date_range("2000-01-01", periods=3)
+    ds = xr.Dataset(
+        {"v": ("time", [1.0, 65504.0, np.inf]), "s": ("time", ["ab", "c", ""])},
+        coords={"time": time},
+    )
+    encoding = {
+        "time": {"dtype": "int8", "units": "days since 2000-01-01"},
+        "v": {"dtype": "f2"},
+        "s": {"dtype": "S2"},
+    }
+    ds.zio.to_zarr(tmp_path / "n.zarr", encoding=encoding)
+    back = xzarrio.open_zarr(tmp_path / "n.zarr").load()
+    np.testing.assert_array_equal(back.time.values, time.values)
+    np.testing.assert_array_equal(back.v.values, [1.0, 65504.0, np.inf])
+    assert back.s.values.tolist() == [b"ab", b"c", b""]
+
+
+def test_fill_value_attribute_of_a_new_variable_becomes_its_encoding(tmp_path: Path) -> None:
+    """As in xarray: only where the store keeps its own fill value is it refused."""
+    ds = xr.Dataset({"v": ("x", [1.0, -1.0])})
+    ds.v.attrs["_FillValue"] = -1.0
+    ds.zio.to_zarr(tmp_path / "f.zarr")
+    back = xzarrio.open_zarr(tmp_path / "f.zarr")
+    assert back.v.encoding["_FillValue"] == -1.0
+    assert np.isnan(back.v.values[1])
+
+
+def test_append_of_dates_in_the_store_calendar(tmp_path: Path) -> None:
+    def days(start: str) -> xr.Dataset:
+        time = xr.date_range(start, periods=2, calendar="noleap", use_cftime=True)
+        return xr.Dataset({"v": ("time", [1.0, 2.0])}, coords={"time": time})
+
+    days("2001-02-27").zio.to_zarr(tmp_path / "c.zarr")
+    days("2001-03-01").zio.to_zarr(tmp_path / "c.zarr", append_dim="time")
+    back = xzarrio.open_zarr(tmp_path / "c.zarr")
+    assert [str(t) for t in back.time.values] == [
+        "2001-02-27 00:00:00", "2001-02-28 00:00:00", "2001-03-01 00:00:00",
+        "2001-03-02 00:00:00",
+    ]  # fmt: skip
+
+
 # ---------------------------------------------------------------- what can be stored
 
 

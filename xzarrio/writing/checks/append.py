@@ -120,6 +120,8 @@ def _check_appended_meaning(name: Hashable, var: xr.Variable, have: xr.Variable)
         )
     if var.dtype.kind in "Mm" and var.dtype.kind == have.dtype.kind:
         _check_time_encoding(name, var, have)
+    elif var.dtype == object and have.dtype == object:
+        _check_cftime_calendar(name, var, have)
     if _stored_dtype(have).kind in "US":
         _check_string_width(name, var, _stored_dtype(have))
 
@@ -194,6 +196,32 @@ def _check_time_encoding(name: Hashable, var: xr.Variable, have: xr.Variable) ->
             f"data to the store's calendar (ds.convert_calendar({theirs!r}))"
         )
     _check_times_fit(name, var, have)
+
+
+def _dates_calendar(var: xr.Variable) -> str | None:
+    """The calendar of the cftime dates *var* holds in memory (its first), or None."""
+    if var.chunks is not None or var.size == 0:
+        return None  # dask data: reading it here would compute it twice
+    first = next((v for v in np.asarray(var.values).flat if v is not None), None)
+    calendar = getattr(first, "calendar", None)
+    return calendar if isinstance(calendar, str) and calendar else None
+
+
+def _check_cftime_calendar(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
+    """Appended cftime dates: of the store's calendar.
+
+    xarray encodes them in the store's units and reads them back in the
+    store's calendar: a julian 2000-03-01 would become another day.
+    """
+    mine = var.encoding.get("calendar") or _dates_calendar(var)
+    theirs = have.encoding.get("calendar") or _dates_calendar(have)
+    if mine is None or theirs is None or _calendar(mine) == _calendar(theirs):
+        return
+    raise AppendMismatchError(
+        f"cannot append variable {name!r}: its dates are in calendar {mine!r} but the "
+        f"store's are in {theirs!r}, in which the appended ones would be read back; convert "
+        f"the data to the store's calendar first (ds.convert_calendar({theirs!r}))"
+    )
 
 
 def _check_times_fit(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:

@@ -44,6 +44,7 @@ def check_encoding(
     ds: xr.Dataset, encoding: Any, existing: set[Hashable], fmt: int
 ) -> dict[Hashable, dict[str, Any]]:
     """Check a user's ``encoding=`` and return it with codecs fitted to *fmt*."""
+    _check_encoding_attrs(ds, encoding if isinstance(encoding, Mapping) else {}, existing)
     if encoding is None:
         return {}
     if not isinstance(encoding, Mapping):
@@ -74,6 +75,47 @@ def check_encoding(
                 )
         checked[name] = _check_variable_encoding(name, dict(enc), ds.variables[name], fmt)
     return checked
+
+
+#: the CF keys xarray takes from encoding into the attributes it writes
+_CF_KEYS = ("_FillValue", "missing_value", "scale_factor", "add_offset", "units", "calendar")
+
+
+def _check_encoding_attrs(
+    ds: xr.Dataset, encoding: Mapping[Any, Any], existing: set[Hashable]
+) -> None:
+    """Refuse a CF encoding key in a variable's attributes that its encoding also sets.
+
+    xarray raises its own ``ValueError`` for both (``Key ... already exists in
+    attrs``) while it writes: for a key also in ``encoding=``, and for a
+    ``_FillValue`` of a variable the store has, whose fill value is kept.
+    """
+    for name, var in ds.variables.items():
+        if "_FillValue" in var.attrs and name in existing:
+            raise InvalidArgumentError(
+                f"variable {name!r} has _FillValue {var.attrs['_FillValue']!r} in its "
+                f"attributes, but the store already holds {name!r} with the fill value it "
+                "keeps; drop the attribute first: "
+                f"ds[{name!r}].attrs.pop('_FillValue')"
+            )
+        timed = [k for k in ("units", "calendar") if k in var.attrs]
+        if timed and (var.dtype.kind in "Mm" or (var.chunks is None and _holds_times(var))):
+            raise InvalidArgumentError(
+                f"variable {name!r} holds times and has {timed[0]!r} "
+                f"{var.attrs[timed[0]]!r} in its attributes, where xarray writes the units "
+                "it encodes them in; give it in encoding= instead: "
+                f"encoding={{{name!r}: {{{timed[0]!r}: {var.attrs[timed[0]]!r}}}}}"
+            )
+        given = encoding.get(name)
+        both = [k for k in _CF_KEYS if k in var.attrs and isinstance(given, Mapping) and k in given]
+        if both:
+            assert isinstance(given, Mapping)
+            raise InvalidArgumentError(
+                f"variable {name!r} has {both[0]!r} both in its attributes "
+                f"({var.attrs[both[0]]!r}) and in encoding= ({given[both[0]]!r}); xarray "
+                f"takes it from one place only: drop one, e.g. ds[{name!r}].attrs.pop("
+                f"{both[0]!r})"
+            )
 
 
 def _check_variable_encoding(
