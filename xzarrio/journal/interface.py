@@ -14,6 +14,7 @@ import io
 import json
 import os
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -43,6 +44,8 @@ class Journal(ABC):
         #: chunks shared with other writers: kept by region (keep_region), not whole
         self.shared_keys: frozenset[str] = frozenset()
         self._regions = 0
+        #: what the end of the journal means, as a warning about its leftovers says
+        self._ending = "committed"
 
     @property
     def operation(self) -> str:
@@ -86,6 +89,16 @@ class Journal(ABC):
             with hold_chunks(place, [entry["key"]]):
                 zarr.open_array(store, path=entry["array"], mode="r+")[where] = values
 
+    def _left_behind(self, where: str, error: BaseException, hint: str) -> None:
+        """Warn that *where*, left of a journal whose header is removed, could not go."""
+        warnings.warn(
+            f"{self.operation} is {self._ending}, but what is left of its journal at "
+            f"{where!r} could not be removed ({error!r}); nothing reads a journal without "
+            f"its header: {hint}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
     @abstractmethod
     def _put(self, name: str, data: bytes) -> None:
         """Keep *data* under *name* in the journal, durably."""
@@ -118,7 +131,12 @@ class Journal(ABC):
 
     @abstractmethod
     def discard(self) -> None:
-        """Remove the journal, header first: the write is committed."""
+        """Remove the journal, header first: the write is committed.
+
+        Raises only while the header is still there (the journal can still be
+        played back); once it is gone, a failure to remove the rest is a
+        ``RuntimeWarning`` that says the write is committed.
+        """
 
     def refresh(self) -> None:  # noqa: B027 - only leased journals refresh
         """Move the writer's lease forward (object stores)."""

@@ -26,6 +26,7 @@ from .interface import _HEADER, JOURNAL_SUFFIX, Journal
 
 __all__ = ["LocalJournal", "journal_dir", "metadata_lock", "store_lock"]
 
+#: the ending of a journal folder that earlier versions renamed to remove it
 _DISCARDED = ".discarded"
 
 
@@ -93,6 +94,7 @@ class LocalJournal(Journal):
 
     def playback(self, *, sweep_partial: bool = False) -> None:
         self._end()  # from now on its writer has given up
+        self._ending = "rolled back"
         for marker in _files(self.folder / "created"):
             key = self._key_of(marker, "created")
             key.unlink(missing_ok=True)
@@ -111,10 +113,31 @@ class LocalJournal(Journal):
 
     def discard(self) -> None:
         self._end()
-        gone = self.folder.with_name(self.folder.name + _DISCARDED)
-        os.rename(self.folder, gone)  # one atomic step: the journal is gone at once
-        shutil.rmtree(gone, ignore_errors=True)
+        # the commit point, in one step that needs no free space (a rename may): a
+        # journal without its header is never played back, and repair sweeps it
+        (self.folder / _HEADER).unlink(missing_ok=True)
+        _sync_folder(self.folder)
+        failures: list[BaseException] = []
+        shutil.rmtree(self.folder, onerror=lambda *args: failures.append(args[2][1]))
+        if failures:
+            hint = f"xzarrio.repair({str(self.root)!r}) sweeps it"
+            self._left_behind(str(self.folder), failures[0], hint)
         _remove_if_empty(self.folder.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the entries of *folder* durable (a commit point): best effort, as the
+    change is made and only a lost machine could undo it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 #: the ending of every entry of a local journal (see LocalJournal._entry)
@@ -149,6 +172,8 @@ def _local_journals(root: Path) -> list[LocalJournal]:
     folder = journal_dir(root)
     found = []
     for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if entry.name.endswith(_DISCARDED):
+            continue  # an older writer's journal, committed: swept by repair
         try:
             record = json.loads((entry / _HEADER).read_text())
         except (OSError, ValueError):

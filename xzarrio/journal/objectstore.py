@@ -58,6 +58,7 @@ class StoreJournal(Journal):
 
     def playback(self, *, sweep_partial: bool = False) -> None:
         self._end()  # from now on its writer has given up
+        self._ending = "rolled back"
         sync(self._playback())
         self._restore_regions(self.target, self.target)
         self.discard()
@@ -76,8 +77,12 @@ class StoreJournal(Journal):
 
     def discard(self) -> None:
         self._end()
-        sync(self.keys.delete(_HEADER))
-        sync(self.keys.delete_dir(""))
+        sync(self.keys.delete(_HEADER))  # the commit point
+        try:
+            sync(self.keys.delete_dir(""))
+        except Exception as error:
+            where = getattr(self.keys, "path", repr(self.keys))
+            self._left_behind(where, error, "delete it when the store takes deletes again")
 
     def refresh(self) -> None:
         if "expires" in self.record:
