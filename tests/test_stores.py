@@ -23,7 +23,7 @@ from zarr.storage import (
 import xzarrio
 from xzarrio import errors
 from xzarrio.journal.factory import journal_home
-from xzarrio.stores import LocalFolder, ObjectPrefix, locate
+from xzarrio.stores import LocalFolder, ObjectPrefix, check_readable, locate
 
 from .conftest import steps
 
@@ -220,3 +220,38 @@ def test_storage_options_s3fs_takes_are_taken() -> None:
     }  # fmt: skip
     assert isinstance(locate("s3://bucket/s.zarr", options), ObjectPrefix)
     assert isinstance(locate("memory://s.zarr", {"anything": 1}), ObjectPrefix)
+
+
+# ------------------------------------------------------------- an S3 store: there, writable
+
+
+def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any) -> None:
+    """The bucket refuses every PUT (403): refused with StoreNotWritableError when the
+    journal's header, the first thing written, is refused; nothing is left."""
+    s3_bucket.proxy.refuse_puts(lambda path: True)
+    url = f"{s3_bucket.url}/s.zarr"
+    new: list[dict[str, Any]] = [{}, {"mode": "w"}]
+    for keywords in new:
+        with pytest.raises(errors.StoreNotWritableError, match=r"takes no writes"):
+            steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options, **keywords)
+    assert s3_bucket.snapshot() == {}
+    s3_bucket.proxy.allow_all()
+    steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options)
+    before = s3_bucket.snapshot()
+    s3_bucket.proxy.refuse_puts(lambda path: True)
+    in_place: list[dict[str, Any]] = [{"append_dim": "t"}, {"region": {"t": slice(0, 4)}}]
+    for keywords in in_place:  # mode="w" is staged beside it first: a bare PermissionError
+        with pytest.raises(errors.StoreNotWritableError, match=r"takes no writes"):
+            steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options, **keywords)
+    assert s3_bucket.snapshot() == before
+
+
+def test_a_missing_s3_store_is_not_found(s3_bucket: Any) -> None:
+    where = locate(f"{s3_bucket.url}/nowhere.zarr", s3_bucket.storage_options)
+    with pytest.raises(errors.StoreNotFoundError, match=r"no zarr store at 's3://.*nowhere.zarr'"):
+        check_readable(where)
+    steps(4).zio.to_zarr(f"{s3_bucket.url}/s.zarr", storage_options=s3_bucket.storage_options)
+    there = locate(f"{s3_bucket.url}/s.zarr", s3_bucket.storage_options)
+    check_readable(there)
+    with pytest.raises(errors.StoreNotFoundError, match=r"no group 'g' in the zarr store"):
+        check_readable(there, "g")

@@ -453,11 +453,30 @@ def is_zarr_dir(path: Path, group: str | None = None) -> bool:
 
 
 def check_readable(store: Any, group: str | None = None) -> None:
-    """Raise a clear error when a local *store* is missing or holds no zarr.
+    """Raise a clear error when *store* is missing or holds no zarr.
 
-    URLs and store objects are left to zarr and fsspec, which raise their own.
+    Parameters
+    ----------
+    store : object
+        A path, or the :class:`Location` of a store; the location of an object-store
+        prefix is asked for the group's metadata (one request per marker).
+    group : str, optional
+        The group that must be there.
+
+    Raises
+    ------
+    xzarrio.errors.StoreNotFoundError
+        Where nothing is (a path that does not exist, a prefix that holds no zarr),
+        or the group is not there; a ``FileNotFoundError``.
+    xzarrio.errors.NotAZarrStoreError
+        Where a local path holds something that is not zarr.
+
+    Other URLs and store objects are left to zarr and fsspec, which raise their own.
     """
-    path = local_path(store)
+    if isinstance(store, ObjectPrefix):
+        _check_prefix_readable(store, group)
+        return
+    path = store.path if isinstance(store, Location) else local_path(store)
     if path is None:
         return
     if not path.exists():
@@ -474,6 +493,24 @@ def check_readable(store: Any, group: str | None = None) -> None:
         raise NotAZarrStoreError(
             f"{where} is not a zarr store: none of {list(ZARR_MARKERS)} is in it"
         )
+
+
+def _check_prefix_readable(location: ObjectPrefix, group: str | None) -> None:
+    """A missing store (or group) in an object store is a ``StoreNotFoundError``, as a
+    missing local path is (zarr raises its ``GroupNotFoundError``)."""
+    store = location.zarr_store()
+
+    def holds(where: str) -> bool:
+        return any(sync(store.exists(where + marker)) for marker in ZARR_MARKERS)
+
+    if holds(""):
+        if group and not holds(f"{group}/"):
+            raise StoreNotFoundError(f"no group {group!r} in the zarr store {location.shown}")
+        return
+    raise StoreNotFoundError(
+        f"no zarr store at {location.shown}: nothing there holds zarr metadata "
+        f"({ZARR_MARKERS[0]!r} or a zarr 2 marker); check the URL and storage_options"
+    )
 
 
 def open_root(
