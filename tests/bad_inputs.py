@@ -21,7 +21,9 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import xarray as xr
+import zarr
 from zarr.codecs import Crc32cCodec
+from zarr.storage import ZipStore
 
 import xzarrio
 from xzarrio import errors
@@ -220,6 +222,40 @@ def _region_with(region: object, **kwargs: object) -> Callable[[Path], None]:
 
 
 # ----------------------------------------------------------------- the catalog
+
+
+# ----------------------------------------------------- store objects and an S3 server
+
+
+def _own_store() -> object:
+    """A user's own store class (neither Local, Fsspec nor Memory) holding a store."""
+    from .test_stores import OwnStore
+
+    store = OwnStore()
+    _ds().zio.to_zarr(store, chunks={"t": 2})
+    return store
+
+
+#: the catalogue's S3 server, started by the first row that needs it (stopped at exit)
+_SERVER: list[tuple[object, object, str]] = []
+_BUCKET = "catalogue"
+_READ_ONLY_BUCKET = "catalogue-read-only"
+
+
+def _s3_options() -> dict[str, object]:
+    """The storage options of the catalogue's S3 server: a moto server behind a proxy
+    that refuses every PUT into the bucket ``catalogue-read-only``."""
+    from .s3server import MotoServer, RefusingProxy, make_bucket, storage_options
+
+    if not _SERVER:
+        server = MotoServer().start()
+        proxy = RefusingProxy(server.endpoint).start()
+        for bucket in (_BUCKET, _READ_ONLY_BUCKET):
+            make_bucket(server.endpoint, bucket)
+        proxy.refuse_puts(lambda path: path.startswith(f"/{_READ_ONLY_BUCKET}/"))
+        _SERVER.append((server, proxy, proxy.endpoint))
+    return dict(storage_options(_SERVER[0][2]))
+
 
 NOTHING = "nothing created"
 UNCHANGED = "store unchanged"
@@ -1684,6 +1720,71 @@ CATALOG: list[BadInput] = [
         message=r"nothing to draw: the object holds no dask graph",
         disk=NOTHING,
         call=lambda tmp: _ds().zio.graph(filename=tmp / "graph.svg"),
+    ),
+    # ------------------------------------------------------------ store objects and URLs
+    BadInput(
+        id="zip-store-writable",
+        input="a writable `zarr.storage.ZipStore` (opened or not; xarray writes it, without undo)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"cannot delete or replace a key \(a zip file cannot\).*give a path",
+        disk=NOTHING,
+        call=lambda tmp: _ds().zio.to_zarr(ZipStore(tmp / "s.zip", mode="w")),
+    ),
+    BadInput(
+        id="store-object-journal-dies",
+        input="an append to a store object whose journal would die with the writer "
+        "(not a Local, Fsspec or Memory store, nor a wrapper of one)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"would live only in this process's memory.*pass instead a path, a URL",
+        disk="nothing on disk; the store object unchanged",
+        call=lambda tmp: _next().zio.to_zarr(_own_store(), append_dim="t"),
+    ),
+    BadInput(
+        id="storage-options-typo-secret",
+        input="`storage_options={'key': ..., 'secrt': ...}` for `s3://`",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"storage_options has 'secrt'.*did you mean 'secret'",
+        disk="nothing (no request made)",
+        call=lambda tmp: _ds().zio.to_zarr(
+            "s3://bucket/s.zarr", storage_options={"key": "k", "secrt": "s"}
+        ),
+    ),
+    BadInput(
+        id="storage-options-typo-endpoint",
+        input="`storage_options={'endpoint': ...}` for `s3://` (s3fs takes `endpoint_url`)",
+        error=errors.ArgumentTypeError,
+        builtin=TypeError,
+        message=r"storage_options has 'endpoint'.*did you mean 'endpoint_url'",
+        disk="nothing (no request made)",
+        call=lambda tmp: xzarrio.open_zarr(
+            "s3://bucket/s.zarr", storage_options={"endpoint": "http://127.0.0.1:9"}
+        ),
+    ),
+    BadInput(
+        id="s3-bucket-not-writable",
+        input="a new store in a bucket without write access (every PUT refused: 403)",
+        error=errors.StoreNotWritableError,
+        builtin=PermissionError,
+        message=r"takes no writes here \(refused by the test\).*wrote nothing",
+        disk="bucket unchanged (empty)",
+        call=lambda tmp: _ds().zio.to_zarr(
+            f"s3://{_READ_ONLY_BUCKET}/s.zarr", storage_options=_s3_options()
+        ),
+    ),
+    BadInput(
+        id="open-missing-s3-store",
+        input="`open_zarr` of an `s3://` store that is not there",
+        error=zarr.errors.GroupNotFoundError,
+        builtin=FileNotFoundError,
+        message=r"No group found in store",
+        disk="bucket unchanged",
+        call=lambda tmp: xzarrio.open_zarr(
+            f"s3://{_BUCKET}/nowhere.zarr", storage_options=_s3_options()
+        ),
+        ours=False,
     ),
 ]
 

@@ -120,6 +120,9 @@ class OwnStore(Store):
         self.keys = {} if keys is None else keys
         self._inner = MemoryStore(self.keys, read_only=read_only)
 
+    def __repr__(self) -> str:
+        return "OwnStore()"
+
     def with_read_only(self, read_only: bool = False) -> OwnStore:
         return OwnStore(self.keys, read_only=read_only)
 
