@@ -118,7 +118,12 @@ def _swap_in(staging: Path, target: Path, *, replace: bool) -> None:
     except BaseException:
         os.rename(aside, target)
         raise
-    os.rename(aside, staging)
+    # the commit point has passed: the old store beside it goes with the staging
+    # (remove_staging), and a failure to move it now must not undo the write
+    try:
+        os.rename(aside, staging)
+    except OSError:
+        pass
 
 
 def _remove(path: Path) -> None:

@@ -96,16 +96,24 @@ class Write:
         return self.end()
 
     def end(self) -> WriteReport:
-        """After the chunk writes: the manifests, the provenance, the commit; the report."""
+        """After the chunk writes: the manifests, the provenance, the commit; the report.
+
+        A failure in any of these steps rolls the write back; where the rollback
+        fails too, :class:`~xzarrio.errors.InterruptedWriteError` names ``repair``.
+        """
         plan = self.plan
+        step = "the end of its chunk writes"
         try:
             self._held.close()
             self.transaction.finish()
+            step = "its manifests"
             record_manifests(plan, self.store, self.gate)
+            step = "its provenance stamp or consolidated metadata"
             line = self.transaction.stamp(self.store, plan.stamping, self.line)
+            step = "its commit"
+            self.transaction.commit(line)  # raises only where it can still be rolled back
         except BaseException as error:
-            self.abort(error)
-        self.transaction.commit(line)
+            self.abort(error, step=step)
         # a new store holds exactly what was written, if all of it was written here
         local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
         written = self.store.written if local else None
@@ -120,14 +128,15 @@ class Write:
         finally:
             self.transaction.rollback()
 
-    def abort(self, error: BaseException) -> NoReturn:
-        """Undo the write after *error*, and raise it."""
+    def abort(self, error: BaseException, *, step: str | None = None) -> NoReturn:
+        """Undo the write after *error*, and raise it; *step* names the step after the
+        data that failed (see :meth:`xzarrio.writing.transactions.Transaction.abort`)."""
         self.gate.close()
         self.gate.drain()  # before the chunk locks go: no write of a shared chunk lands after
         try:
             self._held.close()
         finally:
-            self.transaction.abort(error)
+            self.transaction.abort(error, step=step)
 
 
 def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:

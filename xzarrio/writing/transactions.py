@@ -6,7 +6,10 @@ store to write through; after the data, :meth:`Transaction.finish` and
 visible. After a failure, :meth:`Transaction.abort` closes the write's gate,
 waits for every store call in flight, and rolls back
 (:meth:`Transaction.rollback`), keeping the original error (a rollback's own
-failure is chained to it).
+failure is chained to it). A commit raises only while the write can still be
+rolled back; past its commit point a failure to clear up is a warning that
+says the write is committed. Where a step after the data fails and so does
+its rollback, :class:`~xzarrio.errors.InterruptedWriteError` names ``repair``.
 
 - :class:`StagedFolder`: a new local store, staged in a folder beside it, swapped in.
 - :class:`StagedPrefix`: a new store in an object store or a store object,
@@ -22,6 +25,7 @@ Each kind of :class:`~xzarrio.writing.target.Target` makes its own.
 from __future__ import annotations
 
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -33,7 +37,7 @@ import zarr
 from zarr.abc.store import Store
 
 from ..atomic import open_staging, remove_staging, staging_suffix, swap_in
-from ..errors import StoreExistsError, StoreNotWritableError
+from ..errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
 from ..journal import (
     Journal,
     begin_journal,
@@ -91,7 +95,11 @@ class Transaction(ABC):
 
     @abstractmethod
     def commit(self, message: str) -> None:
-        """Make the write the store's new state; *message* names it (the history line)."""
+        """Make the write the store's new state; *message* names it (the history line).
+
+        Raises only before the commit point, where :meth:`rollback` can still undo
+        the write; past it, a failure to clear up is a ``RuntimeWarning``.
+        """
 
     @abstractmethod
     def rollback(self) -> None:
@@ -107,13 +115,18 @@ class Transaction(ABC):
         with its metadata (*line*)."""
         return line
 
-    def abort(self, error: BaseException) -> NoReturn:
+    def abort(self, error: BaseException, *, step: str | None = None) -> NoReturn:
         """After *error*: refuse every store call of the write, wait for those in
-        flight, roll back, and raise *error* (a rollback's own failure chained to it)."""
+        flight, roll back, and raise *error* (a rollback's own failure chained to it).
+
+        *step* names the step after the data that failed (the manifests, the
+        stamp, the commit): if its rollback fails too, the error raised is an
+        :class:`~xzarrio.errors.InterruptedWriteError` naming ``repair``.
+        """
         self.gate.close()
         self.gate.drain()  # no store call of this write runs on, or lands, after this
         try:
-            _undo(self.rollback, error, self.location)
+            _undo(self.rollback, error, self.location, step=step)
         finally:
             _let_go_of_worker_state(self.gate, error)
 
@@ -126,17 +139,43 @@ def _let_go_of_worker_state(gate: Gate, error: BaseException) -> None:
         error.add_note(f"xzarrio could not clear the workers' state of this write: {failure!r}")
 
 
-def _undo(rollback: Callable[[], None], error: BaseException, location: Location) -> NoReturn:
-    """Roll back after *error* and raise it; a rollback that fails is chained to it."""
+def _undo(
+    rollback: Callable[[], None], error: BaseException, location: Location, *, step: str | None
+) -> NoReturn:
+    """Roll back after *error* and raise it; a rollback that fails is chained to it.
+
+    After a failure in *step* (after the data), a rollback that fails raises
+    :class:`~xzarrio.errors.InterruptedWriteError` (from *error*) naming
+    ``repair``, and one that succeeds notes that the store is as it was.
+    """
+    shown = location.shown
     try:
         rollback()
     except BaseException as failure:
+        if step is not None and isinstance(error, Exception):
+            raise InterruptedWriteError(
+                f"the write to {shown} failed in {step} ({error!r}) and could not be rolled "
+                f"back ({failure!r}); the store is half-written and its journal kept: run "
+                f"xzarrio.repair({shown}) once the cause is gone, to put it back as it was"
+            ) from error
         error.add_note(
-            f"xzarrio could not roll {location.shown} back ({failure!r}); its journal is "
-            f"kept: run xzarrio.repair({location.shown}) once the cause is gone"
+            f"xzarrio could not roll {shown} back ({failure!r}); its journal is "
+            f"kept: run xzarrio.repair({shown}) once the cause is gone"
         )
         raise error from failure
+    if step is not None:
+        error.add_note(f"xzarrio rolled the write back after {step} failed: {shown} is as it was")
     raise error
+
+
+def _committed_but(location: Location, what: str, error: BaseException, hint: str) -> None:
+    """Warn that a committed write left *what* behind, which could not be removed."""
+    warnings.warn(
+        f"the write to {location.shown} is committed, but {what} could not be removed "
+        f"({error!r}); nothing reads it: {hint}",
+        RuntimeWarning,
+        stacklevel=5,
+    )
 
 
 @dataclass(frozen=True)
@@ -190,11 +229,9 @@ class StagedFolder(Transaction):
 
     def commit(self, message: str) -> None:
         assert self.staging is not None
-        try:
-            swap_in(self.staging, self.root, replace=self.mode == "w")
-        except BaseException:
-            remove_staging(self.staging, self.made)
-            raise
+        # one rename, the commit point; a failure leaves the old store, and the
+        # rollback removes the staging folder
+        swap_in(self.staging, self.root, replace=self.mode == "w")
 
     def rollback(self) -> None:
         if self.staging is not None:
@@ -236,25 +273,28 @@ class StagedPrefix(Transaction):
         if self.staging is None:  # written in place
             _end(self.journal, self.lease)
             return
-        journal = begin_journal(self.location, self.operation)
-        lease = _LeaseKeeper(journal)
-        target = GuardedStore(self.location.zarr_store(), Gate(), journal)
+        # copied into place under a journal, which the rollback plays back
+        self.journal = begin_journal(self.location, self.operation)
+        self.lease = _LeaseKeeper(self.journal)
+        target = GuardedStore(self.location.zarr_store(), Gate(), self.journal)
+        sync(_install(self.staging, target))
+        _end(self.journal, self.lease)  # the commit point: the journal's header deleted
         try:
-            try:
-                sync(_install(self.staging, target))
-            except BaseException as error:
-                lease.stop()
-                _undo(journal.playback, error, self.location)
-            lease.stop()
-            journal.discard()
-        finally:
             sync(self.staging.delete_dir(""))
+        except Exception as error:
+            where = getattr(self.staging, "path", "memory")
+            _committed_but(
+                self.location, f"its staged copy {where!r}", error,
+                f"xzarrio.repair({self.location.shown}) removes it once this process has ended",
+            )  # fmt: skip
 
     def rollback(self) -> None:
-        if self.staging is None:
-            _end(self.journal, self.lease, play_back=True)
-        else:
-            sync(self.staging.delete_dir(""))
+        try:
+            if self.journal is not None:  # in place, or the copy into place begun
+                _end(self.journal, self.lease, play_back=True)
+        finally:  # the staged copy goes whatever the journal's end: repair needs none of it
+            if self.staging is not None:
+                sync(self.staging.delete_dir(""))
 
 
 async def _holds_keys(store: Store) -> bool:
@@ -316,8 +356,8 @@ class InPlaceLocal(Transaction):
         return stamp_in_place(store, stamping, line)
 
     def commit(self, message: str) -> None:
-        with self.locks:
-            _end(self.journal, None)
+        _end(self.journal, None)  # a failure keeps the locks: the rollback runs under them
+        self.locks.close()
 
     def rollback(self) -> None:
         with self.locks:
