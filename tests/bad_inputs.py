@@ -148,6 +148,12 @@ def _strings(*values: str, start: int = 0) -> xr.Dataset:
     )
 
 
+def _packed_store(tmp_path: Path) -> None:
+    """The store of :func:`_store`, v packed as int16 hundredths."""
+    packing = {"dtype": "int16", "scale_factor": 0.01, "_FillValue": -32768}
+    _ds().zio.to_zarr(tmp_path / STORE, chunks={"t": 2}, encoding={"v": packing})
+
+
 def _string_store(tmp_path: Path) -> None:
     _strings("abc", "def").zio.to_zarr(tmp_path / STORE)
 
@@ -1032,6 +1038,32 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: _times("2000-01-03T06").zio.to_zarr(tmp / STORE, append_dim="time"),
     ),
     BadInput(
+        id="append-times-beyond-stored-dtype",
+        input="append times a year on to a store of whole days as `int8` (xarray wraps them "
+        "into March)",
+        error=errors.AppendMismatchError,
+        builtin=ValueError,
+        message=r"cannot append variable 'time': the store holds 'days since 2000-01-01' as "
+        r"int8, from -128 to 127, and the appended times are 366 to 367 of them",
+        disk=UNCHANGED,
+        setup=lambda tmp: _times("2000-01-01").zio.to_zarr(
+            tmp / STORE, encoding={"time": {"dtype": "int8", "units": "days since 2000-01-01"}}
+        ),
+        call=lambda tmp: _times("2001-01-01").zio.to_zarr(tmp / STORE, append_dim="time"),
+    ),
+    BadInput(
+        id="append-beyond-packed-dtype",
+        input="append values beyond the store's packing (`int16` with `scale_factor=0.01`; "
+        "xarray wraps them around)",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'v' holds packed values from 40000 to 50000, outside int16 "
+        r"\(-32768 to 32767\), which would wrap around; the store's encoding cannot change",
+        disk=UNCHANGED,
+        setup=_packed_store,
+        call=lambda tmp: _append(tmp, _next().assign(v=lambda d: d.v * 0 + [[400], [500]])),
+    ),
+    BadInput(
         id="append-wider-strings",
         input="append strings wider than the store's fixed-width strings (`<U6` onto `<U3`)",
         error=errors.AppendMismatchError,
@@ -1277,6 +1309,19 @@ CATALOG: list[BadInput] = [
         disk=UNCHANGED,
         setup=_store,
         call=lambda tmp: _region(tmp, _part(0, 2), {"t": slice(0, 2)}, mode="w"),
+    ),
+    BadInput(
+        id="region-beyond-packed-dtype",
+        input="a region write of values beyond the store's packing (`int16` with "
+        "`scale_factor=0.01`; xarray wraps them around)",
+        error=errors.OutOfRangeError,
+        builtin=ValueError,
+        message=r"variable 'v' holds packed values from 40000 to 50000, outside int16",
+        disk=UNCHANGED,
+        setup=_packed_store,
+        call=lambda tmp: _region(
+            tmp, _part(0, 2).assign(v=lambda d: d.v * 0 + [[400], [500]]), {"t": slice(0, 2)}
+        ),
     ),
     BadInput(
         id="region-with-mode-w-minus",

@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from ...errors import AppendMismatchError
+from .encoding import check_fits_store
 
 __all__ = ["check_append", "fit_strings"]
 
@@ -95,6 +96,7 @@ def check_append(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
         elif name in ds.coords:
             _check_same_coordinate(name, var, have)
     _check_append_index(ds, old, append_dim)
+    check_fits_store(ds, old)
 
 
 def _check_same_coordinate(name: Hashable, var: xr.Variable, have: xr.Variable) -> None:
@@ -240,12 +242,20 @@ def _check_times_fit(name: Hashable, var: xr.Variable, have: xr.Variable) -> Non
     values = values[~np.isnat(values)]
     offsets = values - ref.to_datetime64() if var.dtype.kind == "M" and ref is not None else values
     step = np.timedelta64(1, code)  # type: ignore[call-overload]  # code is a str of _TIME_UNITS
+    units = have.encoding["units"]
     if (offsets % step != np.timedelta64(0)).any():
-        units = have.encoding["units"]
         raise AppendMismatchError(
             f"cannot append variable {name!r}: the store holds whole {units!r} as integers, "
             f"and the appended times are not whole {units.split()[0]}; round them first "
             "(e.g. .dt.floor), or write a store with finer units"
+        )
+    numbers, info = offsets // step, np.iinfo(stored)
+    if numbers.size and (numbers.min() < info.min or numbers.max() > info.max):
+        raise AppendMismatchError(
+            f"cannot append variable {name!r}: the store holds {units!r} as {stored}, from "
+            f"{info.min} to {info.max}, and the appended times are {numbers.min()} to "
+            f"{numbers.max()} of them, which would wrap around; write a new store with a "
+            "wider dtype"
         )
 
 

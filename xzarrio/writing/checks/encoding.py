@@ -29,7 +29,7 @@ from ...errors import (
 from ...seams import ChunkKeyEncoding
 from .arguments import check_flag
 
-__all__ = ["check_encoding", "stored_unit"]
+__all__ = ["check_encoding", "check_fits_store", "stored_unit"]
 
 _ENCODING_KEYS = {
     # how zarr stores the array
@@ -247,22 +247,58 @@ def _check_integer_encoding(
                 f"encoding[{key!r}] for variable {name!r} is {fill!r}, outside {target} "
                 f"({info.min} to {info.max}); choose a fill value that {target} holds"
             )
+    nan_fix = (
+        f"give a _FillValue for them in its encoding, e.g. {{'dtype': {str(target)!r}, "
+        f"'_FillValue': {info.min}}}, or keep a floating dtype"
+    )
+    _check_integer_values(
+        name, enc, var, target, nan_fix, "choose a wider dtype or a scale_factor and "
+        "add_offset that fit them",
+    )  # fmt: skip
+
+
+def _check_integer_values(
+    name: Hashable, enc: dict[str, Any], var: xr.Variable, target: np.dtype[Any],
+    nan_fix: str, range_fix: str,
+) -> None:  # fmt: skip
+    """Refuse data that *target* would wrap around, and NaN where *enc* has no fill value."""
+    info = np.iinfo(target)
     values = np.asarray(var.values, dtype="f8")
     if np.isnan(values).any() and enc.get("_FillValue", enc.get("missing_value")) is None:
         raise InvalidArgumentError(
-            f"variable {name!r} holds NaN, which {target} cannot hold; give a _FillValue "
-            f"for them in its encoding, e.g. {{'dtype': {str(target)!r}, '_FillValue': "
-            f"{info.min}}}, or keep a floating dtype"
+            f"variable {name!r} holds NaN, which {target} cannot hold; {nan_fix}"
         )
-    encoded = (values - float(enc.get("add_offset", 0))) / float(enc.get("scale_factor", 1))
+    encoded = _packed(enc, var)
     low, high = np.nanmin(encoded, initial=np.inf), np.nanmax(encoded, initial=-np.inf)
     if np.isfinite(low) and (np.around(low) < info.min or np.around(high) > info.max):
         shown = "values" if _PACKING[0] not in enc and _PACKING[1] not in enc else "packed values"
         raise OutOfRangeError(
             f"variable {name!r} holds {shown} from {low:g} to {high:g}, outside {target} "
-            f"({info.min} to {info.max}), which would wrap around; choose a wider dtype or "
-            "a scale_factor and add_offset that fit them"
+            f"({info.min} to {info.max}), which would wrap around; {range_fix}"
         )
+
+
+def check_fits_store(ds: xr.Dataset, old: xr.Dataset) -> None:
+    """Refuse data that the store's encoding of its variable would wrap around or lose.
+
+    An append or a region write encodes the data as the store does (its dtype,
+    scale_factor, add_offset and fill value), which the data cannot change.
+    Data in dask is not read.
+    """
+    fix = "the store's encoding cannot change: clip or fill the data first, or write a new store"
+    for name, var in ds.variables.items():
+        if name not in old.variables or var.chunks is not None or var.size == 0:
+            continue
+        have = old.variables[name]
+        stored = np.dtype(have.encoding.get("dtype", have.dtype))
+        keys = ("_FillValue", "missing_value", *_PACKING)
+        enc = {k: have.encoding[k] for k in keys if have.encoding.get(k) is not None}
+        if var.dtype.kind not in "iuf" or (stored == var.dtype and not set(_PACKING) & set(enc)):
+            continue
+        if stored.kind in "iu":
+            _check_integer_values(name, enc, var, stored, fix, fix)
+        elif stored.kind == "f" and stored.itemsize < 8:
+            _check_float_encoding(name, enc, var, stored, fix)
 
 
 def _packed(enc: dict[str, Any], var: xr.Variable) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -272,8 +308,9 @@ def _packed(enc: dict[str, Any], var: xr.Variable) -> np.ndarray[Any, np.dtype[n
 
 
 def _check_float_encoding(
-    name: Hashable, enc: dict[str, Any], var: xr.Variable, target: np.dtype[Any]
-) -> None:
+    name: Hashable, enc: dict[str, Any], var: xr.Variable, target: np.dtype[Any],
+    fix: str = "choose a wider dtype (e.g. 'float64') or a scale_factor that fits them",
+) -> None:  # fmt: skip
     """Refuse finite values that a narrower floating dtype would store as infinity."""
     encoded = _packed(enc, var)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -283,8 +320,7 @@ def _check_float_encoding(
         shown = "values" if _PACKING[0] not in enc and _PACKING[1] not in enc else "packed values"
         raise OutOfRangeError(
             f"variable {name!r} holds {shown} as large as {largest:g}, beyond the largest "
-            f"{target} ({np.finfo(target).max:g}), which would be stored as inf; choose a "
-            "wider dtype (e.g. 'float64') or a scale_factor that fits them"
+            f"{target} ({np.finfo(target).max:g}), which would be stored as inf; {fix}"
         )
 
 

@@ -15,6 +15,7 @@ import xarray as xr
 
 from ...chunks import is_int
 from ...errors import RegionError, RegionKeyError, RegionTypeError
+from .encoding import check_fits_store
 
 __all__ = ["check_region", "resolve_region", "without_indexes"]
 
@@ -108,6 +109,7 @@ def check_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> None:
                 f"region[{dim!r}] = {where!r} covers {stop - start} elements but the data "
                 f"has {ds.sizes[dim]} along {dim!r}"
             )
+    check_fits_store(ds, old)
 
 
 def _check_region_slice(dim: Hashable, where: Any) -> None:
