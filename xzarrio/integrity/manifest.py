@@ -38,8 +38,8 @@ from ..seams import wrapped_store
 from .digests import DIGEST_ALGORITHM
 
 __all__ = [
-    "MANIFEST_FOLDER", "Manifest", "keeps_manifests", "manifest_folder", "read_manifest",
-    "update_manifest", "write_manifest",
+    "MANIFEST_FOLDER", "Manifest", "delete_manifest", "keeps_manifests", "manifest_folder",
+    "read_manifest", "update_manifest", "write_manifest",
 ]  # fmt: skip
 
 #: the folder in an array's folder that holds its manifest and fragments
@@ -154,3 +154,11 @@ async def update_manifest(
     old = None if new else await read_manifest(store, array_path)
     base = old if old is not None else Manifest(complete=new)
     await write_manifest(store, array_path, base.updated(changes))
+
+
+async def delete_manifest(store: Store, array_path: str) -> None:
+    """Remove the manifest of the array at *array_path*, fragments and all (not the other
+    files xzarrio keeps in its folder)."""
+    has_main, fragments = await _files(store, array_path)
+    for key in [manifest_folder(array_path) + _MAIN] * has_main + fragments:
+        await store.delete(key)

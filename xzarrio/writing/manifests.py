@@ -19,7 +19,7 @@ import zarr
 from zarr.api.asynchronous import open_array
 
 from ..integrity.digests import use_digests
-from ..integrity.manifest import keeps_manifests, manifest_folder, update_manifest
+from ..integrity.manifest import delete_manifest, keeps_manifests, update_manifest
 from ..integrity.readback import chunk_prefix, digests_of
 from ..journal import gather_bounded
 from ..running import Gate
@@ -42,7 +42,7 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
         return
     arrays = {name: a for name, a in _arrays(plan, store).items() if a.shards is None}
     if not use_digests():
-        sync(gather_bounded(store.delete_dir(manifest_folder(a.path)) for a in arrays.values()))
+        sync(gather_bounded(delete_manifest(store, a.path) for a in arrays.values()))
         return
     digests = gather_digests(gate, store)
     alone = _runs_alone(plan)
