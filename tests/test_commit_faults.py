@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pytest
+import xarray as xr
 import zarr
 import zarr.core.attributes
 from zarr.abc.store import Store
@@ -37,8 +39,9 @@ from xzarrio.errors import InterruptedWriteError, XzarrioError
 from xzarrio.journal import JOURNAL_SUFFIX
 from xzarrio.writing import transactions
 
-from .faults import ROWS, base, noise
-from .test_fault_table import MODES, Place, _make_base, local_place, s3_place
+from .conftest import snapshot
+from .faults import CHUNK, COLS, ROWS, base, noise
+from .test_fault_table import MODES, Place, _fill, _make_base, local_place, s3_place
 
 STEPS = ["manifests", "stamp", "consolidation", "commit"]
 _COMMITS = [
@@ -278,3 +281,38 @@ def test_s3_leftovers_after_the_commit_are_a_warning(
     monkeypatch.undo()
     got = place.reopen().v.values
     np.testing.assert_array_equal(got[-ROWS:], noise().v.values)
+
+
+# ---------------------------------------------------------------------- a full disk
+
+
+def test_rollback_of_chunks_shared_in_part_on_a_persistently_full_disk(tmpfs: Path) -> None:
+    """A region write that covers two stored chunks in part writes the first, fills the
+    disk and fails: the rollback, on the full disk, puts the old chunk back by renaming
+    the link its journal kept, writing nothing."""
+    path = tmpfs / "s.zarr"
+    base().zio.to_zarr(path, chunks={"t": CHUNK})
+    filler = tmpfs / "filler"
+    filler.touch()
+    part = {"t": slice(5, 15)}
+    base().isel(part).zio.to_zarr(path, region=part)  # the same values; makes the lock file
+    before = snapshot(tmpfs)
+    first = os.stat(path / "v" / "c" / "0" / "0").st_ino
+
+    def fill_then_fail(block: np.ndarray, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+        assert block_info is not None  # dask passes it
+        if block_info[None]["array-location"][0][0] == 5:  # the second block, chunk 1's part
+            _fill(tmpfs, leave=0)
+            raise RuntimeError("the disk is full now")
+        return block
+
+    data = da.map_blocks(fill_then_fail, da.full((10, COLS), -1.0, chunks=(5, COLS)), dtype="f8")
+    with pytest.raises(RuntimeError, match="the disk is full now") as info:
+        xr.Dataset({"v": (("t", "x"), data)}).zio.to_zarr(
+            path, region=part, scheduler="synchronous"
+        )
+    assert not getattr(info.value, "__notes__", None), info.value.__notes__  # rolled back
+    assert os.stat(path / "v" / "c" / "0" / "0").st_ino == first  # renamed back, not written
+    filler.write_bytes(b"")
+    assert snapshot(tmpfs) == before
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, base().v.values)

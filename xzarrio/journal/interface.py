@@ -78,15 +78,33 @@ class Journal(ABC):
         self._put(f"{name}.npy", _values_bytes(np.asarray(old)))
         self._put(f"{name}.json", json.dumps(entry).encode())  # last: the entry is whole
 
+    def keep_shared(self, key: str) -> None:  # noqa: B027 - only local journals can
+        """Keep the whole shared chunk *key* as it is now, before this write changes it
+        (called under the chunk's lock): see :meth:`note_shared_written`."""
+
+    def note_shared_written(self) -> None:  # noqa: B027 - only local journals can
+        """Note how each shared chunk is once this write's chunk writes have ended
+        (under the chunks' locks). A rollback that finds a chunk still so (no other
+        writer wrote it since) puts the chunk kept by :meth:`keep_shared` back whole,
+        by a rename that needs no free space, instead of writing the old part into it."""
+
+    def _put_back_shared(self, key: str) -> bool:
+        """Put shared chunk *key* back whole if nobody wrote it since this write did;
+        whether it was (see :meth:`note_shared_written`)."""
+        return False
+
     def _restore_regions(self, store: Store, place: Any) -> None:
-        """Write back the values :meth:`keep_region` kept, each under its chunk's lock."""
+        """Write back the values :meth:`keep_region` kept, each under its chunk's lock
+        (or put the chunk back whole, where that is exactly the same)."""
         from ..chunklocks import hold_chunks
 
         for entry_bytes, values_bytes in self._kept_regions():
             entry = json.loads(entry_bytes)
-            values = _values_of(values_bytes)
-            where = tuple(slice(start, stop) for start, stop in entry["selection"])
             with hold_chunks(place, [entry["key"]]):
+                if self._put_back_shared(entry["key"]):
+                    continue
+                values = _values_of(values_bytes)
+                where = tuple(slice(start, stop) for start, stop in entry["selection"])
                 zarr.open_array(store, path=entry["array"], mode="r+")[where] = values
 
     def _left_behind(self, where: str, error: BaseException, hint: str) -> None:

@@ -1,9 +1,10 @@
 """The journal of a local store, and the locks local writers hold.
 
 A local journal is a folder beside the store: it keeps the old files as hard
-links, and a marker for each key the write creates. Writers to one store
-coordinate by ``flock``: :func:`store_lock` on the store, :func:`metadata_lock`
-on its parent folder.
+links (chunks shared with other writers too, to be put back whole where
+nobody wrote them since), and a marker for each key the write creates.
+Writers to one store coordinate by ``flock``: :func:`store_lock` on the
+store, :func:`metadata_lock` on its parent folder.
 """
 
 from __future__ import annotations
@@ -51,9 +52,12 @@ class LocalJournal(Journal):
         super().__init__(record)
         self.root = root
         self.folder = folder
+        #: each shared chunk as this write left it (None: absent), and those absent before
+        self._as_left: dict[str, _Identity | None] = {}
+        self._absent_before: set[str] = set()
 
     def _entry(self, kind: str, key: str) -> Path:
-        """Where the journal keeps *key* (``saved`` or ``created``).
+        """Where the journal keeps *key* (``saved``, ``created`` or ``shared``).
 
         Each entry ends in ``.key``: zarr's key ``a/c/0`` and a later ``a/c/0/0``
         (a group replaced by one of more dimensions) are then a file and a
@@ -81,6 +85,32 @@ class LocalJournal(Journal):
             tmp = saved.with_name(f".{saved.name}.{uuid.uuid4().hex[:8]}.tmp")
             await asyncio.to_thread(shutil.copyfile, self.root / key, tmp)
             os.replace(tmp, saved)
+
+    def keep_shared(self, key: str) -> None:
+        kept = self._entry("shared", key)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.root / key, kept)
+        except FileNotFoundError:
+            self._absent_before.add(key)
+        except OSError:  # no hard links here: a rollback writes the old part back
+            pass
+
+    def note_shared_written(self) -> None:
+        self._as_left = {key: _identity(self.root / key) for key in self.shared_keys}
+
+    def _put_back_shared(self, key: str) -> bool:
+        if key not in self._as_left or _identity(self.root / key) != self._as_left[key]:
+            return False  # another writer wrote its part since (or a repair runs)
+        kept = self._entry("shared", key)
+        if kept.is_file():
+            (self.root / key).parent.mkdir(parents=True, exist_ok=True)  # if it went empty
+            os.replace(kept, self.root / key)
+            return True
+        if key in self._absent_before:
+            (self.root / key).unlink(missing_ok=True)
+            return True
+        return False
 
     def _put(self, name: str, data: bytes) -> None:
         path = self.folder / name
@@ -123,6 +153,19 @@ class LocalJournal(Journal):
             hint = f"xzarrio.repair({str(self.root)!r}) sweeps it"
             self._left_behind(str(self.folder), failures[0], hint)
         _remove_if_empty(self.folder.parent)
+
+
+#: what identifies a file as one version of a key: a file replaced by another differs
+_Identity = tuple[int, int, int, int, int]
+
+
+def _identity(path: Path) -> _Identity | None:
+    """The identity of the file at *path* (None where there is none)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -5,9 +5,11 @@ patched and written whole, so it is shared with whoever writes its other
 part. Where the store can lock a chunk (a local path, a store in memory:
 :mod:`xzarrio.chunklocks`), the write holds the lock of every chunk it
 shares from before it keeps their old values until its chunk writes have
-ended; its journal keeps its own part of each (not the whole chunk), so that
-a rollback undoes only that part. Elsewhere such writes are refused unless
-the caller allows them.
+ended; its journal keeps its own part of each, so that a rollback undoes only
+that part. On a local disk it keeps the whole old chunk too (a hard link): a
+rollback that finds the chunk as this write left it, nobody having written it
+since, puts the old one back by a rename, which needs no free space.
+Elsewhere such writes are refused unless the caller allows them.
 """
 
 from __future__ import annotations
@@ -131,7 +133,14 @@ def hold_shared_chunks(
             mine = [(c, k) for c, k in zip(shared, keys, strict=True) if c.name == name]
             _keep_parts(journal, array, mine)
         journal.shared_keys = frozenset(keys)
-        yield
+        for key in keys:
+            journal.keep_shared(key)
+        try:
+            yield
+        finally:
+            # the chunk writes have ended: a rollback that finds a chunk as they left it
+            # (nobody wrote it since) puts it back whole, by a rename, on a full disk too
+            journal.note_shared_written()
 
 
 def _keep_parts(
