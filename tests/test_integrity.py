@@ -26,8 +26,11 @@ from zarr.codecs import ZstdCodec
 from zarr.core.metadata import ArrayV3Metadata
 
 import xzarrio
+from xzarrio.errors import XzarrioError
 from xzarrio.integrity.checksums import Crc32cCodec
-from xzarrio.integrity.manifest import Manifest
+from xzarrio.integrity.manifest import Manifest, ManifestError
+
+from .conftest import snapshot
 
 # ------------------------------------------------------------------ helpers
 
@@ -177,6 +180,70 @@ def test_a_truncated_chunk_without_checksums_does_not_decode(tmp_path: Path) -> 
     assert any("carry no checksum" in note for note in report.unverified)
     quick = place.verify(quick=True)  # nothing to check quickly: no chunk is read
     assert quick.ok and quick.chunks_checked == 0 and quick.variables == ("t", "time")
+
+
+# ------------------------------------------------------------------ a manifest that does not read
+
+MAIN = "t/.xzarrio/manifest.json"
+
+
+def garble_the_manifest(place: Place) -> None:
+    place.write(MAIN, b"{not json")
+
+
+def test_a_manifest_that_is_not_json_is_a_problem(place: Place) -> None:
+    write_field(place)
+    garble_the_manifest(place)
+    assert kinds(place.verify()) == [("t", ".xzarrio/manifest.json", "manifest")]
+    flip_a_byte(place)  # the chunks are still checked
+    report = place.verify()
+    assert kinds(report) == [
+        ("t", ".xzarrio/manifest.json", "manifest"),
+        ("t", "c/0/1/0", "checksum"),
+    ]
+    assert "its manifest does not read: 't/.xzarrio/manifest.json' is not JSON" in str(report)
+
+
+def unchanged(path: Path) -> dict[str, str]:
+    """Every file of the store (path: sha256) but an array's generation tokens, which a
+    write that begins changes and nothing puts back: they say "may have changed"."""
+    return {k: v for k, v in snapshot(path).items() if not k.endswith(".xzarrio/generation")}
+
+
+def append_to(path: Path) -> None:
+    field(4, start=8).zio.to_zarr(path, append_dim="time")
+
+
+def write_a_region_of(path: Path) -> None:
+    field(4, start=100).drop_vars("time").zio.to_zarr(path, region={"time": slice(0, 4)})
+
+
+@pytest.mark.parametrize("damage", [garble_the_manifest], ids=["garbled"])
+@pytest.mark.parametrize("write", [append_to, write_a_region_of], ids=["append", "region"])
+def test_writes_refuse_a_manifest_they_cannot_trust(
+    tmp_path: Path, damage: Callable[[Place], None], write: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "refused.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    damage(Place(fsspec.filesystem("file"), str(path), str(path), None))
+    before = unchanged(path)
+    with pytest.raises(ManifestError) as refused:
+        write(path)
+    assert isinstance(refused.value, XzarrioError) and isinstance(refused.value, ValueError)
+    message = str(refused.value)
+    assert "manifest of 't'" in message and "t/.xzarrio/manifest.json" in message
+    assert f"xzarrio.verify({str(path)!r})" in message
+    assert "xzarrio.repair cannot rebuild a manifest" in message
+    assert unchanged(path) == before, "the store unchanged, byte for byte"
+
+
+def test_source_digests_leave_out_a_manifest_that_does_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "source.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    (path / MAIN).write_bytes(b"[]")
+    report = xzarrio.open_zarr(path).zio.to_zarr(tmp_path / "copy.zarr")
+    line = report.provenance.history[0].text
+    assert "'time': " in line and "'t': " not in line
 
 
 # ------------------------------------------------------------------ whole after every write

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import xarray as xr
 import zarr
@@ -11,7 +12,7 @@ from ..errors import XzarrioError
 from ..reading import source_of
 from ..seams import sync
 from ..stores import open_root
-from .manifest import Manifest, read_manifest
+from .manifest import Manifest, ManifestError, read_manifest
 
 __all__ = ["source_digests"]
 
@@ -20,8 +21,8 @@ def source_digests(obj: xr.Dataset | xr.DataArray) -> dict[str, str]:
     """The digest of each variable of *obj* as its source store holds it, by name.
 
     Variables whose arrays have no manifest (written before xzarrio recorded
-    digests, or by another tool) are left out; so is everything when *obj*
-    came from no store, or its store is gone.
+    digests, or by another tool), or one that does not read, are left out; so
+    is everything when *obj* came from no store, or its store is gone.
     """
     found = source_of(obj)
     if found is None:
@@ -36,10 +37,14 @@ def source_digests(obj: xr.Dataset | xr.DataArray) -> dict[str, str]:
     )
     arrays = [(n, a) for n in names if isinstance(a := root.get(n), zarr.Array)]
 
+    async def manifest(array: zarr.Array[Any]) -> Manifest | None:
+        try:
+            return await read_manifest(array.store_path.store, array.path)
+        except ManifestError:  # xzarrio.verify reports it; the copy is no place to refuse
+            return None
+
     async def manifests() -> list[Manifest | None]:
-        return list(
-            await asyncio.gather(*(read_manifest(a.store_path.store, a.path) for _, a in arrays))
-        )
+        return list(await asyncio.gather(*(manifest(a) for _, a in arrays)))
 
     return {
         name: manifest.digest

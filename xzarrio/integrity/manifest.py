@@ -15,7 +15,8 @@ the array when the store is copied, and it is no attribute of the array:
   a writer that runs alone folds them into the manifest.
 
 The manifest a reader sees is the manifest with the fragments applied in
-order; the variable's digest is the digest of its chunk digests.
+order; the variable's digest is the digest of its chunk digests. A manifest
+that does not read is a :class:`ManifestError`, never a bare ``json`` error.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import xxhash
 from zarr.abc.store import Store
@@ -34,17 +35,33 @@ from zarr.buffer import default_buffer_prototype
 from zarr.buffer.cpu import Buffer
 from zarr.storage import WrapperStore
 
+from ..errors import XzarrioError
 from ..seams import wrapped_store
 from .digests import DIGEST_ALGORITHM
 
 __all__ = [
-    "MANIFEST_FOLDER", "Manifest", "delete_manifest", "keeps_manifests", "manifest_folder",
-    "read_manifest", "update_manifest", "write_manifest",
+    "MANIFEST_FOLDER", "MANIFEST_NAME", "Manifest", "ManifestError", "StoredManifest",
+    "delete_manifest", "keeps_manifests", "manifest_files", "manifest_folder", "read_manifest",
+    "read_stored", "update_manifest",
 ]  # fmt: skip
 
 #: the folder in an array's folder that holds its manifest and fragments
 MANIFEST_FOLDER = ".xzarrio"
-_MAIN = "manifest.json"
+#: the main file of a manifest, in :data:`MANIFEST_FOLDER`
+MANIFEST_NAME = "manifest.json"
+_MAIN = MANIFEST_NAME
+
+
+class ManifestError(XzarrioError, ValueError):
+    """A variable's manifest that xzarrio cannot trust: it does not read.
+
+    A ``ValueError``, as the ``json`` error of a file that does not read was.
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        #: the store key of the file concerned
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -95,11 +112,46 @@ def manifest_folder(array_path: str) -> str:
 
 
 async def _get_json(store: Store, key: str) -> Any:
+    """The JSON in *key*, None if absent; :class:`ManifestError` if it does not read."""
     found = await store.get(key, prototype=default_buffer_prototype())
-    return None if found is None else json.loads(found.to_bytes())
+    if found is None:
+        return None
+    try:
+        return json.loads(found.to_bytes())
+    except ValueError as error:  # json's own, and a UnicodeDecodeError
+        raise ManifestError(f"{key!r} is not JSON ({error})", key=key) from None
 
 
-async def _files(store: Store, array_path: str) -> tuple[bool, list[str]]:
+def _chunks_of(record: Any, key: str) -> dict[str, str | None]:
+    """The ``chunks`` of a manifest's file or fragment, checked."""
+    chunks = record.get("chunks") if isinstance(record, dict) else None
+    if not isinstance(chunks, dict) or not all(
+        isinstance(k, str) and (d is None or isinstance(d, str)) for k, d in chunks.items()
+    ):
+        raise ManifestError(
+            f"{key!r} is not a manifest: expected a JSON object whose 'chunks' maps chunk "
+            f"keys to digests, got {str(record)[:80]!r}",
+            key=key,
+        )
+    return chunks
+
+
+async def _read_main(store: Store, key: str) -> Manifest | None:
+    record = await _get_json(store, key)
+    if record is None:
+        return None
+    chunks = _chunks_of(record, key)
+    complete, algorithm = record.get("complete"), record.get("algorithm")
+    if not isinstance(complete, bool) or not isinstance(algorithm, str) or None in chunks.values():
+        raise ManifestError(
+            f"{key!r} is not a manifest: expected 'algorithm' (a string), 'complete' (true or "
+            f"false) and a digest per chunk, got {str(record)[:80]!r}",
+            key=key,
+        )
+    return Manifest(cast("dict[str, str]", chunks), complete, algorithm)
+
+
+async def manifest_files(store: Store, array_path: str) -> tuple[bool, list[str]]:
     """Whether the array has a manifest, and the keys of its fragments in order."""
     folder = manifest_folder(array_path)
     keys = [key async for key in store.list_prefix(folder)]
@@ -107,29 +159,49 @@ async def _files(store: Store, array_path: str) -> tuple[bool, list[str]]:
     return folder + _MAIN in keys, fragments
 
 
+@dataclass(frozen=True)
+class StoredManifest:
+    """A manifest as the store holds it: its main file, and its fragments."""
+
+    #: the main file (None: there is none)
+    main: Manifest | None
+    #: the keys of the fragments, in the order they apply
+    fragments: tuple[str, ...]
+    #: the main file with the fragments applied (None: neither is there, or not asked for)
+    merged: Manifest | None
+
+    @property
+    def exists(self) -> bool:
+        """Whether the array has a manifest (a main file or fragments)."""
+        return self.main is not None or bool(self.fragments)
+
+
+async def read_stored(store: Store, array_path: str, *, merge: bool = True) -> StoredManifest:
+    """The manifest of the array at *array_path* as stored: its main file, its fragments and,
+    if *merge*, the two applied (reading every fragment).
+
+    Raises :class:`ManifestError` for a file that does not read as a manifest.
+    """
+    has_main, fragments = await manifest_files(store, array_path)
+    main = await _read_main(store, manifest_folder(array_path) + _MAIN) if has_main else None
+    if not merge or (main is None and not fragments):
+        return StoredManifest(main, tuple(fragments), None)
+    merged = main if main is not None else Manifest(complete=False)
+    changes = await asyncio.gather(*(_get_json(store, key) for key in fragments))
+    for key, change in zip(fragments, changes, strict=True):
+        if change is not None:  # folded meanwhile by a writer that runs alone
+            merged = merged.updated(_chunks_of(change, key))
+    return StoredManifest(main, tuple(fragments), merged)
+
+
 async def read_manifest(store: Store, array_path: str) -> Manifest | None:
-    """The manifest of the array at *array_path* with its fragments applied; None if none."""
+    """The manifest of the array at *array_path* with its fragments applied; None if none.
+
+    Raises :class:`ManifestError` for a file that does not read as a manifest.
+    """
     if not keeps_manifests(store):
         return None
-    has_main, fragments = await _files(store, array_path)
-    if not has_main and not fragments:
-        return None
-    manifest = Manifest(complete=False)
-    if has_main:
-        record = await _get_json(store, manifest_folder(array_path) + _MAIN)
-        manifest = Manifest(record["chunks"], bool(record["complete"]), record["algorithm"])
-    changes = await asyncio.gather(*(_get_json(store, key) for key in fragments))
-    for change in changes:
-        manifest = manifest.updated(change["chunks"])
-    return manifest
-
-
-async def write_manifest(store: Store, array_path: str, manifest: Manifest) -> None:
-    """Make *manifest* the array's, folding its fragments (the writer runs alone)."""
-    _, fragments = await _files(store, array_path)
-    await store.set(manifest_folder(array_path) + _MAIN, Buffer.from_bytes(manifest.to_bytes()))
-    for key in fragments:
-        await store.delete(key)
+    return (await read_stored(store, array_path)).merged
 
 
 async def update_manifest(
@@ -137,28 +209,35 @@ async def update_manifest(
     array_path: str,
     changes: Mapping[str, str | None],
     *,
-    new: bool,
+    old: StoredManifest | None,
     alone: bool,
-) -> None:
-    """Record *changes* to the array's chunks (digests by chunk key, None: deleted).
+) -> Manifest | None:
+    """Record *changes* to the array's chunks (digests by chunk key, None: deleted); return
+    the manifest now in its main file, or None where a fragment was added.
 
-    A *new* array gets a complete manifest. A writer that runs *alone* folds
-    the manifest; one that does not adds a fragment.
+    *old* is the manifest as stored before, read by this writer (None: the array is new,
+    and gets a complete manifest). A writer that runs *alone* folds the fragments into
+    the main file; one that does not adds a fragment.
     """
-    if not alone and not new:
+    if not alone and old is not None:
         name = f"manifest-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.json"
         record = {"algorithm": DIGEST_ALGORITHM, "chunks": dict(changes)}
         data = json.dumps(record, sort_keys=True).encode()
         await store.set(manifest_folder(array_path) + name, Buffer.from_bytes(data))
-        return
-    old = None if new else await read_manifest(store, array_path)
-    base = old if old is not None else Manifest(complete=new)
-    await write_manifest(store, array_path, base.updated(changes))
+        return None
+    base = Manifest(complete=old is None)
+    if old is not None:
+        base = old.merged if old.merged is not None else Manifest(complete=False)
+    manifest = base.updated(changes)
+    await store.set(manifest_folder(array_path) + _MAIN, Buffer.from_bytes(manifest.to_bytes()))
+    for key in old.fragments if old is not None else ():
+        await store.delete(key)
+    return manifest
 
 
 async def delete_manifest(store: Store, array_path: str) -> None:
     """Remove the manifest of the array at *array_path*, fragments and all (not the other
     files xzarrio keeps in its folder)."""
-    has_main, fragments = await _files(store, array_path)
+    has_main, fragments = await manifest_files(store, array_path)
     for key in [manifest_folder(array_path) + _MAIN] * has_main + fragments:
         await store.delete(key)

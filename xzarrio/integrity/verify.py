@@ -10,8 +10,9 @@ chosen scheduler. A chunk is read as stored bytes, then:
 The store's listing gives what is missing (a chunk in the manifest but
 absent: an absent chunk not in it is fill value, as zarr means) and what is
 extra (a key outside the array's chunk grid, or a chunk that a complete
-manifest does not hold). What a store cannot tell (no checksums, no
-manifest, sharded chunks) is said in :attr:`VerifyReport.unverified`.
+manifest does not hold); a manifest that does not read is a problem too.
+What a store cannot tell (no checksums, no manifest, sharded chunks) is said
+in :attr:`VerifyReport.unverified`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from ..seams import sync
 from ..stores import ZARR_MARKERS, locate, open_root
 from .checksums import checked, has_checksum
 from .digests import chunk_digest
-from .manifest import MANIFEST_FOLDER, Manifest, keeps_manifests, read_manifest
+from .manifest import (
+    MANIFEST_FOLDER,
+    Manifest,
+    ManifestError,
+    keeps_manifests,
+    manifest_folder,
+    read_manifest,
+)
 from .readback import Chunk, chunk_prefix, decode_chunk, stored_chunks, stored_grid
 
 __all__ = ["Problem", "VerifyReport", "verify"]
@@ -54,7 +62,8 @@ class Problem:
     variable: str
     #: the chunk's key, relative to the array (``"c/0/3"``, ``"0.3"``)
     chunk: str
-    #: one of ``checksum``, ``undecodable``, ``missing``, ``extra``, ``swapped``, ``digest``
+    #: one of ``checksum``, ``undecodable``, ``missing``, ``extra``, ``swapped``, ``digest``,
+    #: ``manifest`` (the manifest's file here)
     kind: str
     #: what is wrong, in words
     message: str
@@ -132,6 +141,8 @@ class _Array:
     #: how each chunk is checked: "decode" (and its digest compared, where recorded),
     #: "checksum" (its crc32c only), or "skip" (quick, and nothing to check quickly)
     how: str
+    #: why its manifest cannot be used: the file's key (relative to the array) and what
+    distrusted: tuple[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -156,7 +167,8 @@ def verify(
     *quick*, it is decoded and the digest of its values compared with the
     one its variable's manifest recorded when it was written. From the
     store's listing come the chunks in the manifest but absent, and the
-    extra ones. Stores written by other tools or earlier versions are
+    extra ones. A manifest that does not read is a problem too.
+    Stores written by other tools or earlier versions are
     checked as far as they can be: every chunk decodes, checksums where
     there are; :attr:`VerifyReport.unverified` says what could not be.
 
@@ -216,8 +228,11 @@ def _verify(
     recorded = any(check.manifest is not None for check in checks)
     for check, keys in zip(checks, listed, strict=True):
         if keys is None:
-            problems.append(_gone(check))
+            problems.append(_gone(check))  # and its manifest with it
             continue
+        if check.distrusted is not None:
+            key, what = check.distrusted
+            problems.append(Problem(check.name, key, "manifest", what))
         grid = stored_grid(check.array)
         problems += _from_listing(check, keys, grid)
         present = [(key, coords) for key, coords in grid.items() if key in keys]
@@ -261,10 +276,16 @@ async def _prepare(array: zarr.Array[Any], quick: bool) -> _Array:
     sharded = metadata.zarr_format == 3 and array.shards is not None
     codecs = getattr(metadata, "codecs", ())
     checksummed = not sharded and bool(codecs) and has_checksum(codecs[-1:])
-    manifest = None if sharded else await read_manifest(array.store_path.store, array.path)
     how = "decode"
     if quick and not sharded:  # a shard's checksums are inside it: it is decoded
         how = "checksum" if checksummed else "skip"
+    if sharded:
+        return _Array(array, None, checksummed, how)
+    try:
+        manifest = await read_manifest(array.store_path.store, array.path)
+    except ManifestError as error:
+        key = MANIFEST_FOLDER + "/" + error.key.removeprefix(manifest_folder(array.path))
+        return _Array(array, None, checksummed, how, (key, f"its manifest does not read: {error}"))
     return _Array(array, manifest, checksummed, how)
 
 
@@ -397,11 +418,12 @@ def _not_verified(check: _Array, recorded: bool) -> list[str]:
             "checksums and decoding checked"
         )
     elif check.manifest is None:
-        why = (
-            "written by another tool since, or its manifest was removed"
-            if recorded
-            else "written before xzarrio recorded digests, or by another tool"
-        )
+        if check.distrusted is not None:
+            why = "its manifest does not read (see its problem)"
+        elif recorded:
+            why = "written by another tool since, or its manifest was removed"
+        else:
+            why = "written before xzarrio recorded digests, or by another tool"
         notes.append(
             f"{check.name}: no manifest ({why}): its data cannot be compared with what was written"
         )

@@ -7,19 +7,30 @@ which zarr's pipeline handed each chunk's digest to, and, on a
 keep theirs: the chunks of the variables written are then read back.
 A chunk that a region write covered only in part is read back too, under the
 manifest's lock, since another writer may have written its other part since.
+
+A write over a manifest that does not read is refused with a
+:class:`~xzarrio.integrity.manifest.ManifestError`: it would otherwise fold
+a damage into a manifest that then looks whole.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import zarr
 from zarr.api.asynchronous import open_array
 
 from ..integrity.digests import use_digests
-from ..integrity.manifest import delete_manifest, keeps_manifests, update_manifest
+from ..integrity.manifest import (
+    ManifestError,
+    StoredManifest,
+    delete_manifest,
+    keeps_manifests,
+    read_stored,
+    update_manifest,
+)
 from ..integrity.readback import chunk_prefix, digests_of
 from ..journal import gather_bounded
 from ..running import Gate
@@ -27,12 +38,29 @@ from ..seams import sync
 from .guard import GuardedStore, gather_digests
 from .plan import WritePlan
 
-__all__ = ["record_manifests"]
+__all__ = ["check_manifests", "record_manifests"]
+
+_T = TypeVar("_T")
+
+
+def check_manifests(plan: WritePlan, store: GuardedStore) -> None:
+    """Refuse a write to an existing group whose variables' manifests do not read, before
+    anything is written (under the store's lock, where it has one).
+
+    Raises
+    ------
+    ManifestError
+        Naming the variable, the file, :func:`xzarrio.verify` and what
+        :func:`xzarrio.repair` can and cannot do about it.
+    """
+    if keeps_manifests(store) and plan.target.existing is not None:
+        _trusted(plan, store, [str(name) for name in plan.ds.variables])
 
 
 def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     """Record the digests of the chunks the write stored in its variables' manifests.
 
+    The manifests the write changes are checked first (:func:`check_manifests`).
     Where zarr's codec pipeline is not xzarrio's (a user chose another), no
     digest was taken: the manifests of the variables written are removed
     rather than left to say what is no longer there. An icechunk repository
@@ -41,20 +69,72 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     if not keeps_manifests(store):
         return
     arrays = {name: a for name, a in _arrays(plan, store).items() if a.shards is None}
+    names = _names(plan, arrays)
+    old = _trusted(plan, store, names.values())
     if not use_digests():
         sync(gather_bounded(delete_manifest(store, a.path) for a in arrays.values()))
         return
     digests = gather_digests(gate, store)
     alone = _runs_alone(plan)
     changes = {name: _changes(plan, array, digests) for name, array in arrays.items()}
-    existing = plan.target.existing
-    new = {name: existing is None or name not in existing.variables for name in arrays}
+    touched = [name for name in arrays if changes[name] or old.get(names[name]) is None]
     sync(
-        gather_bounded(
-            update_manifest(store, array.path, changes[name], new=new[name], alone=alone)
-            for name, array in arrays.items()
-            if changes[name] or new[name]  # a new array gets its manifest, empty or not
+        _gather(
+            update_manifest(
+                store, arrays[name].path, changes[name], old=old.get(names[name]), alone=alone
+            )
+            for name in touched  # a new array gets its manifest, empty or not
         )
+    )
+
+
+def _names(plan: WritePlan, arrays: Mapping[Hashable, zarr.Array[Any]]) -> dict[Hashable, str]:
+    """The name of each array in its group."""
+    prefix = f"{_group_path(plan)}/" if _group_path(plan) else ""
+    return {name: array.path.removeprefix(prefix) for name, array in arrays.items()}
+
+
+def _group_path(plan: WritePlan) -> str:
+    return (plan.group or "").strip("/")
+
+
+def _trusted(
+    plan: WritePlan, store: GuardedStore, names: Iterable[str]
+) -> dict[str, StoredManifest]:
+    """The manifests of the variables *names* (in the group) that the store holds, as
+    stored; a :class:`ManifestError` for one that does not read.
+
+    A writer that does not run alone leaves the fragments to others: it reads the main
+    file only.
+    """
+    if plan.target.existing is None:
+        return {}
+    group = _group_path(plan)
+    merge = _runs_alone(plan)
+    existing = [name for name in names if name in plan.target.existing.variables]
+    paths = {name: f"{group}/{name}" if group else name for name in existing}
+
+    async def read(name: str) -> StoredManifest:
+        try:
+            return await read_stored(store, paths[name], merge=merge)
+        except ManifestError as error:
+            what = f"the manifest of {name!r} does not read: {error}"
+            raise _refusal(plan, error.key, what) from None
+
+    stored = sync(_gather(read(name) for name in existing))
+    return dict(zip(existing, stored, strict=True))
+
+
+def _refusal(plan: WritePlan, key: str, what: str) -> ManifestError:
+    shown = plan.target.location.shown  # quoted already
+    return ManifestError(
+        f"refused: {plan.operation} to {shown}: {what}; xzarrio writes nothing over a "
+        f"manifest it cannot trust. Run xzarrio.verify({shown}) to see what else is "
+        "damaged. xzarrio.repair cannot rebuild a manifest (it rolls back interrupted "
+        "writes only): put the file back from a copy of the store or, if you trust the "
+        "data as they are, copy the store with xzarrio (xzarrio copy SRC DST, or "
+        "xzarrio.open_zarr(SRC).zio.to_zarr(DST)), which records new manifests of them",
+        key=key,
     )
 
 
@@ -72,6 +152,17 @@ def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[A
         )
 
     return {name: zarr.Array(array) for name, array in zip(names, sync(opened()), strict=True)}
+
+
+async def _gather(coroutines: Iterable[Awaitable[_T]], limit: int = 64) -> list[_T]:
+    """The results of *coroutines*, at most *limit* running at once."""
+    gate = asyncio.Semaphore(limit)
+
+    async def bounded(coroutine: Awaitable[_T]) -> _T:
+        async with gate:
+            return await coroutine
+
+    return list(await asyncio.gather(*(bounded(c) for c in coroutines)))
 
 
 def _runs_alone(plan: WritePlan) -> bool:
