@@ -466,6 +466,14 @@ def test_integer_encodings_that_fit_are_written(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.filled.values, values / 10)
 
 
+def test_a_fill_value_outside_the_dtype_is_refused_for_dask_data_too(tmp_path: Path) -> None:
+    """Dask data is not read by the checks; a fill value needs no data to be checked."""
+    lazy = steps(6).chunk(t=2)
+    with pytest.raises(OverflowError, match=r"encoding\['_FillValue'\] .* is 1000, outside int8"):
+        lazy.zio.to_zarr(tmp_path / "s.zarr", encoding={"v": {"dtype": "i1", "_FillValue": 1000}})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_narrow_encodings_that_hold_the_values_are_written(tmp_path: Path) -> None:
     """The dtypes refused where they would lose values are taken where they hold them."""
     time = pd.date_range("2000-01-01", periods=3)

@@ -219,10 +219,10 @@ def _check_cf_encoding(name: Hashable, enc: dict[str, Any], var: xr.Variable) ->
                 raise ArgumentTypeError(
                     f"encoding[{key!r}] for variable {name!r} must be a number, got {enc[key]!r}"
                 )
-    if var.chunks is not None or var.size == 0:
-        return  # dask data: reading it whole here would compute it twice
     if target.kind in "iu" and var.dtype.kind in "iuf":
         _check_integer_encoding(name, enc, var, target)
+    elif var.chunks is not None or var.size == 0:
+        return  # dask data: reading it whole here would compute it twice
     elif target.kind in "iu" and _holds_times(var):
         _check_integer_times(name, enc, var, target)
     elif target.kind == "f" and var.dtype.kind in "iuf" and target.itemsize < 8:
@@ -247,6 +247,8 @@ def _check_integer_encoding(
                 f"encoding[{key!r}] for variable {name!r} is {fill!r}, outside {target} "
                 f"({info.min} to {info.max}); choose a fill value that {target} holds"
             )
+    if var.chunks is not None or var.size == 0:
+        return  # dask data: reading it whole here would compute it twice
     nan_fix = (
         f"give a _FillValue for them in its encoding, e.g. {{'dtype': {str(target)!r}, "
         f"'_FillValue': {info.min}}}, or keep a floating dtype"
