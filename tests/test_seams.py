@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import importlib.metadata
 import inspect
+import logging
 import platform
 import threading
 import uuid
@@ -546,3 +547,17 @@ def test_ensure_open_opens_a_store_once(tmp_path: Path) -> None:
     asyncio.run(seams().ensure_open(store))  # open already: nothing happens
     check(store._is_open, use, "zarr", "it does not leave an open store open")
     store.close()
+
+
+def test_rewrapped_makes_the_wrappers_again_around_another_store(tmp_path: Path) -> None:
+    use = "zarr.storage.WrapperStore._with_store"
+    private("zarr.storage", "WrapperStore._with_store", use, "zarr", takes=["store"])
+    handler = logging.NullHandler()
+    wrapper = WrapperStore(zarr.storage.LoggingStore(MemoryStore(), "INFO", handler))
+    other = LocalStore(tmp_path)
+    made = seams().rewrapped(wrapper, other)
+    check(type(made) is WrapperStore, use, "zarr", "the outer wrapper is not made again")
+    logging_store = seams().wrapped_store(made)
+    check(isinstance(logging_store, zarr.storage.LoggingStore), use, "zarr", "nor the inner one")
+    check(logging_store.log_handler is handler, use, "zarr", "its details are not kept")
+    check(seams().wrapped_store(logging_store) is other, use, "zarr", "around another store")

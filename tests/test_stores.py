@@ -81,6 +81,17 @@ def test_a_wrapped_local_store_is_journaled_beside_its_folder(tmp_path: Path) ->
     assert journal_home(location) == path.absolute()
 
 
+def test_a_wrapped_local_store_stages_through_wrappers_made_alike(tmp_path: Path) -> None:
+    location = locate(CountingStore(LocalStore(tmp_path / "s.zarr")))
+    assert isinstance(location, LocalFolder)
+    staging = location.store_at(tmp_path / ".s.zarr.staging")
+    assert isinstance(staging, CountingStore)
+    assert cast(LocalStore, staging._store).root == tmp_path / ".s.zarr.staging"
+    plain = locate(tmp_path / "s.zarr")
+    assert isinstance(plain, LocalFolder)
+    assert type(plain.store_at(tmp_path / "x")) is LocalStore
+
+
 def test_a_wrapped_fsspec_store_is_journaled_beside_its_prefix() -> None:
     inner = FsspecStore.from_url("memory://bucket/w.zarr")
     location = locate(LoggingStore(inner))

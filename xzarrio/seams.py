@@ -52,8 +52,8 @@ __all__ = [
     "BatchedCodecPipeline", "ChunkKeyEncoding", "CpuBufferJoinedWhenRead", "ResourceProfilerBase",
     "SubParsersAction", "atomic_write", "cluster_performance_report", "ensure_open", "fs_cp_file",
     "fs_du", "fs_has_cp_file", "fs_has_du", "fs_ls", "fs_rm", "guess_chunks",
-    "is_zarrs_own_local_set", "memory_store_dict", "scheduler_monitor_count", "sync",
-    "worker_task_cpu_seconds", "wrapped_store",
+    "is_zarrs_own_local_set", "memory_store_dict", "rewrapped", "scheduler_monitor_count",
+    "sync", "worker_task_cpu_seconds", "wrapped_store",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -186,6 +186,23 @@ async def ensure_open(store: Store) -> None:
     goes, such a store fails on its first use (``AttributeError: _lock``).
     """
     await store._ensure_open()
+
+
+def rewrapped(wrapper: WrapperStore[Any], store: Store) -> Store:
+    """*store* inside wrappers made as *wrapper* and those it wraps were, in the same order.
+
+    zarr 3.1.6: ``WrapperStore._with_store(store)``, "a new instance of the wrapper
+    store with the same details but a new store" (zarr's ``LoggingStore`` keeps its
+    log level and handler; the default makes ``type(self)(store=store)``). It
+    raises ``TypeError`` for a wrapper whose constructor needs more.
+    ``xzarrio.stores.LocalFolder.store_at`` writes a wrapped local store's staging
+    folder through it. If it goes, that staging is written around the wrapper.
+    """
+    inner = wrapper._store
+    if isinstance(inner, WrapperStore):
+        store = rewrapped(inner, store)
+    made: Store = wrapper._with_store(store)
+    return made
 
 
 def memory_store_dict(store: MemoryStore) -> MutableMapping[str, Buffer]:

@@ -22,7 +22,7 @@ from zarr.abc.store import Store
 
 from .codecs import quiet_spec_notes
 from .errors import ArgumentTypeError, InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
-from .seams import ensure_open, fs_cp_file, fs_has_cp_file, sync, wrapped_store
+from .seams import ensure_open, fs_cp_file, fs_has_cp_file, rewrapped, sync, wrapped_store
 
 __all__ = [
     "ZARR_MARKERS",
@@ -202,6 +202,18 @@ class LocalFolder(Location):
 
     def folder_for_workers(self, *, in_place: bool) -> str | None:
         return str(self.root if in_place else self.root.parent)
+
+    def store_at(self, path: Path) -> Store:
+        """The store to write the folder *path* (a staging folder) through: a
+        ``LocalStore`` of it, inside wrappers made as the user's wrappers of this
+        store were (where they cannot be made again, the ``LocalStore`` alone)."""
+        local = zarr.storage.LocalStore(path)
+        if self._through is None:
+            return local
+        try:
+            return rewrapped(self._through, local)
+        except TypeError:  # a wrapper whose constructor needs more than the store
+            return local
 
     def beside(self, name: str) -> Location | None:
         path = self.root.parent / f".{self.root.name}{name}"
