@@ -9,6 +9,7 @@ every kind of write.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +30,7 @@ import xzarrio
 from xzarrio.errors import XzarrioError
 from xzarrio.integrity.checksums import Crc32cCodec
 from xzarrio.integrity.manifest import Manifest, ManifestError
+from xzarrio.integrity.record import RECORD_KEY
 
 from .conftest import snapshot
 
@@ -91,6 +93,12 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
 
 def write_field(place: Place, **kwargs: Any) -> None:
     field().zio.to_zarr(place.url, chunks=CHUNKS, storage_options=place.options, **kwargs)
+
+
+def record_of(store: Any, group: str = "", **kwargs: Any) -> Any:
+    """What the group records of its manifests (its own metadata, not the consolidated)."""
+    node = zarr.open_group(store, path=group, mode="r", use_consolidated=False, **kwargs)
+    return node.attrs.asdict().get(RECORD_KEY)
 
 
 def kinds(report: xzarrio.VerifyReport) -> list[tuple[str, str, str]]:
@@ -182,26 +190,59 @@ def test_a_truncated_chunk_without_checksums_does_not_decode(tmp_path: Path) -> 
     assert quick.ok and quick.chunks_checked == 0 and quick.variables == ("t", "time")
 
 
-# ------------------------------------------------------------------ a manifest that does not read
+# ------------------------------------------------------------------ a manifest gone or unreadable
 
 MAIN = "t/.xzarrio/manifest.json"
+
+
+def delete_the_manifest(place: Place) -> None:
+    place.delete(MAIN)
 
 
 def garble_the_manifest(place: Place) -> None:
     place.write(MAIN, b"{not json")
 
 
+def test_a_deleted_manifest_is_a_problem(place: Place) -> None:
+    write_field(place)
+    delete_the_manifest(place)
+    for report in (place.verify(), place.verify(quick=True)):
+        assert kinds(report) == [("t", ".xzarrio/manifest.json", "manifest")], report
+        assert "its manifest is gone, though its group records one" in str(report.problems[0])
+
+
+def test_a_swap_after_deleting_the_manifest_is_found(place: Place) -> None:
+    write_field(place)
+    delete_the_manifest(place)
+    swap(place)
+    report = place.verify()
+    assert kinds(report) == [("t", "*", "digest"), ("t", ".xzarrio/manifest.json", "manifest")]
+    assert "no longer give the digest its group records" in report.problems[0].message
+
+
 def test_a_manifest_that_is_not_json_is_a_problem(place: Place) -> None:
     write_field(place)
     garble_the_manifest(place)
     assert kinds(place.verify()) == [("t", ".xzarrio/manifest.json", "manifest")]
-    flip_a_byte(place)  # the chunks are still checked
+    flip_a_byte(place)  # the chunks are still checked, and their digest with the record's
     report = place.verify()
     assert kinds(report) == [
+        ("t", "*", "digest"),
         ("t", ".xzarrio/manifest.json", "manifest"),
         ("t", "c/0/1/0", "checksum"),
     ]
     assert "its manifest does not read: 't/.xzarrio/manifest.json' is not JSON" in str(report)
+
+
+def test_a_manifest_restored_from_before_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "restored.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    older = (path / MAIN).read_bytes()
+    field(4, start=8).zio.to_zarr(path, append_dim="time")
+    (path / MAIN).write_bytes(older)  # with the chunks it names: consistent, but not the last
+    report = xzarrio.verify(path)
+    assert ("t", ".xzarrio/manifest.json", "manifest") in kinds(report)
+    assert "is not the one xzarrio wrote last" in str(report)
 
 
 def unchanged(path: Path) -> dict[str, str]:
@@ -218,7 +259,9 @@ def write_a_region_of(path: Path) -> None:
     field(4, start=100).drop_vars("time").zio.to_zarr(path, region={"time": slice(0, 4)})
 
 
-@pytest.mark.parametrize("damage", [garble_the_manifest], ids=["garbled"])
+@pytest.mark.parametrize(
+    "damage", [garble_the_manifest, delete_the_manifest], ids=["garbled", "deleted"]
+)
 @pytest.mark.parametrize("write", [append_to, write_a_region_of], ids=["append", "region"])
 def test_writes_refuse_a_manifest_they_cannot_trust(
     tmp_path: Path, damage: Callable[[Place], None], write: Callable[[Path], None]
@@ -235,6 +278,78 @@ def test_writes_refuse_a_manifest_they_cannot_trust(
     assert f"xzarrio.verify({str(path)!r})" in message
     assert "xzarrio.repair cannot rebuild a manifest" in message
     assert unchanged(path) == before, "the store unchanged, byte for byte"
+
+
+def test_the_record_is_out_of_sight_and_a_copy_gets_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "recorded.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    record = record_of(path)
+    assert sorted(record) == ["t", "time"]
+    assert record["t"]["complete"] is True and len(record["t"]["digest"]) == 32
+    assert RECORD_KEY not in xr.open_zarr(path).attrs  # xarray hides attributes named _nc*
+    assert RECORD_KEY not in xzarrio.open_zarr(path).attrs
+    xzarrio.open_zarr(path).isel(time=slice(0, 4)).zio.to_zarr(tmp_path / "half.zarr")
+    whole(tmp_path / "half.zarr")
+    assert record_of(tmp_path / "half.zarr")["t"] != record["t"]
+
+
+def test_a_store_written_without_provenance_has_its_record(tmp_path: Path) -> None:
+    path = tmp_path / "plain.zarr"
+    with xzarrio.set_options(provenance=False):
+        field().zio.to_zarr(path, chunks=CHUNKS)
+        append_to(path)
+    assert "history" not in zarr.open_group(path).attrs
+    whole(path)
+    (path / MAIN).unlink()
+    assert kinds(xzarrio.verify(path)) == [("t", ".xzarrio/manifest.json", "manifest")]
+
+
+def drop_the_record(path: Path, group: str = "") -> None:
+    """As a store written before the group recorded its manifests."""
+    node = zarr.open_group(path, path=group, mode="r+", use_consolidated=False)
+    attrs = node.attrs.asdict()
+    del attrs[RECORD_KEY]
+    node.attrs.put(attrs)
+
+
+def test_a_store_without_a_record_verifies_as_before_and_gets_one(tmp_path: Path) -> None:
+    path = tmp_path / "older.zarr"
+    xr.Dataset({"u": ("z", np.arange(12.0))}).merge(field()).zio.to_zarr(path, chunks=CHUNKS)
+    drop_the_record(path)
+    shutil.rmtree(path / "u" / ".xzarrio")
+    report = xzarrio.verify(path)
+    assert report.ok and any("u: no manifest" in note for note in report.unverified)
+    append_to(path)  # u has no time: the append leaves it alone
+    record = record_of(path)
+    assert sorted(record) == ["t", "time"], "the manifests there are recorded, u has none"
+    whole(path, variables=["t", "time"])
+    (path / MAIN).unlink()
+    assert ("t", ".xzarrio/manifest.json", "manifest") in kinds(xzarrio.verify(path))
+
+
+def test_a_recorded_variable_gone_from_the_store_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "gone.zarr"
+    three = xr.Dataset({name: ("x", np.arange(12.0)) for name in ("u", "v", "w")})
+    three.zio.to_zarr(path, chunks={"x": 5})
+    shutil.rmtree(path / "w")
+    zarr.consolidate_metadata(str(path))  # as if nothing had named it
+    report = xzarrio.verify(path)
+    assert [(p.variable, p.chunk, p.kind) for p in report.problems] == [
+        ("w", "zarr.json", "missing")
+    ]
+    assert "its group records its manifest" in report.problems[0].message
+    assert xzarrio.verify(path, variables=["u"]).ok
+
+
+def test_a_group_records_its_own_manifests(tmp_path: Path) -> None:
+    path = tmp_path / "nested.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS, group="run/a")
+    assert RECORD_KEY not in zarr.open_group(path).attrs
+    assert sorted(record_of(path, "run/a")) == ["t", "time"]
+    consolidated = zarr.open_group(path)["run/a"]
+    assert RECORD_KEY in consolidated.attrs, "the consolidated metadata holds it too"
+    (path / "run/a" / MAIN).unlink()
+    assert kinds(xzarrio.verify(path)) == [("run/a/t", ".xzarrio/manifest.json", "manifest")]
 
 
 def test_source_digests_leave_out_a_manifest_that_does_not_read(tmp_path: Path) -> None:
@@ -317,16 +432,27 @@ def test_whole_after_a_write_on_processes(tmp_path: Path) -> None:
 def test_region_writes_on_the_s3_server_add_fragments_that_merge(s3_bucket: Any) -> None:
     url, options = f"{s3_bucket.url}/frag.zarr", s3_bucket.storage_options
     field().zio.to_zarr(url, chunks=CHUNKS, storage_options=options)
+    recorded = record_of(url, storage_options=options)
     for start in (0, 4):
         patch = field(4, start=300 + start).drop_vars("time")
         patch.zio.to_zarr(url, region={"time": slice(start, start + 4)}, storage_options=options)
     fs = fsspec.filesystem("s3", **options)
     fragments = fs.glob(f"{s3_bucket.name}/frag.zarr/t/.xzarrio/manifest-*.json")
     assert len(fragments) == 2, "each region writer adds its own entries: no lost update"
+    assert record_of(url, storage_options=options) == recorded, (
+        "the record holds the main file's digest"
+    )
     whole(url, storage_options=options)
     field(4, start=8).zio.to_zarr(url, append_dim="time", storage_options=options)
     assert not fs.glob(f"{s3_bucket.name}/frag.zarr/t/.xzarrio/manifest-*.json"), "folded"
+    main = json.loads(fs.cat_file(f"{s3_bucket.name}/frag.zarr/t/.xzarrio/manifest.json"))
+    digest = Manifest(main["chunks"], main["complete"], main["algorithm"]).digest
+    assert record_of(url, storage_options=options)["t"] == {"digest": digest, "complete": True}
     whole(url, storage_options=options)
+    fs.pipe_file(f"{s3_bucket.name}/frag.zarr/t/.xzarrio/manifest.json", b"{")
+    patch = field(4, start=400).drop_vars("time")
+    with pytest.raises(ManifestError, match=r"xzarrio\.repair cannot rebuild a manifest"):
+        patch.zio.to_zarr(url, region={"time": slice(0, 4)}, storage_options=options)
 
 
 def test_a_failed_region_write_leaves_the_manifest_as_it_was(tmp_path: Path) -> None:
@@ -507,6 +633,7 @@ def test_another_codec_pipeline_takes_no_digests_and_leaves_no_stale_manifest(
         field(4, start=8).zio.to_zarr(path, append_dim="time")
     assert not list(path.glob("t*/.xzarrio/manifest*")), "no manifest, nor its fragments"
     assert (path / "t/.xzarrio/note").read_text() == "kept"
+    assert record_of(path) == {}, "nor any in the group's record"
     report = xzarrio.verify(path)
     assert report.ok and any("t: no manifest" in note for note in report.unverified)
 
@@ -560,8 +687,6 @@ def test_lossy_filters_keep_the_digest_of_what_decodes(tmp_path: Path) -> None:
 
 
 def test_a_variable_whose_folder_was_removed_is_named(tmp_path: Path) -> None:
-    import shutil
-
     path = tmp_path / "lost.zarr"
     three = xr.Dataset({name: ("x", np.arange(12.0)) for name in ("u", "v", "w")})
     three.zio.to_zarr(path, chunks={"x": 5})
@@ -569,11 +694,11 @@ def test_a_variable_whose_folder_was_removed_is_named(tmp_path: Path) -> None:
     report = xzarrio.verify(path)
     assert [(p.variable, p.kind) for p in report.problems] == [("w", "missing")]
     assert "its folder" in report.problems[0].message
-    shutil.rmtree(path / "v" / ".xzarrio")  # a manifest removed: said, since others have one
-    notes = xzarrio.verify(path).unverified
-    assert any(
-        "v: no manifest (written by another tool since, or its manifest was" in n for n in notes
-    )
+    shutil.rmtree(path / "v" / ".xzarrio")  # a manifest removed: its group recorded it
+    assert [(p.variable, p.kind) for p in xzarrio.verify(path).problems] == [
+        ("v", "manifest"),
+        ("w", "missing"),
+    ]
 
 
 def test_the_variable_digest_is_of_its_chunks_alone() -> None:

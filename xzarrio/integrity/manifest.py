@@ -17,6 +17,8 @@ the array when the store is copied, and it is no attribute of the array:
 The manifest a reader sees is the manifest with the fragments applied in
 order; the variable's digest is the digest of its chunk digests. A manifest
 that does not read is a :class:`ManifestError`, never a bare ``json`` error.
+The group records which of its arrays have manifests, and the digest of each
+main file (:mod:`xzarrio.integrity.record`).
 """
 
 from __future__ import annotations
@@ -53,14 +55,15 @@ _MAIN = MANIFEST_NAME
 
 
 class ManifestError(XzarrioError, ValueError):
-    """A variable's manifest that xzarrio cannot trust: it does not read.
+    """A variable's manifest that xzarrio cannot trust: it does not read, or it is gone or
+    not the one xzarrio wrote last, though its group records it.
 
     A ``ValueError``, as the ``json`` error of a file that does not read was.
     """
 
     def __init__(self, message: str, *, key: str = "") -> None:
         super().__init__(message)
-        #: the store key of the file concerned
+        #: the store key of the file concerned (a manifest, or a group's metadata)
         self.key = key
 
 

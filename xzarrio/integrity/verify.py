@@ -10,9 +10,12 @@ chosen scheduler. A chunk is read as stored bytes, then:
 The store's listing gives what is missing (a chunk in the manifest but
 absent: an absent chunk not in it is fill value, as zarr means) and what is
 extra (a key outside the array's chunk grid, or a chunk that a complete
-manifest does not hold); a manifest that does not read is a problem too.
-What a store cannot tell (no checksums, no manifest, sharded chunks) is said
-in :attr:`VerifyReport.unverified`.
+manifest does not hold). Each group's record of its manifests
+(:mod:`~xzarrio.integrity.record`) tells a manifest gone, or not the one
+xzarrio wrote last; a manifest that does not read is a problem too, and then
+the digest of all the array's chunks is compared with the record's. What a
+store cannot tell (no checksums, no manifest, sharded chunks) is said in
+:attr:`VerifyReport.unverified`.
 """
 
 from __future__ import annotations
@@ -42,10 +45,12 @@ from .manifest import (
     Manifest,
     ManifestError,
     keeps_manifests,
+    manifest_files,
     manifest_folder,
-    read_manifest,
+    read_stored,
 )
 from .readback import Chunk, chunk_prefix, decode_chunk, stored_chunks, stored_grid
+from .record import MANIFEST_KEY, Recorded, distrust, read_record
 
 __all__ = ["Problem", "VerifyReport", "verify"]
 
@@ -63,7 +68,7 @@ class Problem:
     #: the chunk's key, relative to the array (``"c/0/3"``, ``"0.3"``)
     chunk: str
     #: one of ``checksum``, ``undecodable``, ``missing``, ``extra``, ``swapped``, ``digest``,
-    #: ``manifest`` (the manifest's file here)
+    #: ``manifest`` (the manifest's file here, and ``*`` for all the array's chunks at once)
     kind: str
     #: what is wrong, in words
     message: str
@@ -141,12 +146,30 @@ class _Array:
     #: how each chunk is checked: "decode" (and its digest compared, where recorded),
     #: "checksum" (its crc32c only), or "skip" (quick, and nothing to check quickly)
     how: str
-    #: why its manifest cannot be used: the file's key (relative to the array) and what
+    #: what its group records of its manifest (None: nothing)
+    recorded: Recorded | None = None
+    #: why its manifest cannot be trusted: the file's key (relative to the array) and what
     distrusted: tuple[str, str] | None = None
+    #: whether its manifest has fragments
+    fragments: bool = False
 
     @property
     def name(self) -> str:
         return self.array.path
+
+    @property
+    def rebuilt(self) -> bool:
+        """Whether the digest of all its chunks is compared with its group's record: its
+        manifest cannot be trusted, and the record says what the whole was."""
+        recorded = self.recorded
+        return (
+            self.distrusted is not None
+            and self.how == "decode"
+            and not self.fragments  # the record holds the main file's digest
+            and recorded is not None
+            and recorded.digest is not None
+            and recorded.complete
+        )
 
 
 def verify(
@@ -167,7 +190,8 @@ def verify(
     *quick*, it is decoded and the digest of its values compared with the
     one its variable's manifest recorded when it was written. From the
     store's listing come the chunks in the manifest but absent, and the
-    extra ones. A manifest that does not read is a problem too.
+    extra ones. A manifest that does not read, or one that is gone or is not
+    the one xzarrio wrote last though its group records it, is a problem too.
     Stores written by other tools or earlier versions are
     checked as far as they can be: every chunk decodes, checksums where
     there are; :attr:`VerifyReport.unverified` says what could not be.
@@ -219,11 +243,14 @@ def _verify(
     chosen = choose_scheduler(scheduler, location, reading=True)
     workers = worker_count(num_workers)
     show = options.OPTIONS["progress"] if progress is None else bool(progress)
-    arrays = _arrays(root, variables)
-    checks = sync(_gather(_prepare(array, quick) for array in arrays))
+    found, groups = _nodes(root)
+    arrays = _chosen(found, variables)
+    records, problems = sync(_records(root, groups))
+    checks = sync(_gather(_prepare(a, quick, _recorded(a, records)) for a in arrays))
     listed = sync(_gather(_listing(check) for check in checks))
-    problems: list[Problem] = []
-    tasks = []
+    if variables is None:
+        problems += _recorded_but_absent(root, records, found)
+    tasks, owners, rebuilt = [], [], []
     checked = 0
     recorded = any(check.manifest is not None for check in checks)
     for check, keys in zip(checks, listed, strict=True):
@@ -233,34 +260,51 @@ def _verify(
         if check.distrusted is not None:
             key, what = check.distrusted
             problems.append(Problem(check.name, key, "manifest", what))
+            if check.rebuilt:
+                rebuilt.append(check)
         grid = stored_grid(check.array)
         problems += _from_listing(check, keys, grid)
         present = [(key, coords) for key, coords in grid.items() if key in keys]
         if check.how == "skip":
             continue
         checked += len(present)
-        tasks += [delayed(_check_batch)(check, batch) for batch in _batches(check, present)]
+        batches = list(_batches(check, present))
+        tasks += [delayed(_check_batch)(check, batch) for batch in batches]
+        owners += [check] * len(batches)
     results = compute(*tasks, scheduler=chosen, num_workers=workers, progress=show)
-    for found, _ in results:
-        problems += found
+    digests: dict[str, dict[str, str]] = {check.name: {} for check in checks}
+    for owner, (found_here, _, seen) in zip(owners, results, strict=True):
+        problems += found_here
+        digests[owner.name].update(seen)
+    problems += [problem for check in rebuilt for problem in _rebuilt(check, digests)]
     return VerifyReport(
         store=location.shown,
         variables=tuple(check.name for check in checks),
         problems=tuple(sorted(problems, key=lambda p: (p.variable, p.chunk))),
         unverified=tuple(note for check in checks for note in _not_verified(check, recorded)),
         chunks_checked=checked,
-        nbytes_read=sum(read for _, read in results),
+        nbytes_read=sum(read for _, read, _ in results),
         full=not quick,
         seconds=time.perf_counter() - started,
     )
 
 
-def _arrays(root: zarr.Group, variables: Sequence[str] | None) -> list[zarr.Array[Any]]:
-    """The arrays of the group and of the groups under it, by their path under it, or
-    those named in *variables*."""
-    found = {
-        name: node for name, node in root.members(max_depth=None) if isinstance(node, zarr.Array)
-    }
+def _nodes(root: zarr.Group) -> tuple[dict[str, zarr.Array[Any]], list[str]]:
+    """The arrays of the group and of the groups under it, by their path under it, and
+    the paths in the store of the group and of the groups under it."""
+    arrays, groups = {}, [root.path]
+    for name, node in root.members(max_depth=None):
+        if isinstance(node, zarr.Array):
+            arrays[name] = node
+        else:
+            groups.append(node.path)
+    return arrays, groups
+
+
+def _chosen(
+    found: dict[str, zarr.Array[Any]], variables: Sequence[str] | None
+) -> list[zarr.Array[Any]]:
+    """The arrays named in *variables*, or all of *found*, in order."""
     if variables is None:
         return [found[name] for name in sorted(found)]
     unknown = [name for name in variables if name not in found]
@@ -269,9 +313,54 @@ def _arrays(root: zarr.Group, variables: Sequence[str] | None) -> list[zarr.Arra
     return [found[name] for name in variables]
 
 
-async def _prepare(array: zarr.Array[Any], quick: bool) -> _Array:
+async def _records(
+    root: zarr.Group, groups: list[str]
+) -> tuple[dict[str, dict[str, Recorded]], list[Problem]]:
+    """Each group's record of its manifests, by the group's path (groups without one are
+    left out), and a problem for each record that does not read."""
+    store = root.store_path.store
+    if not keeps_manifests(store):
+        return {}, []
+
+    async def read(path: str) -> dict[str, Recorded] | Problem | None:
+        try:
+            return await read_record(store, path)
+        except ManifestError as error:
+            return Problem(path or "/", error.key.rsplit("/", 1)[-1], "manifest", str(error))
+
+    found = await _gather(read(path) for path in groups)
+    records = {path: r for path, r in zip(groups, found, strict=True) if isinstance(r, dict)}
+    return records, [r for r in found if isinstance(r, Problem)]
+
+
+def _recorded(array: zarr.Array[Any], records: dict[str, dict[str, Recorded]]) -> Recorded | None:
+    """What the group of *array* records of its manifest."""
+    group, _, name = array.path.rpartition("/")
+    return records.get(group, {}).get(name)
+
+
+def _recorded_but_absent(
+    root: zarr.Group, records: dict[str, dict[str, Recorded]], found: dict[str, zarr.Array[Any]]
+) -> list[Problem]:
+    """A problem for each array a group records a manifest of, which the store does not hold."""
+    paths = {array.path for array in found.values()}
+    marker = "zarr.json" if root.metadata.zarr_format == 3 else ".zarray"
+    return [
+        Problem(
+            path,
+            marker,
+            "missing",
+            "its group records its manifest, but the store holds no such array: deleted since",
+        )
+        for group, record in records.items()
+        for path in (f"{group}/{name}" if group else name for name in record)
+        if path not in paths
+    ]
+
+
+async def _prepare(array: zarr.Array[Any], quick: bool, recorded: Recorded | None) -> _Array:
     """The array with its manifest, whether its chunks end with a checksum, and how to
-    check them."""
+    check them; *recorded*: what its group records of its manifest."""
     metadata = array.metadata
     sharded = metadata.zarr_format == 3 and array.shards is not None
     codecs = getattr(metadata, "codecs", ())
@@ -279,14 +368,27 @@ async def _prepare(array: zarr.Array[Any], quick: bool) -> _Array:
     how = "decode"
     if quick and not sharded:  # a shard's checksums are inside it: it is decoded
         how = "checksum" if checksummed else "skip"
-    if sharded:
+    if sharded or not keeps_manifests(array.store_path.store):
         return _Array(array, None, checksummed, how)
+    manifest, distrusted, fragments = await _manifest_of(array, recorded)
+    return _Array(array, manifest, checksummed, how, recorded, distrusted, fragments)
+
+
+async def _manifest_of(
+    array: zarr.Array[Any], recorded: Recorded | None
+) -> tuple[Manifest | None, tuple[str, str] | None, bool]:
+    """The array's manifest (None: none that reads), why it cannot be trusted (the key of
+    its file, relative to the array, and what), and whether it has fragments."""
+    store = array.store_path.store
     try:
-        manifest = await read_manifest(array.store_path.store, array.path)
+        stored = await read_stored(store, array.path)
     except ManifestError as error:
+        _, fragments = await manifest_files(store, array.path)
         key = MANIFEST_FOLDER + "/" + error.key.removeprefix(manifest_folder(array.path))
-        return _Array(array, None, checksummed, how, (key, f"its manifest does not read: {error}"))
-    return _Array(array, manifest, checksummed, how)
+        return None, (key, f"its manifest does not read: {error}"), bool(fragments)
+    what = distrust(stored, recorded)
+    distrusted = None if what is None else (MANIFEST_KEY, f"its manifest {what}")
+    return stored.merged, distrusted, bool(stored.fragments)
 
 
 async def _listing(check: _Array) -> set[str] | None:
@@ -346,44 +448,67 @@ def _batches(check: _Array, keys: list[Chunk]) -> Iterable[list[Chunk]]:
         yield keys[start : start + size]
 
 
-def _check_batch(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int]:
-    """Read and check *keys* of one array; the problems found and the bytes read."""
+def _check_batch(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int, dict[str, str]]:
+    """Read and check *keys* of one array; the problems found, the bytes read, and the
+    digests of the chunks where the whole is compared with its group's record."""
     return sync(_check_keys(check, keys))
 
 
-async def _check_keys(check: _Array, keys: list[Chunk]) -> tuple[list[Problem], int]:
+async def _check_keys(
+    check: _Array, keys: list[Chunk]
+) -> tuple[list[Problem], int, dict[str, str]]:
     store = check.array.store_path.store
     prefix = chunk_prefix(check.array)
     prototype = default_buffer_prototype()
     stored = await asyncio.gather(
         *(store.get(prefix + key, prototype=prototype) for key, _ in keys)
     )
-    results = await asyncio.gather(
-        *(
-            _check_chunk(check, chunk, data)
-            for chunk, data in zip(keys, stored, strict=True)
-            if data is not None  # deleted since it was listed: fill value now
-        )
-    )
-    nbytes = sum(len(data) for data in stored if data is not None)
-    return [problem for found in results for problem in found], nbytes
+    present = [(chunk, data) for chunk, data in zip(keys, stored, strict=True) if data is not None]
+    # a chunk deleted since it was listed is fill value now
+    results = await asyncio.gather(*(_check_chunk(check, chunk, data) for chunk, data in present))
+    nbytes = sum(len(data) for _, data in present)
+    digests = {
+        chunk[0]: digest
+        for (chunk, _), (_, digest) in zip(present, results, strict=True)
+        if digest is not None
+    }
+    return [problem for found, _ in results for problem in found], nbytes, digests
 
 
-async def _check_chunk(check: _Array, chunk: Chunk, data: Any) -> list[Problem]:
+async def _check_chunk(check: _Array, chunk: Chunk, data: Any) -> tuple[list[Problem], str | None]:
+    """The problems of one chunk, and the digest of its values where it was taken."""
     key, coords = chunk
     try:
         if check.how == "checksum":
             await asyncio.to_thread(checked, data.as_numpy_array())
-            return []
+            return [], None
         values = await decode_chunk(check.array, coords, data)
     except ChecksumMismatchError as error:
-        return [Problem(check.name, key, "checksum", f"checksum mismatch: {error}")]
+        return [Problem(check.name, key, "checksum", f"checksum mismatch: {error}")], None
     except Exception as error:  # whatever a codec raises on bytes it cannot decode
-        return [Problem(check.name, key, "undecodable", f"does not decode: {error!r}")]
-    if check.manifest is None or check.how != "decode":
-        return []
+        return [Problem(check.name, key, "undecodable", f"does not decode: {error!r}")], None
+    if check.how != "decode" or (check.manifest is None and not check.rebuilt):
+        return [], None
     digest = await asyncio.to_thread(chunk_digest, values)
-    return _compare(check, key, digest)
+    return (_compare(check, key, digest) if check.manifest is not None else []), digest
+
+
+def _rebuilt(check: _Array, digests: dict[str, dict[str, str]]) -> list[Problem]:
+    """For an array whose manifest cannot be trusted: a problem if the digest of all its
+    chunks is not the one its group records (a chunk that does not decode has none)."""
+    assert check.recorded is not None
+    if Manifest(digests[check.name]).digest == check.recorded.digest:
+        return []
+    return [
+        Problem(
+            check.name,
+            "*",
+            "digest",
+            f"its chunks no longer give the digest its group records of them "
+            f"({check.recorded.digest!r}): changed since its manifest was written; which "
+            "chunk cannot be told without it",
+        )
+    ]
 
 
 def _compare(check: _Array, key: str, digest: str) -> list[Problem]:
@@ -419,13 +544,14 @@ def _not_verified(check: _Array, recorded: bool) -> list[str]:
         )
     elif check.manifest is None:
         if check.distrusted is not None:
-            why = "its manifest does not read (see its problem)"
+            why = "its manifest is gone or does not read (see its problem)"
         elif recorded:
             why = "written by another tool since, or its manifest was removed"
         else:
             why = "written before xzarrio recorded digests, or by another tool"
         notes.append(
             f"{check.name}: no manifest ({why}): its data cannot be compared with what was written"
+            + (", chunk by chunk" if check.rebuilt else "")
         )
     elif not check.manifest.complete:
         notes.append(

@@ -1,5 +1,5 @@
-"""After the data: the manifest of every variable the write touched (see
-:mod:`xzarrio.integrity.manifest`).
+"""After the data: the manifest of every variable the write touched, and the group's record
+of them (see :mod:`xzarrio.integrity.manifest` and :mod:`xzarrio.integrity.record`).
 
 The digests come from the write's store (:class:`~xzarrio.writing.guard.GuardedStore`),
 which zarr's pipeline handed each chunk's digest to, and, on a
@@ -8,9 +8,10 @@ keep theirs: the chunks of the variables written are then read back.
 A chunk that a region write covered only in part is read back too, under the
 manifest's lock, since another writer may have written its other part since.
 
-A write over a manifest that does not read is refused with a
-:class:`~xzarrio.integrity.manifest.ManifestError`: it would otherwise fold
-a damage into a manifest that then looks whole.
+A write over a manifest it cannot trust (one that does not read, or that is
+gone or not the one xzarrio wrote last, though the group records it) is
+refused with a :class:`~xzarrio.integrity.manifest.ManifestError`: it would
+otherwise fold a damage into a manifest that then looks whole.
 """
 
 from __future__ import annotations
@@ -24,14 +25,24 @@ from zarr.api.asynchronous import open_array
 
 from ..integrity.digests import use_digests
 from ..integrity.manifest import (
+    MANIFEST_NAME,
     ManifestError,
     StoredManifest,
     delete_manifest,
     keeps_manifests,
+    manifest_folder,
     read_stored,
     update_manifest,
 )
 from ..integrity.readback import chunk_prefix, digests_of
+from ..integrity.record import (
+    RECORD_KEY,
+    Recorded,
+    distrust,
+    entry_of,
+    read_record,
+    record_value,
+)
 from ..journal import gather_bounded
 from ..running import Gate
 from ..seams import sync
@@ -44,8 +55,8 @@ _T = TypeVar("_T")
 
 
 def check_manifests(plan: WritePlan, store: GuardedStore) -> None:
-    """Refuse a write to an existing group whose variables' manifests do not read, before
-    anything is written (under the store's lock, where it has one).
+    """Refuse a write to an existing group whose variables' manifests cannot be trusted,
+    before anything is written (under the store's lock, where it has one).
 
     Raises
     ------
@@ -58,7 +69,8 @@ def check_manifests(plan: WritePlan, store: GuardedStore) -> None:
 
 
 def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
-    """Record the digests of the chunks the write stored in its variables' manifests.
+    """Record the digests of the chunks the write stored in its variables' manifests, and
+    the manifests in the group's record.
 
     The manifests the write changes are checked first (:func:`check_manifests`).
     Where zarr's codec pipeline is not xzarrio's (a user chose another), no
@@ -70,15 +82,18 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
         return
     arrays = {name: a for name, a in _arrays(plan, store).items() if a.shards is None}
     names = _names(plan, arrays)
-    old = _trusted(plan, store, names.values())
+    record, old = _trusted(plan, store, names.values())
+    entries = _base_record(plan, store, record)
     if not use_digests():
         sync(gather_bounded(delete_manifest(store, a.path) for a in arrays.values()))
+        entries = {name: entry for name, entry in entries.items() if name not in names.values()}
+        _write_record(plan, store, record, entries)
         return
     digests = gather_digests(gate, store)
     alone = _runs_alone(plan)
     changes = {name: _changes(plan, array, digests) for name, array in arrays.items()}
     touched = [name for name in arrays if changes[name] or old.get(names[name]) is None]
-    sync(
+    written = sync(
         _gather(
             update_manifest(
                 store, arrays[name].path, changes[name], old=old.get(names[name]), alone=alone
@@ -86,10 +101,13 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
             for name in touched  # a new array gets its manifest, empty or not
         )
     )
+    for name, manifest in zip(touched, written, strict=True):
+        entries[names[name]] = entry_of(manifest, entries.get(names[name]))
+    _write_record(plan, store, record, entries)
 
 
 def _names(plan: WritePlan, arrays: Mapping[Hashable, zarr.Array[Any]]) -> dict[Hashable, str]:
-    """The name of each array in its group."""
+    """The name of each array in its group, as the record holds it."""
     prefix = f"{_group_path(plan)}/" if _group_path(plan) else ""
     return {name: array.path.removeprefix(prefix) for name, array in arrays.items()}
 
@@ -100,15 +118,16 @@ def _group_path(plan: WritePlan) -> str:
 
 def _trusted(
     plan: WritePlan, store: GuardedStore, names: Iterable[str]
-) -> dict[str, StoredManifest]:
-    """The manifests of the variables *names* (in the group) that the store holds, as
-    stored; a :class:`ManifestError` for one that does not read.
+) -> tuple[dict[str, Recorded] | None, dict[str, StoredManifest]]:
+    """The group's record (None: it has none) and the manifests of the variables *names*
+    (in the group) that the store holds, as stored; a :class:`ManifestError` for one that
+    cannot be trusted.
 
     A writer that does not run alone leaves the fragments to others: it reads the main
     file only.
     """
     if plan.target.existing is None:
-        return {}
+        return {}, {}
     group = _group_path(plan)
     merge = _runs_alone(plan)
     existing = [name for name in names if name in plan.target.existing.variables]
@@ -121,8 +140,17 @@ def _trusted(
             what = f"the manifest of {name!r} does not read: {error}"
             raise _refusal(plan, error.key, what) from None
 
+    try:
+        record = sync(read_record(store, group))
+    except ManifestError as error:
+        raise _refusal(plan, error.key, f"the group's record of manifests: {error}") from None
     stored = sync(_gather(read(name) for name in existing))
-    return dict(zip(existing, stored, strict=True))
+    for name, found in zip(existing, stored, strict=True):
+        what = distrust(found, (record or {}).get(name))
+        if what is not None:
+            key = manifest_folder(paths[name]) + MANIFEST_NAME
+            raise _refusal(plan, key, f"the manifest of {name!r} ({key!r}) {what}")
+    return record, dict(zip(existing, stored, strict=True))
 
 
 def _refusal(plan: WritePlan, key: str, what: str) -> ManifestError:
@@ -136,6 +164,51 @@ def _refusal(plan: WritePlan, key: str, what: str) -> ManifestError:
         "xzarrio.open_zarr(SRC).zio.to_zarr(DST)), which records new manifests of them",
         key=key,
     )
+
+
+def _base_record(
+    plan: WritePlan, store: GuardedStore, record: dict[str, Recorded] | None
+) -> dict[str, Recorded]:
+    """The record before this write: the group's, or, for a group written before xzarrio
+    kept one, what the manifests of its variables say (those that read)."""
+    if record is not None:
+        return dict(record)
+    assert plan.target.existing is not None  # a new group starts with an empty record
+    group = _group_path(plan)
+    names = [str(name) for name in plan.target.existing.variables]
+
+    async def read(name: str) -> StoredManifest | None:
+        try:
+            return await read_stored(store, f"{group}/{name}" if group else name, merge=False)
+        except ManifestError:
+            return None  # verify reports it
+
+    found = sync(_gather(read(name) for name in names))
+    return {
+        name: entry_of(stored.main)
+        for name, stored in zip(names, found, strict=True)
+        if stored is not None and stored.exists
+    }
+
+
+def _write_record(
+    plan: WritePlan,
+    store: GuardedStore,
+    record: dict[str, Recorded] | None,
+    entries: dict[str, Recorded],
+) -> None:
+    """Make *entries* the group's record, where they differ from *record* (as it was)."""
+    if record is not None and entries == record and plan.target.existing is not None:
+        return
+    group = zarr.open_group(store, mode="r+", path=_group_path(plan))
+    group.attrs.update({RECORD_KEY: record_value(entries)})
+    consolidated = plan.request.consolidated is not False
+    if not plan.target.in_place and _group_path(plan) and consolidated:
+        # a new store's nested group: the root's consolidated metadata holds its
+        # attributes too (in place, the stamp consolidates after this)
+        if store.supports_consolidated_metadata:
+            for path in ("", _group_path(plan)):
+                zarr.consolidate_metadata(store, path=path)
 
 
 def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[Any]]:
