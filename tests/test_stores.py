@@ -269,3 +269,11 @@ def test_a_missing_s3_store_is_not_found(s3_bucket: Any) -> None:
     check_readable(there)
     with pytest.raises(errors.StoreNotFoundError, match=r"no group 'g' in the zarr store"):
         check_readable(there, "g")
+
+
+def test_info_and_verify_of_a_missing_s3_store_are_not_found(s3_bucket: Any) -> None:
+    url, options = f"{s3_bucket.url}/nowhere.zarr", s3_bucket.storage_options
+    with pytest.raises(errors.StoreNotFoundError, match=r"no zarr store at 's3://"):
+        xzarrio.info(url, storage_options=options)
+    with pytest.raises(errors.StoreNotFoundError, match=r"no zarr store at 's3://"):
+        xzarrio.verify(url, storage_options=options)

@@ -533,8 +533,10 @@ def open_root(
     storage_options: dict[str, Any] | None = None,
     zarr_format: int | None = None,
 ) -> zarr.Group:
-    """Open the zarr group of a store, after :func:`check_readable`."""
-    check_readable(store, group)
+    """Open the zarr group of a store, after :func:`check_readable` (of its location,
+    for a URL: a missing store in an object store is named as a missing path is)."""
+    url = isinstance(store, str) and local_path(store) is None
+    check_readable(locate(store, storage_options) if url else store, group)
     path = local_path(store)
     if path is not None:
         target: Any = str(path)
