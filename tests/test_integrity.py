@@ -280,6 +280,29 @@ def test_writes_refuse_a_manifest_they_cannot_trust(
     assert unchanged(path) == before, "the store unchanged, byte for byte"
 
 
+def test_a_write_can_check_its_manifests_before_it_writes(tmp_path: Path) -> None:
+    from xzarrio.writing import WriteRequest, plan_write
+    from xzarrio.writing.manifests import check_manifests
+
+    path = tmp_path / "early.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    appending = plan_write(field(4, start=8), path, WriteRequest.of(append_dim="time"))
+    patch = field(4, start=100).drop_vars("time")
+    region = plan_write(patch, path, WriteRequest.of(region={"time": slice(0, 4)}))
+    store = appending.target.location.zarr_store()
+    for plan in (appending, region):
+        check_manifests(plan, store)  # whole: nothing to refuse
+    (path / MAIN).write_bytes(b"{")
+    for plan in (appending, region):
+        with pytest.raises(ManifestError, match=r"is not JSON.*xzarrio\.verify"):
+            check_manifests(plan, store)
+    (path / MAIN).unlink()
+    with pytest.raises(ManifestError, match="is gone, though its group records one"):
+        check_manifests(appending, store)
+    # a region writer beside others on a local store: judged after its data, under the lock
+    check_manifests(region, store)
+
+
 def test_the_record_is_out_of_sight_and_a_copy_gets_its_own(tmp_path: Path) -> None:
     path = tmp_path / "recorded.zarr"
     field().zio.to_zarr(path, chunks=CHUNKS)

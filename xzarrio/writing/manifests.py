@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import zarr
+from zarr.abc.store import Store
 from zarr.api.asynchronous import open_array
 
 from ..integrity.digests import use_digests
@@ -54,9 +55,14 @@ __all__ = ["check_manifests", "record_manifests"]
 _T = TypeVar("_T")
 
 
-def check_manifests(plan: WritePlan, store: GuardedStore) -> None:
+def check_manifests(plan: WritePlan, store: Store) -> None:
     """Refuse a write to an existing group whose variables' manifests cannot be trusted,
     before anything is written (under the store's lock, where it has one).
+
+    A region writer of a local store holds that lock shared: another one may be
+    recording its manifests meanwhile, a manifest written and the record not yet. It
+    refuses a manifest that does not read now; one that is gone or not the recorded
+    one, after its data, under the metadata lock (:func:`record_manifests`).
 
     Raises
     ------
@@ -65,7 +71,8 @@ def check_manifests(plan: WritePlan, store: GuardedStore) -> None:
         :func:`xzarrio.repair` can and cannot do about it.
     """
     if keeps_manifests(store) and plan.target.existing is not None:
-        _trusted(plan, store, [str(name) for name in plan.ds.variables])
+        alone = plan.mode != "r+" or not plan.target.writers_serialised
+        _trusted(plan, store, [str(name) for name in plan.ds.variables], judged=alone)
 
 
 def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
@@ -117,11 +124,11 @@ def _group_path(plan: WritePlan) -> str:
 
 
 def _trusted(
-    plan: WritePlan, store: GuardedStore, names: Iterable[str]
+    plan: WritePlan, store: Store, names: Iterable[str], *, judged: bool = True
 ) -> tuple[dict[str, Recorded] | None, dict[str, StoredManifest]]:
     """The group's record (None: it has none) and the manifests of the variables *names*
     (in the group) that the store holds, as stored; a :class:`ManifestError` for one that
-    cannot be trusted.
+    does not read or, if *judged*, that the record says cannot be trusted.
 
     A writer that does not run alone leaves the fragments to others: it reads the main
     file only.
@@ -146,7 +153,7 @@ def _trusted(
         raise _refusal(plan, error.key, f"the group's record of manifests: {error}") from None
     stored = sync(_gather(read(name) for name in existing))
     for name, found in zip(existing, stored, strict=True):
-        what = distrust(found, (record or {}).get(name))
+        what = distrust(found, (record or {}).get(name)) if judged else None
         if what is not None:
             key = manifest_folder(paths[name]) + MANIFEST_NAME
             raise _refusal(plan, key, f"the manifest of {name!r} ({key!r}) {what}")
