@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import os
@@ -386,15 +387,29 @@ _FSSPEC_OPTIONS = frozenset(
 def _check_option_names(url: str, storage_options: dict[str, Any]) -> None:
     """Refuse options that the URL's file system does not take (a typo such as ``secrt``),
     where all it takes is known; xarray's call fails at its first request instead."""
-    if "::" in url or "://" not in url:
+    if "::" in url or "://" not in url or not storage_options:
         return
     try:
         cls = fsspec.get_filesystem_class(url.split("://")[0])
     except (ImportError, ValueError):
         return  # an unknown protocol or a missing package: fsspec says which
+    known = _options_taken(cls)
+    for name in storage_options:
+        if known and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ArgumentTypeError(
+                f"storage_options has {name!r}, which {cls.__name__} ({url.split(':')[0]}://) "
+                f"does not take; {hint}it takes {sorted(known)}"
+            )
+
+
+@functools.cache
+def _options_taken(cls: type) -> frozenset[str]:
+    """Every option the file system class *cls* takes, or nothing where that is unknown."""
     rest = _REST_OF_THE_OPTIONS.get(f"{cls.__module__}.{cls.__qualname__}")
     if rest is None:
-        return
+        return frozenset()
     takers = [*cls.__mro__, getattr(importlib.import_module(rest[0]), rest[1])]
     known = set(_FSSPEC_OPTIONS)
     for taker in takers:
@@ -404,14 +419,7 @@ def _check_option_names(url: str, storage_options: dict[str, Any]) -> None:
                 name for name, p in inspect.signature(init).parameters.items()
                 if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
             )  # fmt: skip
-    for name in storage_options:
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ArgumentTypeError(
-                f"storage_options has {name!r}, which {cls.__name__} ({url.split(':')[0]}://) "
-                f"does not take; {hint}it takes {sorted(known)}"
-            )
+    return frozenset(known)
 
 
 def _fsspec_store(url: str, storage_options: dict[str, Any] | None) -> zarr.storage.FsspecStore:
