@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -279,8 +280,34 @@ def test_s3_leftovers_after_the_commit_are_a_warning(
     with pytest.warns(RuntimeWarning, match="is committed"):
         place.write(mode, noise())
     monkeypatch.undo()
+    # read as plain xarray does: xzarrio's readers wait while journal keys are there
+    got = xr.open_zarr(place.store, storage_options=place.storage_options).v.values
+    np.testing.assert_array_equal(got[-ROWS:], noise().v.values)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_interrupt_past_the_commit_point_leaves_the_write_committed(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the journal (or a replaced store's staging) is cleared away, after
+    the commit point: the write stands, whole, and is not half played back."""
+    place = _make_base(local_place(tmp_path))
+    rmtree = shutil.rmtree
+
+    def interrupted_rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        if JOURNAL_SUFFIX in str(path) or xzarrio.atomic.STAGING_MARK in str(path):
+            raise KeyboardInterrupt
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted_rmtree)
+    with pytest.raises(KeyboardInterrupt) as info:
+        place.write(mode, noise())
+    monkeypatch.undo()
+    assert any("is committed" in note for note in info.value.__notes__)
+    xzarrio.repair(place.store)  # sweeps what the interrupt left; rolls nothing back
     got = place.reopen().v.values
     np.testing.assert_array_equal(got[-ROWS:], noise().v.values)
+    assert not any(JOURNAL_SUFFIX in name for name in place.look())
 
 
 # ---------------------------------------------------------------------- a full disk

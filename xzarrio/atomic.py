@@ -228,15 +228,13 @@ def open_staging(target: Path) -> tuple[Path, list[Path]]:
 
 
 def swap_in(staging: Path, target: Path, *, replace: bool) -> None:
-    """Put the complete store at *staging* in *target*'s place, then remove the staging.
+    """Put the complete store at *staging* in *target*'s place; *staging* is left to
+    :func:`remove_staging` (it holds the old store then, if any).
 
     With *replace* an existing store at *target* is replaced in one step
     (``mode="w"``); without it a store that appeared meanwhile is an error.
     """
-    try:
-        _swap_in(staging, target, replace=replace)
-    finally:
-        remove_staging(staging)
+    _swap_in(staging, target, replace=replace)
 
 
 def remove_staging(staging: Path, made: Sequence[Path] = ()) -> None:

@@ -46,6 +46,8 @@ class Journal(ABC):
         self._regions = 0
         #: what the end of the journal means, as a warning about its leftovers says
         self._ending = "committed"
+        #: whether this process removed its header (:meth:`discard`): it is over
+        self.removed = False
 
     @property
     def operation(self) -> str:

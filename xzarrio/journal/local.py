@@ -146,6 +146,7 @@ class LocalJournal(Journal):
         # the commit point, in one step that needs no free space (a rename may): a
         # journal without its header is never played back, and repair sweeps it
         (self.folder / _HEADER).unlink(missing_ok=True)
+        self.removed = True
         _sync_folder(self.folder)
         failures: list[BaseException] = []
         shutil.rmtree(self.folder, onerror=lambda *args: failures.append(args[2][1]))

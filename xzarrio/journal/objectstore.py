@@ -78,6 +78,7 @@ class StoreJournal(Journal):
     def discard(self) -> None:
         self._end()
         sync(self.keys.delete(_HEADER))  # the commit point
+        self.removed = True
         try:
             sync(self.keys.delete_dir(""))
         except Exception as error:

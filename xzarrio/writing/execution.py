@@ -113,6 +113,9 @@ class Write:
             step = "its commit"
             self.transaction.commit(line)  # raises only where it can still be rolled back
         except BaseException as error:
+            if self.transaction.committed:  # an interrupt while clearing up: it stands
+                error.add_note(f"the write to {plan.target.location.shown} is committed")
+                raise
             self.abort(error, step=step)
         # a new store holds exactly what was written, if all of it was written here
         local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place

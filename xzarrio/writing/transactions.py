@@ -83,6 +83,14 @@ class Transaction(ABC):
         self.journal: Journal | None = None
         #: the icechunk snapshot the commit made
         self.snapshot_id: str | None = None
+        #: set where the commit point has passed without a journal to say so
+        self._committed = False
+
+    @property
+    def committed(self) -> bool:
+        """Whether the commit point has passed: from then on the write stands, and
+        nothing of it is rolled back (an interrupt while clearing up included)."""
+        return self._committed or (self.journal is not None and self.journal.removed)
 
     @abstractmethod
     def begin(self, waiting: GuardedStore) -> GuardedStore:
@@ -232,6 +240,8 @@ class StagedFolder(Transaction):
         # one rename, the commit point; a failure leaves the old store, and the
         # rollback removes the staging folder
         swap_in(self.staging, self.root, replace=self.mode == "w")
+        self._committed = True
+        remove_staging(self.staging)
 
     def rollback(self) -> None:
         if self.staging is not None:
@@ -356,8 +366,11 @@ class InPlaceLocal(Transaction):
         return stamp_in_place(store, stamping, line)
 
     def commit(self, message: str) -> None:
-        _end(self.journal, None)  # a failure keeps the locks: the rollback runs under them
-        self.locks.close()
+        try:
+            _end(self.journal, None)
+        finally:  # a failure before the commit point keeps them for the rollback
+            if self.committed:
+                self.locks.close()
 
     def rollback(self) -> None:
         with self.locks:
@@ -473,6 +486,7 @@ class IcechunkCommit(Transaction):
             copies = [store.session for store in stores if store is not self.fork_store]
             session.merge(*copies, self.fork_store.session)
         self.snapshot_id = str(session.commit(message))
+        self._committed = True
 
     def rollback(self) -> None:
         self.location.given.discard_changes()
