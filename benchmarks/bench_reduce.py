@@ -20,7 +20,9 @@ agree first. Then, each in an adjacent pair with ``plain`` (the same reduction's
 itself (an A/A pair: how far the ratio of two identical runs strays on this
 machine), ``zio.reduce`` (profiled ÷ plain), dask's stock
 Profiler/ResourceProfiler/CacheProfiler, and the synchronous scheduler (what
-threads buy). Ratios of adjacent pairs, then
+threads buy); and ``plain`` against the same reduction of the store opened by
+``xarray.open_zarr`` (what the reader's checks after every chunk cost:
+``checked_over_unchecked_reads``). Ratios of adjacent pairs, then
 their median, are what to read on a shared machine.
 """
 
@@ -137,6 +139,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "wvel", data=data, chunks=cfg.chunk_shape, compression="gzip", compression_opts=4
         )
     wvel = xzarrio.open_zarr(store).wvel
+    unchecked = xr.open_zarr(store).wvel  # xarray's reader: no generation checks
     workers = cfg.cores
 
     def zio() -> Any:
@@ -160,6 +163,9 @@ def run(cfg: Config) -> dict[str, Any]:
     def plain() -> Any:
         return classic(wvel).mean("y").compute(scheduler="threads", num_workers=workers)
 
+    def plain_unchecked() -> Any:
+        return classic(unchecked).mean("y").compute(scheduler="threads", num_workers=workers)
+
     def stock() -> Any:
         with Profiler(), ResourceProfiler(dt=0.1), CacheProfiler():
             return classic(wvel).mean("y").compute(scheduler="threads", num_workers=workers)
@@ -176,10 +182,11 @@ def run(cfg: Config) -> dict[str, Any]:
         "zio.reduce, lz4 store": zio_from("lz4"),
         "zio.reduce, uncompressed store": zio_from("none"),
         "plain": plain,
+        "plain, unchecked": plain_unchecked,
     }
     for name, run_ in runs.items():
         np.testing.assert_allclose(np.asarray(run_()), expected, rtol=1e-4, err_msg=name)
-    del runs["plain"]
+    del runs["plain"], runs["plain, unchecked"]
 
     try:
         seconds = interleaved(runs, cfg.repeats, warmup=0)
@@ -211,18 +218,29 @@ def run(cfg: Config) -> dict[str, Any]:
         ):
             base_s, other_s, ratios = paired_ratios(plain, other, pairs)
             paired[name] = {"plain": base_s, name: other_s, "ratios": ratios}
+        # the reader's checks (xzarrio.open_zarr) against xarray's reader of the same store
+        base_s, other_s, ratios = paired_ratios(plain_unchecked, plain, pairs)
+        checks = {"plain, unchecked": base_s, "plain": other_s, "ratios": ratios}
         cost_table = table(
             f"profiling's cost: adjacent pairs with plain .compute() ({pairs} pairs)",
             ["run", "median s", "plain median s", "median of pair ratios"],
             [
                 [name, median(p[name]), median(p["plain"]), median(p["ratios"])]
                 for name, p in paired.items()
+            ]
+            + [
+                [
+                    "plain ÷ plain from xr.open_zarr (the reader's checks)",
+                    median(checks["plain"]),
+                    median(checks["plain, unchecked"]),
+                    median(checks["ratios"]),
+                ]
             ],
         )
         truth = what_the_profile_says(wvel, workers)
         on_client = client_cost(wvel, workers, pairs)
     finally:
-        for x in (wvel, *opened.values()):
+        for x in (wvel, unchecked, *opened.values()):
             x.close()
         for path in (store, h5, *others.values()):
             remove(path)
@@ -244,6 +262,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "reduce_store_vs_h5py_numpy": med["h5py + numpy"] / med["zio.reduce"],
             "reduce_store_vs_h5py_numpy_per_round_median": median(per_round_h5),
             "profiled_over_plain": profiled,
+            "checked_over_unchecked_reads": median(checks["ratios"]),
             "plain_over_plain": median(paired["plain (A/A: the noise)"]["ratios"]),
             "reduce_lz4_store_vs_numpy": med["numpy (in memory)"] / med["zio.reduce, lz4 store"],
             "reduce_uncompressed_store_vs_numpy": med["numpy (in memory)"]

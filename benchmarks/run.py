@@ -47,6 +47,8 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
     ("write ÷ limit, zstd (seed)", "write",
      lambda f: f["codecs_seed"]["zstd"]["write_over_limit"], ">=", 0.8),
     ("profiled ÷ plain reduce", "reduce", lambda f: f["profiled_over_plain"], "<=", 1.10),
+    ("reads checked ÷ unchecked, seed reduction", "reduce",
+     lambda f: f["checked_over_unchecked_reads"], "<=", 1.02),
     ("parallel efficiency (CPU), seed reduction", "reduce",
      lambda f: f["seed_parallel_efficiency"], ">=", 0.7),
     ("parallel efficiency (CPU), pure-Python function", "reduce",

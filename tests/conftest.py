@@ -22,6 +22,7 @@ import xarray as xr
 import xzarrio  # noqa: F401  (registers .zio)
 from xzarrio import journal
 from xzarrio.atomic import STAGING_MARK
+from xzarrio.journal import GENERATION_KEY
 
 PROVENANCE_KEYS = ("history", "creation_date", "gmt_timestamp", "date_modified")
 
@@ -41,15 +42,26 @@ def assert_same_data(stored: xr.Dataset, original: xr.Dataset) -> None:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under *root* (relative path → sha256): what 'unchanged on disk' means."""
+    """Every file under *root* (relative path → sha256): what 'unchanged on disk' means.
+
+    Arrays' generation records are left out: a write that began changes them for
+    good, rolled back or not, so that readers know it may have changed the array.
+    """
     result = {}
     for folder, _, files in os.walk(root):
         for name in files:
             path = Path(folder) / name
+            if is_generation_record(str(path)):
+                continue
             result[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
         if not files and folder != str(root):
             result[str(Path(folder).relative_to(root)) + "/"] = "dir"
     return result
+
+
+def is_generation_record(key: str) -> bool:
+    """Whether *key* (a path or an object key) is an array's generation record."""
+    return key.replace(os.sep, "/").endswith("/" + GENERATION_KEY)
 
 
 def disk_bytes(root: Path) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
+import numpy as np
 import pytest
 import xarray as xr
 
 import xzarrio
+from xzarrio.errors import StoreChangedError
 
 from .conftest import CountingScheduler, assert_same_data
 
@@ -71,3 +73,54 @@ def test_objects_from_no_store_say_so(small: xr.Dataset) -> None:
 def test_bad_chunks_argument(stored: Path) -> None:
     with pytest.raises(ValueError, match=r"chunks='stored-ish' is not understood"):
         xzarrio.open_zarr(stored, chunks="stored-ish")
+
+
+# ------------------------------------------------ a store changed after it was opened
+
+
+def _two_variables(path: Path) -> xr.Dataset:
+    ds = xr.Dataset(
+        {"a": ("t", np.arange(8.0)), "b": ("t", np.arange(8.0) * 10)}, coords={"t": np.arange(8)}
+    )
+    ds.zio.to_zarr(path, chunks={"t": 4})
+    return ds
+
+
+def test_a_reader_of_a_replaced_store_raises_store_changed(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    _two_variables(path)
+    opened = xzarrio.open_zarr(path)
+    xr.Dataset({"a": ("t", np.full(8, 5.0, "f4"))}).zio.to_zarr(path, mode="w", chunks={"t": 3})
+    with pytest.raises(StoreChangedError, match=r"open it again \(xzarrio.open_zarr"):
+        opened.a.values  # noqa: B018
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).a.values, np.full(8, 5.0))
+
+
+def test_a_region_write_changes_what_it_wrote_for_readers_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.zarr"
+    ds = _two_variables(path)
+    opened = xzarrio.open_zarr(path)
+    ds[["a"]].drop_vars("t").isel(t=slice(0, 4)).zio.to_zarr(path, region={"t": slice(4, 8)})
+    np.testing.assert_array_equal(opened.b.values, ds.b.values)  # not written: reads on
+    with pytest.raises(StoreChangedError, match="'a'"):
+        opened.a.values  # noqa: B018
+
+
+def test_a_reader_during_a_write_raises_store_changed(tmp_path: Path) -> None:
+    path = tmp_path / "s.zarr"
+    _two_variables(path)
+    opened = xzarrio.open_zarr(path)
+    journal_of_a_write = tmp_path / ".s.zarr.xzarrio-journal" / "123-abc"
+    journal_of_a_write.mkdir(parents=True)
+    with pytest.raises(StoreChangedError, match="is being written while this Dataset reads it"):
+        opened.a.values  # noqa: B018
+
+
+def test_a_store_of_other_writers_reads_as_before(tmp_path: Path) -> None:
+    """No generation records: only journals are seen."""
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"a": ("t", np.arange(4.0))}).to_zarr(path)
+    opened = xzarrio.open_zarr(path)
+    np.testing.assert_array_equal(opened.a.values, np.arange(4.0))

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any, Literal, NoReturn, cast
 
 import dask
+import dask.array
 import numpy as np
 import pytest
 import zarr
@@ -292,6 +293,21 @@ def test_wrapped_store_is_the_store_beneath() -> None:
     wrapper = WrapperStore(inner)
     check(hasattr(wrapper, "_store"), use, "zarr", "a wrapper has no _store")
     check(seams().wrapped_store(wrapper) is inner, use, "zarr", "_store is not the wrapped store")
+
+
+def test_zarr_arrays_read_finds_the_arrays_an_opened_variable_reads(tmp_path: Path) -> None:
+    import xarray as xr
+
+    use = "dask's original-<name> layer of from_array, xarray's .array adapters, get_array()"
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"v": ("t", np.arange(6.0))}).to_zarr(path, encoding={"v": {"chunks": (2,)}})
+    derived = (xr.open_zarr(path).v.isel(t=slice(1, 5)) * 2).chunk(3)
+    found = seams().zarr_arrays_read(derived.data)
+    check(len(found) == 1, use, "xarray", f"{len(found)} arrays found, not the one read")
+    check(found[0].path == "v", use, "xarray", f"the array found is {found[0].path!r}")
+    check(Path(cast(LocalStore, found[0].store).root) == path, use, "zarr", "another store")
+    assert seams().zarr_arrays_read(dask.array.ones(4, chunks=2)) == []
+    assert seams().zarr_arrays_read(np.ones(4)) == []
 
 
 def test_memory_store_dict_is_where_its_keys_live() -> None:

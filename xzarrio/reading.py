@@ -7,6 +7,7 @@ from typing import Any
 import xarray as xr
 
 from .codecs import quiet_spec_notes
+from .consistency import open_consistent
 from .errors import InterruptedWriteError, InvalidArgumentError, NoSourceStoreError
 from .journal import check_store
 from .provenance import PROVENANCE_KEYS, Provenance
@@ -82,20 +83,19 @@ def open_zarr(
         )
     location = locate(store, storage_options)
     _check_not_left_aside(location)
-    check_readable(store, group)
+    check_readable(location, group)
     check_store(location)  # an interrupted write: say how to repair it
-    # xarray's open_dataset, as its open_zarr calls it, so that its keywords (cache,
-    # decode_times, ...) are taken too
-    with quiet_spec_notes():
-        ds = xr.open_dataset(
-            location.opener(),
-            engine="zarr",
-            group=group,
-            chunks=chunks,
-            consolidated=consolidated,
-            zarr_format=zarr_format,
-            **kwargs,
-        )
+
+    def open_dataset(opener: Any) -> xr.Dataset:
+        # xarray's open_dataset, as its open_zarr calls it, so that its keywords
+        # (cache, decode_times, ...) are taken too
+        with quiet_spec_notes():
+            return xr.open_dataset(
+                opener, engine="zarr", group=group, chunks=chunks, consolidated=consolidated,
+                zarr_format=zarr_format, **kwargs,
+            )  # fmt: skip
+
+    ds = open_consistent(location, group, open_dataset)
     return _remember_source(ds, source_of_store(store), group, storage_options)
 
 

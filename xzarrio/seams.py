@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
+import zarr
 from dask.diagnostics.profile import ResourceProfiler
 from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
@@ -53,7 +54,7 @@ __all__ = [
     "SubParsersAction", "atomic_write", "cluster_performance_report", "ensure_open", "fs_cp_file",
     "fs_du", "fs_has_cp_file", "fs_has_du", "fs_ls", "fs_rm", "guess_chunks",
     "is_zarrs_own_local_set", "memory_store_dict", "rewrapped", "scheduler_monitor_count",
-    "sync", "worker_task_cpu_seconds", "wrapped_store",
+    "sync", "worker_task_cpu_seconds", "wrapped_store", "zarr_arrays_read",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -383,6 +384,37 @@ def cluster_performance_report(client: Any, *, start: float, last_count: int, co
         start=start, last_count=last_count, code=code, mode=None,
     )  # fmt: skip
     return str(page)
+
+
+# --- xarray (written against xarray 2026.9.0, dask 2026.8.0) ----------------------------
+
+
+def zarr_arrays_read(data: Any) -> list[zarr.Array[Any]]:
+    """The zarr arrays that computing the dask array *data* reads (none for others).
+
+    dask 2026.8.0: ``dask.array.from_array(..., inline_array=False)``, as xarray
+    chunks a variable it opened, keeps the array in a layer of one key named
+    ``original-<name>``. xarray 2026.9.0: that array is the backend's array wrapped
+    in indexing adapters, each holding the next as ``.array``, down to the zarr
+    backend's ``ZarrArrayWrapper``, whose ``get_array()`` is the zarr array.
+    ``xzarrio.writing.plan`` finds with it a write whose data are read from the
+    store it writes. If either changes, none is found: such a write then fails
+    with ``StoreChangedError`` while it runs, and is rolled back.
+    """
+    found: list[zarr.Array[Any]] = []
+    layers = getattr(getattr(data, "dask", None), "layers", {})
+    for name, layer in layers.items():
+        if not str(name).startswith("original-"):
+            continue
+        for held in layer.values():
+            for _ in range(16):  # the adapters, one inside the other
+                if callable(getattr(held, "get_array", None)):
+                    array = held.get_array()
+                    if isinstance(array, zarr.Array):
+                        found.append(array)
+                    break
+                held = getattr(held, "array", None)
+    return found
 
 
 # --- Python's standard library (written against Python 3.11) ---------------------------

@@ -34,28 +34,47 @@ One module per concern:
   store object;
 - :mod:`~xzarrio.journal.factory`: :func:`begin_journal` and :func:`journals`,
   the one place that picks the kind of journal;
-- :mod:`~xzarrio.journal.repair`: :func:`check_store` and :func:`repair`.
+- :mod:`~xzarrio.journal.repair`: :func:`check_store` and :func:`repair`;
+- :mod:`~xzarrio.journal.generations`: each array's generation, which every
+  write changes, and whether a write is under way (:class:`WriteWatch`).
 """
 
 from __future__ import annotations
 
-from .factory import begin_journal, journals
+from .factory import begin_journal, check_journal_lasts, journals
+from .generations import (
+    GENERATION_KEY,
+    METADATA_NAMES,
+    Generation,
+    WriteWatch,
+    advance_generations,
+    group_generations,
+    read_generations,
+)  # fmt: skip
 from .interface import JOURNAL_SUFFIX, Journal
 from .local import LocalJournal, journal_dir, metadata_lock, store_lock
 from .objectstore import StoreJournal, gather_bounded
 from .repair import check_store, repair
 
 __all__ = [
+    "GENERATION_KEY",
     "JOURNAL_SUFFIX",
+    "METADATA_NAMES",
+    "Generation",
     "Journal",
     "LocalJournal",
     "StoreJournal",
+    "WriteWatch",
+    "advance_generations",
     "begin_journal",
+    "check_journal_lasts",
     "check_store",
     "gather_bounded",
+    "group_generations",
     "journal_dir",
     "journals",
     "metadata_lock",
+    "read_generations",
     "repair",
     "store_lock",
 ]

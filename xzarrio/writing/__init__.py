@@ -31,7 +31,7 @@ from dask.delayed import Delayed
 from ..codecs import quiet_spec_notes
 from .checks import MODES, as_dataset
 from .deferred import defer
-from .execution import execute
+from .execution import execute, execute_checked
 from .guard import GuardedStore
 from .plan import WritePlan, plan_write
 from .report import WriteReport
@@ -62,5 +62,7 @@ def to_zarr(
     with quiet_spec_notes():  # execute quiets its own: a deferred one runs later
         planned = plan_write(obj, store, request)
         if request.running.compute:
-            return execute(planned)
-        return defer(planned, store)
+            return execute_checked(planned, lambda: plan_write(obj, store, request))
+        # a deferred write that runs whole is planned again when it runs: checked then
+        when_run = request.but(compute=True)
+        return defer(planned, store, lambda: plan_write(obj, store, when_run))

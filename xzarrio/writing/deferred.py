@@ -27,7 +27,7 @@ import xarray as xr
 from dask.delayed import Delayed, delayed
 
 from ..codecs import quiet_spec_notes
-from .execution import Write, execute
+from .execution import Write, execute, execute_checked
 from .plan import WritePlan, plan_write
 from .report import WriteReport, report_of
 from .request import Stamp, WriteRequest
@@ -35,11 +35,14 @@ from .request import Stamp, WriteRequest
 __all__ = ["WriteDelayed", "defer", "fill_plan"]
 
 
-def defer(planned: WritePlan, store: Any) -> Delayed:
-    """The ``Delayed`` of the write *planned* with ``compute=False``."""
+def defer(planned: WritePlan, store: Any, plan_again: Callable[[], WritePlan]) -> Delayed:
+    """The ``Delayed`` of the write *planned* with ``compute=False``; one that runs whole
+    is planned again when it runs (``plan_again()``), and checked against the store then."""
     if not planned.template:
         # nothing is touched now; the write times itself from when it runs
-        whole_write: Delayed = delayed(lambda: execute(planned), pure=False)()
+        whole_write: Delayed = delayed(
+            lambda: execute_checked(plan_again(), plan_again), pure=False
+        )()
         return whole_write
     execute(planned)  # the template
     fill = fill_plan(planned, store)

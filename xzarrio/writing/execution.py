@@ -11,22 +11,29 @@ dask graph, then ended (committed) or aborted (rolled back).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, NoReturn
 
 import zarr
 
 from ..codecs import quiet_spec_notes
+from ..errors import WriteInProgressError
+from ..journal import Generation
 from ..provenance import PROVENANCE_KEYS, attrs_for_new_store, history_line, now_utc
 from ..running import Gate, is_distributed_client, run_tasks
 from ..seams import sync
 from .guard import GuardedStore
-from .manifests import record_manifests
+from .manifests import check_manifests, record_manifests
 from .plan import WritePlan
+from .recheck import StoreMovedOn, check_unchanged, mark_begun, mark_written
 from .report import WriteReport, report_of
 from .shared import hold_shared_chunks
 
-__all__ = ["Write", "execute"]
+__all__ = ["Write", "execute", "execute_checked"]
+
+#: how often a write is checked again when other writers overtake it
+_ATTEMPTS = 20
 
 
 def execute(plan: WritePlan) -> WriteReport:
@@ -36,6 +43,20 @@ def execute(plan: WritePlan) -> WriteReport:
         write.begin()
         write.build()
         return write.run()
+
+
+def execute_checked(plan: WritePlan, plan_again: Callable[[], WritePlan]) -> WriteReport:
+    """:func:`execute` *plan*; where other writers changed the store between its checks
+    and its lock, check it again (``plan_again()``) and write that plan."""
+    for _ in range(_ATTEMPTS):
+        try:
+            return execute(plan)
+        except StoreMovedOn:
+            plan = plan_again()
+    raise WriteInProgressError(
+        f"other writers changed {plan.target.location.shown} {_ATTEMPTS} times between this "
+        "write's checks and its turn; nothing was written: try it again"
+    )
 
 
 class Write:
@@ -58,12 +79,22 @@ class Write:
         self.chunk_writes: Any = None
         #: the chunk locks of a region write that covers stored chunks in part
         self._held = ExitStack()
+        #: the generations an in-place write gave the arrays it changes (:meth:`begin`)
+        self.begun: dict[str, Generation] = {}
 
     def begin(self) -> None:
         """Begin the transaction; from now on the write goes through its store (the
-        waiting store, if :meth:`build` was called on it first)."""
+        waiting store, if :meth:`build` was called on it first). An in-place write
+        that another writer overtook since its checks raises :class:`StoreMovedOn`."""
         try:
             self.store = self.transaction.begin(self.store)
+            if self.plan.target.existing is not None:  # under the lock or the journal
+                unchanged = check_unchanged(self.plan)
+                check_manifests(self.plan, self.store)  # before anything is written
+                self.begun = mark_begun(self.plan, unchanged)
+            if self.transaction.journal is not None:
+                for reader in self.plan.readers:  # reading what this write does not change
+                    reader.let_through(str(self.transaction.journal.record["id"]))
             if self.store.holds_writes:  # a deferred fill's: no trip to zarr's loop else
                 sync(self.store.release_held())
             self._held.enter_context(
@@ -110,6 +141,7 @@ class Write:
             record_manifests(plan, self.store, self.gate)
             step = "its provenance stamp or consolidated metadata"
             line = self.transaction.stamp(self.store, plan.stamping, self.line)
+            mark_written(plan, self.store, self.begun)
             step = "its commit"
             self.transaction.commit(line)  # raises only where it can still be rolled back
         except BaseException as error:

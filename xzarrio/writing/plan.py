@@ -11,18 +11,21 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 import xarray as xr
+from dask.utils import format_bytes
 
 from .. import options
 from ..chunks import check_chunks, stored_chunks
 from ..codecs import resolve_compressors
+from ..consistency import ConsistentReads, ReadBack, read_back
 from ..errors import InvalidArgumentError, RegionError, XzarrioError
 from ..integrity.checksums import use_threaded_crc32c
 from ..integrity.digests import use_digests
 from ..integrity.lineage import source_digests
 from ..provenance import Provenance, format_call
 from ..reading import provenance_of
-from ..running import choose_scheduler, worker_count
+from ..running import choose_scheduler, compute, worker_count
 from ..stores import locate
 from . import checks
 from .encode import encode_variables
@@ -65,6 +68,9 @@ class WritePlan:
     template: bool = False
     #: the stored chunks a region write covers in part: locked, and undone by part
     shared: tuple[SharedChunk, ...] = ()
+    #: the readers of the store that the data read through, from arrays the write
+    #: does not change: they read on while it runs (:func:`xzarrio.consistency.read_back`)
+    readers: tuple[ConsistentReads, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -95,9 +101,7 @@ class WritePlan:
     @property
     def operation(self) -> str:
         """What the write is, in words, for journals and messages."""
-        if self.append_dim is not None:
-            return f"append along {self.append_dim!r}"
-        return "region write" if self.region is not None else f"mode={self.mode!r} write"
+        return self.request.operation
 
 
 def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest) -> WritePlan:
@@ -108,6 +112,9 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     target = look(locate(store, request.storage_options), request)
     running = _running(ds, target, request.running)
     ds, region = _fit_to_store(ds, target, request)
+    reads = _read_back(ds, target, request)
+    if reads.variables and request.running.compute:
+        ds = _read_first(ds, reads.variables, running)
     shared, in_part = _shared_chunks(ds, target, region, request)
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
@@ -126,7 +133,56 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
         passed_on=request.xarray.passed_on(in_part=in_part),
         template=template,
         shared=shared,
+        readers=reads.readers,
     )
+
+
+def _read_back(ds: xr.Dataset, target: Target, request: WriteRequest) -> ReadBack:
+    """What the data read from the store they are written to; refused where the write
+    would change it before reading it.
+
+    A new store made now and filled later (``compute=False``) replaces the
+    store it is read from before it is read. An in-place write reads the
+    arrays it changes first (in memory, where they fit in half of it).
+    """
+    prefix = f"{request.group.strip('/')}/" if request.group else ""
+    written = {prefix + str(n) for n in ds.variables} if target.in_place else set()
+    reads = read_back(ds, target.location.zarr_store(), written)
+    if not reads:
+        return reads
+    templated = not request.running.compute and not target.in_place and target.holds_templates
+    if templated:
+        raise InvalidArgumentError(
+            f"the data are read from {target.location.shown}, which this write replaces: "
+            "with compute=False the store would be replaced now and read later, when it "
+            "no longer holds them. Write with compute=True (the new store is staged "
+            "while the old one is read), or to another store"
+        )
+    size = sum(ds.variables[n].nbytes for n in reads.variables)
+    room = psutil.virtual_memory().available // 2
+    if size > room:
+        raise InvalidArgumentError(
+            f"the data of {list(reads.variables)} are read from the arrays of "
+            f"{target.location.shown} that this write changes, so they are read first: "
+            f"{format_bytes(size)}, more than half of the memory free "
+            f"({format_bytes(room)}). Write them to another store first, then from it"
+        )
+    return reads
+
+
+def _read_first(ds: xr.Dataset, names: tuple[str, ...], running: dict[str, Any]) -> xr.Dataset:
+    """*ds* with the variables *names* read now (into memory, in the same chunks)."""
+    values = compute(
+        *(ds.variables[n].data for n in names),
+        scheduler=running["scheduler"],
+        num_workers=running["num_workers"],
+        progress=running["progress"],
+    )
+    ds = ds.copy(deep=False)
+    for name, value in zip(names, values, strict=True):
+        variable = ds.variables[name]
+        variable.data = variable.copy(data=value).chunk(variable.chunksizes).data
+    return ds
 
 
 def _running(ds: xr.Dataset, target: Target, running: Running) -> dict[str, Any]:

@@ -156,6 +156,13 @@ class WriteRequest:
                 f"zarr_format must be 2, 3 or None, got {self.zarr_format!r}"
             )
 
+    @property
+    def operation(self) -> str:
+        """What the write is, in words, for journals and messages."""
+        if self.append_dim is not None:
+            return f"append along {self.append_dim!r}"
+        return "region write" if self.region is not None else f"mode={self.mode!r} write"
+
     def but(self, **changes: Any) -> WriteRequest:
         """This request with *changes* (fields of it or of its sub-records)."""
         for name in ("xarray", "running", "stamp"):

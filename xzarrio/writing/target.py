@@ -11,9 +11,11 @@ what only a local folder or a session has: its path, a session's changes.)
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -26,8 +28,15 @@ from ..errors import (
     StoreExistsError,
     StoreNotFoundError,
     StoreNotWritableError,
+    XzarrioError,
 )
-from ..journal import check_store
+from ..journal import (
+    Generation,
+    WriteWatch,
+    check_journal_lasts,
+    check_store,
+    group_generations,
+)
 from ..running import Gate
 from ..seams import sync
 from ..stores import (
@@ -36,11 +45,13 @@ from ..stores import (
     LocalFolder,
     Location,
     is_zarr_dir,
-    list_names,
 )
 from . import transactions
 from .request import WriteRequest
 from .transactions import Transaction
+
+#: how often the metadata of a store that writers change is read before giving up
+_READS = 100
 
 __all__ = [
     "ExistingLocalStore",
@@ -72,6 +83,10 @@ class Target(ABC):
         The names of the groups the existing store holds in the written group.
     group : str or None
         The group written (xarray's ``group=``); None for the root.
+    generations : mapping of str to Generation
+        For an existing store, the generation of each array of the group (by
+        name), read before its metadata: what the write's checks were made
+        against (:mod:`xzarrio.journal.generations`).
     """
 
     #: ``compute=False`` can write a template now and fill it later
@@ -86,6 +101,7 @@ class Target(ABC):
     zarr_format: int
     groups: frozenset[str] = frozenset()
     group: str | None = None
+    generations: Mapping[str, Generation] = field(default_factory=dict)
 
     @property
     @abstractmethod
@@ -190,8 +206,20 @@ def look(location: Location, request: WriteRequest) -> Target:
 
     ``mode="a"`` (or ``"a-"``) where no store is yet makes one, as in xarray;
     a region write needs the store. A group of a store that exists is
-    written in place, whatever the mode: the store's other groups stay.
+    written in place, whatever the mode: the store's other groups stay. A
+    write that changes a store whose journal would die with the writer (an
+    append, a region write, a replace) is refused here, before anything is
+    computed.
     """
+    target = _look(location, request)
+    if not location.journal_outlives_writer:
+        replacing = request.mode == "w" and not target.in_place and _holds_zarr(location)
+        if target.in_place or replacing:
+            check_journal_lasts(location, request.operation)
+    return target
+
+
+def _look(location: Location, request: WriteRequest) -> Target:
     mode, zarr_format, group = request.mode, request.zarr_format, request.group
     if location.read_only:
         raise StoreNotWritableError(
@@ -219,14 +247,36 @@ def look(location: Location, request: WriteRequest) -> Target:
 def _look_at_existing(
     location: Location, mode: str, zarr_format: int | None, group: str | None
 ) -> Target:
-    existing, root = _open_existing(location, mode, group)
+    # the store's own listing: consolidated metadata may not know a group added since;
+    # the generations before the metadata, so that a change after them shows
+    generations, (existing, root) = _seen_steadily(location, mode, group)
     fmt = _same_format(root, zarr_format)
-    # the store's own listing: consolidated metadata may not know a group added since
-    names = sync(list_names(location.zarr_store(), f"{group}/" if group else ""))
     return _target(
         location, in_place=True, existing=existing, zarr_format=fmt, group=group,
-        groups=frozenset(names) - set(existing.variables),
+        groups=frozenset(generations) - set(existing.variables), generations=generations,
     )  # fmt: skip
+
+
+def _seen_steadily(
+    location: Location, mode: str, group: str | None
+) -> tuple[dict[str, Generation], tuple[xr.Dataset, zarr.Group]]:
+    """The group's generations, then its metadata (:func:`_open_existing`); read again
+    where another writer changed the metadata while it was read (no foreign error)."""
+    prefix, watch = f"{group}/" if group else "", WriteWatch.of(location)
+    for _ in range(_READS - 1):
+        generations = sync(group_generations(location.zarr_store(), prefix))
+        try:
+            return generations, _open_existing(location, mode, group)
+        except XzarrioError:
+            raise
+        except Exception:
+            moved = sync(group_generations(location.zarr_store(), prefix)) != generations
+            if not (moved or sync(watch.under_way())):
+                raise
+        time.sleep(0.05)
+    return sync(group_generations(location.zarr_store(), prefix)), _open_existing(
+        location, mode, group
+    )
 
 
 def _look_at_group(

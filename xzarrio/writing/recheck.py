@@ -1,0 +1,83 @@
+"""A write's checks hold under the store's lock; the generations a write gives.
+
+The checks of a write against an existing store are made when it is planned,
+before it holds the store's lock (a local store) or its journal (an object
+store). Once it holds them, :func:`check_unchanged` compares the ``structure``
+generation of every array of the group with the one the checks saw: if
+another writer began since, :class:`StoreMovedOn` sends the write back to be
+planned (and checked) again, before it has written anything.
+
+:func:`mark_begun` and :func:`mark_written` give the arrays a write changes
+their new generations, for readers (:mod:`xzarrio.consistency`) and the
+writers after it (:mod:`xzarrio.journal.generations`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from zarr.abc.store import Store
+
+from ..journal import Generation, advance_generations, group_generations
+from ..seams import sync
+from .plan import WritePlan
+
+__all__ = ["StoreMovedOn", "check_unchanged", "mark_begun", "mark_written"]
+
+
+class StoreMovedOn(Exception):
+    """Another writer began changing the store's structure after this write's checks."""
+
+
+def _prefix(plan: WritePlan) -> str:
+    return f"{plan.group.strip('/')}/" if plan.group else ""
+
+
+def _changes_structure(plan: WritePlan) -> bool:
+    """Whether the write changes shapes, codecs or coordinates (all but a region write)."""
+    return plan.region is None
+
+
+def check_unchanged(plan: WritePlan) -> dict[str, Generation]:
+    """The group's generations now, under the write's lock; :class:`StoreMovedOn` where
+    its arrays or their structure differ from what the write's checks saw."""
+    seen = plan.target.generations
+    current = sync(group_generations(plan.target.location.zarr_store(), _prefix(plan)))
+    if set(current) != set(seen) or any(current[n].structure != seen[n].structure for n in current):
+        raise StoreMovedOn(plan.target.location.shown)
+    return current
+
+
+def _written(plan: WritePlan, current: Mapping[str, Generation]) -> list[str]:
+    """The arrays of the store the write changes, by name in the group."""
+    return [str(n) for n in plan.ds.variables if str(n) in current]
+
+
+def mark_begun(plan: WritePlan, current: Mapping[str, Generation]) -> dict[str, Generation]:
+    """New generations for the arrays an in-place write changes, before it changes any."""
+    prefix = _prefix(plan)
+    begun = sync(
+        advance_generations(
+            plan.target.location.zarr_store(),
+            {prefix + n: current[n] for n in _written(plan, current)},
+            structure=_changes_structure(plan),
+        )
+    )
+    return {name[len(prefix) :]: generation for name, generation in begun.items()}
+
+
+def mark_written(plan: WritePlan, store: Store, begun: Mapping[str, Generation]) -> None:
+    """New generations for every array the write wrote, before it commits.
+
+    The arrays that were there (*begun*) are marked on the store itself, never
+    through the write's journal: a rollback leaves them new, so that a reader
+    that may have read this write's chunks finds out. The arrays the write
+    made are marked through *store*, the write's own (its staging, or its
+    journal, which a rollback removes them with).
+    """
+    prefix = _prefix(plan)
+    made = {prefix + str(n): Generation() for n in plan.ds.variables if str(n) not in begun}
+    sync(advance_generations(store, made, structure=True))
+    kept = {prefix + n: generation for n, generation in begun.items()}
+    raw = plan.target.location.zarr_store()
+    sync(advance_generations(raw, kept, structure=_changes_structure(plan)))
