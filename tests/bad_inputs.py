@@ -21,7 +21,6 @@ from pathlib import Path
 import numcodecs
 import numpy as np
 import xarray as xr
-import zarr
 from zarr.codecs import Crc32cCodec
 from zarr.storage import ZipStore
 
@@ -1822,14 +1821,13 @@ CATALOG: list[BadInput] = [
     BadInput(
         id="open-missing-s3-store",
         input="`open_zarr` of an `s3://` store that is not there",
-        error=zarr.errors.GroupNotFoundError,
+        error=errors.StoreNotFoundError,
         builtin=FileNotFoundError,
-        message=r"No group found in store",
+        message=r"no zarr store at 's3://catalogue/nowhere.zarr'",
         disk="bucket unchanged",
         call=lambda tmp: xzarrio.open_zarr(
             f"s3://{_BUCKET}/nowhere.zarr", storage_options=_s3_options()
         ),
-        ours=False,
     ),
 ]
 
