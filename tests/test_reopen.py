@@ -114,6 +114,8 @@ def test_a_reader_during_a_write_raises_store_changed(tmp_path: Path) -> None:
     opened = xzarrio.open_zarr(path)
     journal_of_a_write = tmp_path / ".s.zarr.xzarrio-journal" / "123-abc"
     journal_of_a_write.mkdir(parents=True)
+    np.testing.assert_array_equal(opened.a.values, np.arange(8.0))  # no header: no write
+    (journal_of_a_write / "journal.json").write_text("{}")
     with pytest.raises(StoreChangedError, match="is being written while this Dataset reads it"):
         opened.a.values  # noqa: B018
 

@@ -42,7 +42,7 @@ from zarr.storage import WrapperStore
 
 from ..seams import memory_store_dict, wrapped_store
 from ..stores import LocalFolder, Location, list_names
-from .interface import JOURNAL_SUFFIX
+from .interface import _HEADER, JOURNAL_SUFFIX
 from .local import journal_dir
 from .objectstore import _MEMORY_JOURNALS
 
@@ -165,14 +165,17 @@ class WriteWatch:
         return bool(await self.journal_names() - besides)
 
     async def journal_names(self) -> set[str]:
-        """The names of the store's journals now."""
+        """The names of the store's journals now: those with a header (a journal with
+        none is what a committed write failed to clear away, or one not begun yet)."""
         if self.folder is not None:
             try:
                 with os.scandir(self.folder) as entries:
-                    return {entry.name for entry in entries}
+                    names = [entry.name for entry in entries]
             except FileNotFoundError:
                 return set()
+            return {name for name in names if (self.folder / name / _HEADER).exists()}
         if self.keys is not None:
-            return {key.partition("/")[0] async for key in self.keys.list_prefix("")}
+            keys = [key.partition("/") async for key in self.keys.list_prefix("")]
+            return {name for name, _, rest in keys if rest == _HEADER}
         journals = cast(Mapping[str, Any], _MEMORY_JOURNALS.get(cast(int, self.in_memory), {}))
-        return {name for name, keys in journals.items() if memory_store_dict(keys)}
+        return {name for name, keys in journals.items() if _HEADER in memory_store_dict(keys)}
