@@ -19,6 +19,7 @@ __all__ = [
     "InvalidAttributeError",
     "InvalidChunksError",
     "InvalidOptionError",
+    "ManifestError",
     "MissingDependencyError",
     "NoSourceStoreError",
     "NotAZarrStoreError",
@@ -140,6 +141,19 @@ class InterruptedWriteError(XzarrioError, RuntimeError):
 
     The message says how to roll it back (``xzarrio.repair``).
     """
+
+
+class ManifestError(XzarrioError, ValueError):
+    """A variable's manifest that xzarrio cannot trust: it does not read, or it is gone or
+    not the one xzarrio wrote last, though its group records it.
+
+    A ``ValueError``, as the ``json`` error of a file that does not read was.
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        #: the store key of the file concerned (a manifest, or a group's metadata)
+        self.key = key
 
 
 class StoreChangedError(XzarrioError, RuntimeError):

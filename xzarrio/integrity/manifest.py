@@ -37,7 +37,7 @@ from zarr.buffer import default_buffer_prototype
 from zarr.buffer.cpu import Buffer
 from zarr.storage import WrapperStore
 
-from ..errors import XzarrioError
+from ..errors import ManifestError
 from ..seams import wrapped_store
 from .digests import DIGEST_ALGORITHM
 
@@ -52,19 +52,6 @@ MANIFEST_FOLDER = ".xzarrio"
 #: the main file of a manifest, in :data:`MANIFEST_FOLDER`
 MANIFEST_NAME = "manifest.json"
 _MAIN = MANIFEST_NAME
-
-
-class ManifestError(XzarrioError, ValueError):
-    """A variable's manifest that xzarrio cannot trust: it does not read, or it is gone or
-    not the one xzarrio wrote last, though its group records it.
-
-    A ``ValueError``, as the ``json`` error of a file that does not read was.
-    """
-
-    def __init__(self, message: str, *, key: str = "") -> None:
-        super().__init__(message)
-        #: the store key of the file concerned (a manifest, or a group's metadata)
-        self.key = key
 
 
 @dataclass(frozen=True)
