@@ -92,6 +92,40 @@ def test_a_wrapped_local_store_stages_through_wrappers_made_alike(tmp_path: Path
     assert type(plain.store_at(tmp_path / "x")) is LocalStore
 
 
+class RecordingStore(WrapperStore[Store]):
+    """A wrapper that records where each key written through it went; the wrappers
+    made alike (``_with_store``) record into the same list."""
+
+    def __init__(self, store: Store, log: list[tuple[Path, str]]) -> None:
+        super().__init__(store)
+        self.log = log
+
+    def _with_store(self, store: Store) -> RecordingStore:
+        return RecordingStore(store, self.log)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self.log.append((cast(LocalStore, self._store).root, key))
+        await super().set(key, value)
+
+
+@pytest.mark.parametrize("there", [False, True], ids=["new", "replacing"])
+def test_a_staged_write_through_a_wrapped_local_store_goes_through_wrappers_alike(
+    there: bool, tmp_path: Path
+) -> None:
+    """A new store, or mode='w' over one, is staged in a folder beside it and swapped in:
+    its chunks are written through a wrapper made as the user's was, into the staging."""
+    path = tmp_path / "s.zarr"
+    if there:
+        steps(2).zio.to_zarr(path)
+    log: list[tuple[Path, str]] = []
+    steps(6).zio.to_zarr(RecordingStore(LocalStore(path), log), mode="w", chunks={"t": 2})
+    chunks = [(root, key) for root, key in log if "/c/" in key]
+    assert len(chunks) >= 3, log
+    assert {root.name.startswith(".s.zarr") for root, _ in chunks} == {True}, chunks
+    xr.testing.assert_equal(xzarrio.open_zarr(path).load(), steps(6))
+    assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
+
+
 def test_a_wrapped_fsspec_store_is_journaled_beside_its_prefix() -> None:
     inner = FsspecStore.from_url("memory://bucket/w.zarr")
     location = locate(LoggingStore(inner))

@@ -226,6 +226,7 @@ class StagedFolder(Transaction):
 
     def __init__(self, location: LocalFolder, *, mode: str, operation: str, gate: Gate) -> None:
         super().__init__(location, mode=mode, operation=operation, gate=gate)
+        self.folder = location
         self.root = location.root
         #: the staging folder, and the folders made for it (removed with it)
         self.staging: Path | None = None
@@ -233,7 +234,8 @@ class StagedFolder(Transaction):
 
     def begin(self, waiting: GuardedStore) -> GuardedStore:
         self.staging, self.made = open_staging(self.root)
-        return GuardedStore(zarr.storage.LocalStore(self.staging), self.gate, None)
+        # through wrappers made as the user's were, as the in-place writes go through theirs
+        return GuardedStore(self.folder.store_at(self.staging), self.gate, None)
 
     def commit(self, message: str) -> None:
         assert self.staging is not None
