@@ -262,6 +262,18 @@ def _s3_options() -> dict[str, object]:
     return dict(storage_options(_SERVER[0][2]))
 
 
+def _read_only_s3_store(tmp_path: Path) -> None:
+    """A store in the bucket that takes no writes, put there past the proxy that refuses
+    them (as its owner, who may write, would have)."""
+    from .s3server import MotoServer, storage_options
+
+    _s3_options()  # the server, started once
+    server = _SERVER[0][0]
+    assert isinstance(server, MotoServer)
+    options = storage_options(server.endpoint)
+    _ds().zio.to_zarr(f"s3://{_READ_ONLY_BUCKET}/there.zarr", storage_options=options, mode="w")
+
+
 NOTHING = "nothing created"
 UNCHANGED = "store unchanged"
 NO_DISK = "nothing on disk; options unchanged"
@@ -1816,6 +1828,18 @@ CATALOG: list[BadInput] = [
         disk="bucket unchanged (empty)",
         call=lambda tmp: _ds().zio.to_zarr(
             f"s3://{_READ_ONLY_BUCKET}/s.zarr", storage_options=_s3_options()
+        ),
+    ),
+    BadInput(
+        id="s3-bucket-not-writable-replace",
+        input="`mode='w'` over a store in a bucket without write access (every PUT refused)",
+        error=errors.StoreNotWritableError,
+        builtin=PermissionError,
+        message=r"takes no writes here \(refused by the test\).*stage its replacement.*wrote nothing",
+        disk="bucket unchanged (the store as it was)",
+        setup=_read_only_s3_store,
+        call=lambda tmp: _ds().zio.to_zarr(
+            f"s3://{_READ_ONLY_BUCKET}/there.zarr", storage_options=_s3_options(), mode="w"
         ),
     ),
     BadInput(

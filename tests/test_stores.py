@@ -275,7 +275,8 @@ def test_storage_options_s3fs_takes_are_taken() -> None:
 
 def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any) -> None:
     """The bucket refuses every PUT (403): refused with StoreNotWritableError when the
-    journal's header, the first thing written, is refused; nothing is left."""
+    first thing written is refused (the journal's header; for a replace, a probe of the
+    staging beside the store); nothing is left."""
     s3_bucket.proxy.refuse_puts(lambda path: True)
     url = f"{s3_bucket.url}/s.zarr"
     new: list[dict[str, Any]] = [{}, {"mode": "w"}]
@@ -287,8 +288,12 @@ def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any) -> None:
     steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options)
     before = s3_bucket.snapshot()
     s3_bucket.proxy.refuse_puts(lambda path: True)
-    in_place: list[dict[str, Any]] = [{"append_dim": "t"}, {"region": {"t": slice(0, 4)}}]
-    for keywords in in_place:  # mode="w" is staged beside it first: a bare PermissionError
+    over: list[dict[str, Any]] = [
+        {"append_dim": "t"},
+        {"region": {"t": slice(0, 4)}},
+        {"mode": "w"},
+    ]
+    for keywords in over:
         with pytest.raises(errors.StoreNotWritableError, match=r"takes no writes"):
             steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options, **keywords)
     assert s3_bucket.snapshot() == before

@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 
 import zarr
 from zarr.abc.store import Store
+from zarr.buffer import default_buffer_prototype
 
 from ..atomic import open_staging, remove_staging, staging_suffix, swap_in
 from ..errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
@@ -278,7 +279,11 @@ class StagedPrefix(Transaction):
                 "nothing is"
             )
         beside = self.location.beside(staging_suffix())
-        self.staging = beside.zarr_store() if beside is not None else zarr.storage.MemoryStore()
+        if beside is None:
+            self.staging = zarr.storage.MemoryStore()
+        else:
+            self.staging = beside.zarr_store()
+            _check_takes_writes(self.location, self.staging)
         return GuardedStore(self.staging, self.gate, None)
 
     def commit(self, message: str) -> None:
@@ -307,6 +312,27 @@ class StagedPrefix(Transaction):
         finally:  # the staged copy goes whatever the journal's end: repair needs none of it
             if self.staging is not None:
                 sync(self.staging.delete_dir(""))
+
+
+def _check_takes_writes(location: Location, staging: Store) -> None:
+    """Put one key in *staging* (beside the store at *location*) and delete it again:
+    where the bucket takes no writes, the replace is refused before it writes anything.
+
+    Raises
+    ------
+    xzarrio.errors.StoreNotWritableError
+        Where the key is refused; a ``PermissionError``.
+    """
+    probe = "xzarrio-probe"
+    try:
+        sync(staging.set(probe, default_buffer_prototype().buffer.from_bytes(b"")))
+    except PermissionError as error:  # the first thing written: nothing is there yet
+        raise StoreNotWritableError(
+            f"the store {location.shown} takes no writes here ({error}); xzarrio could not "
+            "stage its replacement beside it, and wrote nothing. Check the credentials given "
+            "in storage_options and that they may write to this bucket and prefix"
+        ) from error
+    sync(staging.delete(probe))
 
 
 async def _holds_keys(store: Store) -> bool:
