@@ -106,3 +106,29 @@ def test_a_local_journal_keeps_a_key_that_another_key_is_a_folder_of(tmp_path: P
     (root / "a" / "c" / "0" / "0").write_bytes(b"new")
     kept.playback()
     assert snapshot(tmp_path) == before
+
+
+def test_a_memory_stores_journal_is_found_through_any_wrapper_of_it() -> None:
+    """A MemoryStore's journals are kept in memory by the dict it keeps its keys in: one
+    left by a write through a wrapper is found by readers and repair of the store itself."""
+    from zarr.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+    from zarr.storage import LoggingStore, MemoryStore, WrapperStore
+
+    from xzarrio.seams import memory_store_dict
+
+    store = MemoryStore()
+    series(np.arange(4.0)).zio.to_zarr(store)
+    before = dict(memory_store_dict(store))
+    chunk = next(key for key in before if "/c/" in key)
+    wrapper = WrapperStore(store)
+    kept = journal.begin_journal(locate(wrapper), "a test")
+    sync(kept.before_change(chunk))
+    sync(wrapper.set(chunk, default_buffer_prototype().buffer.from_bytes(b"half-written")))
+    # the writer is gone (killed): nothing ends its journal
+    for other in (store, LoggingStore(store), MemoryStore(memory_store_dict(store))):
+        assert [j.operation for j in journal.journals(locate(other))] == ["a test"]
+        assert sync(journal.WriteWatch.of(locate(other)).under_way())
+    assert len(xzarrio.repair(store, force=True)) == 1  # force: its writer is this process
+    assert dict(memory_store_dict(store)) == before
+    assert not sync(journal.WriteWatch.of(locate(wrapper)).under_way())

@@ -44,7 +44,7 @@ from ..seams import memory_store_dict, wrapped_store
 from ..stores import LocalFolder, Location, list_names
 from .interface import _HEADER, JOURNAL_SUFFIX
 from .local import journal_dir
-from .objectstore import _MEMORY_JOURNALS
+from .objectstore import _MEMORY_JOURNALS, memory_place
 
 __all__ = [
     "GENERATION_KEY", "METADATA_NAMES", "Generation", "WriteWatch", "advance_generations",
@@ -157,7 +157,7 @@ class WriteWatch:
         beside = location.beside(JOURNAL_SUFFIX)
         if beside is not None:
             return cls(keys=beside.zarr_store())
-        return cls(in_memory=id(location.zarr_store()))
+        return cls(in_memory=memory_place(location))
 
     async def under_way(self, *, besides: frozenset[str] = frozenset()) -> bool:
         """Whether any journal of the store exists now (a live write, or a dead one's),

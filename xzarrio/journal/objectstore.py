@@ -22,11 +22,21 @@ from ..seams import memory_store_dict, sync
 from ..stores import Location, copy_key, list_names
 from .interface import _HEADER, JOURNAL_SUFFIX, Journal
 
-__all__ = ["StoreJournal", "gather_bounded"]
+__all__ = ["StoreJournal", "gather_bounded", "memory_place"]
 
 #: journals of in-memory and other store objects, which have no place beside
-#: them: by the store's id, then the journal's name, for as long as this process lives
+#: them: by :func:`memory_place` of the store, then the journal's name, for as long
+#: as this process lives
 _MEMORY_JOURNALS: dict[int, dict[str, MemoryStore]] = {}
+
+
+def memory_place(location: Location) -> int:
+    """The key of the journals in :data:`_MEMORY_JOURNALS` of the store at *location*:
+    the identity of the place its keys live in, whatever wrapper it was given in (a
+    MemoryStore's dict, which the MemoryStores made over it share; another store
+    object beneath its wrappers), so that every writer and reader of it finds them."""
+    place = location.lock_place
+    return id(memory_store_dict(place) if isinstance(place, MemoryStore) else place)
 
 
 class StoreJournal(Journal):
@@ -121,7 +131,7 @@ def _journal_names(location: Location) -> list[str]:
     beside = location.beside(JOURNAL_SUFFIX)
     if beside is not None:
         return sorted(sync(list_names(beside.zarr_store())))
-    return sorted(_MEMORY_JOURNALS.get(id(location.zarr_store()), {}))
+    return sorted(_MEMORY_JOURNALS.get(memory_place(location), {}))
 
 
 def _journal_keys(location: Location, name: str) -> Store:
@@ -130,7 +140,7 @@ def _journal_keys(location: Location, name: str) -> Store:
     if beside is not None:
         root = cast(FsspecStore, beside.zarr_store())
         return FsspecStore(root.fs, path=f"{root.path}/{name}")
-    journals_of_store = _MEMORY_JOURNALS.setdefault(id(location.zarr_store()), {})
+    journals_of_store = _MEMORY_JOURNALS.setdefault(memory_place(location), {})
     for ended in [n for n, keys in journals_of_store.items() if not memory_store_dict(keys)]:
         del journals_of_store[ended]  # discarded: nothing left of them
     return journals_of_store.setdefault(name, MemoryStore())
