@@ -146,7 +146,8 @@ class WriteWatch:
     folder: Path | None = None
     #: the store of an object store's journals (a sibling prefix)
     keys: Store | None = None
-    #: the ``id`` of a store object whose journals this process keeps
+    #: the place (:func:`~xzarrio.journal.objectstore.memory_place`) of a store object
+    #: whose journals this process keeps
     in_memory: int | None = None
 
     @classmethod

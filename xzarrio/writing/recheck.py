@@ -14,7 +14,8 @@ writers after it (:mod:`xzarrio.journal.generations`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 
 from zarr.abc.store import Store
 
@@ -77,7 +78,16 @@ def mark_written(plan: WritePlan, store: Store, begun: Mapping[str, Generation])
     """
     prefix = _prefix(plan)
     made = {prefix + str(n): Generation() for n in plan.ds.variables if str(n) not in begun}
-    sync(advance_generations(store, made, structure=True))
     kept = {prefix + n: generation for n, generation in begun.items()}
     raw = plan.target.location.zarr_store()
-    sync(advance_generations(raw, kept, structure=_changes_structure(plan)))
+    sync(
+        _both(
+            advance_generations(store, made, structure=True),
+            advance_generations(raw, kept, structure=_changes_structure(plan)),
+        )
+    )
+
+
+async def _both(*steps: Awaitable[object]) -> None:
+    """Await *steps* at once: one trip to zarr's event loop."""
+    await asyncio.gather(*steps)
