@@ -13,6 +13,8 @@ import importlib
 import inspect
 import os
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
@@ -22,7 +24,13 @@ import zarr
 from zarr.abc.store import Store
 
 from .codecs import quiet_spec_notes
-from .errors import ArgumentTypeError, InvalidArgumentError, NotAZarrStoreError, StoreNotFoundError
+from .errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    NotAZarrStoreError,
+    StoreNotFoundError,
+    StoreNotWritableError,
+)
 from .seams import ensure_open, fs_cp_file, fs_has_cp_file, rewrapped, sync, wrapped_store
 
 __all__ = [
@@ -34,6 +42,7 @@ __all__ = [
     "StoreObject",
     "check_readable",
     "copy_key",
+    "first_write",
     "is_zarr_dir",
     "list_names",
     "local_path",
@@ -436,6 +445,22 @@ def _fsspec_store(url: str, storage_options: dict[str, Any] | None) -> zarr.stor
             f"store={url!r}: fsspec does not know the protocol {protocol!r}; expected a local "
             "path or a URL such as 's3://bucket/out.zarr'"
         ) from None
+
+
+@contextmanager
+def first_write(location: Location, what: str) -> Iterator[None]:
+    """Where the first thing a write puts beside *location* is refused (*what* it
+    could not do: ``"write its journal"``, ``"stage its replacement"``), raise
+    :class:`~xzarrio.errors.StoreNotWritableError`: nothing is there yet, so nothing
+    was written."""
+    try:
+        yield
+    except PermissionError as error:
+        raise StoreNotWritableError(
+            f"the store {location.shown} takes no writes here ({error}); xzarrio could not "
+            f"{what} beside it, and wrote nothing. Check the credentials given "
+            "in storage_options and that they may write to this bucket and prefix"
+        ) from error
 
 
 async def list_names(store: Store, prefix: str = "") -> list[str]:

@@ -12,10 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import InvalidArgumentError, StoreNotWritableError
+from ..errors import InvalidArgumentError
 from ..liveness import writer_record
 from ..seams import sync
-from ..stores import IcechunkSession, LocalFolder, Location
+from ..stores import IcechunkSession, LocalFolder, Location, first_write
 from .interface import _ACTIVE, _HEADER, Journal
 from .local import LocalJournal, _local_journals, _write_durably, journal_dir
 from .objectstore import StoreJournal, _encode, _journal_keys, _store_journals
@@ -47,14 +47,8 @@ def begin_journal(location: Location, operation: str, *, fresh: bool = False) ->
         _write_durably(folder / _HEADER, json.dumps(record))
         return LocalJournal(home, folder, record)
     keys = _journal_keys(location, name)
-    try:
+    with first_write(location, "write its journal"):
         sync(keys.set(_HEADER, _encode(record)))
-    except PermissionError as error:  # the first thing written: nothing is there yet
-        raise StoreNotWritableError(
-            f"the store {location.shown} takes no writes here ({error}); xzarrio could not "
-            "write its journal beside it, and wrote nothing. Check the credentials given "
-            "in storage_options and that they may write to this bucket and prefix"
-        ) from error
     return StoreJournal(location.zarr_store(), keys, record)
 
 

@@ -52,7 +52,7 @@ from ..liveness import LEASE_SECONDS
 from ..provenance import attrs_for_modified_store, history_line, now_utc
 from ..running import Gate
 from ..seams import sync
-from ..stores import ZARR_MARKERS, LocalFolder, Location
+from ..stores import ZARR_MARKERS, LocalFolder, Location, first_write
 from .guard import ForkedStore, GuardedStore, drop_worker_state, gather_forks, scheduler_time
 
 __all__ = [
@@ -324,14 +324,8 @@ def _check_takes_writes(location: Location, staging: Store) -> None:
         Where the key is refused; a ``PermissionError``.
     """
     probe = "xzarrio-probe"
-    try:
+    with first_write(location, "stage its replacement"):
         sync(staging.set(probe, default_buffer_prototype().buffer.from_bytes(b"")))
-    except PermissionError as error:  # the first thing written: nothing is there yet
-        raise StoreNotWritableError(
-            f"the store {location.shown} takes no writes here ({error}); xzarrio could not "
-            "stage its replacement beside it, and wrote nothing. Check the credentials given "
-            "in storage_options and that they may write to this bucket and prefix"
-        ) from error
     sync(staging.delete(probe))
 
 
