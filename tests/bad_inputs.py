@@ -247,6 +247,20 @@ _BUCKET = "catalogue"
 _READ_ONLY_BUCKET = "catalogue-read-only"
 
 
+#: icechunk sessions made by a row's setup for its call, by the row's folder
+_SESSIONS: dict[Path, object] = {}
+
+
+def _late_session(tmp_path: Path) -> None:
+    """A session of a repository in memory whose branch another writer moved on since."""
+    import icechunk
+
+    repo = icechunk.Repository.create(icechunk.in_memory_storage())
+    _ds().zio.to_zarr(repo.writable_session("main"))
+    _SESSIONS[tmp_path] = repo.writable_session("main")
+    _next().zio.to_zarr(repo.writable_session("main"), append_dim="t")
+
+
 def _s3_options() -> dict[str, object]:
     """The storage options of the catalogue's S3 server: a moto server behind a proxy
     that refuses every PUT into the bucket ``catalogue-read-only``."""
@@ -1852,6 +1866,18 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: xzarrio.open_zarr(
             f"s3://{_BUCKET}/nowhere.zarr", storage_options=_s3_options()
         ),
+    ),
+    BadInput(
+        id="icechunk-branch-moved-on",
+        input="a write through an icechunk session whose branch another writer committed "
+        "to since the session was made (icechunk's `ConflictError`)",
+        error=errors.StoreChangedError,
+        builtin=RuntimeError,
+        message=r"moved on since this session was made.*changes are discarded.*"
+        r"writable_session\('main'\)",
+        disk="the repository as the other writer left it; the session holds no changes",
+        setup=_late_session,
+        call=lambda tmp: _next().zio.to_zarr(_SESSIONS.pop(tmp), append_dim="t"),
     ),
 ]
 

@@ -17,6 +17,7 @@ import zarr
 import xzarrio
 import xzarrio.writing.transactions
 from xzarrio import journal
+from xzarrio.errors import StoreChangedError
 
 from .conftest import snapshot, steps
 from .faults import CHUNK, base, failing, write
@@ -63,6 +64,21 @@ def test_icechunk_failed_write_commits_nothing(repo: icechunk.Repository, mode: 
     assert not session.has_uncommitted_changes
     stored = xzarrio.open_zarr(repo.readonly_session(branch="main"))
     np.testing.assert_array_equal(stored.v.values, base().v.values)
+
+
+@pytest.mark.parametrize("mode", ["w", "append", "region"])
+def test_icechunk_branch_moved_on_is_store_changed_and_discards(
+    repo: icechunk.Repository, mode: str
+) -> None:
+    """Another writer committed to the branch after the session was made."""
+    base().zio.to_zarr(repo.writable_session("main"), chunks={"t": CHUNK})
+    late = repo.writable_session("main")
+    base().zio.to_zarr(repo.writable_session("main"), mode="w", chunks={"t": CHUNK})
+    tip = repo.lookup_branch("main")
+    with pytest.raises(StoreChangedError, match=r"moved on.*writable_session\('main'\)"):
+        write(mode, base(), late)
+    assert repo.lookup_branch("main") == tip
+    assert not late.has_uncommitted_changes
 
 
 def test_icechunk_session_with_changes_or_committed_is_refused(

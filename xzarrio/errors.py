@@ -157,10 +157,12 @@ class ManifestError(XzarrioError, ValueError):
 
 
 class StoreChangedError(XzarrioError, RuntimeError):
-    """A store was replaced or changed by a write after it was opened for reading.
+    """A store was replaced or changed by a write after it was opened.
 
-    Raised when chunks are read, instead of mixing two versions of the store;
-    the message says to open the store again.
+    Raised when chunks are read, instead of mixing two versions of the store
+    (the message says to open the store again); and when an icechunk session
+    cannot commit because its branch moved on since it was made (its changes
+    are discarded: write again through a fresh session).
     """
 
 

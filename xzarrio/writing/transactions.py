@@ -38,7 +38,12 @@ from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
 from ..atomic import open_staging, remove_staging, staging_suffix, swap_in
-from ..errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
+from ..errors import (
+    InterruptedWriteError,
+    StoreChangedError,
+    StoreExistsError,
+    StoreNotWritableError,
+)
 from ..journal import (
     Journal,
     begin_journal,
@@ -507,7 +512,19 @@ class IcechunkCommit(Transaction):
             stores = gather_forks(self.gate, self.since)
             copies = [store.session for store in stores if store is not self.fork_store]
             session.merge(*copies, self.fork_store.session)
-        self.snapshot_id = str(session.commit(message))
+        try:
+            self.snapshot_id = str(session.commit(message))
+        except Exception as error:
+            import icechunk  # a session's own package: there
+
+            if not isinstance(error, icechunk.ConflictError):
+                raise
+            raise StoreChangedError(
+                f"the branch {session.branch!r} moved on since this session was made (another "
+                f"writer committed to it), so nothing was committed ({error}); the session's "
+                f"changes are discarded: write again through a fresh session, "
+                f"repo.writable_session({session.branch!r})"
+            ) from error
         self._committed = True
 
     def rollback(self) -> None:
