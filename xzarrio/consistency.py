@@ -27,7 +27,7 @@ from zarr.storage import FsspecStore, LocalStore, MemoryStore, WrapperStore
 from .errors import StoreChangedError
 from .journal import METADATA_NAMES, Generation, WriteWatch, group_generations, read_generations
 from .seams import memory_store_dict, sync, wrapped_store, zarr_arrays_read
-from .stores import Location
+from .stores import Location, key_prefix
 
 __all__ = ["ConsistentReads", "ReadBack", "open_consistent", "read_back", "same_store"]
 
@@ -189,7 +189,7 @@ def open_consistent(
     a ``RuntimeWarning``, and its reads raise ``StoreChangedError`` until it is
     opened again after the write).
     """
-    prefix = f"{group.strip('/')}/" if group else ""
+    prefix = key_prefix(group)
     watch = WriteWatch.of(location)
     deadline = time.monotonic() + OPEN_WAIT
     while True:

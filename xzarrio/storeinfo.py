@@ -16,7 +16,7 @@ from zarr.storage import StorePath
 
 from .codecs import describe_codecs, quiet_spec_notes
 from .seams import PARTIAL_SUFFIX, fs_du, fs_has_du, sync
-from .stores import open_root, source_of_store
+from .stores import key_prefix, open_root, source_of_store
 
 __all__ = ["StoreInfo", "VariableInfo", "nbytes_under", "store_info", "store_nbytes_stored"]
 
@@ -168,7 +168,7 @@ def nbytes_under(path: StorePath) -> int:
         # one listing with sizes, rather than a request per key
         prefix = f"{store.path}/{path.path}".rstrip("/")
         return sync(fs_du(store.fs, prefix))
-    return sync(_sizes_under(store, f"{path.path}/" if path.path else ""))
+    return sync(_sizes_under(store, key_prefix(path.path)))
 
 
 async def _sizes_under(store: Any, prefix: str) -> int:

@@ -44,6 +44,7 @@ __all__ = [
     "copy_key",
     "first_write",
     "is_zarr_dir",
+    "key_prefix",
     "list_names",
     "local_path",
     "locate",
@@ -461,6 +462,13 @@ def first_write(location: Location, what: str) -> Iterator[None]:
             f"{what} beside it, and wrote nothing. Check the credentials given "
             "in storage_options and that they may write to this bucket and prefix"
         ) from error
+
+
+def key_prefix(path: str | None) -> str:
+    """What the store keys under the node (group or array) at *path* begin with:
+    ``""`` for the root (None or ``""``), else the path and a ``/``."""
+    path = (path or "").strip("/")
+    return f"{path}/" if path else ""
 
 
 async def list_names(store: Store, prefix: str = "") -> list[str]:

@@ -39,6 +39,7 @@ from zarr.storage import WrapperStore
 
 from ..errors import ManifestError
 from ..seams import wrapped_store
+from ..stores import key_prefix
 from .digests import DIGEST_ALGORITHM
 
 __all__ = [
@@ -97,8 +98,7 @@ def keeps_manifests(store: Store) -> bool:
 
 def manifest_folder(array_path: str) -> str:
     """The folder (a key prefix, with its ``/``) of the manifest of the array at *array_path*."""
-    path = array_path.strip("/")
-    return f"{path}/{MANIFEST_FOLDER}/" if path else f"{MANIFEST_FOLDER}/"
+    return f"{key_prefix(array_path)}{MANIFEST_FOLDER}/"
 
 
 async def _get_json(store: Store, key: str) -> Any:

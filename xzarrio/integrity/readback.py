@@ -14,6 +14,7 @@ import zarr
 from zarr.buffer import default_buffer_prototype
 
 from ..seams import sync
+from ..stores import key_prefix
 from .digests import chunk_digest
 
 __all__ = [
@@ -56,7 +57,7 @@ async def decode_chunk(array: zarr.Array[Any], coords: tuple[int, ...], data: An
 
 def chunk_prefix(array: zarr.Array[Any]) -> str:
     """What the store keys of *array*'s chunks begin with: its path and a ``/``."""
-    return f"{array.path}/" if array.path else ""
+    return key_prefix(array.path)
 
 
 def digests_of(

@@ -26,6 +26,7 @@ from typing import Any
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
 
+from ..stores import key_prefix
 from .manifest import MANIFEST_FOLDER, MANIFEST_NAME, Manifest, ManifestError, StoredManifest
 
 __all__ = [
@@ -96,7 +97,7 @@ async def read_record(store: Store, group_path: str) -> dict[str, Recorded] | No
 
     Raises :class:`ManifestError` where the attribute is there but is no record.
     """
-    prefix = f"{group_path.strip('/')}/" if group_path.strip("/") else ""
+    prefix = key_prefix(group_path)
     prototype = default_buffer_prototype()
     for name, inside in (("zarr.json", "attributes"), (".zattrs", None)):
         found = await store.get(prefix + name, prototype=prototype)

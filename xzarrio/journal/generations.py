@@ -41,7 +41,7 @@ from zarr.core.buffer.cpu import Buffer
 from zarr.storage import WrapperStore
 
 from ..seams import memory_store_dict, wrapped_store
-from ..stores import LocalFolder, Location, list_names
+from ..stores import LocalFolder, Location, key_prefix, list_names
 from .interface import _HEADER, JOURNAL_SUFFIX
 from .local import journal_dir
 from .objectstore import _MEMORY_JOURNALS, memory_place
@@ -77,7 +77,7 @@ class Generation:
 
 
 def _key(array: str) -> str:
-    return f"{array.strip('/')}/{GENERATION_KEY}" if array.strip("/") else GENERATION_KEY
+    return key_prefix(array) + GENERATION_KEY
 
 
 async def _read_one(store: Store, array: str) -> Generation:

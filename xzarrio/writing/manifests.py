@@ -47,6 +47,7 @@ from ..integrity.record import (
 from ..journal import gather_bounded
 from ..running import Gate
 from ..seams import sync
+from ..stores import key_prefix
 from .guard import GuardedStore, gather_digests
 from .plan import WritePlan
 
@@ -115,7 +116,7 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
 
 def _names(plan: WritePlan, arrays: Mapping[Hashable, zarr.Array[Any]]) -> dict[Hashable, str]:
     """The name of each array in its group, as the record holds it."""
-    prefix = f"{_group_path(plan)}/" if _group_path(plan) else ""
+    prefix = key_prefix(plan.group)
     return {name: array.path.removeprefix(prefix) for name, array in arrays.items()}
 
 
@@ -221,7 +222,7 @@ def _write_record(
 def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[Any]]:
     """The arrays of the variables written, opened at once (not through the group:
     an in-place write consolidates its metadata after this)."""
-    prefix = f"{plan.group.strip('/')}/" if plan.group else ""
+    prefix = key_prefix(plan.group)
     names = list(plan.ds.variables)
 
     async def opened() -> list[Any]:

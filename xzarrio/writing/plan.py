@@ -26,7 +26,7 @@ from ..integrity.lineage import source_digests
 from ..provenance import Provenance, format_call
 from ..reading import provenance_of
 from ..running import choose_scheduler, compute, worker_count
-from ..stores import locate
+from ..stores import key_prefix, locate
 from . import checks
 from .encode import encode_variables
 from .request import Running, WriteRequest
@@ -145,7 +145,7 @@ def _read_back(ds: xr.Dataset, target: Target, request: WriteRequest) -> ReadBac
     store it is read from before it is read. An in-place write reads the
     arrays it changes first (in memory, where they fit in half of it).
     """
-    prefix = f"{request.group.strip('/')}/" if request.group else ""
+    prefix = key_prefix(request.group)
     written = {prefix + str(n) for n in ds.variables} if target.in_place else set()
     reads = read_back(ds, target.location.zarr_store(), written)
     if not reads:

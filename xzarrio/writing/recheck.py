@@ -21,6 +21,7 @@ from zarr.abc.store import Store
 
 from ..journal import Generation, advance_generations, group_generations
 from ..seams import sync
+from ..stores import key_prefix
 from .plan import WritePlan
 
 __all__ = ["StoreMovedOn", "check_unchanged", "mark_begun", "mark_written"]
@@ -28,10 +29,6 @@ __all__ = ["StoreMovedOn", "check_unchanged", "mark_begun", "mark_written"]
 
 class StoreMovedOn(Exception):
     """Another writer began changing the store's structure after this write's checks."""
-
-
-def _prefix(plan: WritePlan) -> str:
-    return f"{plan.group.strip('/')}/" if plan.group else ""
 
 
 def _changes_structure(plan: WritePlan) -> bool:
@@ -43,7 +40,7 @@ def check_unchanged(plan: WritePlan) -> dict[str, Generation]:
     """The group's generations now, under the write's lock; :class:`StoreMovedOn` where
     its arrays or their structure differ from what the write's checks saw."""
     seen = plan.target.generations
-    current = sync(group_generations(plan.target.location.zarr_store(), _prefix(plan)))
+    current = sync(group_generations(plan.target.location.zarr_store(), key_prefix(plan.group)))
     if set(current) != set(seen) or any(current[n].structure != seen[n].structure for n in current):
         raise StoreMovedOn(plan.target.location.shown)
     return current
@@ -56,7 +53,7 @@ def _written(plan: WritePlan, current: Mapping[str, Generation]) -> list[str]:
 
 def mark_begun(plan: WritePlan, current: Mapping[str, Generation]) -> dict[str, Generation]:
     """New generations for the arrays an in-place write changes, before it changes any."""
-    prefix = _prefix(plan)
+    prefix = key_prefix(plan.group)
     begun = sync(
         advance_generations(
             plan.target.location.zarr_store(),
@@ -76,7 +73,7 @@ def mark_written(plan: WritePlan, store: Store, begun: Mapping[str, Generation])
     made are marked through *store*, the write's own (its staging, or its
     journal, which a rollback removes them with).
     """
-    prefix = _prefix(plan)
+    prefix = key_prefix(plan.group)
     made = {prefix + str(n): Generation() for n in plan.ds.variables if str(n) not in begun}
     kept = {prefix + n: generation for n, generation in begun.items()}
     raw = plan.target.location.zarr_store()

@@ -45,6 +45,7 @@ from ..stores import (
     LocalFolder,
     Location,
     is_zarr_dir,
+    key_prefix,
 )
 from . import transactions
 from .request import WriteRequest
@@ -262,7 +263,7 @@ def _seen_steadily(
 ) -> tuple[dict[str, Generation], tuple[xr.Dataset, zarr.Group]]:
     """The group's generations, then its metadata (:func:`_open_existing`); read again
     where another writer changed the metadata while it was read (no foreign error)."""
-    prefix, watch = f"{group}/" if group else "", WriteWatch.of(location)
+    prefix, watch = key_prefix(group), WriteWatch.of(location)
     for _ in range(_READS - 1):
         generations = sync(group_generations(location.zarr_store(), prefix))
         try:
