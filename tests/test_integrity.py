@@ -281,6 +281,7 @@ def test_writes_refuse_a_manifest_they_cannot_trust(
 
 
 def test_a_write_can_check_its_manifests_before_it_writes(tmp_path: Path) -> None:
+    from xzarrio.seams import sync
     from xzarrio.writing import WriteRequest, plan_write
     from xzarrio.writing.manifests import check_manifests
 
@@ -291,16 +292,16 @@ def test_a_write_can_check_its_manifests_before_it_writes(tmp_path: Path) -> Non
     region = plan_write(patch, path, WriteRequest.of(region={"time": slice(0, 4)}))
     store = appending.target.location.zarr_store()
     for plan in (appending, region):
-        check_manifests(plan, store)  # whole: nothing to refuse
+        sync(check_manifests(plan, store))  # whole: nothing to refuse
     (path / MAIN).write_bytes(b"{")
     for plan in (appending, region):
         with pytest.raises(ManifestError, match=r"is not JSON.*xzarrio\.verify"):
-            check_manifests(plan, store)
+            sync(check_manifests(plan, store))
     (path / MAIN).unlink()
     with pytest.raises(ManifestError, match="is gone, though its group records one"):
-        check_manifests(appending, store)
+        sync(check_manifests(appending, store))
     # a region writer beside others on a local store: judged after its data, under the lock
-    check_manifests(region, store)
+    sync(check_manifests(region, store))
 
 
 def test_the_record_is_out_of_sight_and_a_copy_gets_its_own(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ from ..provenance import PROVENANCE_KEYS, attrs_for_new_store, history_line, now
 from ..running import Gate, is_distributed_client, run_tasks
 from ..seams import sync
 from .guard import GuardedStore
-from .manifests import check_manifests, record_manifests
+from .manifests import record_manifests
 from .plan import WritePlan
-from .recheck import StoreMovedOn, check_unchanged, mark_begun, mark_written
+from .recheck import StoreMovedOn, begin_checked, mark_written
 from .report import WriteReport, report_of
 from .shared import hold_shared_chunks
 
@@ -89,9 +89,7 @@ class Write:
         try:
             self.store = self.transaction.begin(self.store)
             if self.plan.target.existing is not None:  # under the lock or the journal
-                unchanged = check_unchanged(self.plan)
-                check_manifests(self.plan, self.store)  # before anything is written
-                self.begun = mark_begun(self.plan, unchanged)
+                self.begun = begin_checked(self.plan, self.store)
             if self.transaction.journal is not None:
                 for reader in self.plan.readers:  # reading what this write does not change
                     reader.let_through(str(self.transaction.journal.record["id"]))

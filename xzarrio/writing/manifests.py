@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import zarr
 from zarr.abc.store import Store
-from zarr.api.asynchronous import open_array
+from zarr.api.asynchronous import open_array, open_group
 
 from ..integrity.digests import use_digests
 from ..integrity.manifest import (
@@ -54,9 +54,11 @@ from .plan import WritePlan
 __all__ = ["check_manifests", "record_manifests"]
 
 _T = TypeVar("_T")
+#: the group's record of manifests (None: it has none), and the manifests read
+_Trusted = tuple[dict[str, Recorded] | None, dict[str, StoredManifest]]
 
 
-def check_manifests(plan: WritePlan, store: Store) -> None:
+async def check_manifests(plan: WritePlan, store: Store) -> None:
     """Refuse a write to an existing group whose variables' manifests cannot be trusted,
     before anything is written (under the store's lock, where it has one).
 
@@ -73,7 +75,7 @@ def check_manifests(plan: WritePlan, store: Store) -> None:
     """
     if keeps_manifests(store) and plan.target.existing is not None:
         alone = plan.mode != "r+" or not plan.target.writers_serialised
-        _trusted(plan, store, [str(name) for name in plan.ds.variables], judged=alone)
+        await _trusted(plan, store, [str(name) for name in plan.ds.variables], judged=alone)
 
 
 def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
@@ -88,30 +90,52 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     """
     if not keeps_manifests(store):
         return
-    arrays = {name: a for name, a in _arrays(plan, store).items() if a.shards is None}
+    opened, (record, old) = sync(_opened_and_trusted(plan, store))
+    arrays = {name: a for name, a in opened.items() if a.shards is None}
     names = _names(plan, arrays)
-    record, old = _trusted(plan, store, names.values())
     entries = _base_record(plan, store, record)
     if not use_digests():
-        sync(gather_bounded(delete_manifest(store, a.path) for a in arrays.values()))
         entries = {name: entry for name, entry in entries.items() if name not in names.values()}
-        _write_record(plan, store, record, entries)
+        sync(_forget_manifests(plan, store, arrays.values(), record, entries))
         return
     digests = gather_digests(gate, store)
     alone = _runs_alone(plan)
     changes = {name: _changes(plan, array, digests) for name, array in arrays.items()}
     touched = [name for name in arrays if changes[name] or old.get(names[name]) is None]
-    written = sync(
-        _gather(
+
+    async def recorded() -> None:
+        written = await _gather(
             update_manifest(
                 store, arrays[name].path, changes[name], old=old.get(names[name]), alone=alone
             )
             for name in touched  # a new array gets its manifest, empty or not
         )
-    )
-    for name, manifest in zip(touched, written, strict=True):
-        entries[names[name]] = entry_of(manifest, entries.get(names[name]))
-    _write_record(plan, store, record, entries)
+        for name, manifest in zip(touched, written, strict=True):
+            entries[names[name]] = entry_of(manifest, entries.get(names[name]))
+        await _write_record(plan, store, record, entries)
+
+    sync(recorded())
+    _consolidate_new_group(plan, store)
+
+
+async def _opened_and_trusted(
+    plan: WritePlan, store: GuardedStore
+) -> tuple[dict[Hashable, zarr.Array[Any]], _Trusted]:
+    """The arrays of the variables written and what :func:`_trusted` reads: one trip."""
+    names = [str(name) for name in plan.ds.variables]
+    return await asyncio.gather(_arrays(plan, store), _trusted(plan, store, names))
+
+
+async def _forget_manifests(
+    plan: WritePlan,
+    store: GuardedStore,
+    arrays: Iterable[zarr.Array[Any]],
+    record: dict[str, Recorded] | None,
+    entries: dict[str, Recorded],
+) -> None:
+    """Remove the manifests of *arrays* (no digests were taken) and record *entries*."""
+    await gather_bounded(delete_manifest(store, a.path) for a in arrays)
+    await _write_record(plan, store, record, entries)
 
 
 def _names(plan: WritePlan, arrays: Mapping[Hashable, zarr.Array[Any]]) -> dict[Hashable, str]:
@@ -124,9 +148,9 @@ def _group_path(plan: WritePlan) -> str:
     return (plan.group or "").strip("/")
 
 
-def _trusted(
+async def _trusted(
     plan: WritePlan, store: Store, names: Iterable[str], *, judged: bool = True
-) -> tuple[dict[str, Recorded] | None, dict[str, StoredManifest]]:
+) -> _Trusted:
     """The group's record (None: it has none) and the manifests of the variables *names*
     (in the group) that the store holds, as stored; a :class:`ManifestError` for one that
     does not read or, if *judged*, that the record says cannot be trusted.
@@ -148,11 +172,20 @@ def _trusted(
             what = f"the manifest of {name!r} does not read: {error}"
             raise _refusal(plan, error.key, what) from None
 
-    try:
-        record = sync(read_record(store, group))
-    except ManifestError as error:
-        raise _refusal(plan, error.key, f"the group's record of manifests: {error}") from None
-    stored = sync(_gather(read(name) for name in existing))
+    async def read_group_record() -> dict[str, Recorded] | None:
+        try:
+            return await read_record(store, group)
+        except ManifestError as error:
+            what = f"the group's record of manifests: {error}"
+            raise _refusal(plan, error.key, what) from None
+
+    record, stored = await asyncio.gather(
+        read_group_record(), _gather(read(name) for name in existing), return_exceptions=True
+    )
+    if isinstance(record, BaseException):  # the record's refusal first
+        raise record
+    if isinstance(stored, BaseException):
+        raise stored
     for name, found in zip(existing, stored, strict=True):
         what = distrust(found, (record or {}).get(name)) if judged else None
         if what is not None:
@@ -199,7 +232,7 @@ def _base_record(
     }
 
 
-def _write_record(
+async def _write_record(
     plan: WritePlan,
     store: GuardedStore,
     record: dict[str, Recorded] | None,
@@ -208,31 +241,29 @@ def _write_record(
     """Make *entries* the group's record, where they differ from *record* (as it was)."""
     if record is not None and entries == record and plan.target.existing is not None:
         return
-    group = zarr.open_group(store, mode="r+", path=_group_path(plan))
-    group.attrs.update({RECORD_KEY: record_value(entries)})
+    group = await open_group(store=store, mode="r+", path=_group_path(plan))
+    await group.update_attributes({RECORD_KEY: record_value(entries)})
+
+
+def _consolidate_new_group(plan: WritePlan, store: GuardedStore) -> None:
+    """A new store's nested group: the root's consolidated metadata holds its record too
+    (in place, the stamp consolidates after the record)."""
     consolidated = plan.request.consolidated is not False
     if not plan.target.in_place and _group_path(plan) and consolidated:
-        # a new store's nested group: the root's consolidated metadata holds its
-        # attributes too (in place, the stamp consolidates after this)
         if store.supports_consolidated_metadata:
             for path in ("", _group_path(plan)):
                 zarr.consolidate_metadata(store, path=path)
 
 
-def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[Any]]:
+async def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[Any]]:
     """The arrays of the variables written, opened at once (not through the group:
     an in-place write consolidates its metadata after this)."""
     prefix = key_prefix(plan.group)
     names = list(plan.ds.variables)
-
-    async def opened() -> list[Any]:
-        return list(
-            await asyncio.gather(
-                *(open_array(store=store, path=f"{prefix}{name}", mode="r") for name in names)
-            )
-        )
-
-    return {name: zarr.Array(array) for name, array in zip(names, sync(opened()), strict=True)}
+    opened = await asyncio.gather(
+        *(open_array(store=store, path=f"{prefix}{name}", mode="r") for name in names)
+    )
+    return {name: zarr.Array(array) for name, array in zip(names, opened, strict=True)}
 
 
 async def _gather(coroutines: Iterable[Awaitable[_T]], limit: int = 64) -> list[_T]:

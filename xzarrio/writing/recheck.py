@@ -2,12 +2,12 @@
 
 The checks of a write against an existing store are made when it is planned,
 before it holds the store's lock (a local store) or its journal (an object
-store). Once it holds them, :func:`check_unchanged` compares the ``structure``
+store). Once it holds them, :func:`begin_checked` compares the ``structure``
 generation of every array of the group with the one the checks saw: if
 another writer began since, :class:`StoreMovedOn` sends the write back to be
 planned (and checked) again, before it has written anything.
 
-:func:`mark_begun` and :func:`mark_written` give the arrays a write changes
+:func:`begin_checked` and :func:`mark_written` give the arrays a write changes
 their new generations, for readers (:mod:`xzarrio.consistency`) and the
 writers after it (:mod:`xzarrio.journal.generations`).
 """
@@ -22,9 +22,10 @@ from zarr.abc.store import Store
 from ..journal import Generation, advance_generations, group_generations
 from ..seams import sync
 from ..stores import key_prefix
+from .manifests import check_manifests
 from .plan import WritePlan
 
-__all__ = ["StoreMovedOn", "check_unchanged", "mark_begun", "mark_written"]
+__all__ = ["StoreMovedOn", "begin_checked", "mark_written"]
 
 
 class StoreMovedOn(Exception):
@@ -36,32 +37,38 @@ def _changes_structure(plan: WritePlan) -> bool:
     return plan.region is None
 
 
-def check_unchanged(plan: WritePlan) -> dict[str, Generation]:
-    """The group's generations now, under the write's lock; :class:`StoreMovedOn` where
-    its arrays or their structure differ from what the write's checks saw."""
+def begin_checked(plan: WritePlan, store: Store) -> dict[str, Generation]:
+    """Under the write's lock, before it writes anything: the checks again, and the new
+    generations of the arrays it changes (one trip to zarr's event loop).
+
+    Raises :class:`StoreMovedOn` where the group's arrays or their structure differ
+    from what the write's checks saw, before a
+    :class:`~xzarrio.errors.ManifestError` for a manifest it cannot trust (*store*:
+    the write's own).
+    """
+    return sync(_begin_checked(plan, store))
+
+
+async def _begin_checked(plan: WritePlan, store: Store) -> dict[str, Generation]:
+    raw, prefix = plan.target.location.zarr_store(), key_prefix(plan.group)
+    current, manifests = await asyncio.gather(
+        group_generations(raw, prefix), check_manifests(plan, store), return_exceptions=True
+    )
+    if isinstance(current, BaseException):
+        raise current
     seen = plan.target.generations
-    current = sync(group_generations(plan.target.location.zarr_store(), key_prefix(plan.group)))
     if set(current) != set(seen) or any(current[n].structure != seen[n].structure for n in current):
         raise StoreMovedOn(plan.target.location.shown)
-    return current
+    if isinstance(manifests, BaseException):
+        raise manifests
+    changed = {prefix + n: current[n] for n in _written(plan, current)}
+    begun = await advance_generations(raw, changed, structure=_changes_structure(plan))
+    return {name[len(prefix) :]: generation for name, generation in begun.items()}
 
 
 def _written(plan: WritePlan, current: Mapping[str, Generation]) -> list[str]:
     """The arrays of the store the write changes, by name in the group."""
     return [str(n) for n in plan.ds.variables if str(n) in current]
-
-
-def mark_begun(plan: WritePlan, current: Mapping[str, Generation]) -> dict[str, Generation]:
-    """New generations for the arrays an in-place write changes, before it changes any."""
-    prefix = key_prefix(plan.group)
-    begun = sync(
-        advance_generations(
-            plan.target.location.zarr_store(),
-            {prefix + n: current[n] for n in _written(plan, current)},
-            structure=_changes_structure(plan),
-        )
-    )
-    return {name[len(prefix) :]: generation for name, generation in begun.items()}
 
 
 def mark_written(plan: WritePlan, store: Store, begun: Mapping[str, Generation]) -> None:
