@@ -45,6 +45,11 @@ from .faults import CHUNK, COLS, ROWS, base, noise
 from .test_fault_table import MODES, Place, _fill, _make_base, local_place, s3_place
 
 STEPS = ["manifests", "stamp", "consolidation", "commit"]
+#: every step of every mode but a region write's consolidation: it keeps its arrays'
+#: metadata, and the stamp keeps the consolidated copy of them beside the attributes
+_STEPS_OF_MODES = [
+    (mode, step) for mode in MODES for step in STEPS if (mode, step) != ("region", "consolidation")
+]
 _COMMITS = [
     transactions.InPlaceLocal,
     transactions.InPlaceObject,
@@ -218,8 +223,9 @@ def _settle(place: Place, fault: Fault, before: dict[str, str], error: BaseExcep
 
 
 @pytest.mark.parametrize("lasting", [False, True], ids=["once", "until-repaired"])
-@pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("mode", "step"), _STEPS_OF_MODES, ids=[f"{m}-{s}" for m, s in _STEPS_OF_MODES]
+)
 @pytest.mark.parametrize("kind", ["local", "s3"])
 def test_a_failing_commit_step(
     kind: str,
@@ -230,6 +236,10 @@ def test_a_failing_commit_step(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if step == "consolidation" and mode == "region":
+        pytest.skip(
+            "a region write keeps its arrays' metadata: the stamp keeps their consolidation"
+        )
     place = _place(kind, request, tmp_path)
     before = place.look()
     with injected(Fault(step, lasting, place), mode, monkeypatch) as fault:

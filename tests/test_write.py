@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,6 +87,41 @@ def test_region_write_keeps_creation_date_and_sets_date_modified(
     # the root attributes were re-consolidated: a consolidated open sees the new history
     reopened = xr.open_zarr(path, consolidated=True)
     assert reopened.attrs["history"] == out.attrs["history"]
+
+
+def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
+    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region write changes no array's metadata: the root's consolidated copy of
+    them still holds, and only the root's attributes (kept beside it) are stamped."""
+    import xzarrio.writing.transactions as transactions
+
+    path = tmp_path / "s.zarr"
+    small.zio.to_zarr(path, chunks={"time": 4})
+    small.zio.to_zarr(tmp_path / "g.zarr", chunks={"time": 4}, group="inner")
+    consolidated: list[str] = []
+    consolidate = transactions.zarr.consolidate_metadata
+
+    def counted(store: Any, path: str = "") -> Any:
+        consolidated.append(path)
+        return consolidate(store, path=path)
+
+    monkeypatch.setattr(transactions.zarr, "consolidate_metadata", counted)
+    patch = (small[["temp"]].isel(time=slice(4, 8)) * 0).drop_vars(["time", "y", "x"])
+    patch.zio.to_zarr(path, region={"time": slice(4, 8)})
+    assert consolidated == []
+    reopened = xr.open_zarr(path, consolidated=True)
+    assert reopened.attrs["history"] == xzarrio.open_zarr(path).attrs["history"]
+    assert "region=" in reopened.attrs["history"].splitlines()[0]
+    xr.testing.assert_identical(
+        reopened.temp.isel(time=slice(0, 4)), small.temp.isel(time=slice(0, 4))
+    )
+    assert float(abs(reopened.temp.isel(time=slice(4, 8))).max()) == 0
+    # a nested group's attributes are in the root's consolidated metadata: consolidated
+    patch.zio.to_zarr(tmp_path / "g.zarr", region={"time": slice(4, 8)}, group="inner")
+    assert consolidated == ["", "inner"]
+    inner = xr.open_zarr(tmp_path / "g.zarr", group="inner", consolidated=True)
+    assert "region=" in inner.attrs["history"].splitlines()[0]
 
 
 def test_mode_r_plus_overwrites_existing_variables(tmp_path: Path, small: xr.Dataset) -> None:

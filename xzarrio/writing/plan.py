@@ -96,7 +96,14 @@ class WritePlan:
             attributes=self.provenance and self.target.existing is not None,
             group=self.group,
             consolidated=self.request.consolidated,
+            arrays_kept=self.region is not None and self.adds_no_variable,
         )
+
+    @property
+    def adds_no_variable(self) -> bool:
+        """Whether every variable written is one the store has."""
+        existing = self.target.existing
+        return existing is not None and all(n in existing.variables for n in self.ds.variables)
 
     @property
     def operation(self) -> str:

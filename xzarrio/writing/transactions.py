@@ -206,22 +206,41 @@ class Stamping:
     group: str | None
     #: xarray's ``consolidated=``: False leaves the metadata unconsolidated
     consolidated: bool | None
+    #: whether every array the write touched kept its metadata (a region write of
+    #: variables the store has): their consolidated copies still hold
+    arrays_kept: bool = False
 
 
 def stamp_in_place(store: GuardedStore, stamping: Stamping, line: str) -> str:
     """Stamp the provenance of a store changed in place and consolidate its metadata;
     return the history line (*line*, where the attributes are not updated)."""
+    group = None
     if stamping.attributes:
         group = zarr.open_group(store, mode="r+", path=stamping.group or "")
         now = now_utc()
         attrs = attrs_for_modified_store(group.attrs.asdict(), stamping.call, stamping.text, now)
         group.attrs.put(attrs)
         line = history_line(stamping.call, stamping.text, now)
-    if stamping.consolidated is not False and store.supports_consolidated_metadata:
+    consolidating = stamping.consolidated is not False and store.supports_consolidated_metadata
+    if consolidating and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
             zarr.consolidate_metadata(store, path=path)
     return line
+
+
+def _still_consolidated(stamped: zarr.Group | None, stamping: Stamping) -> bool:
+    """Whether the root's consolidated metadata still holds after its attributes were
+    stamped through *stamped*: zarr format 3 keeps it beside the root's own
+    attributes (which it does not copy), and a write that kept every array's
+    metadata changed nothing else it holds."""
+    return (
+        stamped is not None
+        and not stamping.group
+        and stamping.arrays_kept
+        and stamped.metadata.zarr_format == 3
+        and stamped.metadata.consolidated_metadata is not None
+    )
 
 
 # ------------------------------------------------------------------ new stores
