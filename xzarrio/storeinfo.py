@@ -7,7 +7,10 @@ the store's ``getsize_prefix``), so they are the store's real ones.
 from __future__ import annotations
 
 import html
+import os
+from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zarr
@@ -168,7 +171,28 @@ def nbytes_under(path: StorePath) -> int:
         # one listing with sizes, rather than a request per key
         prefix = f"{store.path}/{path.path}".rstrip("/")
         return sync(fs_du(store.fs, prefix))
+    if isinstance(store, zarr.storage.LocalStore):
+        # one walk of the folder, not a trip to zarr's event loop per key
+        return _local_sizes_under(store.root / path.path)
     return sync(_sizes_under(store, key_prefix(path.path)))
+
+
+def _local_sizes_under(folder: Path) -> int:
+    """Every byte of the files under *folder* but zarr's partial writes."""
+    total, folders = 0, [folder]
+    while folders:
+        try:
+            entries = os.scandir(folders.pop())
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif not entry.name.endswith(PARTIAL_SUFFIX):
+                    with suppress(FileNotFoundError):  # removed meanwhile
+                        total += entry.stat(follow_symlinks=False).st_size
+    return total
 
 
 async def _sizes_under(store: Any, prefix: str) -> int:
