@@ -53,6 +53,7 @@ import numpy as np
 import xarray as xr
 import zarr.codecs
 from bench_write import XR_NUMPY, ZIO, _time_writes, anchors, by_hand_rate, read_back
+from steps import STEP_NAMES, step_clock
 
 from xzarrio.codecs import resolve_compressors
 
@@ -119,9 +120,14 @@ def floor_seconds(cfg: Config, blocks: list[np.ndarray]) -> float:
 def paired(
     cfg: Config, runs: dict[str, Callable[[], Any]], after: Callable[[str], Any]
 ) -> dict[str, Any]:
-    """Time the two *runs* as adjacent pairs, order alternating; medians and ratios."""
-    seconds = interleaved(runs, pairs(cfg), warmup=0, after=after)
-    return figures_of(seconds)
+    """Time the two *runs* as adjacent pairs, order alternating; medians and ratios, and
+    the median milliseconds of each step of ours (:mod:`steps`), where it can be timed."""
+    with step_clock() as clock:
+        seconds = interleaved(runs, pairs(cfg), warmup=0, after=after)
+    out = figures_of(seconds)
+    if clock is not None and clock.calls:
+        out["zio_steps_ms"] = clock.medians_ms()
+    return out
 
 
 def figures_of(seconds: dict[str, list[float]]) -> dict[str, Any]:
@@ -351,4 +357,24 @@ def run(cfg: Config) -> dict[str, Any]:
          "xarray ÷ floor"],
         rows,
     )  # fmt: skip
-    return {"figures": figures, "tables": [shown]}
+    return {"figures": figures, "tables": [shown, *_steps_table(figures)]}
+
+
+def _steps_table(figures: dict[str, Any]) -> list[Any]:
+    """Where the time of each of our small writes goes, step by step (median ms)."""
+    timed_writes = [k for k in WRITES if "zio_steps_ms" in figures[k]]
+    if not timed_writes:
+        return []
+    rows = [
+        [WRITES[k][0], *(figures[k]["zio_steps_ms"][s] for s in STEP_NAMES),
+         figures[k]["xarray_median_s"] * 1e3]
+        for k in timed_writes
+    ]  # fmt: skip
+    return [
+        table(
+            "where the time of a write goes: median ms of each step of xzarrio's write path "
+            "(see benchmarks/steps.py), beside xarray's whole call",
+            ["write", *STEP_NAMES, "xarray ms"],
+            rows,
+        )
+    ]
