@@ -136,9 +136,9 @@ class Write:
             self._held.close()
             self.transaction.finish()
             step = "its manifests"
-            record_manifests(plan, self.store, self.gate)
+            recorded = record_manifests(plan, self.store, self.gate)
             step = "its provenance stamp or consolidated metadata"
-            line = self.transaction.stamp(self.store, plan.stamping, self.line)
+            line = self.transaction.stamp(self.store, plan.stamping, self.line, recorded)
             mark_written(plan, self.store, self.begun)
             step = "its commit"
             self.transaction.commit(line)  # raises only where it can still be rolled back

@@ -1,5 +1,6 @@
 """After the data: the manifest of every variable the write touched, and the group's record
-of them (see :mod:`xzarrio.integrity.manifest` and :mod:`xzarrio.integrity.record`).
+of them, which the provenance stamp writes (see :mod:`xzarrio.integrity.manifest` and
+:mod:`xzarrio.integrity.record`).
 
 The digests come from the write's store (:class:`~xzarrio.writing.guard.GuardedStore`),
 which zarr's pipeline handed each chunk's digest to, and, on a
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import zarr
 from zarr.abc.store import Store
-from zarr.api.asynchronous import open_array, open_group
+from zarr.api.asynchronous import open_array
 
 from ..integrity.digests import use_digests
 from ..integrity.manifest import (
@@ -78,9 +79,10 @@ async def check_manifests(plan: WritePlan, store: Store) -> None:
         await _trusted(plan, store, [str(name) for name in plan.ds.variables], judged=alone)
 
 
-def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
-    """Record the digests of the chunks the write stored in its variables' manifests, and
-    the manifests in the group's record.
+def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> dict[str, Any]:
+    """Record the digests of the chunks the write stored in its variables' manifests;
+    return the group's attributes that record the manifests (``{}`` where the record is
+    as it was), for the stamp to write with the provenance.
 
     The manifests the write changes are checked first (:func:`check_manifests`).
     Where zarr's codec pipeline is not xzarrio's (a user chose another), no
@@ -89,33 +91,30 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> None:
     holds zarr's keys only: it gets none.
     """
     if not keeps_manifests(store):
-        return
+        return {}
     opened, (record, old) = sync(_opened_and_trusted(plan, store))
     arrays = {name: a for name, a in opened.items() if a.shards is None}
     names = _names(plan, arrays)
     entries = _base_record(plan, store, record)
     if not use_digests():
+        sync(gather_bounded(delete_manifest(store, a.path) for a in arrays.values()))
         entries = {name: entry for name, entry in entries.items() if name not in names.values()}
-        sync(_forget_manifests(plan, store, arrays.values(), record, entries))
-        return
+        return _record_attributes(plan, record, entries)
     digests = gather_digests(gate, store)
     alone = _runs_alone(plan)
     changes = {name: _changes(plan, array, digests) for name, array in arrays.items()}
     touched = [name for name in arrays if changes[name] or old.get(names[name]) is None]
-
-    async def recorded() -> None:
-        written = await _gather(
+    written = sync(
+        _gather(
             update_manifest(
                 store, arrays[name].path, changes[name], old=old.get(names[name]), alone=alone
             )
             for name in touched  # a new array gets its manifest, empty or not
         )
-        for name, manifest in zip(touched, written, strict=True):
-            entries[names[name]] = entry_of(manifest, entries.get(names[name]))
-        await _write_record(plan, store, record, entries)
-
-    sync(recorded())
-    _consolidate_new_group(plan, store)
+    )
+    for name, manifest in zip(touched, written, strict=True):
+        entries[names[name]] = entry_of(manifest, entries.get(names[name]))
+    return _record_attributes(plan, record, entries)
 
 
 async def _opened_and_trusted(
@@ -124,18 +123,6 @@ async def _opened_and_trusted(
     """The arrays of the variables written and what :func:`_trusted` reads: one trip."""
     names = [str(name) for name in plan.ds.variables]
     return await asyncio.gather(_arrays(plan, store), _trusted(plan, store, names))
-
-
-async def _forget_manifests(
-    plan: WritePlan,
-    store: GuardedStore,
-    arrays: Iterable[zarr.Array[Any]],
-    record: dict[str, Recorded] | None,
-    entries: dict[str, Recorded],
-) -> None:
-    """Remove the manifests of *arrays* (no digests were taken) and record *entries*."""
-    await gather_bounded(delete_manifest(store, a.path) for a in arrays)
-    await _write_record(plan, store, record, entries)
 
 
 def _names(plan: WritePlan, arrays: Mapping[Hashable, zarr.Array[Any]]) -> dict[Hashable, str]:
@@ -232,27 +219,14 @@ def _base_record(
     }
 
 
-async def _write_record(
-    plan: WritePlan,
-    store: GuardedStore,
-    record: dict[str, Recorded] | None,
-    entries: dict[str, Recorded],
-) -> None:
-    """Make *entries* the group's record, where they differ from *record* (as it was)."""
+def _record_attributes(
+    plan: WritePlan, record: dict[str, Recorded] | None, entries: dict[str, Recorded]
+) -> dict[str, Any]:
+    """The group's attributes that make *entries* its record, where they differ from
+    *record* (as it was)."""
     if record is not None and entries == record and plan.target.existing is not None:
-        return
-    group = await open_group(store=store, mode="r+", path=_group_path(plan))
-    await group.update_attributes({RECORD_KEY: record_value(entries)})
-
-
-def _consolidate_new_group(plan: WritePlan, store: GuardedStore) -> None:
-    """A new store's nested group: the root's consolidated metadata holds its record too
-    (in place, the stamp consolidates after the record)."""
-    consolidated = plan.request.consolidated is not False
-    if not plan.target.in_place and _group_path(plan) and consolidated:
-        if store.supports_consolidated_metadata:
-            for path in ("", _group_path(plan)):
-                zarr.consolidate_metadata(store, path=path)
+        return {}
+    return {RECORD_KEY: record_value(entries)}
 
 
 async def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.Array[Any]]:

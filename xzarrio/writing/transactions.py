@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +123,14 @@ class Transaction(ABC):
         """Called after the data, before the manifests, attributes and consolidated
         metadata are updated."""
 
-    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
-        """Stamp the provenance of a store changed in place, after its data, and
-        consolidate its metadata; return the history line. A new store got both
-        with its metadata (*line*)."""
+    def stamp(
+        self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
+    ) -> str:
+        """Stamp the provenance of a store changed in place, after its data, with the
+        group's *recorded* attributes (its record of manifests), and consolidate its
+        metadata; return the history line. A new store got its provenance and
+        consolidated metadata with its metadata (*line*): it gets *recorded* now."""
+        add_recorded(store, stamping, recorded)
         return line
 
     def abort(self, error: BaseException, *, step: str | None = None) -> NoReturn:
@@ -211,22 +215,40 @@ class Stamping:
     arrays_kept: bool = False
 
 
-def stamp_in_place(store: GuardedStore, stamping: Stamping, line: str) -> str:
-    """Stamp the provenance of a store changed in place and consolidate its metadata;
-    return the history line (*line*, where the attributes are not updated)."""
+def stamp_in_place(
+    store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
+) -> str:
+    """Stamp the provenance of a store changed in place, with the *recorded* attributes,
+    in one write of the group's attributes, and consolidate its metadata; return the
+    history line (*line*, where the provenance is not updated)."""
     group = None
-    if stamping.attributes:
+    if stamping.attributes or recorded:
         group = zarr.open_group(store, mode="r+", path=stamping.group or "")
-        now = now_utc()
-        attrs = attrs_for_modified_store(group.attrs.asdict(), stamping.call, stamping.text, now)
+        attrs = group.attrs.asdict() | dict(recorded)
+        if stamping.attributes:
+            now = now_utc()
+            attrs = attrs_for_modified_store(attrs, stamping.call, stamping.text, now)
+            line = history_line(stamping.call, stamping.text, now)
         group.attrs.put(attrs)
-        line = history_line(stamping.call, stamping.text, now)
     consolidating = stamping.consolidated is not False and store.supports_consolidated_metadata
     if consolidating and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
             zarr.consolidate_metadata(store, path=path)
     return line
+
+
+def add_recorded(store: GuardedStore, stamping: Stamping, recorded: Mapping[str, Any]) -> None:
+    """Add the *recorded* attributes to the group of a new store, whose provenance and
+    consolidated metadata were written with its metadata; consolidate a nested group's
+    again (the root's consolidated metadata holds its attributes)."""
+    if not recorded:
+        return
+    zarr.open_group(store, mode="r+", path=stamping.group or "").update_attributes(dict(recorded))
+    if stamping.group and stamping.consolidated is not False:
+        if store.supports_consolidated_metadata:
+            for path in ("", stamping.group):
+                zarr.consolidate_metadata(store, path=path)
 
 
 def _still_consolidated(stamped: zarr.Group | None, stamping: Stamping) -> bool:
@@ -408,8 +430,10 @@ class InPlaceLocal(Transaction):
         # between this one and its undoing
         self.locks.enter_context(metadata_lock(self.root))
 
-    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
-        return stamp_in_place(store, stamping, line)
+    def stamp(
+        self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
+    ) -> str:
+        return stamp_in_place(store, stamping, line, recorded)
 
     def commit(self, message: str) -> None:
         try:
@@ -449,8 +473,10 @@ class InPlaceObject(Transaction):
         self.lease = _LeaseKeeper(self.journal)
         return waiting.attach(self.journal)
 
-    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
-        return stamp_in_place(store, stamping, line)
+    def stamp(
+        self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
+    ) -> str:
+        return stamp_in_place(store, stamping, line, recorded)
 
     def commit(self, message: str) -> None:
         _end(self.journal, self.lease)
@@ -520,8 +546,12 @@ class IcechunkCommit(Transaction):
         self.since = scheduler_time(self.gate.client)
         return ForkedStore(self.fork_store, self.gate, None)
 
-    def stamp(self, store: GuardedStore, stamping: Stamping, line: str) -> str:
-        return stamp_in_place(store, stamping, line) if self.in_place else line
+    def stamp(
+        self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
+    ) -> str:
+        if self.in_place:
+            return stamp_in_place(store, stamping, line, recorded)
+        return super().stamp(store, stamping, line, recorded)
 
     def commit(self, message: str) -> None:
         session = self.location.given
