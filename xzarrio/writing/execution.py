@@ -180,20 +180,21 @@ def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:
     """
     ds = plan.ds.copy(deep=False)
     line = plan.operation
-    if plan.target.existing is not None:
-        # xarray puts the Dataset's attributes on the group (mode "a"): give it the
-        # store's own, read now (a deferred write runs after others), updated with the
-        # Dataset's in mode "a" as in xarray (which drops those the Dataset lacks);
-        # the store's provenance stays ('coordinates' is xarray's to write)
+    if plan.target.existing is None:
+        if plan.provenance:
+            now = now_utc()
+            text = plan.request.stamp.history
+            ds.attrs = attrs_for_new_store(ds.attrs, plan.call, text, now)
+            line = history_line(plan.call, text, now)
+    elif plan.mode != "r+":
+        # xarray puts the Dataset's attributes on the group (mode "a"; "r+" leaves
+        # them): give it the store's own, read now (a deferred write runs after others),
+        # updated with the Dataset's in mode "a" as in xarray (which drops those the
+        # Dataset lacks); the store's provenance stays ('coordinates' is xarray's)
         attrs = zarr.open_group(store, mode="r", path=plan.group or "").attrs.asdict()
         if plan.mode in ("a", "a-"):
             attrs.update({k: v for k, v in ds.attrs.items() if k not in PROVENANCE_KEYS})
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
-    elif plan.provenance:
-        now = now_utc()
-        text = plan.request.stamp.history
-        ds.attrs = attrs_for_new_store(ds.attrs, plan.call, text, now)
-        line = history_line(plan.call, text, now)
     chunk_writes = ds.to_zarr(  # type: ignore[call-overload]
         store,
         group=plan.group,
