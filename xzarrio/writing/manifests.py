@@ -122,7 +122,8 @@ async def _opened_and_trusted(
 ) -> tuple[dict[Hashable, zarr.Array[Any]], _Trusted]:
     """The arrays of the variables written and what :func:`_trusted` reads: one trip."""
     names = [str(name) for name in plan.ds.variables]
-    return await asyncio.gather(_arrays(plan, store), _trusted(plan, store, names))
+    arrays, trusted = await asyncio.gather(_arrays(plan, store), _trusted(plan, store, names))
+    return arrays, trusted
 
 
 def _names(plan: WritePlan, arrays: Mapping[Hashable, zarr.Array[Any]]) -> dict[Hashable, str]:
