@@ -56,6 +56,30 @@ def test_write_empty_chunks_as_in_xarray(tmp_path: Path, write_empty: bool) -> N
     assert stored == (["0", "1", "2", "3"] if write_empty else [])
 
 
+@pytest.mark.parametrize(
+    "values, fill, left_out",
+    [
+        ([0.0, 0.0], 0.0, True),
+        ([0.0, 1.0], 0.0, False),  # the first value is the fill value, not every value
+        ([-0.0, 0.0], 0.0, False),  # zarr compares a fill value of 0.0 bit by bit
+        ([np.nan, np.nan], np.nan, True),
+        ([np.nan, 2.0], np.nan, False),
+        ([7.0, 0.0], 0.0, False),
+    ],
+)
+def test_a_chunk_is_left_out_where_every_value_is_the_fill_value(
+    tmp_path: Path, values: list[float], fill: float, left_out: bool
+) -> None:
+    path = tmp_path / "e.zarr"
+    ds = xr.Dataset({"v": ("t", np.array(values * 2))})
+    ds.zio.to_zarr(path, chunks={"t": 2}, encoding={"v": {"fill_value": fill}})
+    stored = sorted(p.name for p in (path / "v" / "c").glob("*"))
+    assert stored == ([] if left_out else ["0", "1"])
+    back = xzarrio.open_zarr(path).v.values
+    np.testing.assert_array_equal(np.signbit(back), np.signbit(ds.v.values))
+    np.testing.assert_array_equal(back, ds.v.values)
+
+
 def test_safe_chunks_true_refuses_a_region_covering_chunks_in_part_as_xarray(
     tmp_path: Path,
 ) -> None:

@@ -261,6 +261,52 @@ def test_batched_codec_pipeline_calls_what_digests_override() -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "values, fill",
+    [
+        (np.zeros((2, 3)), 0.0), (np.array([0.0, 1.0]), 0.0), (np.array([-0.0, 0.0]), 0.0),
+        (np.array([0.0, -0.0]), 0.0), (np.full(3, np.nan), np.nan), (np.array([np.nan, 1.0]), np.nan),
+        (np.array([1.0, np.nan]), np.nan), (np.array([5, 5], "i4"), 5), (np.array([6, 5], "i4"), 5),
+        (np.array([0j, -0j]), 0j), (np.array(["a", "a"]), "a"), (np.array(["b", "a"]), "a"),
+        (np.zeros(0), 0.0), (np.array(2.0), 2.0), (np.zeros((4, 4))[::2, 1:], 0.0), (np.ones(2), None),
+    ],
+)  # fmt: skip
+def test_the_first_value_first_fill_check_answers_as_zarrs(values: Any, fill: Any) -> None:
+    use = "zarr.buffer.cpu.NDBuffer.all_equal"
+    ours = seams().CpuNDBufferFirstValueFirst.from_numpy_array(values)
+    zarrs = zarr.buffer.cpu.NDBuffer.from_numpy_array(values)
+    check(
+        ours.all_equal(fill) == zarrs.all_equal(fill), use, "zarr",
+        f"the check of {values!r} against {fill!r} differs from zarr's",
+    )  # fmt: skip
+
+
+def test_zarr_checks_a_whole_chunk_by_the_buffer_it_is_handed() -> None:
+    use = "BatchedCodecPipeline.write_batch -> value.all_equal"
+    base = private("zarr.core.codec_pipeline", "BatchedCodecPipeline", use, "zarr")
+    from zarr.registry import fully_qualified_name, register_pipeline
+
+    asked: list[str] = []
+
+    class Counting(zarr.buffer.cpu.NDBuffer):
+        def all_equal(self, other: Any, equal_nan: bool = True) -> bool:
+            asked.append(type(self).__name__)
+            return bool(super().all_equal(other, equal_nan))
+
+    class Handing(base):  # type: ignore[misc,valid-type]
+        async def write_batch(self, batch_info: Any, value: Any, drop_axes: Any = ()) -> None:
+            await super().write_batch(batch_info, Counting(value.as_ndarray_like()), drop_axes)
+
+    register_pipeline(Handing)
+    with zarr.config.set({"codec_pipeline.path": fully_qualified_name(Handing)}):
+        array = zarr.create_array(MemoryStore(), name="v", shape=(4,), chunks=(4,), dtype="i4")
+        array[:] = np.arange(4)
+    check(
+        asked == ["Counting"], use, "zarr",
+        f"writing one whole chunk asked {asked} for its fill check, not the buffer handed",
+    )  # fmt: skip
+
+
 def test_cpu_buffer_keeps_its_bytes_in_data() -> None:
     use = "zarr.buffer.cpu.Buffer._data"
     plain = zarr.buffer.cpu.Buffer.from_bytes(b"abc")

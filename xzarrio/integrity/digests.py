@@ -27,10 +27,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import xxhash
 import zarr
+from zarr.buffer import cpu
 from zarr.codecs import TransposeCodec
 from zarr.registry import fully_qualified_name, register_pipeline
 
-from ..seams import BatchedCodecPipeline
+from ..seams import BatchedCodecPipeline, CpuNDBufferFirstValueFirst
 from .checksums import WRITTEN_IN_PARTS
 
 __all__ = ["DIGEST_ALGORITHM", "DigestSink", "DigestingPipeline", "chunk_digest", "use_digests"]
@@ -91,6 +92,8 @@ class DigestingPipeline(BatchedCodecPipeline):
         self, batch_info: Iterable[Any], value: Any, drop_axes: tuple[int, ...] = ()
     ) -> None:
         batch = list(batch_info)
+        if type(value) is cpu.NDBuffer:  # a whole chunk's fill check, from its first value
+            value = CpuNDBufferFirstValueFirst(value.as_ndarray_like())
         # a shard's inner chunks come with the shard's byte setters, which have no store
         sink = getattr(batch[0][0], "store", None) if batch else None
         if self.supports_partial_encode or not isinstance(sink, DigestSink):
