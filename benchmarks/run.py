@@ -5,7 +5,8 @@
     python benchmarks/run.py --only write,reduce --repeats 7 --json results.json
 
 Sections: ``write`` (against xarray, zarr, h5py, netCDF4; per codec; against the
-machine's limit), ``reduce`` (from the store against numpy in memory and h5py;
+machine's limit), ``read`` (a full read against zarr-python, xarray and
+tensorstore), ``reduce`` (from the store against numpy in memory and h5py;
 profiling's cost), ``reopen`` (against store size and number of variables),
 ``copy`` (peak memory against store size), ``rechunk`` (time steps to time
 series in bounded memory, against a copy and xarray), ``integrity`` (what
@@ -32,7 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Config, environment, table
 
-SECTIONS = ("write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed")
+SECTIONS = (
+    "write", "read", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed",
+)  # fmt: skip
 NEEDS = {
     "write": ("h5py", "netCDF4"), "reduce": ("h5py", "distributed"),
     "s3": ("s3fs", "moto", "boto3"), "fixed": ("h5py", "netCDF4"),
@@ -46,6 +49,8 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
      lambda f: f["write_seed"]["zio_vs_h5py_gzip4"], ">=", 15.0),
     ("write ÷ limit, zstd (seed)", "write",
      lambda f: f["codecs_seed"]["zstd"]["write_over_limit"], ">=", 0.8),
+    ("full read: zarr-python's time ÷ ours (seed)", "read",
+     lambda f: f["read_seed"]["zarr_over_zio"], ">=", 1.0),
     ("profiled ÷ plain reduce", "reduce", lambda f: f["profiled_over_plain"], "<=", 1.10),
     ("reads checked ÷ unchecked, seed reduction", "reduce",
      lambda f: f["checked_over_unchecked_reads"], "<=", 1.02),
@@ -73,6 +78,14 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
 OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
     ("zio vs xarray same codec, faster path (smooth)", "write",
      lambda f: f["write_smooth"]["zio_vs_xarray_faster"]),
+    ("full read: zarr-python's time ÷ ours (smooth)", "read",
+     lambda f: f["read_smooth"]["zarr_over_zio"]),
+    ("full read: zarr-python's time ÷ ours, fastest rounds (seed)", "read",
+     lambda f: f["read_seed"]["zarr_over_zio_fastest"]),
+    ("full read: zarr-python's time ÷ ours, chunks=None (seed)", "read",
+     lambda f: f["read_seed"]["zarr_over_zio_unchunked"]),
+    ("full read: tensorstore's time ÷ ours (seed)", "read",
+     lambda f: f["read_seed"]["tensorstore_over_zio"]),
     ("zio vs h5py gzip-4 (smooth)", "write", lambda f: f["write_smooth"]["zio_vs_h5py_gzip4"]),
     ("zio vs netCDF4 zlib-4 (seed)", "write", lambda f: f["write_seed"]["zio_vs_netcdf4_zlib4"]),
     ("write ÷ limit, zstd (smooth)", "write",

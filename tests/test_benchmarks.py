@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {"write", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed"}
+SECTIONS = {
+    "write", "read", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed",
+}  # fmt: skip
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +66,7 @@ def test_every_goal_has_a_finite_figure(quick_run: tuple) -> None:
         "zio vs xarray same codec, faster path (seed)",
         "zio vs h5py gzip-4 (seed)",
         "write ÷ limit, zstd (seed)",
+        "full read: zarr-python's time ÷ ours (seed)",
         "profiled ÷ plain reduce",
         "reduce from store vs numpy in memory",
         "reopen time, 100x store ÷ 1x",

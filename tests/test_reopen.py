@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dask
 import numpy as np
@@ -86,10 +87,11 @@ def _two_variables(path: Path) -> xr.Dataset:
     return ds
 
 
-def test_a_reader_of_a_replaced_store_raises_store_changed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunks", ["stored", None], ids=["dask", "chunks=None"])
+def test_a_reader_of_a_replaced_store_raises_store_changed(tmp_path: Path, chunks: Any) -> None:
     path = tmp_path / "s.zarr"
     _two_variables(path)
-    opened = xzarrio.open_zarr(path)
+    opened = xzarrio.open_zarr(path, chunks=chunks)
     xr.Dataset({"a": ("t", np.full(8, 5.0, "f4"))}).zio.to_zarr(path, mode="w", chunks={"t": 3})
     with pytest.raises(StoreChangedError, match=r"open it again \(xzarrio.open_zarr"):
         opened.a.values  # noqa: B018
