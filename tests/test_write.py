@@ -224,3 +224,28 @@ def test_dataarray_whose_source_store_is_gone_still_writes(
     shutil.rmtree(tmp_path / "a.zarr")
     report = temp.zio.to_zarr(tmp_path / "b.zarr", history="rescued")
     assert len(report.provenance.history) == 1
+
+
+def _tasks_run_by_a_write(ds: xr.Dataset, path: Path) -> int:
+    from dask.callbacks import Callback
+
+    started: list[str] = []
+    with Callback(start_state=lambda dsk, state: started.extend(map(str, state["ready"]))):
+        ds.zio.to_zarr(path, chunks={"y": 25})
+    return len(started)
+
+
+def test_a_small_new_store_in_memory_is_written_at_once_and_a_large_one_by_tasks(
+    tmp_path: Path,
+) -> None:
+    from xzarrio.writing.plan import AT_ONCE_BYTES
+
+    small = xr.Dataset({f"v{i}": (("y", "x"), np.random.rand(100, 100)) for i in range(5)})
+    assert small.nbytes <= AT_ONCE_BYTES
+    assert _tasks_run_by_a_write(small, tmp_path / "small.zarr") <= 1  # no chunk write a task
+    assert_same_data(xzarrio.open_zarr(tmp_path / "small.zarr"), small)
+    assert xzarrio.verify(tmp_path / "small.zarr").ok
+    rows = AT_ONCE_BYTES // (8 * 100) + 100
+    large = xr.Dataset({"v": (("y", "x"), np.random.rand(rows, 100))})
+    assert _tasks_run_by_a_write(large, tmp_path / "large.zarr") >= rows // 25  # one a chunk
+    assert_same_data(xzarrio.open_zarr(tmp_path / "large.zarr"), large)
