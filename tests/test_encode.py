@@ -52,11 +52,14 @@ def test_write_never_lets_two_tasks_write_one_chunk(
 
 
 def test_in_memory_data_is_written_from_views_not_a_copy(tmp_path: Path) -> None:
-    """One task per stored chunk, each holding a view of the caller's array: no second copy."""
+    """One task per stored chunk, each holding a view of the caller's array: no second copy
+    (data too large to be written at once)."""
     from xzarrio.writing import WriteRequest, plan_write
+    from xzarrio.writing.plan import AT_ONCE_BYTES
 
-    values = np.arange(600.0).reshape(60, 10)
-    request = WriteRequest.of(chunks={"y": 20})
+    rows = AT_ONCE_BYTES // 80 + 60 - (AT_ONCE_BYTES // 80) % 60
+    values = np.arange(rows * 10.0).reshape(rows, 10)
+    request = WriteRequest.of(chunks={"y": rows // 3})
     p = plan_write(xr.Dataset({"v": (("y", "x"), values)}), tmp_path / "s.zarr", request)
     blocks = list(dict(p.ds["v"].data.__dask_graph__()).values())
     assert len(blocks) == 3

@@ -226,16 +226,17 @@ def test_dataarray_whose_source_store_is_gone_still_writes(
     assert len(report.provenance.history) == 1
 
 
-def _tasks_run_by_a_write(ds: xr.Dataset, path: Path) -> int:
+def _tasks_run_by_a_write(ds: xr.Dataset, path: Path, **kwargs: Any) -> int:
     from dask.callbacks import Callback
 
     started: list[str] = []
+    chunks = {} if kwargs else {"chunks": {"y": 25}}
     with Callback(start_state=lambda dsk, state: started.extend(map(str, state["ready"]))):
-        ds.zio.to_zarr(path, chunks={"y": 25})
+        ds.zio.to_zarr(path, **chunks, **kwargs)
     return len(started)
 
 
-def test_a_small_new_store_in_memory_is_written_at_once_and_a_large_one_by_tasks(
+def test_small_writes_in_memory_are_written_at_once_and_a_large_one_by_tasks(
     tmp_path: Path,
 ) -> None:
     from xzarrio.writing.plan import AT_ONCE_BYTES
@@ -244,6 +245,9 @@ def test_a_small_new_store_in_memory_is_written_at_once_and_a_large_one_by_tasks
     assert small.nbytes <= AT_ONCE_BYTES
     assert _tasks_run_by_a_write(small, tmp_path / "small.zarr") <= 1  # no chunk write a task
     assert_same_data(xzarrio.open_zarr(tmp_path / "small.zarr"), small)
+    more = small.isel(y=slice(0, 10))
+    assert _tasks_run_by_a_write(more, tmp_path / "small.zarr", append_dim="y") <= 1
+    assert_same_data(xzarrio.open_zarr(tmp_path / "small.zarr"), xr.concat([small, more], "y"))
     assert xzarrio.verify(tmp_path / "small.zarr").ok
     rows = AT_ONCE_BYTES // (8 * 100) + 100
     large = xr.Dataset({"v": (("y", "x"), np.random.rand(rows, 100))})

@@ -36,10 +36,10 @@ from .transactions import Stamping
 
 __all__ = ["AT_ONCE_BYTES", "WritePlan", "plan_write"]
 
-#: a new store of data in memory up to this many bytes is written by xarray at once,
-#: not chunk by chunk as dask tasks: for so little, a task graph and its scheduler cost
-#: more than encoding its chunks on several threads saves (a new store of five
-#: 100 x 100 variables: 21.7 ms of graph and metadata, more than xarray's whole write)
+#: data in memory up to this many bytes (a new store, an append, a region) is written by
+#: xarray at once, not chunk by chunk as dask tasks: for so little, a task graph and its
+#: scheduler cost more than encoding its chunks on several threads saves (a new store of
+#: five 100 x 100 variables: 21.7 ms of graph and metadata, more than xarray's whole write)
 AT_ONCE_BYTES = 4 * 2**20
 
 
@@ -132,7 +132,7 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     template = not request.running.compute and target.existing is None and target.holds_templates
-    at_once = template or _small_in_memory(ds, target, request)
+    at_once = template or _small_in_memory(ds, request)
     provenance = request.stamp.recorded and bool(options.OPTIONS["provenance"])
     digests = source_digests(obj) if provenance else {}  # for the history line alone
     return WritePlan(
@@ -218,11 +218,12 @@ def _checksums(checksums: Any) -> bool:
     return bool(options.OPTIONS["checksums"] if checksums is None else checksums)
 
 
-def _small_in_memory(ds: xr.Dataset, target: Target, request: WriteRequest) -> bool:
-    """Whether *ds* is a new store's data, all in memory and at most
-    :data:`AT_ONCE_BYTES`: xarray then writes it at once, as it writes numpy data,
-    and no chunk write is a dask task."""
-    if target.existing is not None or not request.running.compute:
+def _small_in_memory(ds: xr.Dataset, request: WriteRequest) -> bool:
+    """Whether *ds*, written now, is all in memory and at most :data:`AT_ONCE_BYTES`:
+    xarray then writes it at once, as it writes numpy data, through the write's store
+    (its journal, chunk locks and digests as for a task), and no chunk write is a
+    dask task."""
+    if not request.running.compute:
         return False
     variables = ds.variables.values()
     in_memory = all(v.chunks is None for v in variables)
