@@ -99,10 +99,10 @@ def encode_variables(
     format 3, with a crc32c checksum last if *checksums* (and without one if
     not), unless the user's encoding gives their codecs.
     Data in memory becomes one dask task per stored chunk, so that every chunk
-    write is a task of the write (unless not *in_blocks*: a template's data in
-    memory is written at once, and so are its dask scalars, which no region
-    write can fill later). Times and Python objects in memory stay in memory:
-    xarray encodes them whole.
+    write is a task of the write (unless not *in_blocks*: data in memory is
+    then written at once by xarray, a template's or a small write's, and so are
+    a template's dask scalars, which no region write can fill later). Times and
+    Python objects in memory stay in memory: xarray encodes them whole.
     """
     old = existing.variables if existing is not None else {}
     variables = {}
