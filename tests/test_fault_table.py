@@ -159,17 +159,22 @@ def test_exception_in_a_task_on_worker_processes(
 def test_ctrl_c(place: Place, mode: str) -> None:
     """Ctrl-C mid-write. The garbage collector is paused meanwhile: Python swallows a
     KeyboardInterrupt that lands inside a gc callback (distributed installs one while any
-    cluster of the session is alive), and the write would then simply finish."""
+    cluster of the session is alive), and the write would then simply finish. Python's
+    own SIGINT handler is set for the while: where another handler was left in place,
+    ``interrupt_main`` does nothing, and the failure names that handler."""
     before = place.look()
     timer = threading.Timer(0.4, _thread.interrupt_main)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     gc.disable()
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             place.write(mode, crawling(0.05))
+            pytest.fail(f"the write ended first; SIGINT's handler was {handler!r}")
     finally:
         timer.cancel()
         gc.enable()
+        signal.signal(signal.SIGINT, handler)
     _assert_as_before(place, before)
 
 
