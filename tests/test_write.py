@@ -230,9 +230,8 @@ def _tasks_run_by_a_write(ds: xr.Dataset, path: Path, **kwargs: Any) -> int:
     from dask.callbacks import Callback
 
     started: list[str] = []
-    chunks = {} if kwargs else {"chunks": {"y": 25}}
     with Callback(start_state=lambda dsk, state: started.extend(map(str, state["ready"]))):
-        ds.zio.to_zarr(path, **chunks, **kwargs)
+        ds.zio.to_zarr(path, **kwargs)
     return len(started)
 
 
@@ -243,7 +242,9 @@ def test_small_writes_in_memory_are_written_at_once_and_a_large_one_by_tasks(
 
     small = xr.Dataset({f"v{i}": (("y", "x"), np.random.rand(100, 100)) for i in range(5)})
     assert small.nbytes <= AT_ONCE_BYTES
-    assert _tasks_run_by_a_write(small, tmp_path / "small.zarr") <= 1  # no chunk write a task
+    assert (
+        _tasks_run_by_a_write(small, tmp_path / "small.zarr", chunks={"y": 25}) <= 1
+    )  # no chunk write a task
     assert_same_data(xzarrio.open_zarr(tmp_path / "small.zarr"), small)
     more = small.isel(y=slice(0, 10))
     assert _tasks_run_by_a_write(more, tmp_path / "small.zarr", append_dim="y") <= 1
@@ -251,5 +252,7 @@ def test_small_writes_in_memory_are_written_at_once_and_a_large_one_by_tasks(
     assert xzarrio.verify(tmp_path / "small.zarr").ok
     rows = AT_ONCE_BYTES // (8 * 100) + 100
     large = xr.Dataset({"v": (("y", "x"), np.random.rand(rows, 100))})
-    assert _tasks_run_by_a_write(large, tmp_path / "large.zarr") >= rows // 25  # one a chunk
+    assert (
+        _tasks_run_by_a_write(large, tmp_path / "large.zarr", chunks={"y": 25}) >= rows // 25
+    )  # one a chunk
     assert_same_data(xzarrio.open_zarr(tmp_path / "large.zarr"), large)
