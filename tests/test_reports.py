@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +27,32 @@ def test_an_appends_report_says_what_this_call_wrote(tmp_path: Path) -> None:
     text = repr(report)
     assert "written     : 1.56 kiB (1,600 bytes) by this call" in text
     assert "in the store" in text and "history     : " in text
+
+
+def test_an_appends_stored_size_is_measured_when_first_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sizing an append's variables walks every chunk they hold: a loop of daily
+    appends to a long store would pay for that walk on each call, so the report
+    measures it when it is first read, and once."""
+    from xzarrio.writing import report as report_module
+
+    path = tmp_path / "s.zarr"
+    steps(100).zio.to_zarr(path, chunks={"t": 10})
+    walked: list[object] = []
+    walk = report_module.nbytes_under
+
+    def counted(path: Any) -> int:
+        walked.append(path)
+        return walk(path)
+
+    monkeypatch.setattr(report_module, "nbytes_under", counted)
+    report = steps(10, start=100).zio.to_zarr(path, append_dim="t")
+    assert walked == []
+    assert report.nbytes_stored == disk_bytes(path / "v")
+    assert len(walked) == 1
+    assert report.to_dict()["nbytes_stored"] == report.nbytes_stored and len(walked) == 1
+    assert report.ratio == report.nbytes / report.nbytes_stored
 
 
 def test_a_write_report_as_html_and_as_built_ins(tmp_path: Path) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
 import xarray as xr
 import zarr
 from dask.utils import format_bytes
+from zarr.storage import StorePath
 
 from ..provenance import Provenance
 from ..reading import open_zarr
@@ -36,7 +39,10 @@ class WriteReport:
         write (after an append: their whole length).
     nbytes_stored : int
         Bytes those arrays occupy on the store; for a new store, every byte of
-        the store, metadata included.
+        the store, metadata included. After an append or a region write it is
+        measured when first read, and kept: sizing the arrays walks every
+        chunk they hold, which a loop of appends to a long store would
+        otherwise pay on each call.
     seconds : float
         Wall time of the write, validation to swap.
     nbytes_written : int
@@ -51,7 +57,8 @@ class WriteReport:
     store: str
     variables: tuple[str, ...]
     nbytes: int
-    nbytes_stored: int
+    #: the stored bytes, or what measures them when first asked (:attr:`nbytes_stored`)
+    stored: int | Callable[[], int] = field(repr=False, compare=False)
     seconds: float
     nbytes_written: int
     mode: str
@@ -60,6 +67,11 @@ class WriteReport:
     storage_options: dict[str, Any] | None = None
     snapshot_id: str | None = None
     location: Any = field(default=None, repr=False, compare=False)  # what .open() opens
+
+    @cached_property
+    def nbytes_stored(self) -> int:
+        """Bytes the written arrays occupy on the store (see the class)."""
+        return self.stored if isinstance(self.stored, int) else self.stored()
 
     @property
     def ratio(self) -> float:
@@ -140,8 +152,9 @@ def report_of(
     root = zarr.open_group(location.opener(), mode="r", path=plan.group or "")
     names = tuple(str(n) for n in plan.ds.variables)
     shapes = _shapes(root, names)
+    stored: int | Callable[[], int]
     if plan.target.in_place:
-        stored = sum(nbytes_under(root.store_path / name) for name in names)
+        stored = _StoredSize(root.store_path, names)
     elif written is not None:
         stored = sum(written.values())
     else:
@@ -150,7 +163,7 @@ def report_of(
         store=location.name,
         variables=names,
         nbytes=sum(int(np.prod(shape)) * itemsize for shape, itemsize in shapes.values()),
-        nbytes_stored=stored,
+        stored=stored,
         seconds=time.perf_counter() - started,
         nbytes_written=_written_nbytes(plan),
         mode=plan.mode,
@@ -160,6 +173,17 @@ def report_of(
         snapshot_id=snapshot_id,
         location=location.source,
     )
+
+
+@dataclass(frozen=True)
+class _StoredSize:
+    """The bytes the arrays *names* under *group* of a store occupy, measured when called."""
+
+    group: StorePath
+    names: tuple[str, ...]
+
+    def __call__(self) -> int:
+        return sum(nbytes_under(self.group / name) for name in self.names)
 
 
 def _written_nbytes(plan: WritePlan) -> int:
