@@ -20,6 +20,7 @@ import fsspec
 import numpy as np
 import pytest
 import xarray as xr
+import xxhash
 import zarr
 import zarr.core.codec_pipeline
 from zarr.codecs import Crc32cCodec as ZarrCrc32cCodec
@@ -729,6 +730,22 @@ def test_the_variable_digest_is_of_its_chunks_alone() -> None:
     chunks = {"c/0": "a" * 32}
     assert Manifest(chunks, complete=True).digest == Manifest(chunks, complete=False).digest
     assert Manifest(chunks).digest != Manifest({"c/1": "a" * 32}).digest
+
+
+def test_a_manifest_file_is_canonical_json_and_its_digest_that_of_its_chunks() -> None:
+    """The file and the digest are both built from one serialisation of the chunks;
+    they stay what canonical JSON of the record gives, so stores written before read."""
+
+    def canonical(record: dict[str, Any]) -> bytes:
+        return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+    for chunks in ({}, {"c/1/0": "b" * 32, "c/0/0": "a" * 32, 'c/"\u00e9': "c" * 32}):
+        for complete in (True, False):
+            manifest = Manifest(chunks, complete)
+            record = {"algorithm": manifest.algorithm, "complete": complete, "chunks": chunks}
+            assert manifest.to_bytes() == canonical(record)
+            del record["complete"]
+            assert manifest.digest == xxhash.xxh3_128_hexdigest(canonical(record))
 
 
 def test_a_dataset_rebuilt_from_a_store_in_memory_is_written(tmp_path: Path) -> None:

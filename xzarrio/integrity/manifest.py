@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 import xxhash
@@ -65,18 +66,23 @@ class Manifest:
     algorithm: str = DIGEST_ALGORITHM
 
     def to_bytes(self) -> bytes:
-        """The manifest's file, canonical: the same chunks give the same bytes."""
-        record = {"algorithm": self.algorithm, "complete": self.complete, "chunks": self.chunks}
-        return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+        """The manifest's file, canonical JSON: the same chunks give the same bytes."""
+        complete = json.dumps(self.complete)
+        return f'{self._algorithm_and_chunks},"complete":{complete}}}'.encode()
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """The variable's digest: the digest of the manifest's chunk digests (canonical
         JSON), whether or not it is complete, so that the same data give the same one."""
-        record = {"algorithm": self.algorithm, "chunks": self.chunks}
-        return xxhash.xxh3_128_hexdigest(
-            json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
-        )
+        return xxhash.xxh3_128_hexdigest(f"{self._algorithm_and_chunks}}}".encode())
+
+    @cached_property
+    def _algorithm_and_chunks(self) -> str:
+        """The canonical JSON of the manifest's first two keys, open at its end: a
+        manifest of a long array is serialised once for its file and its digest."""
+        algorithm = json.dumps(self.algorithm)
+        chunks = json.dumps(self.chunks, sort_keys=True, separators=(",", ":"))
+        return f'{{"algorithm":{algorithm},"chunks":{chunks}'
 
     def updated(self, changes: Mapping[str, str | None]) -> Manifest:
         """This manifest with *changes* (a digest, or None for a chunk deleted) applied."""
