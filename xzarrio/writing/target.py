@@ -77,7 +77,8 @@ class Target(ABC):
         Where the store is.
     existing : xarray.Dataset or None
         For an append or a region write, the store as it is (opened lazily,
-        metadata and index coordinates only); None for a new store or group.
+        without indexes: :func:`~xzarrio.writing.checks.stored_index` builds
+        one where a check needs it); None for a new store or group.
     zarr_format : int
         The store's format, or for a new store the one it will have.
     groups : frozenset of str
@@ -387,6 +388,6 @@ def _open_existing(
         warnings.simplefilter("ignore", RuntimeWarning)
         existing = xr.open_zarr(
             cast(Any, location.opener()), group=group, chunks=None, zarr_format=fmt,
-            consolidated=None,
+            consolidated=None, create_default_indexes=False,
         )  # fmt: skip
     return existing, root

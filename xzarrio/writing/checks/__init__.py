@@ -27,7 +27,7 @@ from .arguments import (
     check_storable,
 )
 from .encoding import check_encoding, stored_unit
-from .region import check_region, resolve_region, without_indexes
+from .region import check_region, resolve_region, stored_index, without_indexes
 
 __all__ = [
     "MODES",
@@ -46,6 +46,7 @@ __all__ = [
     "check_storable",
     "fit_strings",
     "resolve_region",
+    "stored_index",
     "stored_unit",
     "without_indexes",
 ]

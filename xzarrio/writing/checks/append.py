@@ -15,6 +15,7 @@ import xarray as xr
 
 from ...errors import AppendMismatchError
 from .encoding import check_fits_store
+from .region import stored_index
 
 __all__ = ["check_append", "fit_strings"]
 
@@ -130,7 +131,8 @@ def _check_appended_meaning(name: Hashable, var: xr.Variable, have: xr.Variable)
 
 def _check_append_index(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -> None:
     """The appended values of the append dimension's index: each new, each once."""
-    if append_dim not in ds.indexes or append_dim not in old.indexes:
+    stored = stored_index(old, append_dim) if append_dim in ds.indexes else None
+    if stored is None:
         return
     new = ds.indexes[append_dim]
     if new.has_duplicates:
@@ -139,7 +141,7 @@ def _check_append_index(ds: xr.Dataset, old: xr.Dataset, append_dim: Hashable) -
             f"{new[new.duplicated()].unique().tolist()}; an index that repeats a value "
             "selects two places with one label"
         )
-    both = old.indexes[append_dim].intersection(new)
+    both = new[new.isin(stored)]
     if len(both):
         raise AppendMismatchError(
             f"cannot append along {append_dim!r}: the store already holds the values "

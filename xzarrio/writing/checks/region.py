@@ -11,13 +11,28 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ...chunks import is_int
 from ...errors import RegionError, RegionKeyError, RegionTypeError
 from .encoding import check_fits_store
 
-__all__ = ["check_region", "resolve_region", "without_indexes"]
+__all__ = ["check_region", "resolve_region", "stored_index", "without_indexes"]
+
+
+def stored_index(old: xr.Dataset, dim: Hashable) -> pd.Index | None:
+    """The index of the store's coordinate *dim*, read now; None where it has none.
+
+    The store is opened without indexes: building them reads every coordinate,
+    and only the checks that place data by one need it.
+    """
+    if dim in old.indexes:
+        return old.indexes[dim]
+    coordinate = old.variables.get(dim)
+    if coordinate is None or coordinate.dims != (dim,):
+        return None
+    return coordinate.to_index()
 
 
 def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
@@ -31,7 +46,8 @@ def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
         if not (isinstance(where, str) and where == "auto"):
             resolved[dim] = where
             continue
-        if dim not in ds.indexes or dim not in old.indexes:
+        stored = stored_index(old, dim) if dim in ds.indexes else None
+        if stored is None:
             if dim in old.dims and ds.sizes.get(dim) == old.sizes[dim]:
                 resolved[dim] = slice(0, old.sizes[dim])  # the whole dimension
                 continue
@@ -39,7 +55,7 @@ def resolve_region(ds: xr.Dataset, old: xr.Dataset, region: Any) -> Any:
                 f"region[{dim!r}] = 'auto' needs a coordinate {dim!r} in both the data and the "
                 "store to find where the data goes; give a slice instead"
             )
-        positions = old.indexes[dim].get_indexer(ds.indexes[dim])
+        positions = stored.get_indexer(ds.indexes[dim])
         if len(positions) == 0 or (positions < 0).any():
             absent = ds.indexes[dim][positions < 0].tolist()
             raise RegionKeyError(
