@@ -132,3 +132,27 @@ def test_a_memory_stores_journal_is_found_through_any_wrapper_of_it() -> None:
     assert len(xzarrio.repair(store, force=True)) == 1  # force: its writer is this process
     assert dict(memory_store_dict(store)) == before
     assert not sync(journal.WriteWatch.of(locate(wrapper)).under_way())
+
+
+def test_a_journal_begun_while_another_writer_removes_the_journals_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Region writers begin and end side by side. One's discard removes the folder of
+    journals once it is empty, which may fall between another's making of that folder
+    and of its own journal in it: the other begins all the same."""
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"v": ("t", np.zeros(4))}).zio.to_zarr(path)
+    journals = journal.journal_dir(path)
+    real_mkdir, removed = os.mkdir, list[Any]()
+
+    def mkdir(target: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(target).parent == journals and journals.is_dir() and not removed:
+            journals.rmdir()  # the other writer's discard, just now
+            removed.append(target)
+        real_mkdir(target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    xr.Dataset({"v": ("t", np.ones(4))}).zio.to_zarr(path, region={"t": slice(0, 4)})
+    assert removed
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.ones(4))
+    assert not journals.exists()

@@ -43,13 +43,33 @@ def begin_journal(location: Location, operation: str, *, fresh: bool = False) ->
     home = journal_home(location)
     if isinstance(home, Path):
         folder = journal_dir(home) / name
-        folder.mkdir(parents=True)
+        _make_folder(folder)
         _write_durably(folder / _HEADER, json.dumps(record))
         return LocalJournal(home, folder, record)
     keys = _journal_keys(location, name)
     with first_write(location, "write its journal"):
         sync(keys.set(_HEADER, _encode(record)))
     return StoreJournal(location.zarr_store(), keys, record)
+
+
+#: how often a journal's folder is made again where its parent went meanwhile
+_FOLDER_TRIES = 5
+
+
+def _make_folder(folder: Path) -> None:
+    """Make the journal's *folder*, and the folder of journals it lies in.
+
+    Region writers begin and end side by side, and the one that ends removes
+    the folder of journals once it is empty: between this writer's making of
+    that folder and of its own journal in it. It is then made again.
+    """
+    for _ in range(_FOLDER_TRIES - 1):
+        try:
+            folder.mkdir(parents=True)
+            return
+        except FileNotFoundError:
+            continue
+    folder.mkdir(parents=True)
 
 
 def journals(location: Location) -> list[Journal]:
