@@ -16,8 +16,15 @@ same run; the figure is ours ÷ xarray's median time (above 1: slower):
 * ``append``: one time step appended along ``time`` to an existing store of
   10 steps of 1000 x 750 float32 (quick: 100 x 75), one step per stored
   chunk, with its ``time`` coordinate;
+* ``append_long``: the same to a store that a year of daily appends has made
+  long: 2000 steps of 100 x 75 (quick: 200 of 20 x 15), one chunk each;
 * ``small``: a new store of 100 x 100 float32 with ``y`` and ``x``
-  coordinates, written to a fresh path (removed after each call, untimed).
+  coordinates, written to a fresh path (removed after each call, untimed);
+* ``fill``: the pangeo pattern, many processes filling one template: a new
+  store of ``FILL`` steps of 200 x 750 float32 made with ``compute=False``
+  (untimed, made again before each call), then filled by one region write per
+  step from a pool of processes (as many as cores, at least 2), started and
+  warmed before the timing; the figure is the wall time of the whole fill.
 
 xzarrio writes with its defaults: zstd level 3 (with its crc32c checksum),
 provenance attributes, consolidated metadata. xarray gets zstd level 3 on
@@ -44,11 +51,16 @@ runs against an older xzarrio, for before/after comparisons.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr.codecs
@@ -77,7 +89,13 @@ REGION_QUICK = (500, 750, 125)
 STEP = (1000, 750)
 STEP_QUICK = (100, 75)
 STEPS = 10
+#: the long store an append goes to: steps, and each step's rows and columns
+LONG = (2000, (100, 75))
+LONG_QUICK = (200, (20, 15))
 SMALL = (100, 100)
+#: the template the processes fill: steps, rows, columns (one stored chunk a step)
+FILL = (64, 200, 750)
+FILL_QUICK = (8, 20, 75)
 
 
 def pairs(cfg: Config) -> int:
@@ -218,9 +236,9 @@ def region(cfg: Config) -> dict[str, Any]:
     return out
 
 
-def steps(cfg: Config, first: int, count: int) -> xr.Dataset:
-    """*count* time steps from step *first* on, one a day from 2000-01-01."""
-    rows, cols = STEP_QUICK if cfg.quick else STEP
+def steps(cfg: Config, first: int, count: int, size: tuple[int, int]) -> xr.Dataset:
+    """*count* time steps of *size* from step *first* on, one a day from 2000-01-01."""
+    rows, cols = size
     values = seed_field((count * rows, cols), cfg.seed + first).reshape(count, rows, cols)
     days = np.arange(first, first + count).astype("timedelta64[D]")
     return xr.Dataset(
@@ -230,11 +248,22 @@ def steps(cfg: Config, first: int, count: int) -> xr.Dataset:
 
 
 def append(cfg: Config) -> dict[str, Any]:
-    """One time step appended per call to each writer's own existing store."""
-    rows, cols = STEP_QUICK if cfg.quick else STEP
-    start = steps(cfg, 0, STEPS)
+    """One time step appended per call to each writer's own store of :data:`STEPS` steps."""
+    return appended(cfg, STEPS, STEP_QUICK if cfg.quick else STEP)
+
+
+def append_long(cfg: Config) -> dict[str, Any]:
+    """One time step appended per call to each writer's own long store (:data:`LONG`)."""
+    count, size = LONG_QUICK if cfg.quick else LONG
+    return appended(cfg, count, size)
+
+
+def appended(cfg: Config, before: int, size: tuple[int, int]) -> dict[str, Any]:
+    """One step of *size* appended per call to each writer's own store of *before* steps."""
+    rows, cols = size
+    start = steps(cfg, 0, before, size)
     n = 1 + pairs(cfg)  # the checked append, then the timed ones
-    added = [steps(cfg, STEPS + k, 1) for k in range(n)]
+    added = [steps(cfg, before + k, 1, size) for k in range(n)]
     paths = {ZIO: cfg.path("fixed-append-zio.zarr"), XR: cfg.path("fixed-append-xarray.zarr")}
 
     def writer(name: str) -> Callable[[], None]:
@@ -272,7 +301,7 @@ def append(cfg: Config) -> dict[str, Any]:
     finally:
         for path in paths.values():
             remove(path)
-    out["step"], out["steps_before"] = [1, rows, cols], STEPS
+    out["step"], out["steps_before"] = [1, rows, cols], before
     out["floor_s"] = floor_seconds(cfg, [added[0]["wvel"].values[0]])
     return out
 
@@ -322,11 +351,91 @@ def small(cfg: Config) -> dict[str, Any]:
     return out
 
 
+def fill_step(shape: tuple[int, int, int], seed: int, index: int) -> xr.Dataset:
+    """Step *index* of the template of *shape*: its values, without coordinates."""
+    _, rows, cols = shape
+    values = seed_field((rows, cols), seed + index)[np.newaxis]
+    return xr.Dataset({"wvel": (("time", "y", "x"), values)})
+
+
+def fill_one(name: str, path: str, shape: tuple[int, int, int], seed: int, index: int) -> int:
+    """One process's region write of step *index* into the template at *path*."""
+    where = {"time": slice(index, index + 1)}
+    step = fill_step(shape, seed, index)
+    with quiet():
+        if name == ZIO:
+            step.zio.to_zarr(path, region=where)
+        else:
+            step.to_zarr(path, region=where, mode="r+")
+    return index
+
+
+def _warm(_: int) -> int:
+    """A task that holds its worker a while, so that every worker of a pool starts (and
+    imports this module, xarray and xzarrio) before the timing."""
+    time.sleep(0.3)
+    return os.getpid()
+
+
+def fill(cfg: Config) -> dict[str, Any]:
+    """A template made, then filled by region writes from a pool of processes."""
+    shape = FILL_QUICK if cfg.quick else FILL
+    steps_, rows, cols = shape
+    processes = max(2, cfg.cores)
+    zeros = da.zeros(shape, dtype="float32", chunks=(1, rows, cols))
+    template = xr.Dataset({"wvel": (("time", "y", "x"), zeros)})
+    paths = {ZIO: cfg.path("fixed-fill-zio.zarr"), XR: cfg.path("fixed-fill-xarray.zarr")}
+
+    def make(name: str) -> None:
+        remove(paths[name])
+        with quiet():
+            if name == ZIO:
+                template.zio.to_zarr(paths[name], compute=False, compressor="zstd")
+            else:
+                template.to_zarr(
+                    paths[name], compute=False, encoding=encoding(template, {}),
+                    zarr_format=3, consolidated=True,
+                )  # fmt: skip
+        flush()
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        list(pool.map(_warm, range(processes)))
+
+        def writer(name: str) -> Callable[[], None]:
+            def write() -> None:
+                args = [(name, str(paths[name]), shape, cfg.seed, i) for i in range(steps_)]
+                list(pool.map(fill_one, *zip(*args, strict=True)))
+
+            return write
+
+        runs = {name: writer(name) for name in paths}
+        try:
+            for name, run_once in runs.items():
+                make(name)
+                run_once()
+                want = np.concatenate([fill_step(shape, cfg.seed, i)["wvel"].values
+                                       for i in range(steps_)])  # fmt: skip
+                _same(name, read_back(paths[name]), want)
+                make(name)
+            out = paired(cfg, runs, make)
+            out.pop("zio_steps_ms", None)  # the templates made here: the writes run elsewhere
+        finally:
+            for path in paths.values():
+                remove(path)
+    out["shape"], out["processes"] = list(shape), processes
+    blocks = [fill_step(shape, cfg.seed, i)["wvel"].values[0] for i in range(steps_)]
+    out["floor_s"] = floor_seconds(cfg, blocks) / processes
+    return out
+
+
 WRITES: dict[str, tuple[str, Callable[[Config], dict[str, Any]]]] = {
     "seed": ("seed write, new store", seed),
     "region": ("one-chunk region write", region),
     "append": ("one-step append", append),
+    "append_long": ("one-step append, long store", append_long),
     "small": ("new small store (100 x 100)", small),
+    "fill": ("a template filled by processes", fill),
 }
 
 
@@ -345,14 +454,17 @@ def run(cfg: Config) -> dict[str, Any]:
         print(f"  {label}: ours ÷ xarray's {got['over_xarray']:.2f}", flush=True)
     region_rows, cols, chunk = REGION_QUICK if cfg.quick else REGION
     step = STEP_QUICK if cfg.quick else STEP
+    long_steps, long_step = LONG_QUICK if cfg.quick else LONG
     sizes = (
         f"seed {cfg.shape[0]} x {cfg.shape[1]} in chunks of {cfg.chunk_rows} rows; region "
         f"{region_rows} x {cols} in chunks of {chunk} rows; append steps of {step[0]} x {step[1]}"
+        f"; long store {long_steps} steps of {long_step[0]} x {long_step[1]}"
     )
     shown = table(
         f"fixed costs against xarray's to_zarr ({sizes}); {pairs(cfg)} adjacent pairs, order "
         f"alternating, medians; floor: the call's chunks encoded (zstd-3, one thread) and "
-        f"written to files, no zarr (seed: on {cfg.cores} cores)",
+        f"written to files, no zarr (seed: on {cfg.cores} cores; fill: on "
+        f"{max(2, cfg.cores)} processes)",
         ["write", "xzarrio ms", "xarray ms", "ours ÷ xarray", "per-pair median", "floor ms",
          "xarray ÷ floor"],
         rows,
