@@ -149,7 +149,6 @@ class Journal(ABC):
     def playback(self, *, sweep_partial: bool = False) -> None:
         """Put the store back as it was before the write, then remove the journal."""
 
-    @abstractmethod
     def discard(self) -> None:
         """Remove the journal, header first: the write is committed.
 
@@ -157,6 +156,19 @@ class Journal(ABC):
         played back); once it is gone, a failure to remove the rest is a
         ``RuntimeWarning`` that says the write is committed.
         """
+        self.remove_header()
+        self.sweep()
+
+    @abstractmethod
+    def remove_header(self) -> None:
+        """The commit point: the header removed, for good. From then on nothing plays
+        the journal back; raises only while the header is still there."""
+
+    @abstractmethod
+    def sweep(self) -> None:
+        """Remove what is left of the journal once its header is removed: a writer may
+        do it after letting its locks go, as nothing reads a journal without one. A
+        failure is a ``RuntimeWarning`` that says the write is committed."""
 
     def refresh(self) -> None:  # noqa: B027 - only leased journals refresh
         """Move the writer's lease forward (object stores)."""

@@ -141,15 +141,19 @@ class LocalJournal(Journal):
                 partial.unlink(missing_ok=True)
         self.discard()
 
-    def discard(self) -> None:
+    def remove_header(self) -> None:
         self._end()
         # the commit point, in one step that needs no free space (a rename may): a
         # journal without its header is never played back, and repair sweeps it
         (self.folder / _HEADER).unlink(missing_ok=True)
         self.removed = True
         _sync_folder(self.folder)
+
+    def sweep(self) -> None:
         failures: list[BaseException] = []
         shutil.rmtree(self.folder, onerror=lambda *args: failures.append(args[2][1]))
+        # what a repair of the store swept meanwhile is gone all the same
+        failures = [f for f in failures if not isinstance(f, FileNotFoundError)]
         if failures:
             hint = f"xzarrio.repair({str(self.root)!r}) sweeps it"
             self._left_behind(str(self.folder), failures[0], hint)

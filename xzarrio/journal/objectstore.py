@@ -85,10 +85,12 @@ class StoreJournal(Journal):
     async def _put_back(self, key: str) -> None:
         await copy_key(self.keys, key, self.target, key.removeprefix("saved/"))
 
-    def discard(self) -> None:
+    def remove_header(self) -> None:
         self._end()
         sync(self.keys.delete(_HEADER))  # the commit point
         self.removed = True
+
+    def sweep(self) -> None:
         try:
             sync(self.keys.delete_dir(""))
         except Exception as error:

@@ -436,11 +436,15 @@ class InPlaceLocal(Transaction):
         return stamp_in_place(store, stamping, line, recorded)
 
     def commit(self, message: str) -> None:
+        assert self.journal is not None
         try:
-            _end(self.journal, None)
+            self.journal.remove_header()
         finally:  # a failure before the commit point keeps them for the rollback
             if self.committed:
                 self.locks.close()
+        # after the locks: the next writer need not wait for it, and reads no journal
+        # without its header
+        self.journal.sweep()
 
     def rollback(self) -> None:
         with self.locks:
