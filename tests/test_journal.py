@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -156,3 +159,32 @@ def test_a_journal_begun_while_another_writer_removes_the_journals_folder(
     assert removed
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.ones(4))
     assert not journals.exists()
+
+
+@pytest.mark.parametrize("flat", [True, False], ids=["one-file-a-key", "earlier-folders"])
+def test_a_killed_writers_journal_is_played_back_in_either_layout(
+    tmp_path: Path, flat: bool
+) -> None:
+    """A journal keeps each key as one file, so that a write's end has no folders to
+    remove; earlier versions kept it in folders as the store has it. A journal that a
+    killed writer of either left is played back."""
+    path = tmp_path / "s.zarr"
+    series(np.arange(8.0)).zio.to_zarr(path, chunks={"t": 4})
+    before = snapshot(tmp_path)
+    pid = os.getpid()  # this process, but no write of it running: the writer is dead
+    record = {"operation": "region write", "pid": pid, "pid_started": process_started(pid),
+              "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    kept = journal.LocalJournal.begin(path, f"{pid}-killed", record)
+    if not flat:
+        del kept.record["flat_entries"]
+        (kept.folder / "journal.json").write_text(json.dumps(kept.record))
+    for key in ("v/c/0", "v/c/5"):
+        asyncio.run(kept._keep(key))
+        changed = path / f"{key}.new"
+        changed.write_bytes(b"half a write")
+        os.replace(changed, path / key)
+    entry = "saved/v%2Fc%2F0.key" if flat else "saved/v/c/0.key"
+    assert (kept.folder / entry).is_file()
+    assert len(xzarrio.repair(path)) == 1
+    assert snapshot(tmp_path) == before
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(8.0))

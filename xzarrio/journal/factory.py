@@ -7,7 +7,6 @@ journals a store has, of whichever kind.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from ..liveness import writer_record
 from ..seams import sync
 from ..stores import IcechunkSession, LocalFolder, Location, first_write
 from .interface import _ACTIVE, _HEADER, Journal
-from .local import LocalJournal, _local_journals, _write_durably, journal_dir
+from .local import LocalJournal, _local_journals
 from .objectstore import StoreJournal, _encode, _journal_keys, _store_journals
 
 __all__ = ["begin_journal", "check_journal_lasts", "journal_home", "journals"]
@@ -42,34 +41,11 @@ def begin_journal(location: Location, operation: str, *, fresh: bool = False) ->
     _ACTIVE.add(name)
     home = journal_home(location)
     if isinstance(home, Path):
-        folder = journal_dir(home) / name
-        _make_folder(folder)
-        _write_durably(folder / _HEADER, json.dumps(record))
-        return LocalJournal(home, folder, record)
+        return LocalJournal.begin(home, name, record)
     keys = _journal_keys(location, name)
     with first_write(location, "write its journal"):
         sync(keys.set(_HEADER, _encode(record)))
     return StoreJournal(location.zarr_store(), keys, record)
-
-
-#: how often a journal's folder is made again where its parent went meanwhile
-_FOLDER_TRIES = 5
-
-
-def _make_folder(folder: Path) -> None:
-    """Make the journal's *folder*, and the folder of journals it lies in.
-
-    Region writers begin and end side by side, and the one that ends removes
-    the folder of journals once it is empty: between this writer's making of
-    that folder and of its own journal in it. It is then made again.
-    """
-    for _ in range(_FOLDER_TRIES - 1):
-        try:
-            folder.mkdir(parents=True)
-            return
-        except FileNotFoundError:
-            continue
-    folder.mkdir(parents=True)
 
 
 def journals(location: Location) -> list[Journal]:

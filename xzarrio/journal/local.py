@@ -45,6 +45,26 @@ def _write_durably(path: Path, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
+#: how often a journal's folder is made again where its parent went meanwhile
+_FOLDER_TRIES = 5
+
+
+def _make_folder(folder: Path) -> None:
+    """Make the journal's *folder*, and the folder of journals it lies in.
+
+    Region writers begin and end side by side, and the one that ends removes
+    the folder of journals once it is empty: between this writer's making of
+    that folder and of its own journal in it. It is then made again.
+    """
+    for _ in range(_FOLDER_TRIES - 1):
+        try:
+            folder.mkdir(parents=True)
+            return
+        except FileNotFoundError:
+            continue
+    folder.mkdir(parents=True)
+
+
 class LocalJournal(Journal):
     """A journal of a local store: hard links of the old files, markers for new ones."""
 
@@ -56,18 +76,34 @@ class LocalJournal(Journal):
         self._as_left: dict[str, _Identity | None] = {}
         self._absent_before: set[str] = set()
 
+    @classmethod
+    def begin(cls, root: Path, name: str, record: dict[str, Any]) -> LocalJournal:
+        """A new journal *name* of the store *root*, its header (*record*) durable."""
+        folder = journal_dir(root) / name
+        _make_folder(folder)
+        record = {**record, _FLAT: True}
+        _write_durably(folder / _HEADER, json.dumps(record))
+        return cls(root, folder, record)
+
     def _entry(self, kind: str, key: str) -> Path:
         """Where the journal keeps *key* (``saved``, ``created`` or ``shared``).
 
-        Each entry ends in ``.key``: zarr's key ``a/c/0`` and a later ``a/c/0/0``
-        (a group replaced by one of more dimensions) are then a file and a
-        folder of different names.
+        One file a key, its ``/`` and ``%`` escaped: no folder to make for it, or
+        to remove at the end. A key too long for one file name (and every key
+        in a journal of an earlier version, whose header has no ``flat_entries``)
+        is kept in folders as the store has it. Each entry ends in ``.key``, so
+        that zarr's key ``a/c/0`` and a later ``a/c/0/0`` (a group replaced by
+        one of more dimensions) are a file and a folder of different names.
         """
+        flat = _escaped(key) + _ENTRY
+        if self.record.get(_FLAT) and len(flat.encode()) <= _LONGEST_NAME:
+            return self.folder / kind / flat
         return self.folder / kind / f"{key}{_ENTRY}"
 
     def _key_of(self, entry: Path, kind: str) -> Path:
-        relative = str(entry.relative_to(self.folder / kind))
-        return self.root / relative.removesuffix(_ENTRY)
+        relative = str(entry.relative_to(self.folder / kind)).removesuffix(_ENTRY)
+        flat = self.record.get(_FLAT) and "/" not in relative
+        return self.root / (_unescaped(relative) if flat else relative)
 
     async def _keep(self, key: str) -> None:
         saved, created = self._entry("saved", key), self._entry("created", key)
@@ -190,6 +226,20 @@ def _sync_folder(folder: Path) -> None:
 
 #: the ending of every entry of a local journal (see LocalJournal._entry)
 _ENTRY = ".key"
+#: the header's mark of a journal that keeps a key as one file (see LocalJournal._entry)
+_FLAT = "flat_entries"
+#: the longest file name a journal's entry takes: 255 bytes on most file systems
+_LONGEST_NAME = 255
+
+
+def _escaped(key: str) -> str:
+    """*key* as one file name: ``%`` as ``%25``, ``/`` as ``%2F``."""
+    return key.replace("%", "%25").replace("/", "%2F")
+
+
+def _unescaped(name: str) -> str:
+    """The key that :func:`_escaped` made *name* of."""
+    return name.replace("%2F", "/").replace("%25", "%")
 
 
 def _files(folder: Path) -> list[Path]:
