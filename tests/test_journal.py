@@ -188,3 +188,27 @@ def test_a_killed_writers_journal_is_played_back_in_either_layout(
     assert len(xzarrio.repair(path)) == 1
     assert snapshot(tmp_path) == before
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.arange(8.0))
+
+
+def test_a_writers_look_at_journals_while_another_removes_their_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region writer looks for journals left by killed writers while another one,
+    ending, removes the emptied folder of journals: between the look at the folder
+    and at what it holds. No journal is there, and the write goes on."""
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"v": ("t", np.zeros(4))}).zio.to_zarr(path)
+    journals = journal.journal_dir(path)
+    journals.mkdir()  # another writer's, its journal just swept
+    real_iterdir, removed = Path.iterdir, list[Path]()
+
+    def iterdir(self: Path) -> Any:
+        if self == journals and self.is_dir() and not removed:
+            self.rmdir()  # the other writer's end, just now
+            removed.append(self)
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    xr.Dataset({"v": ("t", np.ones(4))}).zio.to_zarr(path, region={"t": slice(0, 4)})
+    assert removed
+    np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.ones(4))

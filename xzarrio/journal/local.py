@@ -266,10 +266,18 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
+def journal_folders(root: Path) -> list[Path]:
+    """The folders in the folder of journals of the store *root*, in order; none where
+    it is not there, or is removed meanwhile (a writer that ends removes it once empty)."""
+    try:
+        return sorted(journal_dir(root).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def _local_journals(root: Path) -> list[LocalJournal]:
-    folder = journal_dir(root)
     found = []
-    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+    for entry in journal_folders(root):
         if entry.name.endswith(_DISCARDED):
             continue  # an older writer's journal, committed: swept by repair
         try:

@@ -16,7 +16,7 @@ from ..errors import InterruptedWriteError, StoreNotFoundError, WriteInProgressE
 from ..stores import Location, locate
 from .factory import journal_home, journals
 from .interface import _HEADER, Journal
-from .local import _DISCARDED, _remove_if_empty, journal_dir, store_lock
+from .local import _DISCARDED, _remove_if_empty, journal_dir, journal_folders, store_lock
 
 __all__ = ["check_store", "repair"]
 
@@ -106,8 +106,7 @@ def _sweep_headless(location: Location) -> None:
     home = journal_home(location)
     if not isinstance(home, Path):
         return
-    folder = journal_dir(home)
-    for entry in folder.iterdir() if folder.is_dir() else []:
+    for entry in journal_folders(home):
         if entry.name.endswith(_DISCARDED) or not (entry / _HEADER).is_file():
             shutil.rmtree(entry, ignore_errors=True)
-    _remove_if_empty(folder)
+    _remove_if_empty(journal_dir(home))
