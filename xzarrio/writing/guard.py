@@ -30,7 +30,7 @@ from zarr.storage import LocalStore, WrapperStore
 from ..integrity.checksums import ChecksummedBuffer, write_parts
 from ..journal import Journal
 from ..running.gate import Gate, RemoteGate, WriteAborted
-from ..seams import is_zarrs_own_local_set
+from ..seams import PARTIAL_SUFFIX, is_zarrs_own_local_set
 from ..stores import copy_key
 
 __all__ = [
@@ -297,6 +297,14 @@ class GuardedStore(WrapperStore[Store]):
         async with self._changing(key):
             await self._store.delete(key)
         self.written.pop(key, None)
+
+    async def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        """The store's listing, less the keys other writers are writing now: zarr
+        writes a key to a ``.partial`` file and renames it, and a listing of a group
+        in that moment would have zarr warn that it is no node of the hierarchy."""
+        async for name in self._store.list_dir(prefix):
+            if not name.endswith(PARTIAL_SUFFIX):
+                yield name
 
     async def delete_dir(self, prefix: str) -> None:
         await self._wait_until_begun()
