@@ -12,7 +12,9 @@ defaults (zstd, chunk checksums), then read whole into memory by:
   its event loop and worker threads, no dask;
 * ``xarray``: ``xarray.open_zarr(path).wvel.values``, xarray's defaults;
 * ``tensorstore``, where it is installed (``pip install tensorstore``): its
-  ``zarr3`` driver on the folder (C++, its own thread pool).
+  ``zarr3`` driver on the folder (C++, its own thread pool);
+* ``zarrs``, where it is installed (``pip install zarrs``): zarr-python's read
+  with zarrs' codec pipeline (Rust), which reads and decodes the chunks.
 
 Each read opens the store anew. The contenders run once per round, the order
 along a balanced Latin square, after an untimed warm-up round; every read is
@@ -27,8 +29,8 @@ three times as long, whoever's read it is.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,17 @@ import zarr
 
 import xzarrio
 
-from common import WORKLOADS, Config, interleaved, median, quiet, table
+from common import (
+    WORKLOADS,
+    Config,
+    installed,
+    interleaved,
+    median,
+    quiet,
+    table,
+    tensorstore_spec,
+    zarrs_pipeline,
+)
 
 
 def readers(path: Path) -> dict[str, Callable[[], np.ndarray]]:
@@ -46,18 +58,26 @@ def readers(path: Path) -> dict[str, Callable[[], np.ndarray]]:
     runs: dict[str, Callable[[], np.ndarray]] = {
         "xzarrio": lambda: xzarrio.open_zarr(path).wvel.values,
         "xzarrio, chunks=None": lambda: xzarrio.open_zarr(path, chunks=None).wvel.values,
-        "zarr-python": lambda: np.asarray(zarr.open_array(path, path="wvel", mode="r")[...]),
+        "zarr-python": lambda: _zarr_read(path),
         "xarray": lambda: xr.open_zarr(path).wvel.values,
     }
-    if importlib.util.find_spec("tensorstore") is not None:
+    if installed("tensorstore"):
         runs["tensorstore"] = _tensorstore_reader(path / "wvel")
+    if installed("zarrs"):
+        runs["zarrs"] = lambda: _zarr_read(path, zarrs=True)
     return runs
+
+
+def _zarr_read(path: Path, *, zarrs: bool = False) -> np.ndarray:
+    """zarr-python's own read of ``wvel``; with zarrs' codec pipeline where *zarrs*."""
+    with zarrs_pipeline() if zarrs else nullcontext():
+        return np.asarray(zarr.open_array(path, path="wvel", mode="r")[...])
 
 
 def _tensorstore_reader(array: Path) -> Callable[[], np.ndarray]:
     import tensorstore
 
-    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(array)}}
+    spec = tensorstore_spec(array)
 
     def read() -> np.ndarray:
         return np.asarray(tensorstore.open(spec, read=True).result().read().result())
@@ -100,6 +120,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "tensorstore_over_zio": (
                 med["tensorstore"] / med["xzarrio"] if "tensorstore" in med else None
             ),
+            "zarrs_over_zio": med["zarrs"] / med["xzarrio"] if "zarrs" in med else None,
             "xarray_over_zio": med["xarray"] / med["xzarrio"],
         }
     return {"tables": tables, "figures": figures}

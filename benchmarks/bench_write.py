@@ -17,7 +17,10 @@ Anchors, all with the same stored chunks:
 * ``xarray (dask)``: ``ds.chunk(...).to_zarr``, same codec (dask's threads);
 * ``zarr array``: ``zarr.create_array`` then ``array[...] = data``, same codec;
 * ``h5py gzip-4`` and ``h5py lzf``: one HDF5 dataset (HDF5 compresses on one thread);
-* ``netCDF4 zlib-4``: one netCDF-4 variable, zlib level 4.
+* ``netCDF4 zlib-4``: one netCDF-4 variable, zlib level 4;
+* peers where they are installed (``pip install tensorstore zarrs``):
+  ``zarrs``, the ``zarr array`` write with zarrs' codec pipeline (Rust), and
+  ``tensorstore``, its ``zarr3`` driver writing the array (C++), same codec.
 
 Every anchor's first write is read back and compared with the data (untimed),
 then the timed rounds run interleaved in the order of a balanced Latin square.
@@ -54,12 +57,15 @@ from common import (
     Config,
     disk_bytes,
     flush,
+    installed,
     interleaved,
     median,
     quiet,
     remove,
     table,
+    tensorstore_spec,
     timed,
+    zarrs_pipeline,
 )
 
 ZIO = "xzarrio"
@@ -69,6 +75,8 @@ ZARR = "zarr array"
 H5_GZIP = "h5py gzip-4"
 H5_LZF = "h5py lzf"
 NC_ZLIB = "netCDF4 zlib-4"
+ZARRS = "zarrs"
+TENSORSTORE = "tensorstore"
 CODECS = list(COMPRESSOR_NAMES)  # zstd, lz4, blosc, gzip, none
 
 
@@ -124,7 +132,7 @@ def anchors(data: np.ndarray, chunks: tuple[int, int]) -> dict[str, tuple[str, C
             var.set_auto_maskandscale(False)
             var[...] = data
 
-    return {
+    writes: dict[str, tuple[str, Callable]] = {
         ZIO: (".zarr", _zio_writer(data, rows, "zstd")),
         XR_NUMPY: (".zarr", xr_numpy),
         XR_DASK: (".zarr", xr_dask),
@@ -133,6 +141,38 @@ def anchors(data: np.ndarray, chunks: tuple[int, int]) -> dict[str, tuple[str, C
         H5_LZF: (".h5", h5("lzf", None)),
         NC_ZLIB: (".nc", nc),
     }
+    if installed("zarrs"):
+
+        def zarrs_array(path: Path) -> None:
+            with zarrs_pipeline():
+                zarr_array(path)
+
+        writes[ZARRS] = (".zarr", zarrs_array)
+    if installed("tensorstore"):
+        writes[TENSORSTORE] = (".zarr", _tensorstore_writer(data, chunks))
+    return writes
+
+
+def _tensorstore_writer(data: np.ndarray, chunks: tuple[int, int]) -> Callable[[Path], None]:
+    """tensorstore's ``zarr3`` driver writing *data* as one array, zstd level 3."""
+    import tensorstore
+
+    metadata = {
+        "shape": list(data.shape),
+        "data_type": "float32",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+        "codecs": [
+            {"name": "bytes", "configuration": {"endian": "little"}},
+            {"name": "zstd", "configuration": {"level": 3, "checksum": False}},
+        ],
+    }
+
+    def write(path: Path) -> None:
+        spec = {**tensorstore_spec(path), "metadata": metadata}
+        array = tensorstore.open(spec, create=True, delete_existing=True).result()
+        array.write(data).result()
+
+    return write
 
 
 def read_back(path: Path) -> np.ndarray:
@@ -285,6 +325,11 @@ def run(cfg: Config) -> dict[str, Any]:
             "zio_vs_h5py_gzip4_per_round_median": median(per_round_h5),
             "zio_vs_h5py_lzf": med[H5_LZF] / med[ZIO],
             "zio_vs_netcdf4_zlib4": med[NC_ZLIB] / med[ZIO],
+            **{
+                f"zio_vs_{peer}": med[peer] / med[ZIO]
+                for peer in (ZARRS, TENSORSTORE)
+                if peer in med
+            },
         }
         print(
             f"xzarrio vs xarray's faster path ({faster}): {med[faster] / med[ZIO]:.2f}x "

@@ -132,6 +132,32 @@ def quiet() -> Iterator[None]:
         yield
 
 
+# --------------------------------------------------------------------------- peers
+
+
+def installed(module: str) -> bool:
+    """Whether *module* can be imported: the peers measured where they are installed
+    (``pip install tensorstore zarrs``), never dependencies."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@contextmanager
+def zarrs_pipeline() -> Iterator[None]:
+    """zarr-python with zarrs' codec pipeline (Rust) for the while: chunks encoded,
+    decoded and read or written by zarrs, the arrays and metadata zarr-python's."""
+    import zarr
+
+    with zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"}):
+        yield
+
+
+def tensorstore_spec(array: Path) -> dict[str, Any]:
+    """tensorstore's ``zarr3`` driver on the zarr 3 array folder *array*."""
+    return {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(array)}}
+
+
 # --------------------------------------------------------------------------- timing
 
 
