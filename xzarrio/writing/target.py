@@ -10,6 +10,7 @@ what only a local folder or a session has: its path, a session's changes.)
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 import warnings
@@ -359,6 +360,16 @@ def _check_new_path(path: Path, mode: str) -> None:
         )
 
 
+#: ``open_zarr`` without xarray's default indexes, where this xarray can (its keyword
+#: ``create_default_indexes``, of 2025 on): building them reads every dimension
+#: coordinate, and :func:`~xzarrio.writing.checks.stored_index` builds the one a check needs
+_WITHOUT_INDEXES: dict[str, Any] = (
+    {"create_default_indexes": False}
+    if "create_default_indexes" in inspect.signature(xr.open_zarr).parameters
+    else {}
+)
+
+
 def _open_existing(
     location: Location, mode: str, group: str | None = None
 ) -> tuple[xr.Dataset, zarr.Group]:
@@ -388,6 +399,6 @@ def _open_existing(
         warnings.simplefilter("ignore", RuntimeWarning)
         existing = xr.open_zarr(
             cast(Any, location.opener()), group=group, chunks=None, zarr_format=fmt,
-            consolidated=None, create_default_indexes=False,
+            consolidated=None, **_WITHOUT_INDEXES,
         )  # fmt: skip
     return existing, root
