@@ -212,3 +212,24 @@ def test_a_writers_look_at_journals_while_another_removes_their_folder(
     xr.Dataset({"v": ("t", np.ones(4))}).zio.to_zarr(path, region={"t": slice(0, 4)})
     assert removed
     np.testing.assert_array_equal(xzarrio.open_zarr(path).v.values, np.ones(4))
+
+
+def test_a_key_too_long_for_one_file_name_is_kept_in_folders(tmp_path: Path) -> None:
+    """A flat entry's name is the whole key, escaped: a variable of a long name (or a
+    deep group) makes it too long for one file name, and it is kept in folders as the
+    store has it, room left for the temporary name of a copy."""
+    name = "v" * 240
+    path = tmp_path / "s.zarr"
+    xr.Dataset({name: ("t", np.zeros(4))}).zio.to_zarr(path)
+    pid = os.getpid()
+    record = {"operation": "region write", "pid": pid, "pid_started": process_started(pid),
+              "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    kept = journal.LocalJournal.begin(path, f"{pid}-long", record)
+    short, long = "v/c/0", f"{name}/c/0"
+    assert kept._entry("saved", short).parent == kept.folder / "saved"
+    assert kept._entry("saved", long) == kept.folder / "saved" / f"{long}.key"
+    for key in (short, long):
+        assert kept._key_of(kept._entry("saved", key), "saved") == path / key
+    kept.discard()
+    xr.Dataset({name: ("t", np.ones(4))}).zio.to_zarr(path, region={"t": slice(0, 4)})
+    np.testing.assert_array_equal(xzarrio.open_zarr(path)[name].values, np.ones(4))

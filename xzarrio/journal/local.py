@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -89,16 +90,26 @@ class LocalJournal(Journal):
         """Where the journal keeps *key* (``saved``, ``created`` or ``shared``).
 
         One file a key, its ``/`` and ``%`` escaped: no folder to make for it, or
-        to remove at the end. A key too long for one file name (and every key
-        in a journal of an earlier version, whose header has no ``flat_entries``)
-        is kept in folders as the store has it. Each entry ends in ``.key``, so
+        to remove at the end. A key too long for one file name here (and every
+        key in a journal of an earlier version, whose header has no
+        ``flat_entries``) is kept in folders as the store has it. Each entry ends in ``.key``, so
         that zarr's key ``a/c/0`` and a later ``a/c/0/0`` (a group replaced by
         one of more dimensions) are a file and a folder of different names.
         """
         flat = _escaped(key) + _ENTRY
-        if self.record.get(_FLAT) and len(flat.encode()) <= _LONGEST_NAME:
+        if self.record.get(_FLAT) and len(flat.encode()) <= self._longest_name:
             return self.folder / kind / flat
         return self.folder / kind / f"{key}{_ENTRY}"
+
+    @functools.cached_property
+    def _longest_name(self) -> int:
+        """The longest entry name the journal's file system takes, room left for the
+        temporary name of a copy (``._keep`` where there are no hard links)."""
+        try:
+            longest = os.pathconf(self.folder, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            longest = _NAME_MAX
+        return longest - len(f"..{uuid.uuid4().hex[:8]}.tmp")
 
     def _key_of(self, entry: Path, kind: str) -> Path:
         relative = str(entry.relative_to(self.folder / kind)).removesuffix(_ENTRY)
@@ -228,8 +239,8 @@ def _sync_folder(folder: Path) -> None:
 _ENTRY = ".key"
 #: the header's mark of a journal that keeps a key as one file (see LocalJournal._entry)
 _FLAT = "flat_entries"
-#: the longest file name a journal's entry takes: 255 bytes on most file systems
-_LONGEST_NAME = 255
+#: the longest file name where the file system does not say: 255 bytes on most
+_NAME_MAX = 255
 
 
 def _escaped(key: str) -> str:
