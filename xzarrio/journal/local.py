@@ -37,8 +37,17 @@ def journal_dir(root: Path) -> Path:
     return root.with_name(f".{root.name}{JOURNAL_SUFFIX}")
 
 
+def _temporary(path: Path) -> Path:
+    """A fresh name beside *path* for a file made whole there, then renamed to it."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+#: how much longer than the name of the file it becomes a temporary file's name is
+_TEMPORARY_ROOM = len(_temporary(Path("x")).name) - len("x")
+
+
 def _write_durably(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _temporary(path)
     with open(tmp, "wb") as handle:
         handle.write(data.encode() if isinstance(data, str) else data)
         handle.flush()
@@ -92,9 +101,10 @@ class LocalJournal(Journal):
         One file a key, its ``/`` and ``%`` escaped: no folder to make for it, or
         to remove at the end. A key too long for one file name here (and every
         key in a journal of an earlier version, whose header has no
-        ``flat_entries``) is kept in folders as the store has it. Each entry ends in ``.key``, so
-        that zarr's key ``a/c/0`` and a later ``a/c/0/0`` (a group replaced by
-        one of more dimensions) are a file and a folder of different names.
+        ``flat_entries``) is kept in folders as the store has it. Each entry
+        ends in ``.key``, so that zarr's key ``a/c/0`` and a later ``a/c/0/0``
+        (a group replaced by one of more dimensions) are a file and a folder of
+        different names.
         """
         flat = _escaped(key) + _ENTRY
         if self.record.get(_FLAT) and len(flat.encode()) <= self._longest_name:
@@ -109,7 +119,7 @@ class LocalJournal(Journal):
             longest = os.pathconf(self.folder, "PC_NAME_MAX")
         except (OSError, ValueError):
             longest = _NAME_MAX
-        return longest - len(f"..{uuid.uuid4().hex[:8]}.tmp")
+        return longest - _TEMPORARY_ROOM
 
     def _key_of(self, entry: Path, kind: str) -> Path:
         relative = str(entry.relative_to(self.folder / kind)).removesuffix(_ENTRY)
@@ -129,7 +139,7 @@ class LocalJournal(Journal):
         except FileExistsError:
             pass
         except OSError:  # no hard links here (another file system): a copy
-            tmp = saved.with_name(f".{saved.name}.{uuid.uuid4().hex[:8]}.tmp")
+            tmp = _temporary(saved)
             await asyncio.to_thread(shutil.copyfile, self.root / key, tmp)
             os.replace(tmp, saved)
 
