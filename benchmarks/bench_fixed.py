@@ -113,8 +113,17 @@ def encoding(ds: xr.Dataset, chunks: dict[str, tuple[int, ...]]) -> dict[str, di
     return enc
 
 
-def xr_new(ds: xr.Dataset, path: Path, chunks: dict[str, tuple[int, ...]]) -> None:
-    ds.to_zarr(path, encoding=encoding(ds, chunks), zarr_format=3, consolidated=True)
+def xr_new(ds: xr.Dataset, path: Path, chunks: dict[str, tuple[int, ...]], **kw: Any) -> Any:
+    return ds.to_zarr(path, encoding=encoding(ds, chunks), zarr_format=3, consolidated=True, **kw)
+
+
+def region_write(name: str, ds: xr.Dataset, path: Path | str, where: dict[str, slice]) -> None:
+    """*ds* written to the region *where* of *path*: by xzarrio, or by xarray."""
+    with quiet():
+        if name == ZIO:
+            ds.zio.to_zarr(path, region=where)
+        else:
+            ds.to_zarr(path, region=where, mode="r+")
 
 
 def floor_seconds(cfg: Config, blocks: list[np.ndarray]) -> float:
@@ -200,12 +209,7 @@ def region(cfg: Config) -> dict[str, Any]:
 
         def write() -> None:
             i = next(calls) % len(starts)
-            where = {"y": slice(starts[i], starts[i] + chunk)}
-            with quiet():
-                if name == ZIO:
-                    blocks[i].zio.to_zarr(path, region=where)
-                else:
-                    blocks[i].to_zarr(path, region=where, mode="r+")
+            region_write(name, blocks[i], path, {"y": slice(starts[i], starts[i] + chunk)})
             written[name].add(i)
 
         return write
@@ -360,13 +364,7 @@ def fill_step(shape: tuple[int, int, int], seed: int, index: int) -> xr.Dataset:
 
 def fill_one(name: str, path: str, shape: tuple[int, int, int], seed: int, index: int) -> int:
     """One process's region write of step *index* into the template at *path*."""
-    where = {"time": slice(index, index + 1)}
-    step = fill_step(shape, seed, index)
-    with quiet():
-        if name == ZIO:
-            step.zio.to_zarr(path, region=where)
-        else:
-            step.to_zarr(path, region=where, mode="r+")
+    region_write(name, fill_step(shape, seed, index), path, {"time": slice(index, index + 1)})
     return index
 
 
@@ -392,12 +390,10 @@ def fill(cfg: Config) -> dict[str, Any]:
             if name == ZIO:
                 template.zio.to_zarr(paths[name], compute=False, compressor="zstd")
             else:
-                template.to_zarr(
-                    paths[name], compute=False, encoding=encoding(template, {}),
-                    zarr_format=3, consolidated=True,
-                )  # fmt: skip
+                xr_new(template, paths[name], {}, compute=False)
         flush()
 
+    blocks = [fill_step(shape, cfg.seed, i)["wvel"].values for i in range(steps_)]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=context) as pool:
         list(pool.map(_warm, range(processes)))
@@ -414,9 +410,7 @@ def fill(cfg: Config) -> dict[str, Any]:
             for name, run_once in runs.items():
                 make(name)
                 run_once()
-                want = np.concatenate([fill_step(shape, cfg.seed, i)["wvel"].values
-                                       for i in range(steps_)])  # fmt: skip
-                _same(name, read_back(paths[name]), want)
+                _same(name, read_back(paths[name]), np.concatenate(blocks))
                 make(name)
             out = paired(cfg, runs, make)
             out.pop("zio_steps_ms", None)  # the templates made here: the writes run elsewhere
@@ -424,8 +418,7 @@ def fill(cfg: Config) -> dict[str, Any]:
             for path in paths.values():
                 remove(path)
     out["shape"], out["processes"] = list(shape), processes
-    blocks = [fill_step(shape, cfg.seed, i)["wvel"].values[0] for i in range(steps_)]
-    out["floor_s"] = floor_seconds(cfg, blocks) / processes
+    out["floor_s"] = floor_seconds(cfg, [block[0] for block in blocks]) / processes
     return out
 
 
