@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import xarray as xr
 import zarr
@@ -360,12 +360,12 @@ def _check_new_path(path: Path, mode: str) -> None:
         )
 
 
-#: ``open_zarr`` without xarray's default indexes, where this xarray can (its keyword
+#: ``open_dataset`` without xarray's default indexes, where this xarray can (its keyword
 #: ``create_default_indexes``, of 2025 on): building them reads every dimension
 #: coordinate, and :func:`~xzarrio.writing.checks.stored_index` builds the one a check needs
 _WITHOUT_INDEXES: dict[str, Any] = (
     {"create_default_indexes": False}
-    if "create_default_indexes" in inspect.signature(xr.open_zarr).parameters
+    if "create_default_indexes" in inspect.signature(xr.open_dataset).parameters
     else {}
 )
 
@@ -394,11 +394,15 @@ def _open_existing(
         raise StoreNotFoundError(
             f"no zarr store in {location.shown}: it holds {where} to {what}"
         ) from None
-    fmt = root.metadata.zarr_format
+    # xarray reads the group opened here, not the store again; a zarr format 2
+    # store's fill value is its mask, as xarray's own open takes it
+    store = xr.backends.ZarrStore(root, mode="r", use_zarr_fill_value_as_mask=_fill_is_mask(root))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        existing = xr.open_zarr(
-            cast(Any, location.opener()), group=group, chunks=None, zarr_format=fmt,
-            consolidated=None, **_WITHOUT_INDEXES,
-        )  # fmt: skip
+        existing = xr.open_dataset(store, chunks=None, **_WITHOUT_INDEXES)
     return existing, root
+
+
+def _fill_is_mask(group: zarr.Group) -> bool:
+    """Whether xarray's open takes the arrays' fill value as their mask (format 2)."""
+    return bool(group.metadata.zarr_format == 2)
