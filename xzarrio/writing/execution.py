@@ -138,10 +138,10 @@ class Write:
             step = "its manifests"
             recorded = record_manifests(plan, self.store, self.gate)
             step = "its provenance stamp or consolidated metadata"
-            line = self.transaction.stamp(self.store, plan.stamping, self.line, recorded)
+            stamped = self.transaction.stamp(self.store, plan.stamping, self.line, recorded)
             mark_written(plan, self.store, self.begun)
             step = "its commit"
-            self.transaction.commit(line)  # raises only where it can still be rolled back
+            self.transaction.commit(stamped.line)  # raises only where it can still be undone
         except BaseException as error:
             if self.transaction.committed:  # an interrupt while clearing up: it stands
                 error.add_note(f"the write to {plan.target.location.shown} is committed")
@@ -150,7 +150,9 @@ class Write:
         # a new store holds exactly what was written, if all of it was written here
         local = plan.scheduler in ("threads", "synchronous") and not plan.target.in_place
         written = self.store.written if local else None
-        return report_of(plan, self.started, self.transaction.snapshot_id, written)
+        return report_of(
+            plan, self.started, self.transaction.snapshot_id, written, stamped=stamped.group
+        )
 
     def abandon(self) -> None:
         """Undo a write that was begun and will never end (its ``Delayed`` dropped)."""

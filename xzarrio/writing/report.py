@@ -18,7 +18,7 @@ from zarr.storage import StorePath
 from ..provenance import Provenance
 from ..reading import open_zarr
 from ..seams import ArrayV2Metadata, ArrayV3Metadata
-from ..storeinfo import nbytes_under, store_nbytes_stored
+from ..storeinfo import nbytes_under
 from .plan import WritePlan
 
 __all__ = ["WriteReport", "report_of"]
@@ -141,24 +141,32 @@ class WriteReport:
 
 def report_of(
     plan: WritePlan, started: float, snapshot_id: str | None = None,
-    written: dict[str, int] | None = None,
+    written: dict[str, int] | None = None, *, stamped: zarr.Group | None = None,
 ) -> WriteReport:  # fmt: skip
     """The report of the committed write *plan*, begun at *started* (``time.perf_counter``).
 
     *snapshot_id* is icechunk's commit; *written* the size of every key of a
     new store, where the write saw all of them (else the store is listed).
+    *stamped* is the written group as the write's stamp left it, whose metadata
+    the report reads rather than open the store again; the sizes are read from
+    the store itself.
     """
     location = plan.target.location
-    root = zarr.open_group(location.opener(), mode="r", path=plan.group or "")
+    root = (
+        stamped
+        if stamped is not None
+        else zarr.open_group(location.opener(), mode="r", path=plan.group or "")
+    )
     names = tuple(str(n) for n in plan.ds.variables)
     shapes = _shapes(root, names)
+    group = StorePath(location.zarr_store(), plan.group or "")
     stored: int | Callable[[], int]
     if plan.target.in_place:
-        stored = _StoredSize(root.store_path, names)
+        stored = _StoredSize(group, names)
     elif written is not None:
         stored = sum(written.values())
     else:
-        stored = store_nbytes_stored(root)
+        stored = nbytes_under(group)
     return WriteReport(
         store=location.name,
         variables=names,

@@ -66,6 +66,7 @@ __all__ = [
     "InPlaceObject",
     "StagedFolder",
     "StagedPrefix",
+    "Stamped",
     "Stamping",
     "Transaction",
     "stamp_in_place",
@@ -125,13 +126,12 @@ class Transaction(ABC):
 
     def stamp(
         self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
-    ) -> str:
+    ) -> Stamped:
         """Stamp the provenance of a store changed in place, after its data, with the
         group's *recorded* attributes (its record of manifests), and consolidate its
-        metadata; return the history line. A new store got its provenance and
-        consolidated metadata with its metadata (*line*): it gets *recorded* now."""
-        add_recorded(store, stamping, recorded)
-        return line
+        metadata. A new store got its provenance and consolidated metadata with its
+        metadata (*line*): it gets *recorded* now."""
+        return Stamped(line, add_recorded(store, stamping, recorded))
 
     def abort(self, error: BaseException, *, step: str | None = None) -> NoReturn:
         """After *error*: refuse every store call of the write, wait for those in
@@ -215,12 +215,21 @@ class Stamping:
     arrays_kept: bool = False
 
 
+@dataclass(frozen=True)
+class Stamped:
+    """What a stamp wrote: the history line, and the group as it left it (None where
+    it did not open it), whose metadata the write's report reads."""
+
+    line: str
+    group: zarr.Group | None
+
+
 def stamp_in_place(
     store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
-) -> str:
+) -> Stamped:
     """Stamp the provenance of a store changed in place, with the *recorded* attributes,
-    in one write of the group's attributes, and consolidate its metadata; return the
-    history line (*line*, where the provenance is not updated)."""
+    in one write of the group's attributes, and consolidate its metadata. The history
+    line is *line* where the provenance is not updated."""
     group = None
     if stamping.attributes or recorded:
         group = zarr.open_group(store, mode="r+", path=stamping.group or "")
@@ -234,21 +243,26 @@ def stamp_in_place(
     if consolidating and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
-            zarr.consolidate_metadata(store, path=path)
-    return line
+            group = zarr.consolidate_metadata(store, path=path)  # the written group last
+    return Stamped(line, group)
 
 
-def add_recorded(store: GuardedStore, stamping: Stamping, recorded: Mapping[str, Any]) -> None:
+def add_recorded(
+    store: GuardedStore, stamping: Stamping, recorded: Mapping[str, Any]
+) -> zarr.Group | None:
     """Add the *recorded* attributes to the group of a new store, whose provenance and
     consolidated metadata were written with its metadata; consolidate a nested group's
-    again (the root's consolidated metadata holds its attributes)."""
+    again (the root's consolidated metadata holds its attributes). Return the group
+    as it left it (None, with nothing to add)."""
     if not recorded:
-        return
-    zarr.open_group(store, mode="r+", path=stamping.group or "").update_attributes(dict(recorded))
+        return None
+    group = zarr.open_group(store, mode="r+", path=stamping.group or "")
+    group.update_attributes(dict(recorded))
     if stamping.group and stamping.consolidated is not False:
         if store.supports_consolidated_metadata:
             for path in ("", stamping.group):
-                zarr.consolidate_metadata(store, path=path)
+                group = zarr.consolidate_metadata(store, path=path)
+    return group
 
 
 def _still_consolidated(stamped: zarr.Group | None, stamping: Stamping) -> bool:
@@ -432,7 +446,7 @@ class InPlaceLocal(Transaction):
 
     def stamp(
         self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
-    ) -> str:
+    ) -> Stamped:
         return stamp_in_place(store, stamping, line, recorded)
 
     def commit(self, message: str) -> None:
@@ -479,7 +493,7 @@ class InPlaceObject(Transaction):
 
     def stamp(
         self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
-    ) -> str:
+    ) -> Stamped:
         return stamp_in_place(store, stamping, line, recorded)
 
     def commit(self, message: str) -> None:
@@ -552,7 +566,7 @@ class IcechunkCommit(Transaction):
 
     def stamp(
         self, store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
-    ) -> str:
+    ) -> Stamped:
         if self.in_place:
             return stamp_in_place(store, stamping, line, recorded)
         return super().stamp(store, stamping, line, recorded)
