@@ -102,9 +102,9 @@ def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
     consolidated: list[str] = []
     consolidate = transactions.zarr.consolidate_metadata
 
-    def counted(store: Any, path: str = "") -> Any:
+    def counted(store: Any, path: str = "", **kwargs: Any) -> Any:
         consolidated.append(path)
-        return consolidate(store, path=path)
+        return consolidate(store, path=path, **kwargs)
 
     monkeypatch.setattr(transactions.zarr, "consolidate_metadata", counted)
     patch = (small[["temp"]].isel(time=slice(4, 8)) * 0).drop_vars(["time", "y", "x"])

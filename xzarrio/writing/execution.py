@@ -193,7 +193,10 @@ def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:
         # them): give it the store's own, read now (a deferred write runs after others),
         # updated with the Dataset's in mode "a" as in xarray (which drops those the
         # Dataset lacks); the store's provenance stays ('coordinates' is xarray's)
-        attrs = zarr.open_group(store, mode="r", path=plan.group or "").attrs.asdict()
+        group = zarr.open_group(
+            store, mode="r", path=plan.group or "", zarr_format=plan.target.zarr_format
+        )
+        attrs = group.attrs.asdict()
         if plan.mode in ("a", "a-"):
             attrs.update({k: v for k, v in ds.attrs.items() if k not in PROVENANCE_KEYS})
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}

@@ -235,8 +235,12 @@ async def _arrays(plan: WritePlan, store: GuardedStore) -> dict[Hashable, zarr.A
     an in-place write consolidates its metadata after this)."""
     prefix = key_prefix(plan.group)
     names = list(plan.ds.variables)
+    fmt = plan.target.zarr_format
     opened = await asyncio.gather(
-        *(open_array(store=store, path=f"{prefix}{name}", mode="r") for name in names)
+        *(
+            open_array(store=store, path=f"{prefix}{name}", mode="r", zarr_format=fmt)
+            for name in names
+        )
     )
     return {name: zarr.Array(array) for name, array in zip(names, opened, strict=True)}
 

@@ -102,6 +102,7 @@ class WritePlan:
             attributes=self.provenance and self.target.existing is not None,
             group=self.group,
             consolidated=self.request.consolidated,
+            zarr_format=self.target.zarr_format,
             arrays_kept=self.region is not None and self.adds_no_variable,
         )
 

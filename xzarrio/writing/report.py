@@ -155,7 +155,9 @@ def report_of(
     root = (
         stamped
         if stamped is not None
-        else zarr.open_group(location.opener(), mode="r", path=plan.group or "")
+        else zarr.open_group(
+            location.opener(), mode="r", path=plan.group or "", zarr_format=plan.target.zarr_format
+        )
     )
     names = tuple(str(n) for n in plan.ds.variables)
     shapes = _shapes(root, names)

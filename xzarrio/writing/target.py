@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import xarray as xr
 import zarr
@@ -50,7 +50,7 @@ from ..stores import (
 )
 from . import transactions
 from .request import WriteRequest
-from .transactions import Transaction
+from .transactions import Transaction, ZarrFormat
 
 #: how often the metadata of a store that writers change is read before giving up
 _READS = 100
@@ -80,7 +80,7 @@ class Target(ABC):
         For an append or a region write, the store as it is (opened lazily,
         without indexes: :func:`~xzarrio.writing.checks.stored_index` builds
         one where a check needs it); None for a new store or group.
-    zarr_format : int
+    zarr_format : {2, 3}
         The store's format, or for a new store the one it will have.
     groups : frozenset of str
         The names of the groups the existing store holds in the written group.
@@ -101,7 +101,7 @@ class Target(ABC):
 
     location: Location
     existing: xr.Dataset | None
-    zarr_format: int
+    zarr_format: ZarrFormat
     groups: frozenset[str] = frozenset()
     group: str | None = None
     generations: Mapping[str, Generation] = field(default_factory=dict)
@@ -242,7 +242,7 @@ def _look(location: Location, request: WriteRequest) -> Target:
         return _look_at_group(location, mode, zarr_format, group, creating)
     if mode in ("w", "w-") or (creating and absent):
         _check_new(location, mode)
-        fmt = zarr_format or zarr.config.get("default_zarr_format")
+        fmt = cast(ZarrFormat, zarr_format or zarr.config.get("default_zarr_format"))
         return _target(location, in_place=False, existing=None, zarr_format=fmt, group=group)
     return _look_at_existing(location, mode, zarr_format, group)
 
@@ -299,8 +299,8 @@ def _look_at_group(
     return _target(location, in_place=True, existing=None, zarr_format=fmt, group=group)
 
 
-def _same_format(root: zarr.Group, zarr_format: int | None) -> int:
-    fmt = int(root.metadata.zarr_format)
+def _same_format(root: zarr.Group, zarr_format: int | None) -> ZarrFormat:
+    fmt = root.metadata.zarr_format
     if zarr_format is not None and zarr_format != fmt:
         raise InvalidArgumentError(f"zarr_format={zarr_format} but the store is zarr format {fmt}")
     return fmt

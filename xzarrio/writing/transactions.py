@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import zarr
 from zarr.abc.store import Store
@@ -69,8 +69,12 @@ __all__ = [
     "Stamped",
     "Stamping",
     "Transaction",
+    "ZarrFormat",
     "stamp_in_place",
 ]
+
+#: a zarr format, as zarr types it
+ZarrFormat = Literal[2, 3]
 
 
 class Transaction(ABC):
@@ -210,6 +214,8 @@ class Stamping:
     group: str | None
     #: xarray's ``consolidated=``: False leaves the metadata unconsolidated
     consolidated: bool | None
+    #: the store's zarr format: a group of a known format is opened in one read
+    zarr_format: ZarrFormat
     #: whether every array the write touched kept its metadata (a region write of
     #: variables the store has): their consolidated copies still hold
     arrays_kept: bool = False
@@ -232,7 +238,7 @@ def stamp_in_place(
     line is *line* where the provenance is not updated."""
     group = None
     if stamping.attributes or recorded:
-        group = zarr.open_group(store, mode="r+", path=stamping.group or "")
+        group = _open_stamped(store, stamping)
         attrs = group.attrs.asdict() | dict(recorded)
         if stamping.attributes:
             now = now_utc()
@@ -243,7 +249,7 @@ def stamp_in_place(
     if consolidating and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
-            group = zarr.consolidate_metadata(store, path=path)  # the written group last
+            group = _consolidate(store, path, stamping)  # the written group last
     return Stamped(line, group)
 
 
@@ -256,13 +262,25 @@ def add_recorded(
     as it left it (None, with nothing to add)."""
     if not recorded:
         return None
-    group = zarr.open_group(store, mode="r+", path=stamping.group or "")
+    group = _open_stamped(store, stamping)
     group.update_attributes(dict(recorded))
     if stamping.group and stamping.consolidated is not False:
         if store.supports_consolidated_metadata:
             for path in ("", stamping.group):
-                group = zarr.consolidate_metadata(store, path=path)
+                group = _consolidate(store, path, stamping)
     return group
+
+
+def _open_stamped(store: GuardedStore, stamping: Stamping) -> zarr.Group:
+    """The group the stamp writes, opened for writing."""
+    return zarr.open_group(
+        store, mode="r+", path=stamping.group or "", zarr_format=stamping.zarr_format
+    )
+
+
+def _consolidate(store: GuardedStore, path: str, stamping: Stamping) -> zarr.Group:
+    """The metadata under the group *path* consolidated; that group, as it now is."""
+    return zarr.consolidate_metadata(store, path=path, zarr_format=stamping.zarr_format)
 
 
 def _still_consolidated(stamped: zarr.Group | None, stamping: Stamping) -> bool:
