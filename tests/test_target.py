@@ -58,6 +58,24 @@ def test_region_write_to_missing_store_is_file_not_found(tmp_path: Path, small: 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_stores_of_either_format_are_written_in_place(
+    tmp_path: Path, small: xr.Dataset, zarr_format: int
+) -> None:
+    # the target is read as format 3 first, then as format 2
+    path = tmp_path / "plain.zarr"
+    small.isel(time=slice(0, 8)).to_zarr(path, zarr_format=zarr_format)
+    small.isel(time=slice(8, 12)).zio.to_zarr(path, append_dim="time")
+    patch = small[["temp"]].isel(time=slice(0, 2)) + 1
+    patch.drop_vars(["mask", "y", "x"], errors="ignore").zio.to_zarr(
+        path, region={"time": slice(0, 2)}
+    )
+    expected = small.copy()
+    expected["temp"][:2] = patch["temp"]
+    assert zarr.open_group(path, mode="r").metadata.zarr_format == zarr_format
+    assert_same_data(xr.open_zarr(path), expected)
+
+
 # ---------------------------------------------------------------- read-only stores
 
 

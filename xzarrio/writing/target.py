@@ -388,7 +388,7 @@ def _open_existing(
                 f"the store {str(path)!r} is read-only here (its folder takes no writes)"
             )
     try:
-        root = zarr.open_group(location.opener(), mode="r", path=group or "")
+        root = _open_group(location, group)
     except (zarr.errors.GroupNotFoundError, FileNotFoundError):
         where = f"no group {group!r}" if group else "no zarr group"
         raise StoreNotFoundError(
@@ -401,6 +401,16 @@ def _open_existing(
         warnings.simplefilter("ignore", RuntimeWarning)
         existing = xr.open_dataset(store, chunks=None, **_WITHOUT_INDEXES)
     return existing, root
+
+
+def _open_group(location: Location, group: str | None) -> zarr.Group:
+    """The group *group* of the store, read as zarr format 3 first: zarr reads a group
+    of a format it is not told from four keys at once (requests, on an object store),
+    one of each format's; a format 2 store is looked for after."""
+    try:
+        return zarr.open_group(location.opener(), mode="r", path=group or "", zarr_format=3)
+    except (zarr.errors.GroupNotFoundError, FileNotFoundError):
+        return zarr.open_group(location.opener(), mode="r", path=group or "")
 
 
 def _fill_is_mask(group: zarr.Group) -> bool:
