@@ -106,6 +106,26 @@ def test_report_numbers_match_the_disk(tmp_path: Path, small: xr.Dataset) -> Non
     assert "kiB" in text and "ratio" in text and "throughput" in text
 
 
+@pytest.mark.parametrize(
+    ("zarr_format", "consolidated"), [(2, None), (2, False), (3, None), (3, False)]
+)
+def test_report_numbers_match_the_disk_for_either_format(
+    tmp_path: Path, small: xr.Dataset, zarr_format: int, consolidated: bool | None
+) -> None:
+    # the report reads the metadata the stamp left where that holds every array's,
+    # else the store as committed (a new store's stamp wrote to its staging folder)
+    path = tmp_path / "s.zarr"
+    report = small.zio.to_zarr(path, zarr_format=zarr_format, consolidated=consolidated)
+    assert report.nbytes_stored == disk_bytes(path)
+    assert report.nbytes == small.nbytes
+    appended = small.isel(time=slice(0, 3)).assign_coords(
+        time=small.time[:3] + np.timedelta64(30, "D")
+    )
+    report = appended.zio.to_zarr(path, append_dim="time", consolidated=consolidated)
+    assert report.nbytes == small.nbytes + appended.temp.nbytes + appended.time.nbytes
+    assert "append_dim=" in report.provenance.history[0].text
+
+
 def test_report_of_a_store_object_reopens_it() -> None:
     store = zarr.storage.MemoryStore()
     report = steps(5).zio.to_zarr(store)

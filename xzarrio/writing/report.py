@@ -147,19 +147,18 @@ def report_of(
 
     *snapshot_id* is icechunk's commit; *written* the size of every key of a
     new store, where the write saw all of them (else the store is listed).
-    *stamped* is the written group as the write's stamp left it, whose metadata
-    the report reads rather than open the store again; the sizes are read from
-    the store itself.
+    *stamped* is the written group as the write's stamp left it: where its
+    consolidated metadata holds every array written, the report reads it rather
+    than open the store again (a new store's stamp wrote to its staging, which
+    the commit took away). The sizes are read from the store itself.
     """
     location = plan.target.location
-    root = (
-        stamped
-        if stamped is not None
-        else zarr.open_group(
+    names = tuple(str(n) for n in plan.ds.variables)
+    root = stamped if stamped is not None and _holds_arrays(stamped, names) else None
+    if root is None:
+        root = zarr.open_group(
             location.opener(), mode="r", path=plan.group or "", zarr_format=plan.target.zarr_format
         )
-    )
-    names = tuple(str(n) for n in plan.ds.variables)
     shapes = _shapes(root, names)
     group = StorePath(location.zarr_store(), plan.group or "")
     stored: int | Callable[[], int]
@@ -202,6 +201,12 @@ def _written_nbytes(plan: WritePlan) -> int:
     if plan.mode == "a-" and plan.append_dim is not None and plan.target.existing is not None:
         return sum(int(v.nbytes) for v in plan.ds.variables.values() if plan.append_dim in v.dims)
     return int(plan.ds.nbytes)
+
+
+def _holds_arrays(group: zarr.Group, names: tuple[str, ...]) -> bool:
+    """Whether the consolidated metadata of *group* holds every array *names*."""
+    consolidated = group.metadata.consolidated_metadata
+    return consolidated is not None and all(name in consolidated.metadata for name in names)
 
 
 def _shapes(root: zarr.Group, names: tuple[str, ...]) -> dict[str, tuple[tuple[int, ...], int]]:
