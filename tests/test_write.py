@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from dask.callbacks import Callback
 from dask.delayed import Delayed
 
 import xzarrio
@@ -256,3 +257,23 @@ def test_small_writes_in_memory_are_written_at_once_and_a_large_one_by_tasks(
         _tasks_run_by_a_write(large, tmp_path / "large.zarr", chunks={"y": 25}) >= rows // 25
     )  # one a chunk
     assert_same_data(xzarrio.open_zarr(tmp_path / "large.zarr"), large)
+
+
+def test_small_data_in_memory_are_written_without_a_dask_compute(
+    tmp_path: Path, small: xr.Dataset
+) -> None:
+    # xarray writes them in its own call: no graph of one task to build and run
+    started: list[int] = []
+    path = tmp_path / "small.zarr"
+    with Callback(start=lambda dsk: started.append(len(dsk))):
+        small.isel(time=slice(0, 8)).zio.to_zarr(path)
+        small.isel(time=slice(8, 12)).zio.to_zarr(path, append_dim="time")
+        patch = small[["temp"]].isel(time=slice(0, 2)).drop_vars(["y", "x"]) + 1
+        patch.zio.to_zarr(path, region={"time": slice(0, 2)})
+    assert started == []
+    expected = small.copy(deep=True)
+    expected["temp"][:2] += 1
+    assert_same_data(xr.open_zarr(path), expected)
+    with Callback(start=lambda dsk: started.append(len(dsk))):
+        small.chunk({"time": 6}).zio.to_zarr(tmp_path / "dask.zarr")
+    assert started, "dask data are written by dask tasks"

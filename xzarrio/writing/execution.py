@@ -105,7 +105,8 @@ class Write:
             self.abort(error)
 
     def build(self) -> None:
-        """Write the metadata through xarray and build the graph of the chunk writes."""
+        """Write the metadata through xarray and build the graph of the chunk writes
+        (data written in xarray's own call have none)."""
         try:
             with self.store.holding():
                 self.line, self.chunk_writes = _write_metadata(self.plan, self.store)
@@ -116,7 +117,9 @@ class Write:
         """Run the chunk writes on the plan's scheduler, then :meth:`end`."""
         plan = self.plan
         try:
-            if not plan.template:  # a template's dask data is left to its fill
+            # a template's dask data is left to its fill; data written in xarray's
+            # call (plan.in_one_call) have no task left
+            if not (plan.template or plan.in_one_call):
                 run_tasks(
                     self.chunk_writes, plan.scheduler, plan.num_workers, plan.progress, self.gate
                 )
@@ -175,7 +178,9 @@ class Write:
 
 
 def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:
-    """The metadata through xarray; return the history line and the chunk writes.
+    """The metadata through xarray; return the history line and the chunk writes
+    (for data xarray writes in its own call, :attr:`WritePlan.in_one_call`, none
+    are left: the store xarray wrote).
 
     A new store gets its provenance with its metadata, stamped now, and
     xarray consolidates it.
@@ -203,7 +208,7 @@ def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:
     chunk_writes = ds.to_zarr(  # type: ignore[call-overload]
         store,
         group=plan.group,
-        compute=False,
+        compute=plan.in_one_call,
         region=plan.region,
         zarr_format=plan.target.zarr_format,
         **plan.target.to_zarr_keywords(plan.request),

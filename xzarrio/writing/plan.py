@@ -72,6 +72,9 @@ class WritePlan:
     #: ``compute=False`` of a new store: the write makes the template now (the
     #: metadata, and the data already in memory) and leaves the dask data to a fill
     template: bool = False
+    #: data all in memory and small (:data:`AT_ONCE_BYTES`): xarray writes them with
+    #: the metadata, in its own call (``compute=True``), and no dask task runs
+    in_one_call: bool = False
     #: the stored chunks a region write covers in part: locked, and undone by part
     shared: tuple[SharedChunk, ...] = ()
     #: the readers of the store that the data read through, from arrays the write
@@ -133,7 +136,8 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     if target.existing is None:
         ds = ds.assign_attrs(_inherited_attrs(obj, ds))
     template = not request.running.compute and target.existing is None and target.holds_templates
-    at_once = template or _small_in_memory(ds, request)
+    in_one_call = _small_in_memory(ds, request)
+    at_once = template or in_one_call
     provenance = request.stamp.recorded and bool(options.OPTIONS["provenance"])
     digests = source_digests(obj) if provenance else {}  # for the history line alone
     return WritePlan(
@@ -147,6 +151,7 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
         source_digests=digests,
         passed_on=request.xarray.passed_on(in_part=in_part),
         template=template,
+        in_one_call=in_one_call,
         shared=shared,
         readers=reads.readers,
     )
