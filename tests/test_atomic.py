@@ -71,26 +71,27 @@ def test_failed_new_store_removes_the_folders_it_made(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["in-memory", "dask"])
 def test_store_appearing_during_a_w_minus_write_is_refused(
-    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch, chunked: bool
 ) -> None:
     """Another writer creates the store while ours is being written: ours must not replace it."""
-    from xzarrio.running import tasks
+    from xzarrio.writing import execution
 
     path = tmp_path / "s.zarr"
-    original = tasks.compute
+    original = execution.record_manifests
 
-    def compute_then_race(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        done = original(*args, **kwargs)
-        monkeypatch.setattr(tasks, "compute", original)
+    def record_then_race(*args: Any, **kwargs: Any) -> Any:
+        recorded = original(*args, **kwargs)  # after our data, before our commit
+        monkeypatch.setattr(execution, "record_manifests", original)
         (small * 0).zio.to_zarr(path)  # the other writer wins the race
-        return done
+        return recorded
 
-    monkeypatch.setattr(tasks, "compute", compute_then_race)
+    monkeypatch.setattr(execution, "record_manifests", record_then_race)
     with pytest.raises(
         FileExistsError, match=r"a store appeared at .*s\.zarr' while this one was written"
     ) as info:
-        small.zio.to_zarr(path)
+        (small.chunk({"time": 6}) if chunked else small).zio.to_zarr(path)
     assert isinstance(info.value, xzarrio.errors.StoreExistsError)
     assert float(xzarrio.open_zarr(path).temp.max()) == 0  # the other writer's store is intact
     assert staging_left(tmp_path) == []
