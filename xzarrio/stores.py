@@ -40,6 +40,7 @@ __all__ = [
     "Location",
     "ObjectPrefix",
     "StoreObject",
+    "ZarrFormat",
     "check_readable",
     "copy_key",
     "first_write",
@@ -54,6 +55,9 @@ __all__ = [
 
 #: keys that mark the root of a zarr group or array, format 3 and format 2
 ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray", ".zmetadata")
+
+#: a zarr format, as zarr types it
+ZarrFormat = Literal[2, 3]
 
 
 def local_path(store: Any) -> Path | None:
@@ -591,5 +595,5 @@ def open_root(
             path=group or "",
             mode=mode,
             storage_options=storage_options if isinstance(target, str) else None,
-            zarr_format=cast(Literal[2, 3] | None, zarr_format),
+            zarr_format=cast(ZarrFormat | None, zarr_format),
         )

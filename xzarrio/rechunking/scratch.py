@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numcodecs
 import numpy as np
@@ -31,7 +31,7 @@ from zarr.codecs import BloscCodec
 from ..atomic import staging_suffix
 from ..errors import ArgumentTypeError
 from ..seams import sync
-from ..stores import Location, ObjectPrefix, locate
+from ..stores import Location, ObjectPrefix, ZarrFormat, locate
 
 __all__ = ["SCRATCH_PREFIX", "Scratch", "ScratchArray", "choose_scratch"]
 
@@ -57,7 +57,7 @@ class Scratch:
     #: the rechunk does not own (only what it added is removed)
     folder: Path | None
     #: the zarr format of the intermediate arrays (the format of a store given)
-    zarr_format: Literal[2, 3] = 3
+    zarr_format: ZarrFormat = 3
 
     def array_path(self, name: str) -> str:
         return f"{self.path}/{name}" if self.path else name
@@ -99,7 +99,7 @@ def choose_scratch(
             return _local(Path(tempfile.gettempdir()) / tag)
         return _local(place.path) if place.path is not None else _own(place)
     if isinstance(temp_store, Store):
-        fmt: Literal[2, 3] = 2 if ".zgroup" in _root_keys(temp_store) else 3
+        fmt: ZarrFormat = 2 if ".zgroup" in _root_keys(temp_store) else 3
         where = locate(temp_store)
         return Scratch(store=temp_store, path=tag, location=where, folder=None, zarr_format=fmt)
     if not isinstance(temp_store, str | os.PathLike):

@@ -45,12 +45,13 @@ from ..stores import (
     IcechunkSession,
     LocalFolder,
     Location,
+    ZarrFormat,
     is_zarr_dir,
     key_prefix,
 )
 from . import transactions
 from .request import WriteRequest
-from .transactions import Transaction, ZarrFormat
+from .transactions import Transaction
 
 #: how often the metadata of a store that writers change is read before giving up
 _READS = 100

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
 import zarr
 from zarr.abc.store import Store
@@ -57,7 +57,7 @@ from ..liveness import LEASE_SECONDS
 from ..provenance import attrs_for_modified_store, history_line, now_utc
 from ..running import Gate
 from ..seams import sync
-from ..stores import ZARR_MARKERS, LocalFolder, Location, first_write
+from ..stores import ZARR_MARKERS, LocalFolder, Location, ZarrFormat, first_write
 from .guard import ForkedStore, GuardedStore, drop_worker_state, gather_forks, scheduler_time
 
 __all__ = [
@@ -69,12 +69,8 @@ __all__ = [
     "Stamped",
     "Stamping",
     "Transaction",
-    "ZarrFormat",
     "stamp_in_place",
 ]
-
-#: a zarr format, as zarr types it
-ZarrFormat = Literal[2, 3]
 
 
 class Transaction(ABC):
