@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Config, environment, table
+from common import Config, environment, installed, table
 
 SECTIONS = (
     "write", "read", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed",
@@ -142,20 +142,12 @@ def parse_sections(text: str) -> list[str]:
 
 
 def check_imports(sections: Sequence[str]) -> None:
-    missing = sorted({m for s in sections for m in NEEDS.get(s, ()) if not _importable(m)})
+    missing = sorted({m for s in sections for m in NEEDS.get(s, ()) if not installed(m)})
     if missing:
         raise SystemExit(
             f"the benchmarks need {', '.join(missing)}: pip install 'xzarrio[bench]' "
             "(or pip install -e '.[bench]' in a checkout)"
         )
-
-
-def _importable(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
