@@ -25,6 +25,7 @@ wrapped: zarr's codec methods ``_encode_single``/``_decode_single`` and the
 from __future__ import annotations
 
 import argparse
+from abc import ABCMeta, abstractmethod
 from collections.abc import Coroutine, MutableMapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -176,13 +177,14 @@ class CpuBufferJoinedWhenRead(cpu.Buffer):
     """
 
     @property
+    @abstractmethod
     def joined(self) -> Any:
         """The buffer's bytes whole (a 1-D uint8 array); a subclass makes them."""
-        raise NotImplementedError
 
     @joined.setter
+    @abstractmethod
     def joined(self, value: Any) -> None:
-        raise NotImplementedError
+        """Keep *value* as the buffer's bytes (zarr's ``__init__`` sets ``_data``)."""
 
     @property
     def _data(self) -> Any:
@@ -323,7 +325,7 @@ async def fs_cp_file(fs: AsyncFileSystem, source: str, target: str) -> None:
 # --- dask (written against dask 2026.8.0) ----------------------------------------------
 
 
-class ResourceProfilerBase(ResourceProfiler):
+class ResourceProfilerBase(ResourceProfiler, metaclass=ABCMeta):
     """dask's ``ResourceProfiler``, its sampling left to a subclass.
 
     dask 2026.8.0: ``ResourceProfiler`` samples in a tracker process that its
@@ -342,17 +344,17 @@ class ResourceProfilerBase(ResourceProfiler):
         """Seconds between two samples (the ``dt`` given)."""
         return float(self._dt)
 
+    @abstractmethod
     def is_sampling(self) -> bool:
         """Whether samples are being taken now."""
-        raise NotImplementedError
 
+    @abstractmethod
     def start_sampling(self) -> None:
         """Begin taking samples into ``results``, unless begun."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop_sampling(self) -> None:
         """Stop taking samples; ``results`` then holds ``ResourceData`` records."""
-        raise NotImplementedError
 
     def _is_running(self) -> bool:
         return self.is_sampling()
