@@ -3,9 +3,10 @@
     python fault_writer.py MODE STORE MARKER [STORAGE_OPTIONS_JSON]
 
 MODE is ``w``, ``new`` (``w-`` to a new store), ``append`` or ``region``. STORE is a path,
-a URL, or ``wrapped:PATH`` for a ``zarr.storage.WrapperStore`` around a ``LocalStore`` of
-PATH. Every chunk task touches MARKER and sleeps, so the parent can kill the process
-while chunks are being written.
+a URL, ``wrapped:PATH`` for a ``zarr.storage.WrapperStore`` around a ``LocalStore`` of
+PATH, or ``obstore:ENDPOINT/BUCKET/PREFIX`` for zarr's ``ObjectStore`` over obstore's
+``S3Store`` of the test server at ENDPOINT. Every chunk task touches MARKER and sleeps,
+so the parent can kill the process while chunks are being written.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import dask.array as da
@@ -26,9 +28,17 @@ ROWS, COLS, CHUNK = 400, 50, 10
 
 
 def open_store(store: str) -> object:
-    """The store STORE names: ``wrapped:PATH`` a wrapper of a LocalStore, else as given."""
+    """The store STORE names: ``wrapped:PATH`` a wrapper of a LocalStore,
+    ``obstore:ENDPOINT/BUCKET/PREFIX`` zarr's ObjectStore over obstore's S3Store of the
+    test server at ENDPOINT, else as given."""
     if store.startswith("wrapped:"):
         return zarr.storage.WrapperStore(zarr.storage.LocalStore(store.removeprefix("wrapped:")))
+    if store.startswith("obstore:"):
+        from s3server import obstore_store  # beside this script, which runs as one
+
+        where = urllib.parse.urlsplit(store.removeprefix("obstore:"))
+        bucket, prefix = where.path.lstrip("/").split("/", 1)
+        return obstore_store(f"{where.scheme}://{where.netloc}", bucket, prefix)
     return store
 
 

@@ -125,6 +125,25 @@ def storage_options(endpoint: str) -> dict[str, Any]:
     }
 
 
+def obstore_store(endpoint: str, bucket: str, prefix: str) -> Any:
+    """zarr's ``ObjectStore`` over obstore's ``S3Store`` of *prefix* in *bucket* of
+    *endpoint* (the opt-in way to reach a bucket through obstore rather than fsspec)."""
+    import zarr
+    from obstore.store import S3Store
+
+    inner = S3Store(
+        bucket,
+        prefix=prefix,
+        endpoint=endpoint,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        region=REGION,
+        virtual_hosted_style_request=False,
+        client_options={"allow_http": True},
+    )
+    return zarr.storage.ObjectStore(inner)
+
+
 def s3_client(endpoint: str) -> Any:
     """A boto3 S3 client of *endpoint* (credentials ``testing``, us-east-1)."""
     import boto3  # local: importing boto3 is slow and only the S3 tests need it

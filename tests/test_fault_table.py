@@ -7,8 +7,9 @@ its journals) before and after:
 - faults: an exception in a task; Ctrl-C; a store call failing on one chunk
   while the other chunk writes crawl; a full disk (on S3: the server refusing PUTs);
 - writes: ``mode="w"``, an append, a region write;
-- stores: a local directory, a bucket of a real S3 server on 127.0.0.1, a
-  local directory written by a ``distributed.Client``, a store object that wraps
+- stores: a local directory, a bucket of a real S3 server on 127.0.0.1 (by its URL,
+  through fsspec, and as zarr's ``ObjectStore`` over obstore), a local directory
+  written by a ``distributed.Client``, a store object that wraps
   a local directory (a ``zarr.storage.WrapperStore``, as zarr's ``LoggingStore`` is).
 
 A writer killed outright (SIGKILL) is in the table too, recovered by ``repair``.
@@ -43,6 +44,7 @@ import xzarrio
 
 from .conftest import snapshot
 from .faults import CHUNK, COLS, ROWS, base, crawling, failing, noise, write
+from .s3server import obstore_store
 
 MODES = ["w", "append", "region"]
 
@@ -57,6 +59,8 @@ class Place:
     look: Callable[[], dict[str, str]]
     store_class: type[Store]
     fill_disk: Callable[[], None] | None = None
+    #: what a write raises where the store refuses a PUT (obstore has its own error)
+    refusal: type[BaseException] = PermissionError
     extra: dict[str, Any] = field(default_factory=dict)
 
     def write(self, mode: str, ds: xr.Dataset) -> None:
@@ -73,16 +77,32 @@ def _make_base(place: Place) -> Place:
     return place
 
 
-def s3_place(s3: Any, name: str = "s.zarr") -> Place:
-    """A store in the test bucket *s3*; its full disk is the server refusing a chunk's PUT."""
+def s3_place(s3: Any, name: str = "s.zarr", *, obstore: bool = False) -> Place:
+    """A store in the test bucket *s3*, by its URL (fsspec), or if *obstore* as zarr's
+    ``ObjectStore`` over obstore's ``S3Store``; its full disk is the server refusing a
+    chunk's PUT."""
+    refusal: type[BaseException] = PermissionError
+    store_class: type[Store]
+    if obstore:
+        from obstore.exceptions import PermissionDeniedError
+
+        store: Any = obstore_store(s3.endpoint, s3.name, name)
+        options, store_class = None, zarr.storage.ObjectStore
+        refusal = PermissionDeniedError
+    else:
+        store, options = f"{s3.url}/{name}", s3.storage_options
+        store_class = zarr.storage.FsspecStore
     return Place(
-        store=f"{s3.url}/{name}",
-        storage_options=s3.storage_options,
+        store=store,
+        storage_options=options,
         scheduler="threads",
         look=s3.snapshot,
-        store_class=zarr.storage.FsspecStore,
+        store_class=store_class,
         fill_disk=lambda: s3.proxy.refuse_puts(_nth_chunk_put(6)),
-        extra={"s3": s3},
+        refusal=refusal,
+        extra={"s3": s3, "as_argument": f"obstore:{s3.endpoint}/{s3.name}/{name}"}
+        if obstore
+        else {"s3": s3},
     )
 
 
@@ -98,15 +118,18 @@ def local_place(
         scheduler=scheduler,
         look=lambda: snapshot(folder),
         store_class=zarr.storage.LocalStore,
-        extra={"wrapped": wrapped, "path": path},
+        extra={"wrapped": wrapped, "path": path, "as_argument": f"wrapped:{path}"}
+        if wrapped
+        else {"wrapped": wrapped, "path": path},
         **kwargs,
     )
 
 
-@pytest.fixture(params=["local", "s3", "client", "wrapped"])
+@pytest.fixture(params=["local", "s3", "obstore", "client", "wrapped"])
 def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
-    if request.param == "s3":
-        return _make_base(s3_place(request.getfixturevalue("s3_bucket")))
+    if request.param in ("s3", "obstore"):
+        s3 = request.getfixturevalue("s3_bucket")
+        return _make_base(s3_place(s3, obstore=request.param == "obstore"))
     client = request.param == "client"
     scheduler = request.getfixturevalue("cluster_client") if client else "threads"
     return _make_base(local_place(tmp_path, scheduler, wrapped=request.param == "wrapped"))
@@ -219,14 +242,14 @@ def test_disk_full(place: Place, mode: str, request: pytest.FixtureRequest, tmp_
     before = place.look()
     assert place.fill_disk is not None
     place.fill_disk()
-    if place.storage_options is None:
+    if "s3" not in place.extra:
         before = place.look()  # the filler is part of the place now
-    with pytest.raises(OSError) as info:
+    with pytest.raises((OSError, place.refusal)) as info:
         place.write(mode, noise())
-    if place.storage_options is None:
-        assert info.value.errno == errno.ENOSPC, info.value
+    if "s3" not in place.extra:
+        assert isinstance(info.value, OSError) and info.value.errno == errno.ENOSPC, info.value
     else:
-        assert isinstance(info.value, PermissionError), info.value
+        assert isinstance(info.value, place.refusal), info.value
         place.extra["s3"].proxy.allow_all()
     _assert_as_before(place, before)
 
@@ -245,14 +268,15 @@ WRITER = Path(__file__).with_name("fault_writer.py")
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("kind", ["local", "s3", "wrapped"])
+@pytest.mark.parametrize("kind", ["local", "s3", "obstore", "wrapped"])
 def test_killed_writer_is_rolled_back_by_repair(
     kind: str, mode: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """A writer through a wrapped LocalStore is found by the repair of the path alone:
     its journal lies beside the folder, not in the dead writer's memory."""
-    if kind == "s3":
-        place = _make_base(s3_place(request.getfixturevalue("s3_bucket")))
+    if kind in ("s3", "obstore"):
+        s3 = request.getfixturevalue("s3_bucket")
+        place = _make_base(s3_place(s3, obstore=kind == "obstore"))
     else:
         place = _make_base(local_place(tmp_path, wrapped=kind == "wrapped"))
     before = place.look()
@@ -268,7 +292,7 @@ def test_killed_writer_is_rolled_back_by_repair(
 
 
 def _kill_mid_write(mode: str, place: Place, marker: Path) -> None:
-    store = f"wrapped:{place.extra['path']}" if place.extra.get("wrapped") else str(place.store)
+    store = place.extra.get("as_argument", str(place.store))  # as fault_writer.py takes it
     argv = [sys.executable, str(WRITER), mode, store, str(marker)]
     if place.storage_options:
         argv.append(json.dumps(place.storage_options))
@@ -291,15 +315,17 @@ def _kill_mid_write(mode: str, place: Place, marker: Path) -> None:
 # ---------------------------------------------------------------------- new stores
 
 
-@pytest.mark.parametrize("kind", ["local", "s3", "memory"])
+@pytest.mark.parametrize("kind", ["local", "s3", "obstore", "memory"])
 def test_failed_new_store_leaves_nothing(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """``mode="w-"`` where nothing is: a failure leaves nothing there, journal included."""
-    if kind == "s3":
+    if kind in ("s3", "obstore"):
         s3 = request.getfixturevalue("s3_bucket")
         store: Any = f"{s3.url}/new.zarr"
         options = {"storage_options": s3.storage_options}
+        if kind == "obstore":
+            store, options = obstore_store(s3.endpoint, s3.name, "new.zarr"), {}
         look: Callable[[], Any] = s3.snapshot
     elif kind == "memory":
         store, options = zarr.storage.MemoryStore(), {}
@@ -313,8 +339,11 @@ def test_failed_new_store_leaves_nothing(
 
 
 @pytest.mark.slow
-def test_killed_writer_of_a_new_s3_store_is_rolled_back(s3_bucket: Any, tmp_path: Path) -> None:
-    place = s3_place(s3_bucket, "new.zarr")
+@pytest.mark.parametrize("obstore", [False, True], ids=["fsspec", "obstore"])
+def test_killed_writer_of_a_new_s3_store_is_rolled_back(
+    s3_bucket: Any, tmp_path: Path, obstore: bool
+) -> None:
+    place = s3_place(s3_bucket, "new.zarr", obstore=obstore)
     before = place.look()
     _kill_mid_write("new", place, tmp_path / "started")
     with pytest.raises(xzarrio.errors.InterruptedWriteError, match=r"xzarrio\.repair\("):

@@ -396,29 +396,6 @@ def put(fs: Any, path: str, data: bytes) -> None:
     fs.sync_fs.pipe_file(path, data)
 
 
-def test_fs_ls_lists_names(memory_fs: tuple[Any, str]) -> None:
-    use = "fsspec AsyncFileSystem._ls"
-    fs_method("_ls", ["path", "detail"], use)
-    fs, folder = memory_fs
-    put(fs, f"{folder}/a", b"1")
-    put(fs, f"{folder}/b/c", b"2")
-    s = seams()
-    names = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in s.sync(s.fs_ls(fs, folder)))
-    check(names == ["a", "b"], use, "fsspec", f"it listed {names}")
-
-
-def test_fs_rm_removes_a_folder(memory_fs: tuple[Any, str]) -> None:
-    use = "fsspec AsyncFileSystem._rm"
-    fs_method("_rm", ["path", "recursive"], use)
-    fs, folder = memory_fs
-    put(fs, f"{folder}/gone/x/y", b"1")
-    put(fs, f"{folder}/kept", b"2")
-    s = seams()
-    s.sync(s.fs_rm(fs, f"{folder}/gone"))
-    left = sorted(fs.sync_fs.find(folder))
-    check(left == [f"{folder}/kept"], use, "fsspec", f"left {left}")
-
-
 def test_fs_du_sums_sizes(memory_fs: tuple[Any, str]) -> None:
     use = "fsspec AsyncFileSystem._du"
     fs_method("_du", ["path", "total"], use)

@@ -16,6 +16,7 @@ from zarr.storage import (
     LocalStore,
     LoggingStore,
     MemoryStore,
+    ObjectStore,
     WrapperStore,
     ZipStore,
 )
@@ -23,9 +24,18 @@ from zarr.storage import (
 import xzarrio
 from xzarrio import errors
 from xzarrio.journal.factory import journal_home
-from xzarrio.stores import LocalFolder, ObjectPrefix, check_readable, locate
+from xzarrio.stores import (
+    LocalFolder,
+    ObjectPrefix,
+    ObstorePrefix,
+    check_readable,
+    copy_key,
+    locate,
+    obstore_at,
+)
 
 from .conftest import steps
+from .s3server import obstore_store
 
 
 def test_missing_store_is_file_not_found(tmp_path: Path) -> None:
@@ -273,19 +283,23 @@ def test_storage_options_s3fs_takes_are_taken() -> None:
 # ------------------------------------------------------------- an S3 store: there, writable
 
 
-def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any) -> None:
+@pytest.mark.parametrize("through", ["fsspec", "obstore"])
+def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any, through: str) -> None:
     """The bucket refuses every PUT (403): refused with StoreNotWritableError when the
     first thing written is refused (the journal's header; for a replace, a probe of the
     staging beside the store); nothing is left."""
     s3_bucket.proxy.refuse_puts(lambda path: True)
-    url = f"{s3_bucket.url}/s.zarr"
+    url: Any = f"{s3_bucket.url}/s.zarr"
+    options = {"storage_options": s3_bucket.storage_options}
+    if through == "obstore":
+        url, options = obstore_store(s3_bucket.endpoint, s3_bucket.name, "s.zarr"), {}
     new: list[dict[str, Any]] = [{}, {"mode": "w"}]
     for keywords in new:
         with pytest.raises(errors.StoreNotWritableError, match=r"takes no writes"):
-            steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options, **keywords)
+            steps(4).zio.to_zarr(url, **options, **keywords)
     assert s3_bucket.snapshot() == {}
     s3_bucket.proxy.allow_all()
-    steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options)
+    steps(4).zio.to_zarr(url, **options)
     before = s3_bucket.snapshot()
     s3_bucket.proxy.refuse_puts(lambda path: True)
     over: list[dict[str, Any]] = [
@@ -295,8 +309,76 @@ def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any) -> None:
     ]
     for keywords in over:
         with pytest.raises(errors.StoreNotWritableError, match=r"takes no writes"):
-            steps(4).zio.to_zarr(url, storage_options=s3_bucket.storage_options, **keywords)
+            steps(4).zio.to_zarr(url, **options, **keywords)
     assert s3_bucket.snapshot() == before
+
+
+# ------------------------------------------------- an S3 store given as obstore's, opt-in
+
+
+def test_an_obstore_prefix_is_journaled_beside_it_and_named_by_its_url() -> None:
+    store = obstore_store("http://127.0.0.1:9", "bucket", "runs/w.zarr")
+    location = locate(LoggingStore(store))
+    assert isinstance(location, ObstorePrefix)
+    assert location.journal_outlives_writer and location.leased and location.named
+    assert location.name == "s3://bucket/runs/w.zarr"
+    beside = location.beside(".x")
+    assert beside.prefix == "runs/.w.zarr.x" and beside.name == "s3://bucket/runs/.w.zarr.x"
+    assert beside.under("j1").prefix == "runs/.w.zarr.x/j1"
+    # made once: a store of obstore's costs milliseconds to make
+    made = [cast(ObjectStore[Any], location.beside(".x").zarr_store()).store for _ in range(2)]
+    assert made[0] is made[1]
+    assert obstore_at(store.store, "runs/w.zarr") == store.store
+
+
+def test_an_obstore_bucket_itself_has_no_place_beside_it() -> None:
+    location = locate(obstore_store("http://127.0.0.1:9", "bucket", ""))
+    with pytest.raises(errors.InvalidArgumentError, match=r"root of its bucket"):
+        location.beside(".x")
+    assert isinstance(location, ObstorePrefix) and location.around() is None
+
+
+def test_obstore_keys_are_copied_within_their_bucket(
+    s3_bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the server (CopyObject) between prefixes of one bucket with one's settings:
+    the bytes never come through this process; a missing key is False."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import ObjectStore
+
+    from xzarrio.seams import sync
+
+    one = obstore_store(s3_bucket.endpoint, s3_bucket.name, "a")
+    other = obstore_store(s3_bucket.endpoint, s3_bucket.name, "b")
+    sync(one.set("k", default_buffer_prototype().buffer.from_bytes(b"bytes")))
+
+    async def no_get(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the bytes came through this process")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ObjectStore, "get", no_get)
+        assert sync(copy_key(one, "k", other, "k2"))
+        assert not sync(copy_key(one, "missing", other, "k3"))
+    assert s3_bucket.snapshot().keys() == {"a/k", "b/k2"}
+    # another endpoint of the same bucket (other settings): copied through this process
+    elsewhere = obstore_store(s3_bucket.proxy.upstream, s3_bucket.name, "c")
+    assert sync(copy_key(one, "k", elsewhere, "k"))
+    assert s3_bucket.snapshot()["c/k"] == s3_bucket.snapshot()["a/k"]
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "client"])
+def test_an_obstore_prefix_is_written_by_worker_processes(
+    s3_bucket: Any, scheduler: str, request: pytest.FixtureRequest
+) -> None:
+    """The store travels to the workers (pickled) and their chunks and digests come back."""
+    how: Any = request.getfixturevalue("process_cluster") if scheduler == "client" else scheduler
+    store = obstore_store(s3_bucket.endpoint, s3_bucket.name, "w.zarr")
+    steps(4).chunk({"t": 2}).zio.to_zarr(store, scheduler=how)
+    steps(6).isel(t=slice(4, 6)).chunk({"t": 2}).zio.to_zarr(store, append_dim="t", scheduler=how)
+    steps(2).chunk({"t": 2}).zio.to_zarr(store, region={"t": slice(0, 2)}, scheduler=how)
+    xr.testing.assert_equal(xzarrio.open_zarr(store).load(), steps(6))
+    assert xzarrio.verify(store).ok
+    assert not [k for k in s3_bucket.snapshot() if not k.startswith("w.zarr/")]
 
 
 def test_a_missing_s3_store_is_not_found(s3_bucket: Any) -> None:

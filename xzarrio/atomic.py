@@ -21,12 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from zarr.storage import FsspecStore
-
 from .errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
 from .liveness import HOST, process_started, writer_alive
-from .seams import fs_ls, fs_rm, sync
-from .stores import Location, is_zarr_dir
+from .seams import sync
+from .stores import Location, ObjectPrefix, is_zarr_dir, list_names
 
 __all__ = [
     "STAGING_MARK",
@@ -194,17 +192,17 @@ def sweep_staging(target: Path | Location) -> None:
 
 
 def _sweep_object_staging(location: Location) -> None:
-    store = location.zarr_store()
-    if not isinstance(store, FsspecStore):
+    if not isinstance(location, ObjectPrefix):
         return  # a store in memory is staged in memory: nothing outlives its writer
-    parent, base = posixpath.split(store.path.rstrip("/"))
-    fs = store.fs
+    around = location.around()
+    if around is None:
+        return
     try:
-        names = [posixpath.basename(p.rstrip("/")) for p in sync(fs_ls(fs, parent))]
+        names = sync(list_names(around))
     except (OSError, ValueError):
         return
-    for name in _dead_staging(names, base):
-        sync(fs_rm(fs, f"{parent}/{name}"))
+    for name in _dead_staging(names, posixpath.basename(location.prefix)):
+        sync(around.delete_dir(name))
 
 
 def open_staging(target: Path) -> tuple[Path, list[Path]]:

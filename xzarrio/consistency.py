@@ -22,7 +22,7 @@ from typing import Any
 import xarray as xr
 from zarr.abc.store import ByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype
-from zarr.storage import FsspecStore, LocalStore, MemoryStore, WrapperStore
+from zarr.storage import FsspecStore, LocalStore, MemoryStore, ObjectStore, WrapperStore
 
 from .errors import StoreChangedError
 from .journal import METADATA_NAMES, Generation, WriteWatch, group_generations, read_generations
@@ -129,6 +129,8 @@ def same_store(one: Store, other: Store) -> bool:
         return Path(one.root).resolve() == Path(other.root).resolve()
     if isinstance(one, FsspecStore) and isinstance(other, FsspecStore):
         return one.fs.protocol == other.fs.protocol and _path(one) == _path(other)
+    if isinstance(one, ObjectStore) and isinstance(other, ObjectStore):
+        return bool(one.store == other.store)  # obstore's stores: equal in bucket and prefix
     if isinstance(one, MemoryStore) and isinstance(other, MemoryStore):
         return memory_store_dict(one) is memory_store_dict(other)
     return one is other

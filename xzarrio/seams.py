@@ -54,7 +54,7 @@ __all__ = [
     "BatchedCodecPipeline", "ChunkKeyEncoding", "CpuBufferJoinedWhenRead",
     "CpuNDBufferFirstValueFirst", "ResourceProfilerBase",
     "SubParsersAction", "atomic_write", "cluster_performance_report", "ensure_open", "fs_cp_file",
-    "fs_du", "fs_has_cp_file", "fs_has_du", "fs_ls", "fs_rm", "guess_chunks",
+    "fs_du", "fs_has_cp_file", "fs_has_du", "guess_chunks",
     "is_zarrs_own_local_set", "memory_store_dict", "rewrapped", "scheduler_monitor_count",
     "sync", "worker_task_cpu_seconds", "wrapped_store", "zarr_arrays_read",
 ]  # fmt: skip
@@ -270,25 +270,6 @@ def is_zarrs_own_local_set(store: object) -> bool:
 # An async file system's coroutine methods are its ``_``-prefixed ones; fsspec's own
 # synchronous methods wrap them, on fsspec's loop, not zarr's, so xzarrio awaits them
 # on zarr's loop (``sync`` above), where a ``FsspecStore``'s file system is bound.
-
-
-async def fs_ls(fs: AsyncFileSystem, path: str) -> list[str]:
-    """The paths directly under *path* of *fs*.
-
-    fsspec 2026.9.0: ``AsyncFileSystem._ls(path, detail=True)``. ``xzarrio.atomic``
-    lists the staging a dead writer left beside an object-store target. If it
-    changes, that staging is not swept.
-    """
-    return [str(p) for p in await fs._ls(path, detail=False)]
-
-
-async def fs_rm(fs: AsyncFileSystem, path: str) -> None:
-    """Remove *path* of *fs* and all under it.
-
-    fsspec 2026.9.0: ``AsyncFileSystem._rm(path, recursive=False)``. ``xzarrio.atomic``
-    removes a dead writer's staging with it. If it changes, that staging stays.
-    """
-    await fs._rm(path, recursive=True)
 
 
 def fs_has_du(fs: AsyncFileSystem) -> bool:

@@ -171,6 +171,8 @@ def nbytes_under(path: StorePath) -> int:
         # one listing with sizes, rather than a request per key
         prefix = f"{store.path}/{path.path}".rstrip("/")
         return sync(fs_du(store.fs, prefix))
+    if isinstance(store, zarr.storage.ObjectStore):
+        return sync(store.getsize_prefix(key_prefix(path.path)))  # one listing, with sizes
     if isinstance(store, zarr.storage.LocalStore):
         # one walk of the folder, not a trip to zarr's event loop per key
         return _local_sizes_under(store.root / path.path)

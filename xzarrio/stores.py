@@ -11,6 +11,7 @@ import difflib
 import functools
 import importlib
 import inspect
+import json
 import os
 import posixpath
 from collections.abc import Iterator
@@ -39,11 +40,13 @@ __all__ = [
     "LocalFolder",
     "Location",
     "ObjectPrefix",
+    "ObstorePrefix",
     "StoreObject",
     "ZarrFormat",
     "check_readable",
     "copy_key",
     "first_write",
+    "is_obstore_prefix",
     "is_zarr_dir",
     "key_prefix",
     "list_names",
@@ -237,26 +240,128 @@ class LocalFolder(Location):
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectPrefix(Location):
-    """A prefix of an object store (or any fsspec file system), named by a URL."""
+    """A prefix of an object store (or any fsspec file system), named by a URL: reached
+    through fsspec, or given as zarr's ``ObjectStore`` (:class:`ObstorePrefix`)."""
 
     leased: ClassVar[bool] = True
     over_network: ClassVar[bool] = True
 
-    def beside(self, name: str) -> Location | None:
-        store = cast(zarr.storage.FsspecStore, self._store)
-        parent, base = posixpath.split(store.path.rstrip("/"))
-        if not parent or not base:
+    @property
+    def prefix(self) -> str:
+        """Where the store's keys lie, as its file system names it (fsspec: the bucket first)."""
+        return str(cast(zarr.storage.FsspecStore, self._store).path).rstrip("/")
+
+    @property
+    def in_bucket_root(self) -> bool:
+        """Whether the store is a bucket itself, with no prefix to lie beside."""
+        return "/" not in self.prefix
+
+    def beside(self, name: str) -> ObjectPrefix:
+        parent, base = posixpath.split(self.prefix)
+        if self.in_bucket_root or not base:
             raise InvalidArgumentError(
                 f"{self.name!r} is at the root of its bucket, so there is no place beside it "
                 "for xzarrio's staging and journal; write into a prefix instead, "
                 "e.g. s3://bucket/name.zarr"
             )
-        return self.inside(f"{parent}/.{base}{name}", f"{self.given}{name}")
+        return self.inside(posixpath.join(parent, f".{base}{name}"), f"{self.given}{name}")
+
+    def under(self, name: str) -> ObjectPrefix:
+        """The prefix *name* under this one."""
+        return self.inside(f"{self.prefix}/{name}", f"{str(self.name).rstrip('/')}/{name}")
+
+    def around(self) -> Store | None:
+        """The store of the prefix this one lies in (listing it lists this store's
+        neighbours); None for a bucket itself."""
+        if self.in_bucket_root:
+            return None
+        return self.inside(posixpath.dirname(self.prefix), "").zarr_store()
 
     def inside(self, path: str, given: str) -> ObjectPrefix:
         """The prefix *path* of the same file system, called *given* in messages."""
         store = cast(zarr.storage.FsspecStore, self._store)
         return ObjectPrefix(given=given, _store=zarr.storage.FsspecStore(store.fs, path=path))
+
+
+#: URL schemes of obstore's stores of a bucket (or container), by class name
+_OBSTORE_SCHEMES = {"S3Store": "s3", "GCSStore": "gs", "AzureStore": "az"}
+
+
+def is_obstore_prefix(store: Any) -> bool:
+    """Whether *store* is zarr's ``ObjectStore`` over obstore's store of a bucket
+    (S3, GCS or Azure), whose neighbouring prefixes xzarrio can reach."""
+    if not isinstance(store, zarr.storage.ObjectStore):
+        return False
+    inner = store.store
+    return type(inner).__name__ in _OBSTORE_SCHEMES and inner.__module__.startswith("obstore")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObstorePrefix(ObjectPrefix):
+    """A prefix of a bucket given as zarr's ``ObjectStore`` over obstore's ``S3Store``,
+    ``GCSStore`` or ``AzureStore`` (opt-in: URLs are reached through fsspec)."""
+
+    @property
+    def _bucket_store(self) -> Any:
+        return cast(zarr.storage.ObjectStore[Any], self._store).store
+
+    @property
+    def prefix(self) -> str:
+        # obstore's prefixes are within the bucket, which the store's config names
+        return str(self._bucket_store.prefix or "").strip("/")
+
+    @property
+    def in_bucket_root(self) -> bool:
+        return not self.prefix
+
+    @property
+    def name(self) -> str:
+        inner = self._bucket_store
+        config = inner.config
+        bucket = config.get("bucket") or config.get("container_name") or ""
+        return f"{_OBSTORE_SCHEMES[type(inner).__name__]}://{bucket}/{self.prefix}"
+
+    @property
+    def shown(self) -> str:
+        return repr(self.name)
+
+    def inside(self, path: str, given: str) -> ObstorePrefix:
+        store = zarr.storage.ObjectStore(obstore_at(self._bucket_store, path))
+        return ObstorePrefix(given=store, _store=store)
+
+
+#: obstore's stores made at other prefixes of a bucket, by :func:`_obstore_key`
+_OBSTORE_AT: dict[tuple[Any, ...], Any] = {}
+
+
+def obstore_at(store: Any, prefix: str) -> Any:
+    """obstore's *store* of a bucket, at *prefix* of that bucket (``""``: the bucket).
+
+    Made once per bucket, settings and prefix: making one costs milliseconds (its own
+    HTTP client), and a write looks beside its store several times.
+    """
+    key = (*_obstore_key(store), prefix)
+    made = _OBSTORE_AT.get(key)
+    if made is None:
+        if len(_OBSTORE_AT) >= 256:
+            del _OBSTORE_AT[next(iter(_OBSTORE_AT))]  # the oldest
+        made = type(store)(
+            prefix=prefix or None,
+            config=store.config,
+            client_options=store.client_options,
+            retry_config=store.retry_config,
+            credential_provider=store.credential_provider,
+        )
+        _OBSTORE_AT[key] = made
+    return made
+
+
+def _obstore_key(store: Any) -> tuple[Any, ...]:
+    """What names obstore's *store* of a bucket but for its prefix: its class, settings
+    and credential provider (by identity; a made store keeps it alive)."""
+    settings = [store.config, store.client_options, store.retry_config]
+    return (type(store), json.dumps(settings, sort_keys=True, default=str),
+            id(store.credential_provider))  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,6 +443,8 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
         )  # fmt: skip
     if isinstance(store, zarr.storage.FsspecStore):
         return ObjectPrefix(given=store, _store=store)
+    if is_obstore_prefix(store):
+        return ObstorePrefix(given=store, _store=store)
     if isinstance(store, zarr.storage.WrapperStore):
         return _locate_wrapper(store)
     if isinstance(store, Store):
@@ -460,12 +567,24 @@ def first_write(location: Location, what: str) -> Iterator[None]:
     was written."""
     try:
         yield
-    except PermissionError as error:
+    except Exception as error:
+        if not _refuses_writes(error):
+            raise
+        given = "in storage_options" if location.storage_options else "to the store"
         raise StoreNotWritableError(
             f"the store {location.shown} takes no writes here ({error}); xzarrio could not "
             f"{what} beside it, and wrote nothing. Check the credentials given "
-            "in storage_options and that they may write to this bucket and prefix"
+            f"{given} and that they may write to this bucket and prefix"
         ) from error
+
+
+def _refuses_writes(error: Exception) -> bool:
+    """Whether *error* is a store's refusal to write: a ``PermissionError`` (local files,
+    fsspec), or obstore's own refusals, which are no ``OSError``."""
+    kind = type(error)
+    refusals = ("PermissionDeniedError", "UnauthenticatedError")
+    by_obstore = kind.__module__.startswith("obstore") and kind.__name__ in refusals
+    return isinstance(error, PermissionError) or by_obstore
 
 
 def key_prefix(path: str | None) -> str:
@@ -483,24 +602,45 @@ async def list_names(store: Store, prefix: str = "") -> list[str]:
 async def copy_key(source: Store, key: str, target: Store, target_key: str) -> bool:
     """Copy *key* of *source* to *target_key* of *target*; False if *source* lacks it.
 
-    Between two stores of one fsspec file system that copies on the server
-    (S3's CopyObject), so the bytes never travel through this process.
+    Between two stores of one fsspec file system, or two prefixes of one bucket
+    given as obstore's, that copies on the server (S3's CopyObject), so the bytes
+    never travel through this process.
     """
     from zarr.buffer import default_buffer_prototype
 
     FsspecStore = zarr.storage.FsspecStore
-    if isinstance(source, FsspecStore) and isinstance(target, FsspecStore):
-        if source.fs is target.fs and fs_has_cp_file(source.fs):
-            try:
+    try:
+        if isinstance(source, FsspecStore) and isinstance(target, FsspecStore):
+            if source.fs is target.fs and fs_has_cp_file(source.fs):
                 await fs_cp_file(source.fs, f"{source.path}/{key}", f"{target.path}/{target_key}")
-            except FileNotFoundError:
-                return False
+                return True
+        elif _in_one_bucket(source, target):
+            await _copy_in_bucket(source, key, target, target_key)
             return True
+    except FileNotFoundError:
+        return False
     value = await source.get(key, prototype=default_buffer_prototype())
     if value is None:
         return False
     await target.set(target_key, value)
     return True
+
+
+def _in_one_bucket(one: Store, other: Store) -> bool:
+    """Whether *one* and *other* are obstore's stores of one bucket, with one's settings."""
+    if not (is_obstore_prefix(one) and is_obstore_prefix(other)):
+        return False
+    here, there = cast(Any, one).store, cast(Any, other).store
+    return _obstore_key(here) == _obstore_key(there)
+
+
+async def _copy_in_bucket(source: Any, key: str, target: Any, target_key: str) -> None:
+    """Copy *key* of one prefix of a bucket to *target_key* of another, on the server."""
+    import obstore
+
+    whence = posixpath.join(source.store.prefix or "", key)
+    whither = posixpath.join(target.store.prefix or "", target_key)
+    await obstore.copy_async(obstore_at(source.store, ""), whence, whither)
 
 
 def is_zarr_dir(path: Path, group: str | None = None) -> bool:

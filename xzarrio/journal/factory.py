@@ -83,9 +83,10 @@ def check_journal_lasts(location: Location, operation: str) -> None:
     Raises
     ------
     xzarrio.errors.InvalidArgumentError
-        For a store object other than zarr's Local, Fsspec and Memory stores (or a
-        wrapper of one): its journal could live in this process's memory only, so a
-        writer killed mid-write would leave it half-written with nothing to repair it.
+        For a store object other than zarr's Local, Fsspec and Memory stores and
+        ``ObjectStore`` of a bucket (or a wrapper of one): its journal could live in
+        this process's memory only, so a writer killed mid-write would leave it
+        half-written with nothing to repair it.
     """
     if location.journal_outlives_writer:
         return
@@ -95,5 +96,6 @@ def check_journal_lasts(location: Location, operation: str) -> None:
         "xzarrio.repair undo a killed write would live only in this process's memory, and "
         "die with the writer while the store lives on; pass instead a path, a URL with "
         "storage_options (e.g. 's3://bucket/out.zarr', storage_options={...}), or a zarr "
-        "LocalStore or FsspecStore (in any WrapperStore): their journals are kept beside them"
+        "LocalStore, FsspecStore or ObjectStore of obstore's S3, GCS or Azure store (in any "
+        "WrapperStore): their journals are kept beside them"
     )

@@ -1,8 +1,8 @@
 """The journal of an object store or a store object: copies of the old keys.
 
-Its keys live under a sibling prefix of the store (fsspec stores), or, for
-in-memory and other store objects, in memory for as long as this process
-lives. On an fsspec store its header carries the writer's lease, which
+Its keys live under a sibling prefix of the store (an object store's prefix), or,
+for in-memory and other store objects, in memory for as long as this process
+lives. On an object store its header carries the writer's lease, which
 :meth:`StoreJournal.refresh` moves forward.
 """
 
@@ -15,11 +15,11 @@ from typing import Any, cast
 
 from zarr.abc.store import Store
 from zarr.buffer import default_buffer_prototype
-from zarr.storage import FsspecStore, MemoryStore
+from zarr.storage import MemoryStore
 
 from ..liveness import LEASE_SECONDS
 from ..seams import memory_store_dict, sync
-from ..stores import Location, copy_key, list_names
+from ..stores import Location, ObjectPrefix, copy_key, list_names
 from .interface import _HEADER, JOURNAL_SUFFIX, Journal
 
 __all__ = ["StoreJournal", "gather_bounded", "memory_place"]
@@ -140,8 +140,7 @@ def _journal_keys(location: Location, name: str) -> Store:
     """The store of journal *name*'s keys."""
     beside = location.beside(JOURNAL_SUFFIX)
     if beside is not None:
-        root = cast(FsspecStore, beside.zarr_store())
-        return FsspecStore(root.fs, path=f"{root.path}/{name}")
+        return cast(ObjectPrefix, beside).under(name).zarr_store()
     journals_of_store = _MEMORY_JOURNALS.setdefault(memory_place(location), {})
     for ended in [n for n, keys in journals_of_store.items() if not memory_store_dict(keys)]:
         del journals_of_store[ended]  # discarded: nothing left of them

@@ -111,9 +111,7 @@ def choose_scratch(
     where = locate(os.fspath(temp_store), storage_options if url else None)
     if where.path is not None:
         return _local(where.path / tag)
-    prefix = cast(ObjectPrefix, where)  # a URL that is no local path
-    path = cast(zarr.storage.FsspecStore, prefix.zarr_store()).path.rstrip("/")
-    return _own(prefix.inside(f"{path}/{tag}", f"{where.name.rstrip('/')}/{tag}"))
+    return _own(cast(ObjectPrefix, where).under(tag))  # a URL that is no local path
 
 
 def _local(folder: Path) -> Scratch:
