@@ -233,3 +233,29 @@ def test_a_key_too_long_for_one_file_name_is_kept_in_folders(tmp_path: Path) -> 
     kept.discard()
     xr.Dataset({name: ("t", np.ones(4))}).zio.to_zarr(path, region={"t": slice(0, 4)})
     np.testing.assert_array_equal(xzarrio.open_zarr(path)[name].values, np.ones(4))
+
+
+@pytest.mark.parametrize("through", ["fsspec", "obstore"])
+def test_an_append_beside_a_running_write_to_an_object_store_is_refused(
+    s3_bucket: Any, through: str
+) -> None:
+    """Object stores have no lock: an append must run alone, so a live journal of
+    another write refuses it before anything is written; a region write goes ahead."""
+    from .s3server import obstore_store
+
+    store: Any = f"{s3_bucket.url}/s.zarr"
+    options: dict[str, Any] = {"storage_options": s3_bucket.storage_options}
+    if through == "obstore":
+        store, options = obstore_store(s3_bucket.endpoint, s3_bucket.name, "s.zarr"), {}
+    series(np.arange(4.0)).zio.to_zarr(store, **options)
+    running = journal.begin_journal(locate(store, options.get("storage_options")), "region")
+    try:
+        before = s3_bucket.snapshot()
+        with pytest.raises(xzarrio.errors.WriteInProgressError, match="must run alone"):
+            series(np.arange(4.0, 6.0)).zio.to_zarr(store, append_dim="t", **options)
+        assert s3_bucket.snapshot() == before
+        series(np.arange(4.0)).zio.to_zarr(store, region={"t": slice(0, 4)}, **options)
+    finally:
+        running.discard()
+    series(np.arange(4.0, 6.0)).zio.to_zarr(store, append_dim="t", **options)
+    assert xzarrio.open_zarr(store, **options).v.values.tolist() == [0, 1, 2, 3, 4, 5]

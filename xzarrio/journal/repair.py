@@ -27,13 +27,14 @@ def _describe(journal: Journal, location: Location) -> str:
     return f"a {journal.operation} to {location.shown} started at {record['started']} by {who}"
 
 
-def check_store(location: Location, *, writing: bool = False) -> None:
+def check_store(location: Location, *, writing: bool = False) -> list[Journal]:
     """Refuse a store that an interrupted write left half-done; say how to repair it.
 
     A write still running (its process alive, or its lease current) is not an
     error: a reader gets a ``RuntimeWarning``, a writer goes ahead. Nothing is
-    changed on the store.
+    changed on the store. Returns the journals of the writes still running.
     """
+    running = []
     for journal in journals(location):
         if journal.alive:
             if not writing:
@@ -42,12 +43,14 @@ def check_store(location: Location, *, writing: bool = False) -> None:
                     RuntimeWarning,
                     stacklevel=4,
                 )
+            running.append(journal)
             continue
         raise InterruptedWriteError(
             f"{_describe(journal, location)} was interrupted and left the store half-written; "
             f"roll it back to the state before it with xzarrio.repair({location.shown}) "
             f"(or: xzarrio repair {location.name})"
         )
+    return running
 
 
 def repair(

@@ -43,13 +43,13 @@ from ..errors import (
     StoreChangedError,
     StoreExistsError,
     StoreNotWritableError,
+    WriteInProgressError,
 )
 from ..journal import (
     Journal,
     begin_journal,
     check_store,
     gather_bounded,
-    journals,
     metadata_lock,
     store_lock,
 )
@@ -491,16 +491,12 @@ class InPlaceObject(Transaction):
         self.lease: _LeaseKeeper | None = None
 
     def begin(self, waiting: GuardedStore) -> GuardedStore:
-        check_store(self.location, writing=True)
-        if self.mode in ("a", "a-"):
-            for journal in journals(self.location):
-                if journal.alive:
-                    from ..errors import WriteInProgressError
-
-                    raise WriteInProgressError(
-                        f"another write to {self.location.shown} ({journal.operation}) is "
-                        "running; an append must run alone"
-                    )
+        running = check_store(self.location, writing=True)
+        if self.mode in ("a", "a-") and running:
+            raise WriteInProgressError(
+                f"another write to {self.location.shown} ({running[0].operation}) is "
+                "running; an append must run alone"
+            )
         self.journal = begin_journal(self.location, self.operation)
         self.lease = _LeaseKeeper(self.journal)
         return waiting.attach(self.journal)
