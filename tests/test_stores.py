@@ -30,6 +30,7 @@ from xzarrio.stores import (
     ObstorePrefix,
     check_readable,
     copy_key,
+    delete_under,
     locate,
     obstore_at,
 )
@@ -364,6 +365,27 @@ def test_obstore_keys_are_copied_within_their_bucket(
     elsewhere = obstore_store(s3_bucket.proxy.upstream, s3_bucket.name, "c")
     assert sync(copy_key(one, "k", elsewhere, "k"))
     assert s3_bucket.snapshot()["c/k"] == s3_bucket.snapshot()["a/k"]
+
+
+@pytest.mark.parametrize("through", ["fsspec", "obstore"])
+def test_a_folder_of_a_bucket_is_deleted_in_two_requests(s3_bucket: Any, through: str) -> None:
+    """A listing and one bulk delete (S3's DeleteObjects), whatever the count of keys;
+    keys of a neighbour whose name begins alike stay."""
+    from zarr.core.buffer import default_buffer_prototype
+
+    from xzarrio.seams import sync
+
+    if through == "obstore":
+        store: Any = obstore_store(s3_bucket.endpoint, s3_bucket.name, "")
+    else:
+        store = FsspecStore.from_url(s3_bucket.url, storage_options=s3_bucket.storage_options)
+    data = default_buffer_prototype().buffer.from_bytes(b"x")
+    for key in ["j/a", "j/b/c", "j/d", "j/e/f/g", "j2/kept"]:
+        sync(store.set(key, data))
+    s3_bucket.proxy.allow_all()
+    sync(delete_under(store, "j"))
+    assert s3_bucket.proxy.forwarded == 2
+    assert list(s3_bucket.snapshot()) == ["j2/kept"]
 
 
 @pytest.mark.parametrize("scheduler", ["processes", "client"])

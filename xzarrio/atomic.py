@@ -24,7 +24,7 @@ from typing import Any
 from .errors import InterruptedWriteError, StoreExistsError, StoreNotWritableError
 from .liveness import HOST, process_started, writer_alive
 from .seams import sync
-from .stores import Location, ObjectPrefix, is_zarr_dir, list_names
+from .stores import Location, ObjectPrefix, delete_under, is_zarr_dir, list_names
 
 __all__ = [
     "STAGING_MARK",
@@ -202,7 +202,7 @@ def _sweep_object_staging(location: Location) -> None:
     except (OSError, ValueError):
         return
     for name in _dead_staging(names, posixpath.basename(location.prefix)):
-        sync(around.delete_dir(name))
+        sync(delete_under(around, name))
 
 
 def open_staging(target: Path) -> tuple[Path, list[Path]]:

@@ -45,6 +45,7 @@ __all__ = [
     "ZarrFormat",
     "check_readable",
     "copy_key",
+    "delete_under",
     "first_write",
     "is_obstore_prefix",
     "is_zarr_dir",
@@ -624,6 +625,24 @@ async def copy_key(source: Store, key: str, target: Store, target_key: str) -> b
         return False
     await target.set(target_key, value)
     return True
+
+
+async def delete_under(store: Store, prefix: str = "") -> None:
+    """Delete every key under the folder *prefix* of *store* (``""``: all of it).
+
+    obstore's stores of a bucket delete them in one request per thousand keys
+    (S3's DeleteObjects) where zarr's ``delete_dir`` makes one per key.
+    """
+    if not is_obstore_prefix(store):
+        await store.delete_dir(prefix)
+        return
+    import obstore
+
+    inner = cast(Any, store).store
+    folder = prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
+    paths = [meta["path"] for meta in await obstore.list(inner, folder or None).collect_async()]
+    if paths:
+        await obstore.delete_async(inner, paths)
 
 
 def _in_one_bucket(one: Store, other: Store) -> bool:

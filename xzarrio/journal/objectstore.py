@@ -19,7 +19,7 @@ from zarr.storage import MemoryStore
 
 from ..liveness import LEASE_SECONDS
 from ..seams import memory_store_dict, sync
-from ..stores import Location, ObjectPrefix, copy_key, list_names
+from ..stores import Location, ObjectPrefix, copy_key, delete_under, list_names
 from .interface import _HEADER, JOURNAL_SUFFIX, Journal
 
 __all__ = ["StoreJournal", "gather_bounded", "memory_place"]
@@ -75,7 +75,7 @@ class StoreJournal(Journal):
 
     async def _playback(self) -> None:
         if self.record.get("fresh"):
-            await self.target.delete_dir("")
+            await delete_under(self.target)
             return
         created = [k async for k in self.keys.list_prefix("created/")]
         saved = [k async for k in self.keys.list_prefix("saved/")]
@@ -92,7 +92,7 @@ class StoreJournal(Journal):
 
     def sweep(self) -> None:
         try:
-            sync(self.keys.delete_dir(""))
+            sync(delete_under(self.keys))
         except Exception as error:
             where = getattr(self.keys, "path", repr(self.keys))
             self._left_behind(where, error, "delete it when the store takes deletes again")

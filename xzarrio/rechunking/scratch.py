@@ -31,7 +31,7 @@ from zarr.codecs import BloscCodec
 from ..atomic import staging_suffix
 from ..errors import ArgumentTypeError
 from ..seams import sync
-from ..stores import Location, ObjectPrefix, ZarrFormat, locate
+from ..stores import Location, ObjectPrefix, ZarrFormat, delete_under, locate
 
 __all__ = ["SCRATCH_PREFIX", "Scratch", "ScratchArray", "choose_scratch"]
 
@@ -80,7 +80,7 @@ class Scratch:
             if self.folder is not None:
                 shutil.rmtree(self.folder, ignore_errors=True)
             else:
-                sync(self.store.delete_dir(self.path))
+                sync(delete_under(self.store, self.path))
                 for key in _root_keys(self.store) - before:  # the parents zarr made
                     sync(self.store.delete(key))
 

@@ -57,7 +57,7 @@ from ..liveness import LEASE_SECONDS
 from ..provenance import attrs_for_modified_store, history_line, now_utc
 from ..running import Gate
 from ..seams import sync
-from ..stores import ZARR_MARKERS, LocalFolder, Location, ZarrFormat, first_write
+from ..stores import ZARR_MARKERS, LocalFolder, Location, ZarrFormat, delete_under, first_write
 from .guard import ForkedStore, GuardedStore, drop_worker_state, gather_forks, scheduler_time
 
 __all__ = [
@@ -371,7 +371,7 @@ class StagedPrefix(Transaction):
         sync(_install(self.staging, target))
         _end(self.journal, self.lease)  # the commit point: the journal's header deleted
         try:
-            sync(self.staging.delete_dir(""))
+            sync(delete_under(self.staging))
         except Exception as error:
             where = getattr(self.staging, "path", "memory")
             _committed_but(
@@ -385,7 +385,7 @@ class StagedPrefix(Transaction):
                 _end(self.journal, self.lease, play_back=True)
         finally:  # the staged copy goes whatever the journal's end: repair needs none of it
             if self.staging is not None:
-                sync(self.staging.delete_dir(""))
+                sync(delete_under(self.staging))
 
 
 def _check_takes_writes(location: Location, staging: Store) -> None:
