@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -127,6 +128,12 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
     ("S3 new store ÷ xarray w", "s3", lambda f: f["zio_w_new_over_xarray_w"]),
     ("S3 replace ÷ xarray w", "s3", lambda f: f["zio_w_over_xarray_w"]),
     ("S3 append ÷ xarray append", "s3", lambda f: f["zio_append_over_xarray_append"]),
+    ("S3 new store, obstore ÷ fsspec", "s3",
+     lambda f: f.get("obstore_over_fsspec_zio_new", math.nan)),
+    ("S3 replace, obstore ÷ fsspec", "s3",
+     lambda f: f.get("obstore_over_fsspec_zio_replace", math.nan)),
+    ("S3 append, obstore ÷ fsspec", "s3",
+     lambda f: f.get("obstore_over_fsspec_zio_append", math.nan)),
     ("seed write ÷ xarray (numpy), adjacent pairs", "fixed", lambda f: f["seed_over_xarray"]),
 ]  # fmt: skip
 

@@ -498,6 +498,8 @@ class RefusingProxy(_Service):
         How many requests were refused since the last :meth:`allow_all`.
     forwarded_puts:
         How many ``PUT`` requests were forwarded since the last :meth:`allow_all`.
+    forwarded:
+        How many requests of any kind were forwarded since the last :meth:`allow_all`.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -510,6 +512,7 @@ class RefusingProxy(_Service):
         self.endpoint: str = ""
         self.refused = 0
         self.forwarded_puts = 0
+        self.forwarded = 0
         self._lock = threading.Lock()
         self._matching: Callable[[str], bool] | None = None
         self._after = 0
@@ -537,16 +540,20 @@ class RefusingProxy(_Service):
             self._matched = 0
 
     def allow_all(self) -> None:
-        """Forward everything again, and reset :attr:`refused` and :attr:`forwarded_puts` to 0."""
+        """Forward everything again, and reset :attr:`refused`, :attr:`forwarded_puts` and
+        :attr:`forwarded` to 0."""
         with self._lock:
             self._matching = None
             self._matched = 0
             self.refused = 0
             self.forwarded_puts = 0
+            self.forwarded = 0
 
     def _decide(self, method: str, raw_path: str) -> int | None:
         """The status to refuse this request with, or ``None`` to forward it (and count it)."""
         if method != "PUT":
+            with self._lock:
+                self.forwarded += 1
             return None
         path = urllib.parse.unquote(raw_path)
         with self._lock:
@@ -556,6 +563,7 @@ class RefusingProxy(_Service):
                     self.refused += 1
                     return self._status
             self.forwarded_puts += 1
+            self.forwarded += 1
             return None
 
     def start(self) -> Self:

@@ -81,6 +81,19 @@ def test_every_goal_has_a_finite_figure(quick_run: tuple) -> None:
     assert numbers and all(math.isfinite(n) and n >= 0 for n in numbers)
 
 
+def test_the_s3_section_compares_fsspec_and_obstore(quick_run: tuple) -> None:
+    """Both clients (obstore is in the test extra), and each write's requests counted:
+    ours make more than xarray's (the journal, the stamp), never fewer."""
+    _proc, results = quick_run
+    figures = results["sections"]["s3"]["figures"]
+    assert figures["clients"] == ["fsspec", "obstore"]
+    requests = figures["requests"]
+    for client in figures["clients"]:
+        assert requests[f"zio append ({client})"] > requests[f"xarray append ({client})"] > 0
+    for name in ("zio_new", "zio_replace", "zio_append"):
+        assert math.isfinite(figures[f"obstore_over_fsspec_{name}"])
+
+
 def test_the_environment_is_recorded(quick_run: tuple) -> None:
     _proc, results = quick_run
     env = results["environment"]
