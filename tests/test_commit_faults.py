@@ -149,14 +149,15 @@ def _make_calls_fail(fault: Fault, monkeypatch: pytest.MonkeyPatch) -> None:
     """The store calls that fail while *fault* is on."""
     if fault.step != "commit":
         if fault.s3 is None:  # on S3 the server refuses PUTs (Fault.start)
-            set_ = zarr.storage.LocalStore.set
+            local = xzarrio.seams.InlineLocalStore  # what xzarrio writes local stores with
+            set_ = local.set
 
             async def failing_set(store: Store, key: str, value: Buffer) -> None:
                 if fault.fails():
                     raise OSError(errno.EIO, "injected: the disk failed", key)
                 await set_(store, key, value)  # type: ignore[arg-type]
 
-            monkeypatch.setattr(zarr.storage.LocalStore, "set", failing_set)
+            monkeypatch.setattr(local, "set", failing_set)
         return
     # the commit: the journal (its header, its folder) cannot be removed, or the swap fails
     unlink, rename, rename2 = os.unlink, os.rename, xzarrio.atomic._rename2

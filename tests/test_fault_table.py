@@ -41,6 +41,7 @@ from zarr.abc.store import Store
 from zarr.core.buffer import Buffer
 
 import xzarrio
+from xzarrio.seams import InlineLocalStore
 
 from .conftest import snapshot
 from .faults import CHUNK, COLS, ROWS, base, crawling, failing, noise, write
@@ -57,7 +58,8 @@ class Place:
     storage_options: dict[str, Any] | None
     scheduler: Any
     look: Callable[[], dict[str, str]]
-    store_class: type[Store]
+    #: the store classes its writes go through (whose ``set`` a failing store replaces)
+    store_classes: tuple[type[Store], ...]
     fill_disk: Callable[[], None] | None = None
     #: what a write raises where the store refuses a PUT (obstore has its own error)
     refusal: type[BaseException] = PermissionError
@@ -97,7 +99,7 @@ def s3_place(s3: Any, name: str = "s.zarr", *, obstore: bool = False) -> Place:
         storage_options=options,
         scheduler="threads",
         look=s3.snapshot,
-        store_class=store_class,
+        store_classes=(store_class,),
         fill_disk=lambda: s3.proxy.refuse_puts(_nth_chunk_put(6)),
         refusal=refusal,
         extra={"s3": s3, "as_argument": f"obstore:{s3.endpoint}/{s3.name}/{name}"}
@@ -117,7 +119,10 @@ def local_place(
         storage_options=None,
         scheduler=scheduler,
         look=lambda: snapshot(folder),
-        store_class=zarr.storage.LocalStore,
+        # xzarrio writes local stores through its own; a wrapper goes to the store it wraps
+        store_classes=(InlineLocalStore, zarr.storage.LocalStore)
+        if wrapped
+        else (InlineLocalStore,),
         extra={"wrapped": wrapped, "path": path, "as_argument": f"wrapped:{path}"}
         if wrapped
         else {"wrapped": wrapped, "path": path},
@@ -206,22 +211,25 @@ def test_store_failure_on_one_chunk_while_others_crawl(
     place: Place, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In-memory data; the store's fifth chunk write fails, the others are slow to land."""
-    original = place.store_class.set
     count = {"chunks": 0}
     lock = threading.Lock()
 
-    async def failing_set(self: Store, key: str, value: Buffer) -> None:
-        if "/c/" in key:
-            with lock:
-                count["chunks"] += 1
-                fail = count["chunks"] == 5
-            if fail:
-                raise OSError(errno.EIO, "the store failed", key)
-            await asyncio.sleep(0.1)
-        return await original(self, key, value)
+    def failing(original: Any) -> Any:
+        async def failing_set(self: Store, key: str, value: Buffer) -> None:
+            if "/c/" in key:
+                with lock:
+                    count["chunks"] += 1
+                    fail = count["chunks"] == 5
+                if fail:
+                    raise OSError(errno.EIO, "the store failed", key)
+                await asyncio.sleep(0.1)
+            return await original(self, key, value)
+
+        return failing_set
 
     before = place.look()
-    monkeypatch.setattr(place.store_class, "set", failing_set)
+    for store_class in place.store_classes:
+        monkeypatch.setattr(store_class, "set", failing(store_class.set))
     data = xr.Dataset({"v": (("t", "x"), np.full((ROWS, COLS), -1.0))}).chunk({"t": CHUNK})
     data = data.compute() if place.scheduler == "threads" else data  # in memory, as reported
     with pytest.raises(OSError, match="the store failed"):

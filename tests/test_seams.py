@@ -28,6 +28,7 @@ import dask.array
 import numpy as np
 import pytest
 import zarr
+from zarr.abc.store import RangeByteRequest
 from zarr.buffer import default_buffer_prototype
 from zarr.storage import FsspecStore, LocalStore, MemoryStore, WrapperStore
 
@@ -152,9 +153,55 @@ def test_is_zarrs_own_local_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         pass
 
     check(not s.is_zarrs_own_local_set(Mine(tmp_path)), use, "zarr", "a subclass passes")
+    check(s.is_zarrs_own_local_set(s.InlineLocalStore(tmp_path)), use, "zarr", "ours is not told")
+    with monkeypatch.context() as patch:
+        patch.setattr(s.InlineLocalStore, "set", LocalStore.set)
+        check(not s.is_zarrs_own_local_set(s.InlineLocalStore(tmp_path)), use, "zarr",
+              "ours with a replaced set passes")  # fmt: skip
     check(not s.is_zarrs_own_local_set(MemoryStore()), use, "zarr", "another store passes")
     monkeypatch.setattr(LocalStore, "set", LocalStore.set_if_not_exists)
     check(not s.is_zarrs_own_local_set(LocalStore(tmp_path)), use, "zarr", "a replaced set passes")
+
+
+def test_inline_local_store_reads_and_writes_as_zarrs_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small keys in the event loop's own thread, large ones in worker threads; the
+    files are zarr's, byte for byte, whichever store wrote them."""
+    use = "LocalStore.get_sync, set_sync and delete_sync (InlineLocalStore)"
+    for name, takes in [("get_sync", ["key", "prototype", "byte_range"]),
+                        ("set_sync", ["key", "value"]), ("delete_sync", ["key"])]:  # fmt: skip
+        private("zarr.storage", f"LocalStore.{name}", use, "zarr", takes=takes)
+    s = seams()
+    ours, zarrs = s.InlineLocalStore(tmp_path), LocalStore(tmp_path)
+    buffer = default_buffer_prototype().buffer.from_bytes
+    threads: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        threads.append("worker")
+        return await to_thread(*args, **kwargs)
+
+    async def both(key: str, value: bytes) -> tuple[Any, Any]:
+        await ours.set(key, buffer(value))
+        return await ours.get(key), await ours.exists(key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(asyncio, "to_thread", counted)
+        small, large = b"s" * 100, b"L" * (s.INLINE_BYTES + 1)
+        got = s.sync(both("a/zarr.json", small))
+        check(not threads, use, "zarr", f"a small key went to {len(threads)} worker threads")
+        got_large = s.sync(both("a/c/0", large))
+        check(len(threads) >= 2, use, "zarr", "a large key was not left to worker threads")
+    for (mine, there), key, want in [(got, "a/zarr.json", small), (got_large, "a/c/0", large)]:
+        theirs = s.sync(zarrs.get(key))
+        check(theirs.to_bytes() == mine.to_bytes() == want and there, use, "zarr", "bytes differ")
+    check(s.sync(ours.get("a/c/0", byte_range=RangeByteRequest(1, 3))).to_bytes()
+          == b"LL", use, "zarr", "a range of a large key differs")  # fmt: skip
+    check(s.sync(ours.get("nothing")) is None and s.sync(ours.get("a")) is None, use, "zarr",
+          "a missing key or a folder is not None")  # fmt: skip
+    s.sync(ours.delete("a/zarr.json"))
+    check(not (tmp_path / "a" / "zarr.json").exists(), use, "zarr", "the key was not deleted")
 
 
 def test_zarr_thread_prefixes_name_the_threads_codecs_run_in() -> None:

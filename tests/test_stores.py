@@ -24,6 +24,7 @@ from zarr.storage import (
 import xzarrio
 from xzarrio import errors
 from xzarrio.journal.factory import journal_home
+from xzarrio.seams import InlineLocalStore
 from xzarrio.stores import (
     LocalFolder,
     ObjectPrefix,
@@ -100,7 +101,7 @@ def test_a_wrapped_local_store_stages_through_wrappers_made_alike(tmp_path: Path
     assert cast(LocalStore, staging._store).root == tmp_path / ".s.zarr.staging"
     plain = locate(tmp_path / "s.zarr")
     assert isinstance(plain, LocalFolder)
-    assert type(plain.store_at(tmp_path / "x")) is LocalStore
+    assert type(plain.store_at(tmp_path / "x")) is InlineLocalStore  # no wrapper: ours
 
 
 class RecordingStore(WrapperStore[Store]):

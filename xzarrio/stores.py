@@ -32,7 +32,15 @@ from .errors import (
     StoreNotFoundError,
     StoreNotWritableError,
 )
-from .seams import ensure_open, fs_cp_file, fs_has_cp_file, rewrapped, sync, wrapped_store
+from .seams import (
+    InlineLocalStore,
+    ensure_open,
+    fs_cp_file,
+    fs_has_cp_file,
+    rewrapped,
+    sync,
+    wrapped_store,
+)
 
 __all__ = [
     "ZARR_MARKERS",
@@ -226,7 +234,7 @@ class LocalFolder(Location):
         """The store to write the folder *path* (a staging folder) through: a
         ``LocalStore`` of it, inside wrappers made as the user's wrappers of this
         store were (where they cannot be made again, the ``LocalStore`` alone)."""
-        local = zarr.storage.LocalStore(path)
+        local = InlineLocalStore(path)
         if self._through is None:
             return local
         try:
@@ -236,7 +244,7 @@ class LocalFolder(Location):
 
     def beside(self, name: str) -> Location | None:
         path = self.root.parent / f".{self.root.name}{name}"
-        return LocalFolder(given=str(path), path=path, _store=zarr.storage.LocalStore(path))
+        return LocalFolder(given=str(path), path=path, _store=InlineLocalStore(path))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -433,7 +441,7 @@ def locate(store: Any, storage_options: dict[str, Any] | None = None) -> Locatio
         if path.is_symlink():  # written through, as xarray does: the link stays a link
             path = path.resolve()
         read_only = isinstance(store, zarr.storage.LocalStore) and store.read_only
-        local = zarr.storage.LocalStore(path, read_only=read_only)
+        local = InlineLocalStore(path, read_only=read_only)
         return LocalFolder(given=store, path=path, _store=local)
     if is_icechunk_session(store):
         return IcechunkSession(given=store)

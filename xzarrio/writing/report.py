@@ -157,7 +157,10 @@ def report_of(
     root = stamped if stamped is not None and _holds_arrays(stamped, names) else None
     if root is None:
         root = zarr.open_group(
-            location.opener(), mode="r", path=plan.group or "", zarr_format=plan.target.zarr_format
+            location.zarr_store(),
+            mode="r",
+            path=plan.group or "",
+            zarr_format=plan.target.zarr_format,
         )
     shapes = _shapes(root, names)
     group = StorePath(location.zarr_store(), plan.group or "")

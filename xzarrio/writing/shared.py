@@ -125,7 +125,7 @@ def hold_shared_chunks(
         yield
         return
     assert journal is not None, "a region write in place runs under a journal"
-    root = zarr.open_group(location.opener(), mode="r", path=group or "")
+    root = zarr.open_group(location.zarr_store(), mode="r", path=group or "")
     arrays = {name: cast(zarr.Array[Any], root[str(name)]) for name in {c.name: 0 for c in shared}}
     keys = [_key(arrays[c.name], c.index) for c in shared]
     with hold_chunks(location.lock_place, keys):

@@ -295,7 +295,7 @@ def _look_at_group(
             f"the group {group!r} already exists in {location.shown}; use mode='w' to "
             "replace it or mode='a' with append_dim to append to it"
         )
-    root = zarr.open_group(location.opener(), mode="r")
+    root = zarr.open_group(location.zarr_store(), mode="r")
     fmt = _same_format(root, zarr_format)
     return _target(location, in_place=True, existing=None, zarr_format=fmt, group=group)
 
@@ -409,9 +409,9 @@ def _open_group(location: Location, group: str | None) -> zarr.Group:
     of a format it is not told from four keys at once (requests, on an object store),
     one of each format's; a format 2 store is looked for after."""
     try:
-        return zarr.open_group(location.opener(), mode="r", path=group or "", zarr_format=3)
+        return zarr.open_group(location.zarr_store(), mode="r", path=group or "", zarr_format=3)
     except (zarr.errors.GroupNotFoundError, FileNotFoundError):
-        return zarr.open_group(location.opener(), mode="r", path=group or "")
+        return zarr.open_group(location.zarr_store(), mode="r", path=group or "")
 
 
 def _fill_is_mask(group: zarr.Group) -> bool:
