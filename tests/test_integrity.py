@@ -503,6 +503,42 @@ def codecs_of(path: Any, name: str = "t") -> tuple[Any, ...]:
     return tuple(zarr.open_array(path, path=name).compressors)
 
 
+def test_checksums_of_small_chunks_stay_in_the_loop_large_go_to_worker_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hop to a worker thread costs more than a small chunk's checksum; a large chunk's
+    runs beside the others. Either way, the bytes are zarr's own codec's."""
+    import asyncio
+
+    from zarr.buffer import default_buffer_prototype
+    from zarr.core.array_spec import ArrayConfig, ArraySpec
+    from zarr.core.dtype import Float32
+
+    from xzarrio.integrity import checksums
+    from xzarrio.seams import INLINE_BYTES, sync
+
+    hops: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(work: Any, *args: Any) -> Any:
+        hops.append(work.__name__)
+        return await to_thread(work, *args)
+
+    monkeypatch.setattr(checksums.asyncio, "to_thread", counted)
+    prototype = default_buffer_prototype()
+    config = ArrayConfig.from_dict({})
+    spec = ArraySpec((1,), Float32(), 0.0, config, prototype)
+    for size, hopped in [(INLINE_BYTES - 4, 0), (INLINE_BYTES + 1, 2)]:  # 4: the checksum
+        hops.clear()
+        raw = prototype.buffer.from_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        ours = sync(Crc32cCodec()._encode_single(raw, spec))
+        theirs = sync(ZarrCrc32cCodec()._encode_single(raw, spec))
+        assert ours is not None and theirs is not None
+        assert ours.to_bytes() == theirs.to_bytes()
+        assert sync(Crc32cCodec()._decode_single(ours, spec)).to_bytes() == raw.to_bytes()
+        assert len(hops) == hopped, (size, hops)
+
+
 def test_checksum_last_by_default_never_twice_and_off_on_request(tmp_path: Path) -> None:
     field().zio.to_zarr(tmp_path / "on.zarr", chunks=CHUNKS)
     codecs = codecs_of(tmp_path / "on.zarr")
