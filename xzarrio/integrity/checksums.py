@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import google_crc32c
 import numpy as np
@@ -34,6 +34,8 @@ __all__ = [
     "ChecksummedBuffer", "Crc32cCodec", "checked", "has_checksum", "use_threaded_crc32c",
     "with_checksum", "without_checksum", "write_parts",
 ]  # fmt: skip
+
+T = TypeVar("T")
 
 #: the name of the codec in zarr's registry and in array metadata
 CODEC_NAME = "crc32c"
@@ -163,7 +165,7 @@ class Crc32cCodec(ZarrCrc32cCodec):
         return hash(CODEC_NAME)
 
 
-async def _where_it_pays(work: Callable[..., Any], chunk_bytes: Buffer, *args: Any) -> Any:
+async def _where_it_pays(work: Callable[..., T], chunk_bytes: Buffer, *args: Any) -> T:
     """*work* on *chunk_bytes*: here for a small chunk, else in a worker thread."""
     if len(chunk_bytes) <= INLINE_BYTES:
         return work(chunk_bytes, *args)
