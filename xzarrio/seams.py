@@ -50,35 +50,13 @@ if TYPE_CHECKING:
     from fsspec.asyn import AsyncFileSystem
 
 __all__ = [
-    "INLINE_BYTES",
-    "PARTIAL_SUFFIX",
-    "ZARR_THREAD_PREFIXES",
-    "ArraySpec",
-    "ArrayV2Metadata",
-    "ArrayV3Metadata",
-    "BatchedCodecPipeline",
-    "ChunkKeyEncoding",
-    "CpuBufferJoinedWhenRead",
-    "CpuNDBufferFirstValueFirst",
-    "InlineLocalStore",
-    "ResourceProfilerBase",
-    "SubParsersAction",
-    "atomic_write",
-    "cluster_performance_report",
-    "ensure_open",
-    "fs_cp_file",
-    "fs_du",
-    "fs_has_cp_file",
-    "fs_has_du",
-    "guess_chunks",
-    "is_zarrs_own_local_set",
-    "memory_store_dict",
-    "rewrapped",
-    "scheduler_monitor_count",
-    "sync",
-    "worker_task_cpu_seconds",
-    "wrapped_store",
-    "zarr_arrays_read",
+    "INLINE_BYTES", "PARTIAL_SUFFIX", "ZARR_THREAD_PREFIXES", "ArraySpec", "ArrayV2Metadata",
+    "ArrayV3Metadata", "BatchedCodecPipeline", "ChunkKeyEncoding", "CpuBufferJoinedWhenRead",
+    "CpuNDBufferFirstValueFirst", "InlineLocalStore", "ResourceProfilerBase",
+    "SubParsersAction", "atomic_write", "cluster_performance_report", "ensure_open",
+    "fs_cp_file", "fs_du", "fs_has_cp_file", "fs_has_du", "guess_chunks",
+    "is_zarrs_own_local_set", "memory_store_dict", "rewrapped", "scheduler_monitor_count",
+    "sync", "worker_task_cpu_seconds", "wrapped_store", "zarr_arrays_read"
 ]  # fmt: skip
 
 T = TypeVar("T")
