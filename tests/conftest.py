@@ -182,6 +182,16 @@ class S3Bucket:
     def url(self) -> str:
         return f"s3://{self.name}"
 
+    def store(self, name: str, through: str = "fsspec") -> tuple[Any, dict[str, Any]]:
+        """The store *name* of the bucket and the keywords a call takes with it: its URL
+        and ``storage_options`` (fsspec), or zarr's ``ObjectStore`` over obstore's
+        ``S3Store`` of it and none (``through="obstore"``)."""
+        if through == "obstore":
+            from .s3server import obstore_store
+
+            return obstore_store(self.endpoint, self.name, name), {}
+        return f"{self.url}/{name}", {"storage_options": self.storage_options}
+
     def snapshot(self) -> dict[str, str]:
         """Every object of the bucket (key → sha256 of its bytes)."""
         from .s3server import bucket_snapshot

@@ -45,7 +45,6 @@ from xzarrio.seams import InlineLocalStore
 
 from .conftest import snapshot
 from .faults import CHUNK, COLS, ROWS, base, crawling, failing, noise, write
-from .s3server import obstore_store
 
 MODES = ["w", "append", "region"]
 
@@ -84,19 +83,15 @@ def s3_place(s3: Any, name: str = "s.zarr", *, obstore: bool = False) -> Place:
     ``ObjectStore`` over obstore's ``S3Store``; its full disk is the server refusing a
     chunk's PUT."""
     refusal: type[BaseException] = PermissionError
-    store_class: type[Store]
+    store_class: type[Store] = zarr.storage.FsspecStore
+    store, keywords = s3.store(name, "obstore" if obstore else "fsspec")
     if obstore:
         from obstore.exceptions import PermissionDeniedError
 
-        store: Any = obstore_store(s3.endpoint, s3.name, name)
-        options, store_class = None, zarr.storage.ObjectStore
-        refusal = PermissionDeniedError
-    else:
-        store, options = f"{s3.url}/{name}", s3.storage_options
-        store_class = zarr.storage.FsspecStore
+        store_class, refusal = zarr.storage.ObjectStore, PermissionDeniedError
     return Place(
         store=store,
-        storage_options=options,
+        storage_options=keywords.get("storage_options"),
         scheduler="threads",
         look=s3.snapshot,
         store_classes=(store_class,),
@@ -330,10 +325,7 @@ def test_failed_new_store_leaves_nothing(
     """``mode="w-"`` where nothing is: a failure leaves nothing there, journal included."""
     if kind in ("s3", "obstore"):
         s3 = request.getfixturevalue("s3_bucket")
-        store: Any = f"{s3.url}/new.zarr"
-        options = {"storage_options": s3.storage_options}
-        if kind == "obstore":
-            store, options = obstore_store(s3.endpoint, s3.name, "new.zarr"), {}
+        store, options = s3.store("new.zarr", "obstore" if kind == "obstore" else "fsspec")
         look: Callable[[], Any] = s3.snapshot
     elif kind == "memory":
         store, options = zarr.storage.MemoryStore(), {}

@@ -241,12 +241,7 @@ def test_an_append_beside_a_running_write_to_an_object_store_is_refused(
 ) -> None:
     """Object stores have no lock: an append must run alone, so a live journal of
     another write refuses it before anything is written; a region write goes ahead."""
-    from .s3server import obstore_store
-
-    store: Any = f"{s3_bucket.url}/s.zarr"
-    options: dict[str, Any] = {"storage_options": s3_bucket.storage_options}
-    if through == "obstore":
-        store, options = obstore_store(s3_bucket.endpoint, s3_bucket.name, "s.zarr"), {}
+    store, options = s3_bucket.store("s.zarr", through)
     series(np.arange(4.0)).zio.to_zarr(store, **options)
     running = journal.begin_journal(locate(store, options.get("storage_options")), "region")
     try:

@@ -291,10 +291,7 @@ def test_a_bucket_without_write_access_is_not_writable(s3_bucket: Any, through: 
     first thing written is refused (the journal's header; for a replace, a probe of the
     staging beside the store); nothing is left."""
     s3_bucket.proxy.refuse_puts(lambda path: True)
-    url: Any = f"{s3_bucket.url}/s.zarr"
-    options = {"storage_options": s3_bucket.storage_options}
-    if through == "obstore":
-        url, options = obstore_store(s3_bucket.endpoint, s3_bucket.name, "s.zarr"), {}
+    url, options = s3_bucket.store("s.zarr", through)
     new: list[dict[str, Any]] = [{}, {"mode": "w"}]
     for keywords in new:
         with pytest.raises(errors.StoreNotWritableError, match=r"takes no writes"):
