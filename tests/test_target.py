@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import xarray as xr
 import zarr
@@ -74,6 +76,43 @@ def test_stores_of_either_format_are_written_in_place(
     expected["temp"][:2] = patch["temp"]
     assert zarr.open_group(path, mode="r").metadata.zarr_format == zarr_format
     assert_same_data(xr.open_zarr(path), expected)
+
+
+def days(n: int, start: int = 0) -> xr.Dataset:
+    """*n* daily values of ``v`` along ``time`` from day *start* of 2000 on."""
+    time = np.datetime64("2000-01-01", "ns") + np.arange(start, start + n).astype("m8[D]")
+    return xr.Dataset({"v": ("time", np.arange(start, start + n, dtype="f4"))}, {"time": time})
+
+
+@pytest.mark.parametrize("units", [None, "hours since 1999-12-31"])
+def test_an_append_reads_the_stored_time_coordinate_once_more_than_xarray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, units: str | None
+) -> None:
+    # xarray's lazy decoding reads a time coordinate's first and last values to learn
+    # its type; the append's check reads it whole, once, and decodes it in memory
+    encoding = {"time": {"units": units}} if units else {}
+    ours, theirs = tmp_path / "ours.zarr", tmp_path / "theirs.zarr"
+    days(6).zio.to_zarr(ours, encoding=encoding)
+    days(6).to_zarr(theirs, encoding=encoding)
+    reads: list[str] = []
+    wrapper = xr.backends.zarr.ZarrArrayWrapper
+    original = wrapper._getitem
+
+    def counted(self: Any, key: Any) -> Any:
+        reads.append(self._array.basename)
+        return original(self, key)
+
+    monkeypatch.setattr(wrapper, "_getitem", counted)
+    days(2, start=6).to_zarr(theirs, append_dim="time")
+    by_xarray, reads[:] = reads.count("time"), []
+    days(2, start=6).zio.to_zarr(ours, append_dim="time")
+    assert reads.count("time") == by_xarray + 1
+    with pytest.raises(xzarrio.errors.AppendMismatchError, match="already holds"):
+        days(1, start=5).zio.to_zarr(ours, append_dim="time")
+    monkeypatch.undo()
+    stored = xr.open_zarr(ours)
+    assert_same_data(stored, days(8))
+    assert stored.time.encoding["units"] == xr.open_zarr(theirs).time.encoding["units"]
 
 
 # ---------------------------------------------------------------- read-only stores

@@ -15,13 +15,14 @@ import os
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import xarray as xr
 import zarr
+from xarray.conventions import decode_cf_variable
 
 from ..errors import (
     InvalidArgumentError,
@@ -240,37 +241,35 @@ def _look(location: Location, request: WriteRequest) -> Target:
     creating = mode in ("a", "a-") and request.region is None
     absent = (group is not None or creating) and _absent(location)  # looked at once
     if group is not None and not absent:
-        return _look_at_group(location, mode, zarr_format, group, creating)
+        return _look_at_group(location, request, group, creating)
     if mode in ("w", "w-") or (creating and absent):
         _check_new(location, mode)
         fmt = cast(ZarrFormat, zarr_format or zarr.config.get("default_zarr_format"))
         return _target(location, in_place=False, existing=None, zarr_format=fmt, group=group)
-    return _look_at_existing(location, mode, zarr_format, group)
+    return _look_at_existing(location, request)
 
 
-def _look_at_existing(
-    location: Location, mode: str, zarr_format: int | None, group: str | None
-) -> Target:
+def _look_at_existing(location: Location, request: WriteRequest) -> Target:
     # the store's own listing: consolidated metadata may not know a group added since;
     # the generations before the metadata, so that a change after them shows
-    generations, (existing, root) = _seen_steadily(location, mode, group)
-    fmt = _same_format(root, zarr_format)
+    generations, (existing, root) = _seen_steadily(location, request)
+    fmt = _same_format(root, request.zarr_format)
     return _target(
-        location, in_place=True, existing=existing, zarr_format=fmt, group=group,
+        location, in_place=True, existing=existing, zarr_format=fmt, group=request.group,
         groups=frozenset(generations) - set(existing.variables), generations=generations,
     )  # fmt: skip
 
 
 def _seen_steadily(
-    location: Location, mode: str, group: str | None
+    location: Location, request: WriteRequest
 ) -> tuple[dict[str, Generation], tuple[xr.Dataset, zarr.Group]]:
     """The group's generations, then its metadata (:func:`_open_existing`); read again
     where another writer changed the metadata while it was read (no foreign error)."""
-    prefix, watch = key_prefix(group), WriteWatch.of(location)
+    prefix, watch = key_prefix(request.group), WriteWatch.of(location)
     for _ in range(_READS - 1):
         generations = sync(group_generations(location.zarr_store(), prefix))
         try:
-            return generations, _open_existing(location, mode, group)
+            return generations, _open_existing(location, request)
         except XzarrioError:
             raise
         except Exception:
@@ -278,18 +277,15 @@ def _seen_steadily(
             if not (moved or sync(watch.under_way())):
                 raise
         time.sleep(0.05)
-    return sync(group_generations(location.zarr_store(), prefix)), _open_existing(
-        location, mode, group
-    )
+    return sync(group_generations(location.zarr_store(), prefix)), _open_existing(location, request)
 
 
-def _look_at_group(
-    location: Location, mode: str, zarr_format: int | None, group: str, creating: bool
-) -> Target:
+def _look_at_group(location: Location, request: WriteRequest, group: str, creating: bool) -> Target:
     """A group of an existing store: appended to, or (re)made in place beside the others."""
+    mode, zarr_format = request.mode, request.zarr_format
     there = _holds_zarr(location, group)
     if mode in ("a", "a-", "r+") and (there or not creating):
-        return _look_at_existing(location, mode, zarr_format, group)
+        return _look_at_existing(location, request)
     if mode == "w-" and there:
         raise StoreExistsError(
             f"the group {group!r} already exists in {location.shown}; use mode='w' to "
@@ -371,11 +367,10 @@ _WITHOUT_INDEXES: dict[str, Any] = (
 )
 
 
-def _open_existing(
-    location: Location, mode: str, group: str | None = None
-) -> tuple[xr.Dataset, zarr.Group]:
+def _open_existing(location: Location, request: WriteRequest) -> tuple[xr.Dataset, zarr.Group]:
     """The store to append to or write a region of, opened lazily, and its (written) group."""
-    what = "append to" if mode.startswith("a") else "write to"
+    group = request.group
+    what = "append to" if request.mode.startswith("a") else "write to"
     if isinstance(location, LocalFolder):
         path = location.root
         if not path.exists():
@@ -400,8 +395,33 @@ def _open_existing(
     store = xr.backends.ZarrStore(root, mode="r", use_zarr_fill_value_as_mask=_fill_is_mask(root))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        existing = xr.open_dataset(store, chunks=None, **_WITHOUT_INDEXES)
-    return existing, root
+        return _read_placing_coordinates(store, _placed_by(request)), root
+
+
+def _placed_by(request: WriteRequest) -> set[Hashable]:
+    """The dimensions whose stored coordinates the checks place the data by."""
+    if request.append_dim is not None:
+        return {request.append_dim}
+    return set(request.region) if isinstance(request.region, Mapping) else set()
+
+
+def _read_placing_coordinates(store: xr.backends.ZarrStore, dims: set[Hashable]) -> xr.Dataset:
+    """The store's dataset, lazily but for the coordinates of *dims*: those are read now.
+
+    xarray's lazy decoding of a time coordinate reads its first and last values
+    to learn its type, and the check that places the data by it reads it all:
+    opened undecoded, read once and decoded in memory, it is read once.
+    """
+    later = {str(dim): False for dim in dims}
+    existing = xr.open_dataset(
+        store, chunks=None, mask_and_scale=later, decode_times=later, decode_timedelta=later,
+        **_WITHOUT_INDEXES,
+    )  # fmt: skip
+    undecoded = {name: existing.variables[name].load() for name in later if name in existing}
+    if not undecoded:
+        return existing
+    decoded = {name: decode_cf_variable(name, raw) for name, raw in undecoded.items()}
+    return existing.assign_coords(xr.Coordinates(decoded, indexes={}))
 
 
 def _open_group(location: Location, group: str | None) -> zarr.Group:
