@@ -34,6 +34,8 @@ def fit_strings(ds: xr.Dataset, old: xr.Dataset) -> xr.Dataset:
         and var.dtype.kind == stored[name].kind
         and var.dtype != stored[name]
     }
+    if not narrower:  # two copies of the Dataset spared, on every append
+        return ds
     coords = {n: v for n, v in narrower.items() if n in ds.coords}
     data = {n: v for n, v in narrower.items() if n not in ds.coords}
     return ds.assign_coords(coords).assign(data)
