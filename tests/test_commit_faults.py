@@ -16,6 +16,7 @@ commit leaves is a warning that says the write is committed.
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-import zarr.core.attributes
+import zarr.api.asynchronous
 from zarr.abc.store import Store
 from zarr.core.buffer import Buffer
 
@@ -88,21 +89,36 @@ class Fault:
             self.s3.proxy.allow_all()
 
     def during(self, step: Callable[..., Any], *, in_end: bool = False) -> Callable[..., Any]:
-        """*step* with the failure on while it runs (inside Write.end only, if *in_end*)."""
+        """*step* (a function or a coroutine function) with the failure on while it runs
+        (inside Write.end only, if *in_end*)."""
+        if inspect.iscoroutinefunction(step):
+
+            async def failing_coroutine(*args: Any, **kwargs: Any) -> Any:
+                if in_end and not self.ending:
+                    return await step(*args, **kwargs)
+                with self._failing():
+                    return await step(*args, **kwargs)
+
+            return failing_coroutine
 
         def failing_step(*args: Any, **kwargs: Any) -> Any:
             if in_end and not self.ending:
                 return step(*args, **kwargs)
-            self.running = True
-            self.start()
-            try:
+            with self._failing():
                 return step(*args, **kwargs)
-            finally:
-                self.running = False
-                if not self.lasting:
-                    self.stop()
 
         return failing_step
+
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        self.running = True
+        self.start()
+        try:
+            yield
+        finally:
+            self.running = False
+            if not self.lasting:
+                self.stop()
 
     def fails(self) -> bool:
         if self.on:
@@ -127,14 +143,12 @@ def injected(fault: Fault, mode: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     if fault.step == "manifests":
         record = xzarrio.writing.execution.record_manifests
         monkeypatch.setattr(xzarrio.writing.execution, "record_manifests", fault.during(record))
-    elif fault.step == "stamp":
-        put = zarr.core.attributes.Attributes.put
-        monkeypatch.setattr(
-            zarr.core.attributes.Attributes, "put", fault.during(put, in_end=in_end)
-        )
-    elif fault.step == "consolidation":
-        consolidate = fault.during(zarr.consolidate_metadata, in_end=in_end)
-        monkeypatch.setattr(zarr, "consolidate_metadata", consolidate)
+    elif fault.step == "stamp":  # xarray's attributes and the stamp's alike
+        update = fault.during(zarr.AsyncGroup.update_attributes, in_end=in_end)
+        monkeypatch.setattr(zarr.AsyncGroup, "update_attributes", update)
+    elif fault.step == "consolidation":  # zarr's own synchronous call goes through it
+        consolidate = fault.during(zarr.api.asynchronous.consolidate_metadata, in_end=in_end)
+        monkeypatch.setattr(zarr.api.asynchronous, "consolidate_metadata", consolidate)
     else:
         for kind in _COMMITS:
             monkeypatch.setattr(kind, "commit", fault.during(kind.commit))

@@ -101,13 +101,13 @@ def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
     small.zio.to_zarr(path, chunks={"time": 4})
     small.zio.to_zarr(tmp_path / "g.zarr", chunks={"time": 4}, group="inner")
     consolidated: list[str] = []
-    consolidate = transactions.zarr.consolidate_metadata
+    consolidate = transactions.zarr_async.consolidate_metadata
 
-    def counted(store: Any, path: str = "", **kwargs: Any) -> Any:
+    async def counted(store: Any, path: str = "", **kwargs: Any) -> Any:
         consolidated.append(path)
-        return consolidate(store, path=path, **kwargs)
+        return await consolidate(store, path=path, **kwargs)
 
-    monkeypatch.setattr(transactions.zarr, "consolidate_metadata", counted)
+    monkeypatch.setattr(transactions.zarr_async, "consolidate_metadata", counted)
     patch = (small[["temp"]].isel(time=slice(4, 8)) * 0).drop_vars(["time", "y", "x"])
     patch.zio.to_zarr(path, region={"time": slice(4, 8)})
     assert consolidated == []

@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import zarr
+from zarr import AsyncGroup
 from zarr.abc.store import Store
+from zarr.api import asynchronous as zarr_async
 from zarr.buffer import default_buffer_prototype
 
 from ..atomic import open_staging, remove_staging, staging_suffix, swap_in
@@ -230,23 +232,30 @@ def stamp_in_place(
     store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
 ) -> Stamped:
     """Stamp the provenance of a store changed in place, with the *recorded* attributes,
-    in one write of the group's attributes, and consolidate its metadata. The history
-    line is *line* where the provenance is not updated."""
+    in one write of the group's attributes, and consolidate its metadata (one trip to
+    zarr's event loop). The history line is *line* where the provenance is not updated."""
+    return sync(_stamp_in_place(store, stamping, line, recorded))
+
+
+async def _stamp_in_place(
+    store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
+) -> Stamped:
     group = None
     if stamping.attributes or recorded:
-        group = _open_stamped(store, stamping)
-        attrs = group.attrs.asdict() | dict(recorded)
+        group = await _open_stamped(store, stamping)
+        attrs = dict(group.attrs) | dict(recorded)
         if stamping.attributes:
             now = now_utc()
             attrs = attrs_for_modified_store(attrs, stamping.call, stamping.text, now)
             line = history_line(stamping.call, stamping.text, now)
-        group.attrs.put(attrs)
+        group.metadata.attributes.clear()  # all of them replaced, as zarr's attrs.put does
+        group = await group.update_attributes(attrs)
     consolidating = stamping.consolidated is not False and store.supports_consolidated_metadata
     if consolidating and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
-            group = _consolidate(store, path, stamping)  # the written group last
-    return Stamped(line, group)
+            group = await _consolidate(store, path, stamping)  # the written group last
+    return Stamped(line, None if group is None else zarr.Group(group))
 
 
 def add_recorded(
@@ -255,31 +264,38 @@ def add_recorded(
     """Add the *recorded* attributes to the group of a new store, whose provenance and
     consolidated metadata were written with its metadata; consolidate a nested group's
     again (the root's consolidated metadata holds its attributes). Return the group
-    as it left it (None, with nothing to add)."""
+    as it left it (None, with nothing to add). One trip to zarr's event loop."""
     if not recorded:
         return None
-    group = _open_stamped(store, stamping)
-    group.update_attributes(dict(recorded))
+    group = sync(_add_recorded(store, stamping, recorded))
+    return zarr.Group(group)
+
+
+async def _add_recorded(
+    store: GuardedStore, stamping: Stamping, recorded: Mapping[str, Any]
+) -> AsyncGroup:
+    group = await _open_stamped(store, stamping)
+    group = await group.update_attributes(dict(recorded))
     if stamping.group and stamping.consolidated is not False:
         if store.supports_consolidated_metadata:
             for path in ("", stamping.group):
-                group = _consolidate(store, path, stamping)
+                group = await _consolidate(store, path, stamping)
     return group
 
 
-def _open_stamped(store: GuardedStore, stamping: Stamping) -> zarr.Group:
+async def _open_stamped(store: GuardedStore, stamping: Stamping) -> AsyncGroup:
     """The group the stamp writes, opened for writing."""
-    return zarr.open_group(
+    return await zarr_async.open_group(
         store, mode="r+", path=stamping.group or "", zarr_format=stamping.zarr_format
     )
 
 
-def _consolidate(store: GuardedStore, path: str, stamping: Stamping) -> zarr.Group:
+async def _consolidate(store: GuardedStore, path: str, stamping: Stamping) -> AsyncGroup:
     """The metadata under the group *path* consolidated; that group, as it now is."""
-    return zarr.consolidate_metadata(store, path=path, zarr_format=stamping.zarr_format)
+    return await zarr_async.consolidate_metadata(store, path=path, zarr_format=stamping.zarr_format)
 
 
-def _still_consolidated(stamped: zarr.Group | None, stamping: Stamping) -> bool:
+def _still_consolidated(stamped: AsyncGroup | None, stamping: Stamping) -> bool:
     """Whether the root's consolidated metadata still holds after its attributes were
     stamped through *stamped*: zarr format 3 keeps it beside the root's own
     attributes (which it does not copy), and a write that kept every array's
