@@ -24,7 +24,7 @@ from zarr.storage import (
 import xzarrio
 from xzarrio import errors
 from xzarrio.journal.factory import journal_home
-from xzarrio.seams import InlineLocalStore
+from xzarrio.seams import InlineLocalStore, sync
 from xzarrio.stores import (
     LocalFolder,
     ObjectPrefix,
@@ -32,6 +32,7 @@ from xzarrio.stores import (
     check_readable,
     copy_key,
     delete_under,
+    group_attributes,
     locate,
     obstore_at,
 )
@@ -418,3 +419,17 @@ def test_info_and_verify_of_a_missing_s3_store_are_not_found(s3_bucket: Any) -> 
         xzarrio.info(url, storage_options=options)
     with pytest.raises(errors.StoreNotFoundError, match=r"no zarr store at 's3://"):
         xzarrio.verify(url, storage_options=options)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_group_attributes_are_read_from_the_groups_own_metadata(
+    tmp_path: Path, zarr_format: int
+) -> None:
+    path = tmp_path / "s.zarr"
+    steps(3).assign_attrs(title="three").to_zarr(path, zarr_format=zarr_format, group="g")
+    store = LocalStore(path)
+    key, attrs = sync(group_attributes(store, "g")) or ("", {})
+    assert (key, attrs["title"]) == ("g/zarr.json" if zarr_format == 3 else "g/.zattrs", "three")
+    assert sync(group_attributes(store, "absent")) is None
+    (path / ("g/zarr.json" if zarr_format == 3 else "g/.zattrs")).write_text("{not json")
+    assert sync(group_attributes(store, "g")) is None  # zarr says what is wrong with it

@@ -55,6 +55,7 @@ __all__ = [
     "copy_key",
     "delete_under",
     "first_write",
+    "group_attributes",
     "is_obstore_prefix",
     "is_zarr_dir",
     "key_prefix",
@@ -601,6 +602,27 @@ def key_prefix(path: str | None) -> str:
     ``""`` for the root (None or ``""``), else the path and a ``/``."""
     path = (path or "").strip("/")
     return f"{path}/" if path else ""
+
+
+async def group_attributes(store: Store, path: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The attributes of the group at *path* and the key they were read from: its own
+    metadata (format 3's ``zarr.json``, else format 2's ``.zattrs``), not the consolidated
+    copy, read without zarr making objects of its arrays' metadata. None where there
+    is none, or where it does not read (zarr says which)."""
+    from zarr.buffer import default_buffer_prototype
+
+    prefix = key_prefix(path)
+    for name, inside in (("zarr.json", "attributes"), (".zattrs", None)):
+        found = await store.get(prefix + name, prototype=default_buffer_prototype())
+        if found is None:
+            continue
+        try:
+            document = json.loads(found.to_bytes())
+        except ValueError:
+            return None
+        attrs = document.get(inside, {}) if inside and isinstance(document, dict) else document
+        return (prefix + name, attrs) if isinstance(attrs, dict) else None
+    return None
 
 
 async def list_names(store: Store, prefix: str = "") -> list[str]:

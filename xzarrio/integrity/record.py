@@ -18,15 +18,13 @@ was written before xzarrio kept one, or by another tool.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from zarr.abc.store import Store
-from zarr.buffer import default_buffer_prototype
 
-from ..stores import key_prefix
+from ..stores import group_attributes
 from .manifest import MANIFEST_FOLDER, MANIFEST_NAME, Manifest, ManifestError, StoredManifest
 
 __all__ = [
@@ -97,21 +95,11 @@ async def read_record(store: Store, group_path: str) -> dict[str, Recorded] | No
 
     Raises :class:`ManifestError` where the attribute is there but is no record.
     """
-    prefix = key_prefix(group_path)
-    prototype = default_buffer_prototype()
-    for name, inside in (("zarr.json", "attributes"), (".zattrs", None)):
-        found = await store.get(prefix + name, prototype=prototype)
-        if found is None:
-            continue
-        try:
-            document = json.loads(found.to_bytes())
-        except ValueError:
-            return None  # the group's own metadata does not read: zarr says so
-        attrs = document.get(inside, {}) if inside and isinstance(document, dict) else document
-        if not isinstance(attrs, dict) or RECORD_KEY not in attrs:
-            return None
-        return _parsed(attrs[RECORD_KEY], prefix + name)
-    return None
+    found = await group_attributes(store, group_path)
+    if found is None or RECORD_KEY not in found[1]:
+        return None
+    key, attrs = found
+    return _parsed(attrs[RECORD_KEY], key)
 
 
 def distrust(stored: StoredManifest, recorded: Recorded | None) -> str | None:

@@ -15,14 +15,13 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, NoReturn
 
-import zarr
-
 from ..codecs import quiet_spec_notes
 from ..errors import WriteInProgressError
 from ..journal import Generation
 from ..provenance import PROVENANCE_KEYS, attrs_for_new_store, history_line, now_utc
 from ..running import Gate, is_distributed_client, run_tasks
 from ..seams import sync
+from ..stores import group_attributes
 from .guard import GuardedStore
 from .manifests import record_manifests
 from .plan import WritePlan
@@ -198,10 +197,8 @@ def _write_metadata(plan: WritePlan, store: GuardedStore) -> tuple[str, Any]:
         # them): give it the store's own, read now (a deferred write runs after others),
         # updated with the Dataset's in mode "a" as in xarray (which drops those the
         # Dataset lacks); the store's provenance stays ('coordinates' is xarray's)
-        group = zarr.open_group(
-            store, mode="r", path=plan.group or "", zarr_format=plan.target.zarr_format
-        )
-        attrs = group.attrs.asdict()
+        found = sync(group_attributes(store, plan.group))
+        attrs = dict(found[1]) if found else {}
         if plan.mode in ("a", "a-"):
             attrs.update({k: v for k, v in ds.attrs.items() if k not in PROVENANCE_KEYS})
         ds.attrs = {k: v for k, v in attrs.items() if k != "coordinates"}
