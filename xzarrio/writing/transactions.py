@@ -241,8 +241,11 @@ async def _stamp_in_place(
     store: GuardedStore, stamping: Stamping, line: str, recorded: Mapping[str, Any]
 ) -> Stamped:
     group = None
+    consolidating = stamping.consolidated is not False and store.supports_consolidated_metadata
     if stamping.attributes or recorded:
-        group = await _open_stamped(store, stamping)
+        # the consolidated copy read (made objects of) only where it may be kept
+        remade = consolidating and (bool(stamping.group) or not stamping.arrays_kept)
+        group = await _open_stamped(store, stamping, use_consolidated=False if remade else None)
         attrs = dict(group.attrs) | dict(recorded)
         if stamping.attributes:
             now = now_utc()
@@ -250,7 +253,6 @@ async def _stamp_in_place(
             line = history_line(stamping.call, stamping.text, now)
         group.metadata.attributes.clear()  # all of them replaced, as zarr's attrs.put does
         group = await group.update_attributes(attrs)
-    consolidating = stamping.consolidated is not False and store.supports_consolidated_metadata
     if consolidating and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
@@ -283,11 +285,14 @@ async def _add_recorded(
     return group
 
 
-async def _open_stamped(store: GuardedStore, stamping: Stamping) -> AsyncGroup:
-    """The group the stamp writes, opened for writing."""
+async def _open_stamped(
+    store: GuardedStore, stamping: Stamping, use_consolidated: bool | None = None
+) -> AsyncGroup:
+    """The group the stamp writes, opened for writing (*use_consolidated* as in zarr)."""
     return await zarr_async.open_group(
-        store, mode="r+", path=stamping.group or "", zarr_format=stamping.zarr_format
-    )
+        store, mode="r+", path=stamping.group or "", zarr_format=stamping.zarr_format,
+        use_consolidated=use_consolidated,
+    )  # fmt: skip
 
 
 async def _consolidate(store: GuardedStore, path: str, stamping: Stamping) -> AsyncGroup:
