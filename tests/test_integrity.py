@@ -305,6 +305,33 @@ def test_a_write_can_check_its_manifests_before_it_writes(tmp_path: Path) -> Non
     sync(check_manifests(region, store))
 
 
+def test_a_write_that_holds_the_store_alone_reads_its_manifests_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an append checks them when it begins, and nothing can change them before its end;
+    # a region writer beside others reads them again after its data, under the lock
+    import xzarrio.writing.manifests as manifests
+
+    path = tmp_path / "once.zarr"
+    field().zio.to_zarr(path, chunks=CHUNKS)
+    read: list[str] = []
+    read_stored = manifests.read_stored
+
+    async def counted(store: Any, array_path: str, **kwargs: Any) -> Any:
+        read.append(array_path)
+        return await read_stored(store, array_path, **kwargs)
+
+    monkeypatch.setattr(manifests, "read_stored", counted)
+    field(4, start=8).zio.to_zarr(path, append_dim="time")
+    assert sorted(read) == ["t", "time"]
+    read.clear()
+    patch = field(4, start=100).drop_vars("time")
+    patch.zio.to_zarr(path, region={"time": slice(0, 4)})
+    assert sorted(read) == ["t", "t"]
+    monkeypatch.undo()
+    assert xzarrio.verify(path).ok
+
+
 def test_the_record_is_out_of_sight_and_a_copy_gets_its_own(tmp_path: Path) -> None:
     path = tmp_path / "recorded.zarr"
     field().zio.to_zarr(path, chunks=CHUNKS)

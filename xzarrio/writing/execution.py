@@ -23,7 +23,7 @@ from ..running import Gate, is_distributed_client, run_tasks
 from ..seams import sync
 from ..stores import group_attributes
 from .guard import GuardedStore
-from .manifests import record_manifests
+from .manifests import TrustedManifests, record_manifests
 from .plan import WritePlan
 from .recheck import StoreMovedOn, begin_checked, mark_written
 from .report import WriteReport, report_of
@@ -80,6 +80,8 @@ class Write:
         self._held = ExitStack()
         #: the generations an in-place write gave the arrays it changes (:meth:`begin`)
         self.begun: dict[str, Generation] = {}
+        #: the manifests it checked then, where they hold until its end
+        self.checked: TrustedManifests | None = None
 
     def begin(self) -> None:
         """Begin the transaction; from now on the write goes through its store (the
@@ -88,7 +90,7 @@ class Write:
         try:
             self.store = self.transaction.begin(self.store)
             if self.plan.target.existing is not None:  # under the lock or the journal
-                self.begun = begin_checked(self.plan, self.store)
+                self.begun, self.checked = begin_checked(self.plan, self.store)
             if self.transaction.journal is not None:
                 for reader in self.plan.readers:  # reading what this write does not change
                     reader.let_through(str(self.transaction.journal.record["id"]))
@@ -138,7 +140,7 @@ class Write:
             self._held.close()
             self.transaction.finish()
             step = "its manifests"
-            recorded = record_manifests(plan, self.store, self.gate)
+            recorded = record_manifests(plan, self.store, self.gate, self.checked)
             step = "its provenance stamp or consolidated metadata"
             stamped = self.transaction.stamp(self.store, plan.stamping, self.line, recorded)
             mark_written(plan, self.store, self.begun)

@@ -52,21 +52,24 @@ from ..stores import key_prefix
 from .guard import GuardedStore, gather_digests
 from .plan import WritePlan
 
-__all__ = ["check_manifests", "record_manifests"]
+__all__ = ["TrustedManifests", "check_manifests", "record_manifests"]
 
 _T = TypeVar("_T")
 #: the group's record of manifests (None: it has none), and the manifests read
-_Trusted = tuple[dict[str, Recorded] | None, dict[str, StoredManifest]]
+TrustedManifests = tuple[dict[str, Recorded] | None, dict[str, StoredManifest]]
 
 
-async def check_manifests(plan: WritePlan, store: Store) -> None:
+async def check_manifests(plan: WritePlan, store: Store) -> TrustedManifests | None:
     """Refuse a write to an existing group whose variables' manifests cannot be trusted,
-    before anything is written (under the store's lock, where it has one).
+    before anything is written (under the store's lock, where it has one); return what
+    it read where they stay so until the write ends, for :func:`record_manifests`.
 
-    A region writer of a local store holds that lock shared: another one may be
-    recording its manifests meanwhile, a manifest written and the record not yet. It
-    refuses a manifest that does not read now; one that is gone or not the recorded
-    one, after its data, under the metadata lock (:func:`record_manifests`).
+    They stay so where the write holds the store alone from now on: an in-place
+    write but a region write. A region writer of a local store holds the lock
+    shared: another one may be recording its manifests meanwhile, a manifest
+    written and the record not yet. It refuses a manifest that does not read now;
+    one that is gone or not the recorded one, after its data, under the metadata
+    lock (:func:`record_manifests`).
 
     Raises
     ------
@@ -74,17 +77,23 @@ async def check_manifests(plan: WritePlan, store: Store) -> None:
         Naming the variable, the file, :func:`xzarrio.verify` and what
         :func:`xzarrio.repair` can and cannot do about it.
     """
-    if keeps_manifests(store) and plan.target.existing is not None:
-        alone = plan.mode != "r+" or not plan.target.writers_serialised
-        await _trusted(plan, store, [str(name) for name in plan.ds.variables], judged=alone)
+    if not keeps_manifests(store) or plan.target.existing is None:
+        return None
+    alone = plan.mode != "r+" or not plan.target.writers_serialised
+    names = [str(name) for name in plan.ds.variables]
+    trusted = await _trusted(plan, store, names, judged=alone)
+    return trusted if plan.mode != "r+" else None
 
 
-def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> dict[str, Any]:
+def record_manifests(
+    plan: WritePlan, store: GuardedStore, gate: Gate, checked: TrustedManifests | None = None
+) -> dict[str, Any]:
     """Record the digests of the chunks the write stored in its variables' manifests;
     return the group's attributes that record the manifests (``{}`` where the record is
     as it was), for the stamp to write with the provenance.
 
-    The manifests the write changes are checked first (:func:`check_manifests`).
+    The manifests the write changes are checked first (:func:`check_manifests`), or
+    taken as *checked* returned them at the write's beginning.
     Where zarr's codec pipeline is not xzarrio's (a user chose another), no
     digest was taken: the manifests of the variables written are removed
     rather than left to say what is no longer there. An icechunk repository
@@ -92,7 +101,7 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> dict[s
     """
     if not keeps_manifests(store):
         return {}
-    opened, (record, old) = sync(_opened_and_trusted(plan, store))
+    opened, (record, old) = sync(_opened_and_trusted(plan, store, checked))
     arrays = {name: a for name, a in opened.items() if a.shards is None}
     names = _names(plan, arrays)
     entries = _base_record(plan, store, record)
@@ -118,9 +127,12 @@ def record_manifests(plan: WritePlan, store: GuardedStore, gate: Gate) -> dict[s
 
 
 async def _opened_and_trusted(
-    plan: WritePlan, store: GuardedStore
-) -> tuple[dict[Hashable, zarr.Array[Any]], _Trusted]:
-    """The arrays of the variables written and what :func:`_trusted` reads: one trip."""
+    plan: WritePlan, store: GuardedStore, checked: TrustedManifests | None
+) -> tuple[dict[Hashable, zarr.Array[Any]], TrustedManifests]:
+    """The arrays of the variables written and what :func:`_trusted` reads (where
+    *checked* is None): one trip."""
+    if checked is not None:
+        return await _arrays(plan, store), checked
     names = [str(name) for name in plan.ds.variables]
     arrays, trusted = await asyncio.gather(_arrays(plan, store), _trusted(plan, store, names))
     return arrays, trusted
@@ -138,7 +150,7 @@ def _group_path(plan: WritePlan) -> str:
 
 async def _trusted(
     plan: WritePlan, store: Store, names: Iterable[str], *, judged: bool = True
-) -> _Trusted:
+) -> TrustedManifests:
     """The group's record (None: it has none) and the manifests of the variables *names*
     (in the group) that the store holds, as stored; a :class:`ManifestError` for one that
     does not read or, if *judged*, that the record says cannot be trusted.

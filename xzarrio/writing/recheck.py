@@ -22,7 +22,7 @@ from zarr.abc.store import Store
 from ..journal import Generation, advance_generations, group_generations
 from ..seams import sync
 from ..stores import key_prefix
-from .manifests import check_manifests
+from .manifests import TrustedManifests, check_manifests
 from .plan import WritePlan
 
 __all__ = ["StoreMovedOn", "begin_checked", "mark_written"]
@@ -37,9 +37,12 @@ def _changes_structure(plan: WritePlan) -> bool:
     return plan.region is None
 
 
-def begin_checked(plan: WritePlan, store: Store) -> dict[str, Generation]:
+def begin_checked(
+    plan: WritePlan, store: Store
+) -> tuple[dict[str, Generation], TrustedManifests | None]:
     """Under the write's lock, before it writes anything: the checks again, and the new
-    generations of the arrays it changes (one trip to zarr's event loop).
+    generations of the arrays it changes (one trip to zarr's event loop); with them,
+    the manifests checked, where they hold until the write ends (:func:`check_manifests`).
 
     Raises :class:`StoreMovedOn` where the group's arrays or their structure differ
     from what the write's checks saw, before a
@@ -49,7 +52,9 @@ def begin_checked(plan: WritePlan, store: Store) -> dict[str, Generation]:
     return sync(_begin_checked(plan, store))
 
 
-async def _begin_checked(plan: WritePlan, store: Store) -> dict[str, Generation]:
+async def _begin_checked(
+    plan: WritePlan, store: Store
+) -> tuple[dict[str, Generation], TrustedManifests | None]:
     raw, prefix = plan.target.location.zarr_store(), key_prefix(plan.group)
     current, manifests = await asyncio.gather(
         group_generations(raw, prefix), check_manifests(plan, store), return_exceptions=True
@@ -63,7 +68,7 @@ async def _begin_checked(plan: WritePlan, store: Store) -> dict[str, Generation]
         raise manifests
     changed = {prefix + n: current[n] for n in _written(plan, current)}
     begun = await advance_generations(raw, changed, structure=_changes_structure(plan))
-    return {name[len(prefix) :]: generation for name, generation in begun.items()}
+    return {name[len(prefix) :]: gen for name, gen in begun.items()}, manifests
 
 
 def _written(plan: WritePlan, current: Mapping[str, Generation]) -> list[str]:
