@@ -115,6 +115,26 @@ def test_an_append_reads_the_stored_time_coordinate_once_more_than_xarray(
     assert stored.time.encoding["units"] == xr.open_zarr(theirs).time.encoding["units"]
 
 
+def test_a_region_write_reads_the_stored_time_coordinate_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a template's fillers drop the coordinates; xarray's lazy decoding would read the
+    # stored one twice (its first and last values), in the one chunk it is stored in
+    path = tmp_path / "template.zarr"
+    days(8).zio.to_zarr(path, chunks={"time": 2})
+    reads: list[str] = []
+    wrapper = xr.backends.zarr.ZarrArrayWrapper
+    original = wrapper._getitem
+
+    def counted(self: Any, key: Any) -> Any:
+        reads.append(self._array.basename)
+        return original(self, key)
+
+    monkeypatch.setattr(wrapper, "_getitem", counted)
+    (days(2, start=2) * 0).drop_vars("time").zio.to_zarr(path, region={"time": slice(2, 4)})
+    assert reads.count("time") == 1
+
+
 # ---------------------------------------------------------------- read-only stores
 
 
