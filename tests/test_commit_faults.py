@@ -46,10 +46,15 @@ from .faults import CHUNK, COLS, ROWS, base, noise
 from .test_fault_table import MODES, Place, _fill, _make_base, local_place, s3_place
 
 STEPS = ["manifests", "stamp", "consolidation", "commit"]
-#: every step of every mode but a region write's consolidation: it keeps its arrays'
-#: metadata, and the stamp keeps the consolidated copy of them beside the attributes
+#: every step of every mode but an in-place write's consolidation, which is its stamp's
+#: write: a region write keeps its arrays' metadata, and the stamp keeps their
+#: consolidated copy beside the attributes; an append's stamp writes the copy of the
+#: arrays it holds with them
 _STEPS_OF_MODES = [
-    (mode, step) for mode in MODES for step in STEPS if (mode, step) != ("region", "consolidation")
+    (mode, step)
+    for mode in MODES
+    for step in STEPS
+    if (mode, step) not in {("region", "consolidation"), ("append", "consolidation")}
 ]
 _COMMITS = [
     transactions.InPlaceLocal,
@@ -251,10 +256,6 @@ def test_a_failing_commit_step(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if step == "consolidation" and mode == "region":
-        pytest.skip(
-            "a region write keeps its arrays' metadata: the stamp keeps their consolidation"
-        )
     place = _place(kind, request, tmp_path)
     before = place.look()
     with injected(Fault(step, lasting, place), mode, monkeypatch) as fault:

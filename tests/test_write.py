@@ -125,6 +125,35 @@ def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
     assert "region=" in inner.attrs["history"].splitlines()[0]
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_an_append_leaves_the_consolidated_copy_zarr_would_make(
+    tmp_path: Path, small: xr.Dataset, zarr_format: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stamp of an append makes the root's consolidated copy of the arrays it holds
+    (zarr format 3), or has zarr read them again: either way, what zarr's own
+    consolidation makes of the store as it is left."""
+    import xzarrio.writing.transactions as transactions
+
+    path = tmp_path / "s.zarr"
+    small.isel(time=slice(0, 8)).zio.to_zarr(path, chunks={"time": 4}, zarr_format=zarr_format)
+    consolidated: list[str] = []
+    consolidate = transactions.zarr_async.consolidate_metadata
+
+    async def counted(store: Any, path: str = "", **kwargs: Any) -> Any:
+        consolidated.append(path)
+        return await consolidate(store, path=path, **kwargs)
+
+    monkeypatch.setattr(transactions.zarr_async, "consolidate_metadata", counted)
+    small.isel(time=slice(8, 12)).zio.to_zarr(path, append_dim="time")
+    monkeypatch.undo()
+    assert consolidated == ([] if zarr_format == 3 else [""])
+    left = zarr.open_group(path, mode="r", use_consolidated=True).metadata.to_dict()
+    zarr.consolidate_metadata(path, zarr_format=zarr_format)  # type: ignore[arg-type]
+    remade = zarr.open_group(path, mode="r", use_consolidated=True).metadata.to_dict()
+    assert left == remade
+    assert_same_data(xr.open_zarr(path, consolidated=True), small)
+
+
 def test_mode_r_plus_overwrites_existing_variables(tmp_path: Path, small: xr.Dataset) -> None:
     path = tmp_path / "s.zarr"
     small.zio.to_zarr(path)

@@ -25,14 +25,16 @@ wrapped: zarr's codec methods ``_encode_single``/``_decode_single`` and the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from abc import ABCMeta, abstractmethod
-from collections.abc import Coroutine, MutableMapping
+from collections.abc import Coroutine, Mapping, MutableMapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
 import zarr
 from dask.diagnostics.profile import ResourceProfiler
+from zarr import AsyncGroup
 from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
 from zarr.buffer import cpu
@@ -40,6 +42,7 @@ from zarr.core.array_spec import ArraySpec as _ArraySpec
 from zarr.core.chunk_grids import _guess_chunks
 from zarr.core.chunk_key_encodings import ChunkKeyEncoding as _ChunkKeyEncoding
 from zarr.core.codec_pipeline import BatchedCodecPipeline as _BatchedCodecPipeline
+from zarr.core.group import ConsolidatedMetadata as _ConsolidatedMetadata
 from zarr.core.metadata import ArrayV2Metadata as _ArrayV2Metadata
 from zarr.core.metadata import ArrayV3Metadata as _ArrayV3Metadata
 from zarr.core.sync import sync as _zarr_sync
@@ -56,7 +59,8 @@ __all__ = [
     "SubParsersAction", "atomic_write", "cluster_performance_report", "ensure_open",
     "fs_cp_file", "fs_du", "fs_has_cp_file", "fs_has_du", "guess_chunks",
     "is_zarrs_own_local_set", "memory_store_dict", "rewrapped", "scheduler_monitor_count",
-    "sync", "worker_task_cpu_seconds", "wrapped_store", "zarr_arrays_read"
+    "sync", "with_consolidated_copy", "worker_task_cpu_seconds", "wrapped_store",
+    "zarr_arrays_read"
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -84,6 +88,22 @@ def guess_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     changes, those default chunks differ from zarr's.
     """
     return tuple(int(n) for n in _guess_chunks(shape, itemsize))
+
+
+def with_consolidated_copy(group: AsyncGroup, arrays: Mapping[str, Any]) -> AsyncGroup:
+    """*group* whose metadata holds the consolidated copy of *arrays* (by name in it, the
+    metadata of each), to be saved with its next write of its metadata.
+
+    zarr 3.1.6: what ``zarr.api.asynchronous.consolidate_metadata`` builds of the
+    members it reads, ``zarr.core.group.ConsolidatedMetadata(metadata=...)`` put in
+    the group's ``GroupMetadata.consolidated_metadata`` (frozen dataclasses, replaced).
+    Used by the stamp of ``xzarrio.writing.transactions``, which makes the copy of
+    the arrays the write holds rather than read them again. If it changes, the copy
+    written differs from zarr's own.
+    """
+    copy = _ConsolidatedMetadata(metadata={name: a.metadata for name, a in arrays.items()})
+    metadata = dataclasses.replace(group.metadata, consolidated_metadata=copy)
+    return dataclasses.replace(group, metadata=metadata)
 
 
 def atomic_write(path: Path, mode: Literal["wb", "r+b"] = "wb") -> AbstractContextManager[BinaryIO]:

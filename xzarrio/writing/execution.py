@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from ..codecs import quiet_spec_notes
@@ -142,7 +143,8 @@ class Write:
             step = "its manifests"
             recorded = record_manifests(plan, self.store, self.gate, self.checked)
             step = "its provenance stamp or consolidated metadata"
-            stamped = self.transaction.stamp(self.store, plan.stamping, self.line, recorded)
+            stamping = replace(plan.stamping, arrays=recorded.arrays)
+            stamped = self.transaction.stamp(self.store, stamping, self.line, recorded.attributes)
             mark_written(plan, self.store, self.begun)
             step = "its commit"
             self.transaction.commit(stamped.line)  # raises only where it can still be undone

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import zarr
@@ -52,7 +53,7 @@ from ..stores import key_prefix
 from .guard import GuardedStore, gather_digests
 from .plan import WritePlan
 
-__all__ = ["TrustedManifests", "check_manifests", "record_manifests"]
+__all__ = ["ManifestsRecorded", "TrustedManifests", "check_manifests", "record_manifests"]
 
 _T = TypeVar("_T")
 #: the group's record of manifests (None: it has none), and the manifests read
@@ -85,12 +86,21 @@ async def check_manifests(plan: WritePlan, store: Store) -> TrustedManifests | N
     return trusted if plan.mode != "r+" else None
 
 
+@dataclass(frozen=True)
+class ManifestsRecorded:
+    """What :func:`record_manifests` did: the group's attributes that record the
+    manifests (``{}`` where the record is as it was), for the stamp to write with the
+    provenance; and the arrays written, opened after the data, by name in the group
+    (None where none were opened), of which the stamp makes the consolidated copy."""
+
+    attributes: dict[str, Any]
+    arrays: dict[str, zarr.Array[Any]] | None
+
+
 def record_manifests(
     plan: WritePlan, store: GuardedStore, gate: Gate, checked: TrustedManifests | None = None
-) -> dict[str, Any]:
-    """Record the digests of the chunks the write stored in its variables' manifests;
-    return the group's attributes that record the manifests (``{}`` where the record is
-    as it was), for the stamp to write with the provenance.
+) -> ManifestsRecorded:
+    """Record the digests of the chunks the write stored in its variables' manifests.
 
     The manifests the write changes are checked first (:func:`check_manifests`), or
     taken as *checked* returned them at the write's beginning.
@@ -100,8 +110,22 @@ def record_manifests(
     holds zarr's keys only: it gets none.
     """
     if not keeps_manifests(store):
-        return {}
+        return ManifestsRecorded({}, None)
     opened, (record, old) = sync(_opened_and_trusted(plan, store, checked))
+    names = _names(plan, opened)
+    attributes = _recorded(plan, store, gate, opened, (record, old))
+    return ManifestsRecorded(attributes, {names[n]: array for n, array in opened.items()})
+
+
+def _recorded(
+    plan: WritePlan,
+    store: GuardedStore,
+    gate: Gate,
+    opened: dict[Hashable, zarr.Array[Any]],
+    trusted: TrustedManifests,
+) -> dict[str, Any]:
+    """The manifests of the *opened* arrays updated; the record's attributes."""
+    record, old = trusted
     arrays = {name: a for name, a in opened.items() if a.shards is None}
     names = _names(plan, arrays)
     entries = _base_record(plan, store, record)

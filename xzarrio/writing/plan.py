@@ -107,6 +107,7 @@ class WritePlan:
             consolidated=self.request.consolidated,
             zarr_format=self.target.zarr_format,
             arrays_kept=self.region is not None and self.adds_no_variable,
+            nodes=frozenset(self.target.generations) | {str(n) for n in self.ds.variables},
         )
 
     @property

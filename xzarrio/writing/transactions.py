@@ -58,7 +58,7 @@ from ..journal import (
 from ..liveness import LEASE_SECONDS
 from ..provenance import attrs_for_modified_store, history_line, now_utc
 from ..running import Gate
-from ..seams import sync
+from ..seams import sync, with_consolidated_copy
 from ..stores import ZARR_MARKERS, LocalFolder, Location, ZarrFormat, delete_under, first_write
 from .guard import ForkedStore, GuardedStore, drop_worker_state, gather_forks, scheduler_time
 
@@ -217,6 +217,11 @@ class Stamping:
     #: whether every array the write touched kept its metadata (a region write of
     #: variables the store has): their consolidated copies still hold
     arrays_kept: bool = False
+    #: the names of the group's nodes once written, and the arrays the write changed,
+    #: opened after its data (None: not opened), by name: where they are all the nodes,
+    #: the consolidated copy is made of them, not of the arrays read again
+    nodes: frozenset[str] = frozenset()
+    arrays: Mapping[str, zarr.Array[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,8 @@ async def _stamp_in_place(
 ) -> Stamped:
     group = None
     consolidating = stamping.consolidated is not False and store.supports_consolidated_metadata
-    if stamping.attributes or recorded:
+    held = consolidating and _holds_every_node(stamping)
+    if stamping.attributes or recorded or held:
         # the consolidated copy read (made objects of) only where it may be kept
         remade = consolidating and (bool(stamping.group) or not stamping.arrays_kept)
         group = await _open_stamped(store, stamping, use_consolidated=False if remade else None)
@@ -251,13 +257,27 @@ async def _stamp_in_place(
             now = now_utc()
             attrs = attrs_for_modified_store(attrs, stamping.call, stamping.text, now)
             line = history_line(stamping.call, stamping.text, now)
+        if held:  # saved with the attributes, in one write of the group's metadata
+            group = with_consolidated_copy(group, stamping.arrays or {})
         group.metadata.attributes.clear()  # all of them replaced, as zarr's attrs.put does
         group = await group.update_attributes(attrs)
-    if consolidating and not _still_consolidated(group, stamping):
+    if consolidating and not held and not _still_consolidated(group, stamping):
         # the root's consolidated metadata holds the groups' too
         for path in dict.fromkeys(("", stamping.group or "")):
             group = await _consolidate(store, path, stamping)  # the written group last
     return Stamped(line, None if group is None else zarr.Group(group))
+
+
+def _holds_every_node(stamping: Stamping) -> bool:
+    """Whether the arrays the write holds are every node of the root group it wrote
+    (zarr format 3, whose consolidated copy holds no attributes of the root)."""
+    arrays = stamping.arrays
+    return (
+        arrays is not None
+        and not stamping.group
+        and stamping.zarr_format == 3
+        and set(arrays) == stamping.nodes
+    )
 
 
 def add_recorded(
