@@ -84,6 +84,20 @@ def days(n: int, start: int = 0) -> xr.Dataset:
     return xr.Dataset({"v": ("time", np.arange(start, start + n, dtype="f4"))}, {"time": time})
 
 
+def arrays_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the arrays xarray reads from now on, once per read (while patched)."""
+    reads: list[str] = []
+    wrapper = xr.backends.zarr.ZarrArrayWrapper
+    original = wrapper._getitem
+
+    def counted(self: Any, key: Any) -> Any:
+        reads.append(self._array.basename)
+        return original(self, key)
+
+    monkeypatch.setattr(wrapper, "_getitem", counted)
+    return reads
+
+
 @pytest.mark.parametrize("units", [None, "hours since 1999-12-31"])
 def test_an_append_reads_the_stored_time_coordinate_once_more_than_xarray(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, units: str | None
@@ -94,15 +108,7 @@ def test_an_append_reads_the_stored_time_coordinate_once_more_than_xarray(
     ours, theirs = tmp_path / "ours.zarr", tmp_path / "theirs.zarr"
     days(6).zio.to_zarr(ours, encoding=encoding)
     days(6).to_zarr(theirs, encoding=encoding)
-    reads: list[str] = []
-    wrapper = xr.backends.zarr.ZarrArrayWrapper
-    original = wrapper._getitem
-
-    def counted(self: Any, key: Any) -> Any:
-        reads.append(self._array.basename)
-        return original(self, key)
-
-    monkeypatch.setattr(wrapper, "_getitem", counted)
+    reads = arrays_read(monkeypatch)
     days(2, start=6).to_zarr(theirs, append_dim="time")
     by_xarray, reads[:] = reads.count("time"), []
     days(2, start=6).zio.to_zarr(ours, append_dim="time")
@@ -122,15 +128,7 @@ def test_a_region_write_reads_the_stored_time_coordinate_once(
     # stored one twice (its first and last values), in the one chunk it is stored in
     path = tmp_path / "template.zarr"
     days(8).zio.to_zarr(path, chunks={"time": 2})
-    reads: list[str] = []
-    wrapper = xr.backends.zarr.ZarrArrayWrapper
-    original = wrapper._getitem
-
-    def counted(self: Any, key: Any) -> Any:
-        reads.append(self._array.basename)
-        return original(self, key)
-
-    monkeypatch.setattr(wrapper, "_getitem", counted)
+    reads = arrays_read(monkeypatch)
     (days(2, start=2) * 0).drop_vars("time").zio.to_zarr(path, region={"time": slice(2, 4)})
     assert reads.count("time") == 1
 

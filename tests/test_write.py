@@ -90,16 +90,10 @@ def test_region_write_keeps_creation_date_and_sets_date_modified(
     assert reopened.attrs["history"] == out.attrs["history"]
 
 
-def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
-    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A region write changes no array's metadata: the root's consolidated copy of
-    them still holds, and only the root's attributes (kept beside it) are stamped."""
+def consolidations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The groups whose metadata zarr consolidates from now on (while patched)."""
     import xzarrio.writing.transactions as transactions
 
-    path = tmp_path / "s.zarr"
-    small.zio.to_zarr(path, chunks={"time": 4})
-    small.zio.to_zarr(tmp_path / "g.zarr", chunks={"time": 4}, group="inner")
     consolidated: list[str] = []
     consolidate = transactions.zarr_async.consolidate_metadata
 
@@ -108,6 +102,18 @@ def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
         return await consolidate(store, path=path, **kwargs)
 
     monkeypatch.setattr(transactions.zarr_async, "consolidate_metadata", counted)
+    return consolidated
+
+
+def test_region_write_keeps_the_consolidated_metadata_it_does_not_change(
+    tmp_path: Path, small: xr.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region write changes no array's metadata: the root's consolidated copy of
+    them still holds, and only the root's attributes (kept beside it) are stamped."""
+    path = tmp_path / "s.zarr"
+    small.zio.to_zarr(path, chunks={"time": 4})
+    small.zio.to_zarr(tmp_path / "g.zarr", chunks={"time": 4}, group="inner")
+    consolidated = consolidations(monkeypatch)
     patch = (small[["temp"]].isel(time=slice(4, 8)) * 0).drop_vars(["time", "y", "x"])
     patch.zio.to_zarr(path, region={"time": slice(4, 8)})
     assert consolidated == []
@@ -132,18 +138,9 @@ def test_an_append_leaves_the_consolidated_copy_zarr_would_make(
     """The stamp of an append makes the root's consolidated copy of the arrays it holds
     (zarr format 3), or has zarr read them again: either way, what zarr's own
     consolidation makes of the store as it is left."""
-    import xzarrio.writing.transactions as transactions
-
     path = tmp_path / "s.zarr"
     small.isel(time=slice(0, 8)).zio.to_zarr(path, chunks={"time": 4}, zarr_format=zarr_format)
-    consolidated: list[str] = []
-    consolidate = transactions.zarr_async.consolidate_metadata
-
-    async def counted(store: Any, path: str = "", **kwargs: Any) -> Any:
-        consolidated.append(path)
-        return await consolidate(store, path=path, **kwargs)
-
-    monkeypatch.setattr(transactions.zarr_async, "consolidate_metadata", counted)
+    consolidated = consolidations(monkeypatch)
     small.isel(time=slice(8, 12)).zio.to_zarr(path, append_dim="time")
     monkeypatch.undo()
     assert consolidated == ([] if zarr_format == 3 else [""])
