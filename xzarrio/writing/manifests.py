@@ -111,9 +111,9 @@ def record_manifests(
     """
     if not keeps_manifests(store):
         return ManifestsRecorded({}, None)
-    opened, (record, old) = sync(_opened_and_trusted(plan, store, checked))
+    opened, trusted = sync(_opened_and_trusted(plan, store, checked))
     names = _names(plan, opened)
-    attributes = _recorded(plan, store, gate, opened, (record, old))
+    attributes = _recorded(plan, store, gate, opened, trusted)
     return ManifestsRecorded(attributes, {names[n]: array for n, array in opened.items()})
 
 
