@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal, cast
 import fsspec
 import zarr
 from zarr.abc.store import Store
+from zarr.buffer import default_buffer_prototype
 
 from .codecs import quiet_spec_notes
 from .errors import (
@@ -185,10 +186,6 @@ class Location:
         the wrapper the user gave, else the place's own store."""
         return cast(Store, self._store if self._through is None else self._through)
 
-    def opener(self) -> Any:
-        """What to hand ``xarray.open_zarr`` or ``zarr.open_group``."""
-        return self.zarr_store()
-
     def beside(self, name: str) -> Location | None:
         """The place beside this store called ``.<store name><name>``, where it has one."""
         return None
@@ -224,9 +221,6 @@ class LocalFolder(Location):
     @property
     def source(self) -> Any:
         return source_of_store(self.given)
-
-    def opener(self) -> Any:
-        return str(self.root) if self._through is None else self._through
 
     def folder_for_workers(self, *, in_place: bool) -> str | None:
         return str(self.root if in_place else self.root.parent)
@@ -609,8 +603,6 @@ async def group_attributes(store: Store, path: str | None) -> tuple[str, dict[st
     metadata (format 3's ``zarr.json``, else format 2's ``.zattrs``), not the consolidated
     copy, read without zarr making objects of its arrays' metadata. None where there
     is none, or where it does not read (zarr says which)."""
-    from zarr.buffer import default_buffer_prototype
-
     prefix = key_prefix(path)
     for name, inside in (("zarr.json", "attributes"), (".zattrs", None)):
         found = await store.get(prefix + name, prototype=default_buffer_prototype())
@@ -637,8 +629,6 @@ async def copy_key(source: Store, key: str, target: Store, target_key: str) -> b
     given as obstore's, that copies on the server (S3's CopyObject), so the bytes
     never travel through this process.
     """
-    from zarr.buffer import default_buffer_prototype
-
     FsspecStore = zarr.storage.FsspecStore
     try:
         if isinstance(source, FsspecStore) and isinstance(target, FsspecStore):
