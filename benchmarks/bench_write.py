@@ -25,7 +25,7 @@ Anchors, all with the same stored chunks:
 Every anchor's first write is read back and compared with the data (untimed),
 then the timed rounds run interleaved in the order of a balanced Latin square.
 
-Per codec (zstd, lz4, blosc, gzip, none), ``.zio.to_zarr`` is timed the same
+Per named codec (blosc-zstd, zstd, lz4, blosc, gzip, none), ``.zio.to_zarr`` is timed the same
 way and set against the machine's limit: the codec's encode rate on one thread
 (one stored chunk, encoded ``repeats`` times, the median) and the rate at which
 the disk takes uncompressed bytes (each chunk's bytes written to its own file
@@ -77,7 +77,8 @@ H5_LZF = "h5py lzf"
 NC_ZLIB = "netCDF4 zlib-4"
 ZARRS = "zarrs"
 TENSORSTORE = "tensorstore"
-CODECS = list(COMPRESSOR_NAMES)  # zstd, lz4, blosc, gzip, none
+#: every named codec; "default" is "blosc-zstd" on these float32 fields
+CODECS = [name for name in COMPRESSOR_NAMES if name != "default"]
 
 
 def anchors(data: np.ndarray, chunks: tuple[int, int]) -> dict[str, tuple[str, Callable]]:
@@ -227,7 +228,7 @@ def _time_writes(
 
 def encode_rate(name: str, chunk: np.ndarray, repeats: int) -> float | None:
     """MB/s of the named codec encoding one chunk on one thread (``None``: no codec)."""
-    codecs = resolve_compressors(name, 2)  # numcodecs twins of the zarr 3 codecs
+    codecs = resolve_compressors(name, 2, chunk.dtype)  # numcodecs twins of the zarr 3 codecs
     if not codecs:
         return None
     (codec,) = codecs
@@ -250,7 +251,7 @@ def by_hand_rate(cfg: Config, data: np.ndarray, name: str) -> float:
     ``"none"`` it is the raw write rate: the rate at which the disk takes the
     uncompressed chunks.
     """
-    codecs = resolve_compressors(name, 2)
+    codecs = resolve_compressors(name, 2, data.dtype)
     rows = cfg.chunk_rows
     bands = [np.ascontiguousarray(data[i : i + rows]) for i in range(0, data.shape[0], rows)]
     folder = cfg.workdir / "by-hand"

@@ -540,7 +540,7 @@ CATALOG: list[BadInput] = [
         input="`compressor='brotli'`",
         error=errors.UnknownCompressorError,
         builtin=ValueError,
-        message=r"unknown compressor 'brotli'; expected one of \['zstd', 'lz4'",
+        message=r"unknown compressor 'brotli'; expected one of \['default', 'blosc-zstd', 'zstd'",
         disk=NOTHING,
         call=lambda tmp: _new(tmp, compressor="brotli"),
     ),

@@ -34,7 +34,8 @@ REFUSALS = [
         lambda ds: ds,
         {"compressor": "brotli"},
         ValueError,
-        r"unknown compressor 'brotli'; expected one of \['zstd', 'lz4', 'blosc', 'gzip', 'none'\]",
+        r"unknown compressor 'brotli'; expected one of "
+        r"\['default', 'blosc-zstd', 'zstd', 'lz4', 'blosc', 'gzip', 'none'\]",
         id="unknown-compressor",
     ),
     pytest.param(

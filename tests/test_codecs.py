@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numcodecs
 import pytest
@@ -30,13 +31,9 @@ def test_every_compressor_name_in_both_formats(
     if zarr_format == 3:  # a crc32c checksum last, by default
         assert type(compressors[-1]).__name__ == "Crc32cCodec"
         compressors = compressors[:-1]
-    if name == "none":
-        assert compressors == ()
-    else:
-        assert len(compressors) == 1
-        assert name.replace("gzip", "gzip").lower()[:3] in type(
-            compressors[0]
-        ).__name__.lower() or (name == "blosc" and "blosc" in type(compressors[0]).__name__.lower())
+    family = {"default": "blosc", "blosc-zstd": "blosc"}.get(name, name)
+    expected = [] if name == "none" else [family]
+    assert [type(c).__name__.lower()[: len(family)] for c in compressors] == expected
     out = xzarrio.open_zarr(tmp_path / "s.zarr")
     assert_same_data(out, small)
     assert report.zarr_format == zarr_format
@@ -66,6 +63,27 @@ def test_codec_objects_of_both_families_in_both_formats(
 ) -> None:
     small.zio.to_zarr(tmp_path / "s.zarr", compressor=codec, zarr_format=zarr_format)
     assert_same_data(xzarrio.open_zarr(tmp_path / "s.zarr"), small)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
+def test_the_default_shuffles_floats_and_keeps_zstd_for_the_rest(
+    tmp_path: Path, small: xr.Dataset, zarr_format: int
+) -> None:
+    small.zio.to_zarr(tmp_path / "s.zarr", zarr_format=zarr_format)
+    floats: Any = zarr.open_array(tmp_path / "s.zarr" / "temp").compressors[0]
+    others = zarr.open_array(tmp_path / "s.zarr" / "mask").compressors[0]
+    if zarr_format == 3:
+        blosc = (floats.cname.value, floats.clevel, floats.shuffle.value, floats.blocksize)
+        assert blosc == ("zstd", 2, "shuffle", 4 * 2**20)
+    else:
+        blosc = (floats.cname, floats.clevel, floats.shuffle, floats.blocksize)
+        assert blosc == ("zstd", 2, numcodecs.Blosc.SHUFFLE, 4 * 2**20)
+    assert isinstance(others, ZstdCodec if zarr_format == 3 else numcodecs.Zstd)
+
+
+def test_zstd_by_name_is_zstd_alone_on_floats(tmp_path: Path, small: xr.Dataset) -> None:
+    small.zio.to_zarr(tmp_path / "s.zarr", compressor="zstd", checksums=False)
+    assert zarr.open_array(tmp_path / "s.zarr" / "temp").compressors == (ZstdCodec(level=3),)
 
 
 def test_default_compressor_follows_set_options(tmp_path: Path, small: xr.Dataset) -> None:

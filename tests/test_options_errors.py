@@ -17,7 +17,7 @@ def test_set_options_as_context_manager_restores() -> None:
         assert xzarrio.get_option("num_workers") == 3
         assert xzarrio.get_option("compressor") == "lz4"
     assert xzarrio.get_option("num_workers") == before
-    assert xzarrio.get_option("compressor") == "zstd"
+    assert xzarrio.get_option("compressor") == "default"
 
 
 def test_set_options_globally() -> None:
@@ -43,7 +43,7 @@ def test_set_options_globally() -> None:
         ),
         pytest.param(
             {"compressor": "brotli"},
-            r"compressor='brotli' is invalid.*'zstd', 'lz4'",
+            r"compressor='brotli' is invalid.*'default', 'blosc-zstd', 'zstd', 'lz4'",
             id="unknown-compressor",
         ),
         pytest.param(

@@ -167,8 +167,9 @@ class ZioAccessor:
             Dimension coordinates are stored in chunks of at least 1 MiB (unless
             *encoding* says otherwise): every open reads them whole.
         compressor : str or codec, optional
-            ``"zstd"`` (default), ``"lz4"``, ``"blosc"``, ``"gzip"``, ``"none"``
-            or a zarr/numcodecs codec object.
+            ``"default"`` (``"blosc-zstd"`` on floating-point variables,
+            ``"zstd"`` on the others), ``"blosc-zstd"``, ``"zstd"``, ``"lz4"``,
+            ``"blosc"``, ``"gzip"``, ``"none"`` or a zarr/numcodecs codec object.
         history : str, optional
             Your note, added to the new ``history`` line.
         append_dim : str, optional

@@ -13,7 +13,7 @@ __all__ = ["OPTIONS", "get_option", "set_options"]
 
 #: the default of every option; ``None`` for ``num_workers`` means all cores
 OPTIONS: dict[str, Any] = {
-    "compressor": "zstd",
+    "compressor": "default",
     "num_workers": None,
     "progress": False,
     "provenance": True,
@@ -60,8 +60,9 @@ class set_options:
 
     Parameters
     ----------
-    compressor : str or codec, default ``"zstd"``
-        Compressor used when ``to_zarr`` gets none.
+    compressor : str or codec, default ``"default"``
+        Compressor used when ``to_zarr`` gets none; ``"default"`` is
+        ``"blosc-zstd"`` on floating-point variables and ``"zstd"`` on the others.
     num_workers : int or None, default None
         Threads used for writing and profiled computes; None means all cores.
     progress : bool, default False
@@ -86,7 +87,7 @@ class set_options:
     ...     xzarrio.get_option("compressor")
     'lz4'
     >>> xzarrio.get_option("compressor")
-    'zstd'
+    'default'
     """
 
     def __init__(self, **kwargs: Any) -> None:

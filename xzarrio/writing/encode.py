@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import dask.array
@@ -79,7 +79,7 @@ def _blocked(
 def encode_variables(
     ds: xr.Dataset,
     chunks: Mapping[Hashable, tuple[int, ...]],
-    compressors: tuple[Any, ...],
+    compressors: Callable[[xr.Variable], tuple[Any, ...]],
     user_encoding: Mapping[Hashable, Mapping[str, Any]],
     existing: xr.Dataset | None,
     offsets: Mapping[Hashable, int],
@@ -94,8 +94,9 @@ def encode_variables(
     Variables the store already has keep its encoding; new ones get *chunks*,
     the codecs, shards and fill value their encoding carries (a store they
     were read from, or set by hand), then the user's encoding. They are
-    compressed with *compressors*, or, with *carried_codecs* (no compressor
-    asked for), with the codecs they carry where they carry some; in zarr
+    compressed with the codecs *compressors* gives for each, or, with
+    *carried_codecs* (no compressor asked for), with the codecs they carry
+    where they carry some; in zarr
     format 3, with a crc32c checksum last if *checksums* (and without one if
     not), unless the user's encoding gives their codecs.
     Data in memory becomes one dask task per stored chunk, so that every chunk
@@ -113,7 +114,7 @@ def encode_variables(
         else:
             codecs = _carried_codecs(var, zarr_format) if carried_codecs else None
             enc = _new_encoding(
-                name, var, chunks.get(name), codecs or compressors, zarr_format, checksums
+                name, var, chunks.get(name), codecs or compressors(var), zarr_format, checksums
             )
             unit = enc.get("shards") or chunks.get(name)
         enc.update(user_encoding.get(name, {}))
@@ -161,7 +162,7 @@ def _carried_codecs(var: xr.Variable, zarr_format: int) -> dict[str, Any] | None
     if all(isinstance(f, _FILTER_KINDS[zarr_format]) for f in filters):
         found["filters"] = filters  # those of the other format are dropped
     found["compressors"] = tuple(
-        c for codec in codecs for c in resolve_compressors(codec, zarr_format)
+        c for codec in codecs for c in resolve_compressors(codec, zarr_format, var.dtype)
     )
     return found
 

@@ -246,9 +246,11 @@ def _encode(
     offsets = _offsets(target, request.append_dim, region)
     fmt = target.zarr_format
     compressor = request.compressor
-    compressors = resolve_compressors(
-        options.OPTIONS["compressor"] if compressor is None else compressor, fmt
-    )
+    chosen = options.OPTIONS["compressor"] if compressor is None else compressor
+
+    def compressors(var: xr.Variable) -> tuple[Any, ...]:
+        return resolve_compressors(chosen, fmt, var.dtype)
+
     old = set(target.existing.variables) if target.existing is not None else set()
     user_encoding = checks.check_encoding(ds, request.encoding, old, fmt)
     layout = stored_chunks(ds, request.chunks, options.OPTIONS["chunk_target_bytes"])

@@ -131,13 +131,13 @@ def _check_variable_encoding(
             f"'compressors' ({enc['compressors']!r}), which contradict each other; keep one"
         )
     if "compressor" in enc:
-        enc["compressors"] = resolve_compressors(enc.pop("compressor"), fmt)
+        enc["compressors"] = resolve_compressors(enc.pop("compressor"), fmt, var.dtype)
     elif "compressors" in enc:
         given = enc["compressors"]
         # one name or codec is a list of one, not a string to take letter by letter
         given = given if isinstance(given, list | tuple) or given is None else [given]
         enc["compressors"] = tuple(
-            c for codec in given or () for c in resolve_compressors(codec, fmt)
+            c for codec in given or () for c in resolve_compressors(codec, fmt, var.dtype)
         )
     _check_cf_encoding(name, enc, var)
     return enc
