@@ -37,7 +37,14 @@ extensions = [
     "sphinx_autosummary_accessors",
     "numpydoc",
     "myst_parser",
+    "matplotlib.sphinxext.plot_directive",
 ]
+
+# the plots in the pages are made by the code shown beside them, when the docs are built
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
 
 # Every cross-reference must resolve (-W makes a broken one an error), except
 # those into other projects: intersphinx would fetch their inventories over the

@@ -545,6 +545,71 @@ CATALOG: list[BadInput] = [
         call=lambda tmp: _new(tmp, compressor="brotli"),
     ),
     BadInput(
+        id="keepbits-of-integers",
+        input="`keepbits={'t': 3}`: the integer coordinate `t`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"keepbits rounds floating-point variables; 't' is int64",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, keepbits={"t": 3}),
+    ),
+    BadInput(
+        id="keepbits-of-packed-floats",
+        input="`keepbits=` of a float variable stored as int16 (`scale_factor`)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"keepbits rounds floating-point variables; 'v' is float64 stored as int16",
+        disk=NOTHING,
+        call=lambda tmp: _new(
+            tmp, keepbits=4, encoding={"v": {"dtype": "int16", "scale_factor": 0.1}}
+        ),
+    ),
+    BadInput(
+        id="keepbits-of-an-index",
+        input="`keepbits={'x': 3}` where `x` is a float index coordinate",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"keepbits would round the coordinate 'x', an index",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().assign_coords(x=[0.5, 1.5, 2.5]), keepbits={"x": 3}),
+    ),
+    BadInput(
+        id="keepbits-beyond-the-mantissa",
+        input="`keepbits=53` of float64 (52 mantissa bits)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"keepbits for 'v' must be an integer from 0 to 52 \(its mantissa bits\)",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, keepbits=53),
+    ),
+    BadInput(
+        id="keepbits-not-a-number",
+        input="`keepbits='7'` (a string)",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"keepbits must be an int .*, a dict \{name: int\} or 'auto', got '7'",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, keepbits="7"),
+    ),
+    BadInput(
+        id="keepbits-of-no-float",
+        input="`keepbits=7` of a Dataset with no floating-point data variable",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"keepbits=7 rounds the floating-point data variables a write adds",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, _ds().astype("i8"), keepbits=7),
+    ),
+    BadInput(
+        id="information-out-of-range",
+        input="`keepbits='auto', information=1.5`",
+        error=errors.InvalidArgumentError,
+        builtin=ValueError,
+        message=r"information must be the share of the real information to keep",
+        disk=NOTHING,
+        call=lambda tmp: _new(tmp, keepbits="auto", information=1.5),
+    ),
+    BadInput(
         id="compressor-not-codec",
         input="`compressor=42` (not a name, not a codec)",
         error=errors.CodecFormatError,
@@ -1124,6 +1189,7 @@ CATALOG: list[BadInput] = [
         for keyword, value, what in [
             ("chunks", {"t": 1}, "chunks"),
             ("compressor", "lz4", "codecs"),
+            ("keepbits", 7, "kept bits"),
         ]
     ],
     *[
@@ -1140,6 +1206,7 @@ CATALOG: list[BadInput] = [
         for keyword, value, what in [
             ("chunks", {"t": 1}, "chunks"),
             ("compressor", "lz4", "codecs"),
+            ("keepbits", 7, "kept bits"),
         ]
     ],
     BadInput(

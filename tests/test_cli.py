@@ -326,3 +326,17 @@ def test_an_object_store_error_is_one_line_unless_a_traceback_is_asked_for(
     done = run("info", missing, "--storage-options", options, "--traceback")
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
+
+
+def test_copy_keepbits_rounds_and_info_shows_the_bits(store: Path, tmp_path: Path) -> None:
+    done = run("copy", str(store), str(tmp_path / "b.zarr"), "--keepbits", "4", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "keepbits={'wvel': 4}" in done.stdout
+    shown = run("info", str(tmp_path / "b.zarr"))
+    assert "kept bits" in shown.stdout and "4 of 23" in shown.stdout
+
+
+def test_copy_keepbits_takes_a_number_or_auto(store: Path, tmp_path: Path) -> None:
+    done = run("copy", str(store), str(tmp_path / "b.zarr"), "--keepbits", "some")
+    assert done.returncode == 2
+    assert "expected a number of bits or 'auto', got 'some'" in done.stderr

@@ -121,6 +121,21 @@ def _parser() -> argparse.ArgumentParser:
         "--zarr-format", type=int, choices=[2, 3], default=None, help="default: SRC's format"
     )
     copy.add_argument(
+        "--keepbits",
+        type=_keepbits,
+        default=None,
+        metavar="N|auto",
+        help="round mantissas of floating-point variables to N bits, or to those that hold "
+        "--information of their real information (auto); lossy (default: keep all)",
+    )
+    copy.add_argument(
+        "--information",
+        type=float,
+        default=0.99,
+        metavar="SHARE",
+        help="the share of real information --keepbits auto keeps (default: 0.99)",
+    )
+    copy.add_argument(
         "--max-mem",
         default="1GiB",
         metavar="SIZE",
@@ -219,6 +234,17 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _keepbits(text: str) -> int | str:
+    """``--keepbits``: a number of mantissa bits, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        message = f"expected a number of bits or 'auto', got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
 def _copy(args: argparse.Namespace, chunks: dict[str, int] | None) -> object:
     """``xzarrio copy``: a rechunk in bounded memory, in the source's format and codecs
     unless told otherwise."""
@@ -236,6 +262,8 @@ def _copy(args: argparse.Namespace, chunks: dict[str, int] | None) -> object:
         history=args.history,
         progress=args.progress,
         storage_options=options,
+        keepbits=args.keepbits,
+        information=args.information,
     )
 
 

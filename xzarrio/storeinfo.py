@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import zarr
 from dask.utils import format_bytes
 from zarr.storage import StorePath
 
 from .codecs import describe_codecs, quiet_spec_notes
+from .rounding import MANTISSA_BITS, kept_bits_of
 from .seams import PARTIAL_SUFFIX, fs_du, fs_has_du, sync
 from .stores import key_prefix, open_root, source_of_store
 
@@ -41,6 +43,8 @@ class VariableInfo:
     nbytes_stored: int
     chunks_initialized: int
     chunks_total: int
+    #: the mantissa bits its values keep (CF ``quantization_nsb``), None if not rounded
+    keepbits: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -80,8 +84,11 @@ class StoreInfo:
         )
 
     def _rows(self) -> list[list[str]]:
+        """The table: a column of kept bits only where some variable is rounded."""
+        rounded = any(v.keepbits is not None for v in self.variables)
         rows = [
             ["name", "dtype", "shape", "chunks", "codecs", "size", "stored", "ratio", "chunks init"]
+            + (["kept bits"] if rounded else [])
         ]
         for v in self.variables:
             rows.append(
@@ -96,26 +103,17 @@ class StoreInfo:
                     f"{v.ratio:.1f}",
                     f"{v.chunks_initialized}/{v.chunks_total}",
                 ]
+                + ([_kept_bits(v)] if rounded else [])
             )
-        rows.append(
-            [
-                "total",
-                "",
-                "",
-                "",
-                "",
-                format_bytes(self.nbytes),
-                format_bytes(self.nbytes_stored),
-                f"{self.ratio:.1f}",
-                "",
-            ]
-        )
+        total = ["total", "", "", "", "", format_bytes(self.nbytes)]
+        total += [format_bytes(self.nbytes_stored), f"{self.ratio:.1f}", ""]
+        rows.append(total + ([""] if rounded else []))
         return rows
 
     def __repr__(self) -> str:
         rows = self._rows()
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        right = {5, 6, 7, 8}
+        right = {5, 6, 7, 8, 9}
         lines = [f"<xzarrio.StoreInfo {self.store!r} (zarr format {self.zarr_format})>"]
         for i, row in enumerate(rows):
             cells = [
@@ -152,6 +150,13 @@ class StoreInfo:
                 for v in self.variables
             ],
         }
+
+
+def _kept_bits(variable: VariableInfo) -> str:
+    """``"6 of 23"``: the mantissa bits a rounded variable keeps, of those its dtype has."""
+    if variable.keepbits is None:
+        return ""
+    return f"{variable.keepbits} of {MANTISSA_BITS[np.dtype(variable.dtype).itemsize]}"
 
 
 def store_nbytes_stored(node: zarr.Group | zarr.Array[Any]) -> int:
@@ -221,6 +226,7 @@ def _variable_info(name: str, array: zarr.Array[Any]) -> VariableInfo:
         nbytes_stored=store_nbytes_stored(array),
         chunks_initialized=int(array.nchunks_initialized),
         chunks_total=int(array.nchunks),
+        keepbits=kept_bits_of(array.attrs),
     )
 
 

@@ -83,6 +83,8 @@ def rechunk(
     scheduler: Any = None,
     num_workers: int | None = None,
     progress: bool | None = None,
+    keepbits: Any = None,
+    information: float = 0.99,
 ) -> WriteReport:
     """Write *obj* with new stored *chunks*; see :meth:`xzarrio.ZioAccessor.rechunk`."""
     ds = as_dataset(obj)
@@ -94,7 +96,8 @@ def rechunk(
     request = WriteRequest.of(
         mode=mode, compressor=compressor, zarr_format=zarr_format, checksums=checksums,
         history=history, operation="zio.rechunk", arguments=arguments, group=group,
-        storage_options=storage_options, progress=progress,
+        storage_options=storage_options, progress=progress, keepbits=keepbits,
+        information=information,
     )  # fmt: skip
     target = locate(store, storage_options)
     chosen = resolve_scheduler(scheduler, local_only=_local_only(ds, target, temp_store))

@@ -16,6 +16,7 @@ import zarr.abc.codec
 from ..chunks import encoded_chunks
 from ..codecs import resolve_compressors
 from ..integrity.checksums import with_checksum, without_checksum
+from ..rounding import quantized
 from .checks import stored_unit
 
 __all__ = ["aligned_blocks", "encode_variables", "memory_blocks"]
@@ -88,6 +89,7 @@ def encode_variables(
     carried_codecs: bool = False,
     checksums: bool = True,
     in_blocks: bool = True,
+    kept: Mapping[Hashable, int] | None = None,
 ) -> xr.Dataset:
     """A new Dataset whose variables carry the write's encoding, in stored-chunk blocks.
 
@@ -104,6 +106,7 @@ def encode_variables(
     then written at once by xarray, a template's or a small write's, and so are
     a template's dask scalars, which no region write can fill later). Times and
     Python objects in memory stay in memory: xarray encodes them whole.
+    The variables of *kept* are rounded to their kept mantissa bits, block by block.
     """
     old = existing.variables if existing is not None else {}
     variables = {}
@@ -125,6 +128,8 @@ def encode_variables(
             new = _blocked(var, unit, offsets)
         elif new.chunks is None and var.ndim == 0 and _blockable(var):
             new = xr.Variable((), memory_blocks(np.asarray(var.values), ()), var.attrs)
+        if kept and name in kept:
+            new = quantized(new, kept[name])
         new.encoding = enc
         variables[name] = new
     coords = set(ds.coords)

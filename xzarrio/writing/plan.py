@@ -15,11 +15,12 @@ import psutil
 import xarray as xr
 from dask.utils import format_bytes
 
-from .. import options
+from .. import options, rounding
 from ..chunks import check_chunks, stored_chunks
 from ..codecs import resolve_compressors
 from ..consistency import ConsistentReads, ReadBack, read_back
 from ..errors import InvalidArgumentError, RegionError, XzarrioError
+from ..information import auto_keepbits
 from ..integrity.checksums import use_threaded_crc32c
 from ..integrity.digests import use_digests
 from ..integrity.lineage import source_digests
@@ -130,6 +131,7 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     target = look(locate(store, request.storage_options), request)
     running = _running(ds, target, request.running)
     ds, region = _fit_to_store(ds, target, request)
+    ds, kept = _kept_bits(ds, target, request, running)
     reads = _read_back(ds, target, request)
     if reads.variables and request.running.compute:
         ds = _read_first(ds, reads.variables, running)
@@ -143,12 +145,12 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     digests = source_digests(obj) if provenance else {}  # for the history line alone
     return WritePlan(
         request=request,
-        ds=_encode(ds, target, request, region, in_blocks=not at_once),
+        ds=_encode(ds, target, request, region, kept, in_blocks=not at_once),
         target=target,
         region=region,
         **running,
         provenance=provenance,
-        call=_call(obj, target, request, region, digests),
+        call=_call(obj, target, request, region, digests, kept),
         source_digests=digests,
         passed_on=request.xarray.passed_on(in_part=in_part),
         template=template,
@@ -238,10 +240,12 @@ def _small_in_memory(ds: xr.Dataset, request: WriteRequest) -> bool:
 
 
 def _encode(
-    ds: xr.Dataset, target: Target, request: WriteRequest, region: Any, *, in_blocks: bool
-) -> xr.Dataset:
+    ds: xr.Dataset, target: Target, request: WriteRequest, region: Any,
+    kept: Mapping[Hashable, int], *, in_blocks: bool,
+) -> xr.Dataset:  # fmt: skip
     """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks
-    where *in_blocks*; else its data in memory stays there, for xarray to write at once.
+    where *in_blocks* (else its data in memory stays there, for xarray to write at once),
+    its variables of *kept* rounded to their kept bits.
     """
     offsets = _offsets(target, request.append_dim, region)
     fmt = target.zarr_format
@@ -258,8 +262,37 @@ def _encode(
     return encode_variables(
         ds, layout, compressors, user_encoding, target.existing, offsets, zarr_format=fmt,
         carried_codecs=compressor is None, checksums=_checksums(request.checksums),
-        in_blocks=in_blocks,
+        in_blocks=in_blocks, kept=kept,
     )  # fmt: skip
+
+
+def _kept_bits(
+    ds: xr.Dataset, target: Target, request: WriteRequest, running: Mapping[str, Any]
+) -> tuple[xr.Dataset, dict[Hashable, int]]:
+    """The mantissa bits each variable keeps: the store's for those it rounds, those
+    asked for the others (``"auto"`` measured now, on a sample); and *ds* with the CF
+    quantization container where a variable new to the store is rounded."""
+    old = target.existing
+    kept = rounding.kept_in_store(old, ds.data_vars) if old is not None else {}
+    asked = rounding.requested_bits(ds, request.keepbits, old)
+    if not asked:
+        return ds, kept
+    rounding.check_keepbits(ds, asked, request.encoding)
+    auto = [name for name, bits in asked.items() if bits == "auto"]
+    if auto:
+
+        def on_the_writes_workers(*graphs: Any) -> tuple[Any, ...]:
+            workers = {k: running[k] for k in ("scheduler", "num_workers")}
+            return compute(*graphs, **workers, progress=False)
+
+        asked.update(auto_keepbits(ds, auto, request.information, on_the_writes_workers))
+    for name, bits in asked.items():
+        # data rounded before (a copy of a rounded store) keep no more bits than they have
+        before = rounding.kept_bits_of(ds.variables[name].attrs)
+        kept[name] = int(bits) if before is None else min(int(bits), before)
+    if old is None or rounding.CONTAINER not in old.variables:
+        ds = ds.assign({rounding.CONTAINER: rounding.quantization_container()})
+    return ds, kept
 
 
 def _checked_dataset(obj: xr.Dataset | xr.DataArray, chunks: Any) -> xr.Dataset:
@@ -279,7 +312,7 @@ def _fit_to_store(ds: xr.Dataset, target: Target, request: WriteRequest) -> tupl
         return ds, region
     if append_dim is not None or region is not None:
         operation = "append" if region is None else "region write"
-        checks.check_kept_layout(request.chunks, request.compressor, operation)
+        checks.check_kept_layout(request.chunks, request.compressor, request.keepbits, operation)
     if append_dim is not None:
         checks.check_append(ds, old, append_dim)
         ds = checks.fit_strings(ds, old)
@@ -370,8 +403,9 @@ def _trail_of_dataarray(obj: xr.DataArray) -> Provenance | None:
 
 
 def _call(
-    obj: Any, target: Target, request: WriteRequest, region: Any, digests: Mapping[str, str]
-) -> str:
+    obj: Any, target: Target, request: WriteRequest, region: Any, digests: Mapping[str, str],
+    kept: Mapping[Hashable, int],
+) -> str:  # fmt: skip
     """The operation and its arguments, as the history line records them: the
     caller's own (a rechunk's), else those of ``zio.to_zarr``."""
     source = obj.encoding.get("source")
@@ -384,6 +418,7 @@ def _call(
             "append_dim": request.append_dim,
             "region": region,
         }
+    arguments = {**arguments, **_rounding_arguments(request, kept)}
     return format_call(
         request.stamp.operation,
         {
@@ -395,3 +430,15 @@ def _call(
             "source_digests": dict(digests) or None,
         },
     )
+
+
+def _rounding_arguments(request: WriteRequest, kept: Mapping[Hashable, int]) -> dict[str, Any]:
+    """``keepbits`` as the history line records it: the bits each variable asked for
+    kept (``"auto"`` resolved), and the share of information asked of ``"auto"``."""
+    if request.keepbits is None:
+        return {}
+    keepbits = request.keepbits
+    recorded: dict[str, Any] = {"keepbits": {str(n): kept[n] for n in sorted(kept, key=str)}}
+    if keepbits == "auto" or (isinstance(keepbits, Mapping) and "auto" in keepbits.values()):
+        recorded["information"] = request.information
+    return recorded

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from ..rounding import check_keepbits_argument
 from . import checks
 
 __all__ = ["Running", "Stamp", "WriteRequest", "XarrayKeywords"]
@@ -114,6 +115,11 @@ class WriteRequest:
     compressor: Any = None
     #: crc32c checksums on new zarr 3 arrays; None: the option
     checksums: bool | None = None
+    #: mantissa bits to keep: an int (every floating-point data variable), ``{name: int}``,
+    #: ``"auto"``, or None (no rounding)
+    keepbits: Any = None
+    #: the share of the real information that ``keepbits="auto"`` keeps
+    information: float = 0.99
     #: the dimension an append extends, or None
     append_dim: Hashable | None = None
     #: a region write's ``{dim: slice}`` or ``"auto"``, or None
@@ -150,6 +156,7 @@ class WriteRequest:
         checks.check_optional_flag("consolidated", self.consolidated)
         checks.check_optional_flag("checksums", self.checksums)
         checks.check_flag("allow_partial_chunks", self.allow_partial_chunks)
+        check_keepbits_argument(self.keepbits, self.information)
         object.__setattr__(self, "group", checks.check_group(self.group))
         if self.zarr_format not in (None, 2, 3):
             raise InvalidArgumentError(

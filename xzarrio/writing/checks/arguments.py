@@ -231,9 +231,14 @@ def check_mode(mode: Any, append_dim: Any, region: Any) -> str:
     return str(mode)
 
 
-def check_kept_layout(chunks: Any, compressor: Any, operation: str) -> None:
-    """Refuse ``chunks=`` and ``compressor=`` where the store's own are kept, not changed."""
-    kept = (("chunks", chunks, "chunks"), ("compressor", compressor, "codecs"))
+def check_kept_layout(chunks: Any, compressor: Any, keepbits: Any, operation: str) -> None:
+    """Refuse ``chunks=``, ``compressor=`` and ``keepbits=`` where the store's own are kept,
+    not changed."""
+    kept = (
+        ("chunks", chunks, "chunks"),
+        ("compressor", compressor, "codecs"),
+        ("keepbits", keepbits, "kept bits"),
+    )
     for keyword, value, what in kept:
         if value is not None and not (isinstance(value, Mapping) and not value):
             raise InvalidArgumentError(
