@@ -35,7 +35,8 @@ REFUSALS = [
         {"compressor": "brotli"},
         ValueError,
         r"unknown compressor 'brotli'; expected one of "
-        r"\['default', 'blosc-zstd', 'zstd', 'lz4', 'blosc', 'gzip', 'none'\]",
+        r"\['default', 'blosc-zstd', 'blosc-zstd-bit', 'zstd', 'lz4', 'blosc', 'gzip', 'none', "
+        r"'auto'\]",
         id="unknown-compressor",
     ),
     pytest.param(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numcodecs
+import numpy as np
 import pytest
 import xarray as xr
 import zarr
@@ -13,8 +15,10 @@ from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 import xzarrio
-from xzarrio.codecs import COMPRESSOR_NAMES, resolve_compressors
-from xzarrio.errors import CodecFormatError
+from xzarrio.autocodec import CANDIDATES, pick
+from xzarrio.codecs import COMPRESSOR_NAMES, describe_codecs, resolve_compressors
+from xzarrio.errors import CodecFormatError, UnknownCompressorError
+from xzarrio.samples import climate_fields
 
 from .conftest import assert_same_data
 
@@ -31,9 +35,13 @@ def test_every_compressor_name_in_both_formats(
     if zarr_format == 3:  # a crc32c checksum last, by default
         assert type(compressors[-1]).__name__ == "Crc32cCodec"
         compressors = compressors[:-1]
-    family = {"default": "blosc", "blosc-zstd": "blosc"}.get(name, name)
-    expected = [] if name == "none" else [family]
-    assert [type(c).__name__.lower()[: len(family)] for c in compressors] == expected
+    names = [type(c).__name__.lower() for c in compressors]
+    if name == "auto":  # one of the candidates it measures
+        assert len(names) == 1 and names[0].startswith(("blosc", "zstd", "lz4"))
+    else:
+        family = {"default": "blosc", "blosc-zstd": "blosc", "blosc-zstd-bit": "blosc"}
+        expected = [] if name == "none" else [family.get(name, name)]
+        assert [n[: len(e)] for n, e in zip(names, expected, strict=True)] == expected
     out = xzarrio.open_zarr(tmp_path / "s.zarr")
     assert_same_data(out, small)
     assert report.zarr_format == zarr_format
@@ -103,3 +111,45 @@ def test_a_filter_is_no_compressor(codec: numcodecs.abc.Codec, zarr_format: int)
     stored it so, a lossy one said to be lossless), so it is refused in either format."""
     with pytest.raises(CodecFormatError, match=r"is a filter, not a compressor.*'filters'"):
         resolve_compressors(codec, zarr_format)
+
+
+def test_auto_picks_the_smallest_of_the_codecs_about_as_fast_as_the_default() -> None:
+    ratios = {"blosc-zstd": 1.8, "blosc-zstd-bit": 1.9, "blosc": 1.5, "zstd": 1.2, "lz4": 2.5}
+    rates = {"blosc-zstd": 500, "blosc-zstd-bit": 460, "blosc": 900, "zstd": 600, "lz4": 100}
+    assert pick(ratios, rates) == "blosc-zstd-bit"  # lz4 is smaller, but five times slower
+    assert pick(ratios, {**rates, "blosc-zstd-bit": 440}) == "blosc-zstd"
+    assert pick({**ratios, "blosc": 1.9}, rates) == "blosc"  # as small, and faster
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
+def test_auto_records_its_choice_and_never_stores_the_sample_larger(
+    tmp_path: Path, small: xr.Dataset, zarr_format: int
+) -> None:
+    ds = small.assign(counts=(("time", "y", "x"), np.arange(14_400).reshape(12, 30, 40)))
+    report = ds.zio.to_zarr(tmp_path / "a.zarr", compressor="auto", zarr_format=zarr_format)
+    call = report.provenance.history[0].text
+    chosen = re.findall(r"'(\w+)': '([\w-]+) \(([\d.]+)x, (\d+) MB/s\)'", call)
+    assert {name for name, *_ in chosen} == {"temp", "counts", "mask", "x", "y"}
+    for name, codec, _, _ in chosen:
+        stored = xzarrio.info(tmp_path / "a.zarr")[name].codecs
+        assert stored.startswith(describe_codecs(resolve_compressors(codec, zarr_format)))
+    assert_same_data(xzarrio.open_zarr(tmp_path / "a.zarr"), ds)
+
+
+def test_auto_measures_the_data_as_it_is_stored(tmp_path: Path) -> None:
+    """With keepbits, the sample is rounded first: the figures are those of rounded data."""
+    field = climate_fields(2, 90, 180).tas
+    lossless = field.zio.to_zarr(tmp_path / "a.zarr", compressor="auto")
+    rounded = field.zio.to_zarr(tmp_path / "b.zarr", compressor="auto", keepbits=4)
+    ratio = re.compile(r"'tas': '[\w-]+ \(([\d.]+)x")
+    first = ratio.search(lossless.provenance.history[0].text)
+    second = ratio.search(rounded.provenance.history[0].text)
+    assert first and second and float(second[1]) > 3 * float(first[1])
+
+
+def test_the_choice_of_auto_happens_in_a_write_not_in_encoding() -> None:
+    with pytest.raises(UnknownCompressorError, match=r"compressor 'auto' is chosen per variable"):
+        resolve_compressors("auto", 3)
+    with xzarrio.set_options(compressor="auto"):
+        assert xzarrio.get_option("compressor") == "auto"
+    assert CANDIDATES[0] == "blosc-zstd"  # the default of floats, the yardstick of the rule

@@ -43,7 +43,7 @@ def test_set_options_globally() -> None:
         ),
         pytest.param(
             {"compressor": "brotli"},
-            r"compressor='brotli' is invalid.*'default', 'blosc-zstd', 'zstd', 'lz4'",
+            r"compressor='brotli' is invalid.*'default', 'blosc-zstd', 'blosc-zstd-bit', 'zstd'",
             id="unknown-compressor",
         ),
         pytest.param(

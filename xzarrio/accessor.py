@@ -176,8 +176,14 @@ class ZioAccessor:
             *encoding* says otherwise): every open reads them whole.
         compressor : str or codec, optional
             ``"default"`` (``"blosc-zstd"`` on floating-point variables,
-            ``"zstd"`` on the others), ``"blosc-zstd"``, ``"zstd"``, ``"lz4"``,
-            ``"blosc"``, ``"gzip"``, ``"none"`` or a zarr/numcodecs codec object.
+            ``"zstd"`` on the others), ``"blosc-zstd"``, ``"blosc-zstd-bit"``,
+            ``"zstd"``, ``"lz4"``, ``"blosc"``, ``"gzip"``, ``"none"``, a
+            zarr/numcodecs codec object, or ``"auto"``: per variable, the codec
+            that stores a seeded sample of its chunks (at most 4, 16 MiB)
+            smallest among those that encode it on the write's threads at least
+            90 % as fast as the default (blosc-zstd, blosc-zstd-bit, blosc,
+            zstd, lz4; rounded first where *keepbits* asks it); the choice and
+            its figures go into the history line.
         history : str, optional
             Your note, added to the new ``history`` line.
         append_dim : str, optional

@@ -80,7 +80,7 @@ def _blocked(
 def encode_variables(
     ds: xr.Dataset,
     chunks: Mapping[Hashable, tuple[int, ...]],
-    compressors: Callable[[xr.Variable], tuple[Any, ...]],
+    compressors: Callable[[Hashable, xr.Variable], tuple[Any, ...]],
     user_encoding: Mapping[Hashable, Mapping[str, Any]],
     existing: xr.Dataset | None,
     offsets: Mapping[Hashable, int],
@@ -115,10 +115,9 @@ def encode_variables(
             enc = {k: v for k, v in var.encoding.items() if k not in _STORAGE_KEYS}
             unit = stored_unit(old[name])
         else:
-            codecs = _carried_codecs(var, zarr_format) if carried_codecs else None
-            enc = _new_encoding(
-                name, var, chunks.get(name), codecs or compressors(var), zarr_format, checksums
-            )
+            carried = _carried_codecs(var, zarr_format) if carried_codecs else None
+            codecs = carried or compressors(name, var)
+            enc = _new_encoding(name, var, chunks.get(name), codecs, zarr_format, checksums)
             unit = enc.get("shards") or chunks.get(name)
         enc.update(user_encoding.get(name, {}))
         new = var.copy(deep=False)

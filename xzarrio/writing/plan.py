@@ -7,7 +7,7 @@ carries it out.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ import xarray as xr
 from dask.utils import format_bytes
 
 from .. import options, rounding
+from ..autocodec import CodecChoice, choose_codecs
 from ..chunks import check_chunks, stored_chunks
 from ..codecs import resolve_compressors
 from ..consistency import ConsistentReads, ReadBack, read_back
@@ -132,6 +133,7 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     running = _running(ds, target, request.running)
     ds, region = _fit_to_store(ds, target, request)
     ds, kept = _kept_bits(ds, target, request, running)
+    auto = _auto_codecs(ds, target, request, kept, running)
     reads = _read_back(ds, target, request)
     if reads.variables and request.running.compute:
         ds = _read_first(ds, reads.variables, running)
@@ -145,12 +147,12 @@ def plan_write(obj: xr.Dataset | xr.DataArray, store: Any, request: WriteRequest
     digests = source_digests(obj) if provenance else {}  # for the history line alone
     return WritePlan(
         request=request,
-        ds=_encode(ds, target, request, region, kept, in_blocks=not at_once),
+        ds=_encode(ds, target, request, region, kept, auto, in_blocks=not at_once),
         target=target,
         region=region,
         **running,
         provenance=provenance,
-        call=_call(obj, target, request, region, digests, kept),
+        call=_call(obj, target, request, region, digests, kept, auto),
         source_digests=digests,
         passed_on=request.xarray.passed_on(in_part=in_part),
         template=template,
@@ -241,19 +243,20 @@ def _small_in_memory(ds: xr.Dataset, request: WriteRequest) -> bool:
 
 def _encode(
     ds: xr.Dataset, target: Target, request: WriteRequest, region: Any,
-    kept: Mapping[Hashable, int], *, in_blocks: bool,
+    kept: Mapping[Hashable, int], auto: Mapping[Hashable, CodecChoice], *, in_blocks: bool,
 ) -> xr.Dataset:  # fmt: skip
-    """*ds* with the write's codecs, stored chunks and the user's encoding, in blocks
-    where *in_blocks* (else its data in memory stays there, for xarray to write at once),
-    its variables of *kept* rounded to their kept bits.
+    """*ds* with the write's codecs (those ``"auto"`` chose: *auto*), stored chunks and
+    the user's encoding, in blocks where *in_blocks* (else its data in memory stays there,
+    for xarray to write at once), its variables of *kept* rounded to their kept bits.
     """
     offsets = _offsets(target, request.append_dim, region)
     fmt = target.zarr_format
     compressor = request.compressor
-    chosen = options.OPTIONS["compressor"] if compressor is None else compressor
+    asked = options.OPTIONS["compressor"] if compressor is None else compressor
 
-    def compressors(var: xr.Variable) -> tuple[Any, ...]:
-        return resolve_compressors(chosen, fmt, var.dtype)
+    def compressors(name: Hashable, var: xr.Variable) -> tuple[Any, ...]:
+        by_name = auto[name].name if name in auto else asked
+        return resolve_compressors("default" if by_name == "auto" else by_name, fmt, var.dtype)
 
     old = set(target.existing.variables) if target.existing is not None else set()
     user_encoding = checks.check_encoding(ds, request.encoding, old, fmt)
@@ -280,12 +283,7 @@ def _kept_bits(
     rounding.check_keepbits(ds, asked, request.encoding)
     auto = [name for name, bits in asked.items() if bits == "auto"]
     if auto:
-
-        def on_the_writes_workers(*graphs: Any) -> tuple[Any, ...]:
-            workers = {k: running[k] for k in ("scheduler", "num_workers")}
-            return compute(*graphs, **workers, progress=False)
-
-        asked.update(auto_keepbits(ds, auto, request.information, on_the_writes_workers))
+        asked.update(auto_keepbits(ds, auto, request.information, _on_workers(running)))
     for name, bits in asked.items():
         # data rounded before (a copy of a rounded store) keep no more bits than they have
         before = rounding.kept_bits_of(ds.variables[name].attrs)
@@ -293,6 +291,32 @@ def _kept_bits(
     if old is None or rounding.CONTAINER not in old.variables:
         ds = ds.assign({rounding.CONTAINER: rounding.quantization_container()})
     return ds, kept
+
+
+def _auto_codecs(
+    ds: xr.Dataset, target: Target, request: WriteRequest, kept: Mapping[Hashable, int],
+    running: Mapping[str, Any],
+) -> dict[Hashable, CodecChoice]:  # fmt: skip
+    """The codec ``compressor="auto"`` picks for each variable new to the store, measured
+    on a sample of its chunks as the write will store them (rounded to *kept*)."""
+    asked = options.OPTIONS["compressor"] if request.compressor is None else request.compressor
+    if not (isinstance(asked, str) and asked.lower() == "auto"):
+        return {}
+    old = target.existing.variables if target.existing is not None else {}
+    new = [name for name in ds.variables if name not in old]
+    layout = stored_chunks(ds, request.chunks, options.OPTIONS["chunk_target_bytes"])
+    threads = running["num_workers"]
+    return choose_codecs(ds, new, layout, kept, threads, _on_workers(running))
+
+
+def _on_workers(running: Mapping[str, Any]) -> Callable[..., tuple[Any, ...]]:
+    """dask's compute on the write's scheduler and workers, without a progress bar."""
+
+    def run(*graphs: Any) -> tuple[Any, ...]:
+        workers = {key: running[key] for key in ("scheduler", "num_workers")}
+        return compute(*graphs, **workers, progress=False)
+
+    return run
 
 
 def _checked_dataset(obj: xr.Dataset | xr.DataArray, chunks: Any) -> xr.Dataset:
@@ -404,7 +428,7 @@ def _trail_of_dataarray(obj: xr.DataArray) -> Provenance | None:
 
 def _call(
     obj: Any, target: Target, request: WriteRequest, region: Any, digests: Mapping[str, str],
-    kept: Mapping[Hashable, int],
+    kept: Mapping[Hashable, int], auto: Mapping[Hashable, CodecChoice],
 ) -> str:  # fmt: skip
     """The operation and its arguments, as the history line records them: the
     caller's own (a rechunk's), else those of ``zio.to_zarr``."""
@@ -414,7 +438,7 @@ def _call(
         arguments = {
             "mode": request.mode,
             "chunks": request.chunks,
-            "compressor": request.compressor,
+            "compressor": _chosen(auto) or request.compressor,
             "append_dim": request.append_dim,
             "region": region,
         }
@@ -442,3 +466,9 @@ def _rounding_arguments(request: WriteRequest, kept: Mapping[Hashable, int]) -> 
     if keepbits == "auto" or (isinstance(keepbits, Mapping) and "auto" in keepbits.values()):
         recorded["information"] = request.information
     return recorded
+
+
+def _chosen(auto: Mapping[Hashable, CodecChoice]) -> dict[str, str] | None:
+    """What ``compressor="auto"`` chose, as the history line records it: per variable
+    the codec and its ratio and encode rate on the sample."""
+    return {str(name): str(choice) for name, choice in sorted(auto.items(), key=str)} or None
