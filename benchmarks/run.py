@@ -12,7 +12,8 @@ profiling's cost), ``reopen`` (against store size and number of variables),
 series in bounded memory, against a copy and xarray), ``integrity`` (what
 checksums and digests cost a write; verify against a read), ``scaling`` (threads), ``s3`` (the
 transactional write to a local S3 server against xarray's own), ``fixed`` (a seed write, a
-one-chunk region write, a one-step append and a new small store, each ÷ xarray's). Absolute times
+one-chunk region write, a one-step append and a new small store, each ÷ xarray's), ``size`` (the
+default codec, keepbits and compressor="auto" against netCDF4). Absolute times
 on a shared machine are noise: read the ratios, measured side by side in one run.
 """
 
@@ -36,10 +37,11 @@ from common import Config, environment, installed, table
 
 SECTIONS = (
     "write", "read", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed",
+    "size",
 )  # fmt: skip
 NEEDS = {
     "write": ("h5py", "netCDF4"), "reduce": ("h5py", "distributed"),
-    "s3": ("s3fs", "moto", "boto3"), "fixed": ("h5py", "netCDF4"),
+    "s3": ("s3fs", "moto", "boto3"), "fixed": ("h5py", "netCDF4"), "size": ("netCDF4",),
 }  # fmt: skip
 
 # name, section, where in the figures, the goal as (comparison, value)
@@ -73,6 +75,24 @@ GOALS: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float]] = [
     ("one-chunk region write ÷ xarray's", "fixed", lambda f: f["region_over_xarray"], "<=", 2.0),
     ("one-step append ÷ xarray's", "fixed", lambda f: f["append_over_xarray"], "<=", 1.5),
     ("new small store ÷ xarray's", "fixed", lambda f: f["small_over_xarray"], "<=", 1.5),
+    ("default codec stored ÷ netCDF4 zlib-4 shuffle (smooth)", "size",
+     lambda f: f["default_over_netcdf_stored_smooth"], "<=", 1.0),
+    ("netCDF4 zlib-4 shuffle time ÷ default codec (smooth)", "size",
+     lambda f: f["netcdf_over_default_time_smooth"], ">=", 10.0),
+    ("default codec time ÷ zstd's (seed)", "size",
+     lambda f: f["default_over_zstd_time_seed"], "<=", 1 / 0.95),
+    ("keepbits auto: lossless default ÷ rounded, least field", "size",
+     lambda f: f["keepbits_smaller_than_lossless_least"], ">=", 3.0),
+    ("keepbits auto: largest error, halves of the last kept bit", "size",
+     lambda f: f["keepbits_error_half_units_worst"], "<=", 1.0),
+    ("netCDF4 BitRound stored ÷ ours, same bits, least field", "size",
+     lambda f: f["netcdf_bitround_over_default_stored_least"], ">=", 1.0),
+    ("netCDF4 BitRound time ÷ ours, same bits, least field", "size",
+     lambda f: f["netcdf_bitround_over_default_time_least"], ">=", 10.0),
+    ("compressor auto stored ÷ default, worst field", "size",
+     lambda f: f["auto_over_default_stored_worst"], "<=", 1.0),
+    ("compressor auto time ÷ fastest codec's (seed)", "size",
+     lambda f: f["auto_over_fastest_time_seed"], "<=", 1.1),
 ]  # fmt: skip
 
 # figures reported beside the goals, without one
@@ -135,6 +155,10 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
     ("S3 append, obstore ÷ fsspec", "s3",
      lambda f: f.get("obstore_over_fsspec_zio_append", math.nan)),
     ("seed write ÷ xarray (numpy), adjacent pairs", "fixed", lambda f: f["seed_over_xarray"]),
+    ("netCDF4 BitRound stored ÷ ours with compressor auto, least field", "size",
+     lambda f: f["netcdf_bitround_over_auto_stored_least"]),
+    ("netCDF4 BitRound time ÷ ours with compressor auto, least field", "size",
+     lambda f: f["netcdf_bitround_over_auto_time_least"]),
 ]  # fmt: skip
 
 

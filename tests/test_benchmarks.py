@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = {
     "write", "read", "reduce", "reopen", "copy", "rechunk", "integrity", "scaling", "s3", "fixed",
+    "size",
 }  # fmt: skip
 
 pytestmark = pytest.mark.slow
@@ -73,6 +74,9 @@ def test_every_goal_has_a_finite_figure(quick_run: tuple) -> None:
         "copy peak RSS, 4x store ÷ 1x",
         "write with checksums ÷ without (seed chunks)",
         "verify ÷ plain read",
+        "default codec stored ÷ netCDF4 zlib-4 shuffle (smooth)",
+        "keepbits auto: largest error, halves of the last kept bit",
+        "compressor auto stored ÷ default, worst field",
     ):
         value, goal, met = goals[name]["value"], goals[name]["goal"], goals[name]["met"]
         assert math.isfinite(value) and value > 0, name

@@ -117,7 +117,8 @@ def _information(counts: np.ndarray) -> np.ndarray:
 
 def keepbits_for(info: np.ndarray, dtype: Any, information: float) -> int:
     """The fewest mantissa bits of *dtype* whose cumulative information *info* (per bit,
-    sign first) holds *information* of the total; all of them if no bit holds any.
+    sign first) holds *information* of the total; all of them if no bit holds any, and
+    at least one (CF 1.12's ``quantization_nsb`` starts at 1, as netCDF's BitRound does).
 
     Examples
     --------
@@ -132,7 +133,7 @@ def keepbits_for(info: np.ndarray, dtype: Any, information: float) -> int:
         return mantissa
     share = np.cumsum(info) / total
     needed = int(np.argmax(share >= information - 1e-12)) + 1
-    return int(np.clip(needed - (len(info) - mantissa), 0, mantissa))
+    return int(np.clip(needed - (len(info) - mantissa), 1, mantissa))
 
 
 def _sampled(var: xr.Variable, sample: int | None, seed: int) -> list[Any]:

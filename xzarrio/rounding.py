@@ -183,10 +183,10 @@ def check_keepbits(
 def _check_bits(name: Hashable, bits: Any, most: int) -> None:
     if bits == "auto":
         return
-    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 0 <= bits <= most:
+    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 1 <= bits <= most:
         raise InvalidArgumentError(
-            f"keepbits for {name!r} must be an integer from 0 to {most} (its mantissa "
-            f"bits) or 'auto', got {bits!r}"
+            f"keepbits for {name!r} must be an integer from 1 to {most} (its mantissa "
+            f"bits; CF 1.12 and netCDF keep at least one) or 'auto', got {bits!r}"
         )
 
 
