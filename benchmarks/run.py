@@ -155,6 +155,8 @@ OTHERS: list[tuple[str, str, Callable[[dict[str, Any]], float]]] = [
     ("S3 append, obstore ÷ fsspec", "s3",
      lambda f: f.get("obstore_over_fsspec_zio_append", math.nan)),
     ("seed write ÷ xarray (numpy), adjacent pairs", "fixed", lambda f: f["seed_over_xarray"]),
+    ("keepbits auto ÷ the same bits given, write time, worst field", "size",
+     lambda f: f["keepbits_auto_over_given_time_worst"]),
     ("netCDF4 BitRound stored ÷ ours with compressor auto, least field", "size",
      lambda f: f["netcdf_bitround_over_auto_stored_least"]),
     ("netCDF4 BitRound time ÷ ours with compressor auto, least field", "size",

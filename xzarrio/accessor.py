@@ -259,7 +259,7 @@ class ZioAccessor:
             write adds, ``{name: bits}`` per variable, or ``"auto"``: per
             variable the fewest bits that keep *information* of its real
             information (:meth:`bitinformation`, measured on a seeded sample of
-            at most 2**24 values). NaN, infinities and zeros stay as they are.
+            at most 2**22 values). NaN, infinities and zeros stay as they are.
             The bits go into the history line and the CF 1.12 attributes
             ``quantization_nsb`` and ``quantization`` (naming the container
             variable ``quantization_info``); appends and region writes keep
