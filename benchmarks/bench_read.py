@@ -92,7 +92,9 @@ def run(cfg: Config) -> dict[str, Any]:
         data = make(cfg.shape, cfg.seed)
         path = cfg.path(f"read-{workload}.zarr")
         with quiet():
-            xr.Dataset({"wvel": (("y", "x"), data)}).zio.to_zarr(path, chunks={"y": cfg.chunk_rows})
+            xr.Dataset({"wvel": (("y", "x"), data)}).zio.to_zarr(
+                path, chunks={"y": cfg.chunk_rows}, compressor="zstd"
+            )
         runs = readers(path)
         for name, read in runs.items():
             np.testing.assert_array_equal(read(), data, err_msg=name)

@@ -127,7 +127,7 @@ def run(cfg: Config) -> dict[str, Any]:
     store = cfg.path("reduce.zarr")
     h5 = cfg.path("reduce.h5")
     ds = xr.Dataset({"wvel": (("y", "x"), data)})
-    ds.zio.to_zarr(store, chunks={"y": cfg.chunk_rows})
+    ds.zio.to_zarr(store, chunks={"y": cfg.chunk_rows}, compressor="zstd")
     # the same store with a faster codec and with none: what decompression costs
     others = {name: cfg.path(f"reduce-{name}.zarr") for name in ("lz4", "none")}
     with quiet():

@@ -37,11 +37,13 @@ def run(cfg: Config) -> dict[str, Any]:
     rows_per_chunk = max(1, cfg.chunk_rows // 4)
     target = cfg.path("scaling-write.zarr")
     source = cfg.path("scaling-read.zarr")
-    ds.zio.to_zarr(source, chunks={"y": rows_per_chunk})
+    ds.zio.to_zarr(source, chunks={"y": rows_per_chunk}, compressor="zstd")
     wvel = xzarrio.open_zarr(source).wvel
 
     def write(n: int) -> Any:
-        return lambda: ds.zio.to_zarr(target, chunks={"y": rows_per_chunk}, num_workers=n)
+        return lambda: ds.zio.to_zarr(
+            target, chunks={"y": rows_per_chunk}, compressor="zstd", num_workers=n
+        )
 
     def reduce(n: int) -> Any:
         def go() -> None:
