@@ -117,6 +117,14 @@ def test_fill_values_and_nan_are_exempt(tmp_path: Path) -> None:
     assert back[0] == bitround(values[:1], 2)[0]
 
 
+def test_a_fill_value_given_in_encoding_is_exempt(tmp_path: Path) -> None:
+    values = np.array([1.2345, -999.0, 3.3333], dtype="f4")
+    encoding = {"v": {"_FillValue": -999.0}}
+    xr.Dataset({"v": ("x", values)}).zio.to_zarr(tmp_path / "k.zarr", keepbits=2, encoding=encoding)
+    back = xr.open_zarr(tmp_path / "k.zarr").v.values
+    assert np.isnan(back[1]) and back[0] == bitround(values[:1], 2)[0]
+
+
 def test_appends_and_region_writes_keep_the_stores_bits(tmp_path: Path, small: xr.Dataset) -> None:
     path = tmp_path / "k.zarr"
     small.isel(time=slice(0, 6)).zio.to_zarr(path, keepbits=5, chunks={"time": 3})

@@ -72,20 +72,24 @@ def bitround(values: np.ndarray, keepbits: int, fill: Any = None) -> np.ndarray:
     return out
 
 
-def quantized(var: xr.Variable, keepbits: int) -> xr.Variable:
+def quantized(
+    var: xr.Variable, keepbits: int, encoding: Mapping[str, Any] | None = None
+) -> xr.Variable:
     """*var* with its data rounded to *keepbits* mantissa bits (lazily, block by block,
-    where they are dask data) and the CF attributes that say so."""
+    where they are dask data) and the CF attributes that say so; its fill value (from
+    the *encoding* it is written with, its own, or its attributes) stays as it is."""
+    fill = _fill_value(encoding or {}, var.encoding, var.attrs)
     rounded: xr.Variable = xr.apply_ufunc(
-        bitround, var, kwargs={"keepbits": keepbits, "fill": _fill_value(var)},
+        bitround, var, kwargs={"keepbits": keepbits, "fill": fill},
         dask="parallelized", output_dtypes=[var.dtype], keep_attrs=True,
     )  # fmt: skip
     rounded.attrs.update(quantization=CONTAINER, quantization_nsb=keepbits)
     return rounded
 
 
-def _fill_value(var: xr.Variable) -> Any:
-    """The value that marks missing data in *var*, as xarray would encode it; or None."""
-    for where in (var.encoding, var.attrs):
+def _fill_value(*places: Mapping[str, Any]) -> Any:
+    """The value that marks missing data, from the first of *places* that names one."""
+    for where in places:
         for key in ("_FillValue", "missing_value"):
             value = where.get(key)
             if value is not None and np.ndim(value) == 0:

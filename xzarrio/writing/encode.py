@@ -128,7 +128,7 @@ def encode_variables(
         elif new.chunks is None and var.ndim == 0 and _blockable(var):
             new = xr.Variable((), memory_blocks(np.asarray(var.values), ()), var.attrs)
         if kept and name in kept:
-            new = quantized(new, kept[name])
+            new = quantized(new, kept[name], enc)
         new.encoding = enc
         variables[name] = new
     coords = set(ds.coords)
