@@ -2,8 +2,8 @@
 
 Fields: the seed noise and the smooth field (``Config.shape`` float32, stored
 chunks of ``Config.chunk_rows`` rows), and the climate-like fields of
-:func:`xzarrio.samples.climate_fields` (``tas``, ``huss``, ``pr``; 8 days at
-0.25 degrees, 33 MB each; quick: 4 days at 1 degree), one store per variable,
+:func:`xzarrio.samples.climate_fields` (``tas``, ``huss``, ``pr``; 32 days at
+0.25 degrees, 133 MB each; quick: 4 days at 1 degree), one store per variable,
 a stored chunk per day. Every write is timed in rounds interleaved along a
 balanced Latin square (the medians are reported), stored bytes are the files'.
 
@@ -103,7 +103,7 @@ def _fields(cfg: Config) -> dict[str, tuple[np.ndarray, tuple[int, ...]]]:
     fields = {
         name: (make(cfg.shape, cfg.seed), cfg.chunk_shape) for name, make in WORKLOADS.items()
     }
-    days, ny, nx = (4, 181, 360) if cfg.quick else (8, 721, 1440)
+    days, ny, nx = (4, 181, 360) if cfg.quick else (32, 721, 1440)
     climate = climate_fields(days, ny, nx, seed=cfg.seed)
     for name in ("tas", "huss", "pr"):
         fields[name] = (climate[name].values, (1, ny, nx))

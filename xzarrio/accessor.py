@@ -179,7 +179,7 @@ class ZioAccessor:
             ``"zstd"`` on the others), ``"blosc-zstd"``, ``"blosc-zstd-bit"``,
             ``"zstd"``, ``"lz4"``, ``"blosc"``, ``"gzip"``, ``"none"``, a
             zarr/numcodecs codec object, or ``"auto"``: per variable, the codec
-            that stores a seeded sample of its chunks (at most 4, 16 MiB)
+            that stores a seeded sample of its chunks (a fiftieth, 1-16 MiB)
             smallest among those that encode it on the write's threads at least
             90 % as fast as the default (blosc-zstd, blosc-zstd-bit, blosc,
             zstd, lz4; rounded first where *keepbits* asks it); the choice and

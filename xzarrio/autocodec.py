@@ -1,7 +1,8 @@
 """``compressor="auto"``: each variable's codec chosen by measuring a sample of its chunks.
 
 The rule, as the docs state it: the candidates (:data:`CANDIDATES`) each
-encode the same seeded sample of a variable's stored chunks (rounded first to
+encode the same seeded sample of a variable's stored chunks (a fiftieth of it,
+from 1 to 16 MiB, in parts of up to 4 chunks; rounded first to
 its kept bits where ``keepbits`` asks it), all at once on the write's threads;
 the choice is the candidate that stores the sample smallest among those that
 encode it at least :data:`AS_FAST` as fast as the default does, so that
@@ -30,9 +31,11 @@ __all__ = ["AS_FAST", "CANDIDATES", "CodecChoice", "choose_codecs", "pick"]
 CANDIDATES = ("blosc-zstd", "blosc-zstd-bit", "blosc", "zstd", "lz4")
 #: a candidate must encode the sample at least this fast, as a share of the default's rate
 AS_FAST = 0.9
-#: the sample of one variable: at most this many stored chunks and this many bytes
+#: the sample of one variable: parts of at most this many stored chunks, in all a
+#: fiftieth of the variable (each candidate encodes it twice), within these bounds
 SAMPLE_CHUNKS = 4
-SAMPLE_BYTES = 16 * 2**20
+SAMPLE_SHARE = 1 / 50
+SAMPLE_BYTES = (2**20, 16 * 2**20)
 #: the block measured where a variable has no stored chunks of its own yet
 _BLOCK_BYTES = 4 * 2**20
 
@@ -78,19 +81,26 @@ def _measurable(var: xr.Variable) -> bool:
 
 
 def _sample(var: xr.Variable, chunks: tuple[int, ...] | None, seed: int) -> list[Any]:
-    """Up to :data:`SAMPLE_CHUNKS` whole stored chunks of *var* (:data:`SAMPLE_BYTES` at
-    most), chosen at random with *seed*, as lazy pieces of its data."""
+    """Parts of up to :data:`SAMPLE_CHUNKS` stored chunks of *var*, chosen at random with
+    *seed*, as lazy pieces of its data: each a chunk's leading part along its first
+    axis longer than 1, as much as the sample's share (:data:`SAMPLE_SHARE`,
+    :data:`SAMPLE_BYTES`) leaves it."""
+    row_bytes = max(1, var.nbytes // max(1, var.shape[0]))
     if chunks is None:
-        per_row = max(1, var.nbytes // max(1, var.shape[0]))
-        chunks = (max(1, _BLOCK_BYTES // per_row), *var.shape[1:])
+        chunks = (max(1, _BLOCK_BYTES // row_bytes), *var.shape[1:])
     grid = [range(0, size, step) for size, step in zip(var.shape, chunks, strict=True)]
     corners = list(itertools.product(*grid))
-    rng = np.random.default_rng(seed)
-    chunk_bytes = int(np.prod(chunks)) * var.dtype.itemsize
-    count = max(1, min(SAMPLE_CHUNKS, len(corners), SAMPLE_BYTES // max(1, chunk_bytes)))
-    picked = rng.choice(len(corners), size=count, replace=False)
+    count = min(SAMPLE_CHUNKS, len(corners))
+    low, high = SAMPLE_BYTES
+    budget = min(high, max(low, int(var.nbytes * SAMPLE_SHARE)))
+    # cut along the first axis the chunk spans (a daily chunk of a map: along latitude)
+    axis = next((i for i, size in enumerate(chunks) if size > 1), 0)
+    slab = int(np.prod(chunks)) // max(1, chunks[axis]) * var.dtype.itemsize
+    part = list(chunks)
+    part[axis] = max(1, min(chunks[axis], budget // count // max(1, slab)))
+    picked = np.random.default_rng(seed).choice(len(corners), size=count, replace=False)
     return [
-        var.data[tuple(slice(c, c + step) for c, step in zip(corners[i], chunks, strict=True))]
+        var.data[tuple(slice(c, c + step) for c, step in zip(corners[i], part, strict=True))]
         for i in sorted(picked)
     ]
 

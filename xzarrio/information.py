@@ -219,8 +219,8 @@ def bitinformation(
 
 
 #: the values ``keepbits="auto"`` measures per variable at most (whole chunks, seeded):
-#: four million pairs put the significance threshold near 1e-6 bits
-AUTO_SAMPLE = 2**22
+#: a million pairs put the significance threshold near 5e-6 bits
+AUTO_SAMPLE = 2**20
 
 
 def auto_keepbits(
