@@ -33,7 +33,17 @@ import xzarrio  # noqa: F401  (the accessor)
 from xzarrio.rounding import bitround
 from xzarrio.samples import climate_fields
 
-from common import WORKLOADS, Config, disk_bytes, interleaved, median, quiet, remove, table
+from common import (
+    WORKLOADS,
+    Config,
+    disk_bytes,
+    flush,
+    interleaved,
+    median,
+    quiet,
+    remove,
+    table,
+)  # fmt: skip
 
 DEFAULT = "default"
 NC = "netCDF4 zlib-4 shuffle"
@@ -89,13 +99,18 @@ def _time(
 
         return again
 
-    seconds = interleaved({name: run(name) for name in writes}, cfg.repeats)
+    # each write starts with no other's bytes still on their way to the disk
+    seconds = interleaved({name: run(name) for name in writes}, cfg.repeats, after=_flushed)
     # a zarr store's own: its array's folder (the root's history line differs with the call)
     stored = {
         name: disk_bytes(path / var if (path / var).is_dir() else path)
         for name, path in paths.items()
     }
     return {name: median(s) for name, s in seconds.items()}, stored, paths
+
+
+def _flushed(_name: str) -> None:
+    flush()
 
 
 def _fields(cfg: Config) -> dict[str, tuple[np.ndarray, tuple[int, ...]]]:
