@@ -25,9 +25,10 @@ Anchors, all with the same stored chunks:
 Every anchor's first write is read back and compared with the data (untimed),
 then the timed rounds run interleaved in the order of a balanced Latin square.
 
-Per named codec (blosc-zstd, zstd, lz4, blosc, gzip, none), ``.zio.to_zarr`` is timed the same
-way and set against the machine's limit: the codec's encode rate on one thread
-(one stored chunk, encoded ``repeats`` times, the median) and the rate at which
+Per named codec (blosc-zstd, blosc-zstd-bit, zstd, lz4, blosc, gzip, none),
+``.zio.to_zarr`` is timed the same way and set against the machine's limit: the
+codec's encode rate on one thread (one stored chunk, encoded ``repeats`` times,
+the median) and the rate at which
 the disk takes uncompressed bytes (each chunk's bytes written to its own file
 by ``cores`` threads). The limit is ``min(n x encode rate, raw write rate)``, *n*
 the cores or the stored chunks, whichever are fewer (no more chunks compress at
@@ -77,8 +78,9 @@ H5_LZF = "h5py lzf"
 NC_ZLIB = "netCDF4 zlib-4"
 ZARRS = "zarrs"
 TENSORSTORE = "tensorstore"
-#: every named codec; "default" is "blosc-zstd" on these float32 fields
-CODECS = [name for name in COMPRESSOR_NAMES if name != "default"]
+#: every named codec ("default" is "blosc-zstd" on these float32 fields; "auto" chooses
+#: among them, measured in the size section)
+CODECS = [name for name in COMPRESSOR_NAMES if name not in ("default", "auto")]
 
 
 def anchors(data: np.ndarray, chunks: tuple[int, int]) -> dict[str, tuple[str, Callable]]:

@@ -145,19 +145,11 @@ def keepbits_for(info: np.ndarray, dtype: Any, information: float) -> int:
 def _sampled(var: xr.Variable, sample: int | None, seed: int) -> list[Any]:
     """The blocks of *var* to count: all of them, or where it holds more than *sample*
     values, whole blocks chosen at random (seeded) until they hold about *sample*.
-    Data in memory is cut into blocks of about an eighth of *sample* for that."""
-    if var.chunks is None:
-        rows = max(1, (sample or var.size) // 8 // max(1, var.size // max(1, var.shape[0])))
-        var = var.chunk({var.dims[0]: rows} if var.ndim else {})
-    array = var.data
-    assert isinstance(array, dask.array.Array)
-    blocks = [array.blocks[where] for where in np.ndindex(*array.numblocks)]
-    if sample is None or array.size <= sample:
+    Data in memory is cut (as views, not copied) into blocks of about an eighth of
+    *sample* along its first dimension."""
+    blocks, sizes = _blocks(var, sample)
+    if sample is None or var.size <= sample:
         return blocks
-    sizes = [
-        int(np.prod([sizes[i] for sizes, i in zip(array.chunks, where, strict=True)]))
-        for where in np.ndindex(*array.numblocks)
-    ]
     chosen, held = [], 0
     for i in np.random.default_rng(seed).permutation(len(blocks)):
         chosen.append(blocks[i])
@@ -165,6 +157,23 @@ def _sampled(var: xr.Variable, sample: int | None, seed: int) -> list[Any]:
         if held >= sample:
             break
     return chosen
+
+
+def _blocks(var: xr.Variable, sample: int | None) -> tuple[list[Any], list[int]]:
+    """*var*'s dask blocks, or views of its data in memory; and the values each holds."""
+    if var.chunks is None:
+        values = np.asarray(var.values)
+        if values.ndim == 0:
+            return [values], [values.size]
+        per_row = max(1, values.size // max(1, values.shape[0]))
+        rows = max(1, (sample or values.size) // 8 // per_row)
+        views = [values[i : i + rows] for i in range(0, values.shape[0], rows)]
+        return views, [v.size for v in views]
+    array = var.data
+    assert isinstance(array, dask.array.Array)
+    where = list(np.ndindex(*array.numblocks))
+    sizes = [int(np.prod([c[i] for c, i in zip(array.chunks, w, strict=True)])) for w in where]
+    return [array.blocks[w] for w in where], sizes
 
 
 def information_counts(
