@@ -7,8 +7,9 @@ chunks of ``Config.chunk_rows`` rows), and the climate-like fields of
 a stored chunk per day. Every write is timed in rounds interleaved along a
 balanced Latin square (the medians are reported), stored bytes are the files'.
 
-* **codecs**: ``.zio.to_zarr`` with the default codec, with ``"zstd"`` (the
-  default before), ``"lz4"`` (the fastest named codec), ``compressor="auto"``,
+* **codecs**: ``.zio.to_zarr`` with the default codec, with its bit-shuffling
+  twin ``"blosc-zstd-bit"``, with ``"zstd"`` (the default before), ``"lz4"``
+  (the fastest named codec), ``compressor="auto"``,
   and netCDF4-python writing one netCDF-4 variable with zlib level 4 and its
   default byte shuffle, in the same chunks.
 * **keepbits**: ``.zio.to_zarr(keepbits="auto")`` (information 0.99, the bits
@@ -50,7 +51,7 @@ NC = "netCDF4 zlib-4 shuffle"
 NC_ROUND = "netCDF4 BitRound zlib-4 shuffle"
 BITS = "keepbits (auto's)"
 BITS_AUTO = "keepbits (auto's), compressor auto"
-CODECS = (DEFAULT, "zstd", "lz4", "auto")
+CODECS = (DEFAULT, "blosc-zstd-bit", "zstd", "lz4", "auto")
 
 
 def _zio(ds: xr.Dataset, chunks: dict[str, int], **kwargs: Any) -> Callable[[Path], None]:
