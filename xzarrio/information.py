@@ -29,14 +29,13 @@ from dask.base import compute as dask_compute
 from dask.delayed import delayed
 
 from .errors import InvalidArgumentError
-from .rounding import MANTISSA_BITS
+from .rounding import MANTISSA_BITS, UNSIGNED
 
 __all__ = ["AUTO_SAMPLE", "auto_keepbits", "bit_labels", "bitinformation", "keepbits_for"]
 
 #: the confidence of the significance test (Klöwer et al., 2021, Methods)
 CONFIDENCE = 0.99
 _Z = 2.5758293035489004  # the two-sided normal quantile of CONFIDENCE
-_UNSIGNED = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 #: the bits of every byte value 0..255, little-endian: row v holds the bits of v
 _BYTE_BITS = np.unpackbits(
     np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little"
@@ -76,7 +75,7 @@ def _pair_counts(block: np.ndarray, axes: Sequence[int]) -> np.ndarray:
     are left out."""
     values = np.asarray(block)
     values = values.astype(values.dtype.newbyteorder("="), copy=False)
-    bits = values.view(_UNSIGNED[values.dtype.itemsize])
+    bits = values.view(UNSIGNED[values.dtype.itemsize])
     out = np.zeros((len(axes), 4, 8 * values.dtype.itemsize), np.int64)
     valid = ~np.isnan(values) & (values != 0)
     every = _bit_counts(bits) if valid.all() else None

@@ -23,16 +23,17 @@ import xarray as xr
 from .errors import InvalidArgumentError
 
 __all__ = [
-    "CONTAINER", "MANTISSA_BITS", "bitround", "check_keepbits", "check_keepbits_argument",
-    "kept_bits_of", "kept_in_store",
-    "quantization_container", "quantized", "requested_bits",
+    "CONTAINER", "MANTISSA_BITS", "UNSIGNED", "bitround", "check_keepbits",
+    "check_keepbits_argument", "kept_bits_of", "kept_in_store", "quantization_container",
+    "quantized", "requested_bits",
 ]  # fmt: skip
 
 #: explicit mantissa bits of each floating-point width, by item size
 MANTISSA_BITS: dict[int, int] = {2: 10, 4: 23, 8: 52}
 #: the name of the CF quantization container variable xzarrio writes
 CONTAINER = "quantization_info"
-_UNSIGNED: dict[int, type[np.unsignedinteger[Any]]] = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+#: the unsigned integer of the same width as each float, by item size: its bits
+UNSIGNED: dict[int, type[np.unsignedinteger[Any]]] = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def bitround(values: np.ndarray, keepbits: int, fill: Any = None) -> np.ndarray:
@@ -54,7 +55,7 @@ def bitround(values: np.ndarray, keepbits: int, fill: Any = None) -> np.ndarray:
     out = np.array(values, copy=True)
     if dropped <= 0 or out.size == 0:
         return out
-    kind = _UNSIGNED[values.dtype.itemsize]
+    kind = UNSIGNED[values.dtype.itemsize]
     bits = out.view(kind)
     one = kind(1)
     kept_mask = ~kind((1 << dropped) - 1)
