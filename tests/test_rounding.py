@@ -13,7 +13,7 @@ import zarr
 
 import xzarrio
 from xzarrio.errors import InvalidArgumentError
-from xzarrio.rounding import CONTAINER, MANTISSA_BITS, bitround
+from xzarrio.rounding import CONTAINER, MANTISSA_BITS, bitround, kept_bits_of
 
 DTYPES = ["float16", "float32", "float64"]
 
@@ -162,6 +162,15 @@ def test_keepbits_names_a_variable_the_dataset_lacks(tmp_path: Path, small: xr.D
     with pytest.raises(InvalidArgumentError, match=r"keepbits names 'nope', which is not a var"):
         small.zio.to_zarr(tmp_path / "k.zarr", keepbits={"nope": 3})
     assert not (tmp_path / "k.zarr").exists()
+
+
+def test_the_kept_bits_of_a_cf_variable_from_any_writer() -> None:
+    """netCDF readers give attributes as numpy integers; a bool is no number of bits."""
+    assert kept_bits_of({"quantization": "q", "quantization_nsb": np.int32(5)}) == 5
+    assert kept_bits_of({"quantization": "q", "quantization_nsb": 7}) == 7
+    assert kept_bits_of({"quantization_nsb": 7}) is None  # no container named: not CF's
+    assert kept_bits_of({"quantization": "q", "quantization_nsb": True}) is None
+    assert kept_bits_of({"quantization": "q", "quantization_nsd": 3}) is None  # digits
 
 
 def test_mantissa_bits_per_width() -> None:

@@ -199,9 +199,9 @@ def kept_bits_of(attrs: Mapping[str, Any]) -> int | None:
     """The mantissa bits a variable with these attributes keeps, None if it is not rounded
     (by xzarrio or another bit-rounding writer that follows CF 1.12)."""
     nsb = attrs.get("quantization_nsb")
-    if attrs.get("quantization") is None or isinstance(nsb, bool) or not isinstance(nsb, int):
+    if attrs.get("quantization") is None or isinstance(nsb, bool):
         return None
-    return nsb
+    return int(nsb) if isinstance(nsb, int | np.integer) else None
 
 
 def kept_in_store(existing: xr.Dataset, names: Any) -> dict[Hashable, int]:
