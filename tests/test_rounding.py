@@ -175,3 +175,10 @@ def test_the_kept_bits_of_a_cf_variable_from_any_writer() -> None:
 
 def test_mantissa_bits_per_width() -> None:
     assert {np.dtype(d).itemsize: np.finfo(d).nmant for d in DTYPES} == MANTISSA_BITS
+
+
+def test_auto_keeps_every_bit_of_a_scalar(tmp_path: Path) -> None:
+    """A scalar has no neighbours: no information is measured, so no bit is dropped."""
+    ds = xr.Dataset({"t": ("x", np.linspace(0, 1, 50, dtype="f4")), "s": np.float32(1.2345)})
+    ds.zio.to_zarr(tmp_path / "k.zarr", keepbits="auto")
+    assert xr.open_zarr(tmp_path / "k.zarr").s.attrs["quantization_nsb"] == 23

@@ -120,6 +120,13 @@ def _information(counts: np.ndarray) -> np.ndarray:
     return np.where((info > np.nan_to_num(free, nan=np.inf)) & (n > 0), info, 0.0)
 
 
+def _largest_information(per_dim: np.ndarray) -> np.ndarray:
+    """Each bit's information along the dimension where it is largest; 0 where there
+    is none to count along (a scalar)."""
+    largest: np.ndarray = _information(per_dim).max(axis=0, initial=0.0)
+    return largest
+
+
 def keepbits_for(info: np.ndarray, dtype: Any, information: float) -> int:
     """The fewest mantissa bits of *dtype* whose cumulative information *info* (per bit,
     sign first) holds *information* of the total; all of them if no bit holds any, and
@@ -218,7 +225,7 @@ def bitinformation(
         dtype = ds.variables[name].dtype
         bit = f"bit_{dtype}"
         out[name] = xr.DataArray(
-            _information(per_dim).max(axis=0, initial=0.0),
+            _largest_information(per_dim),
             dims=(bit,),
             coords={bit: bit_labels(dtype)},
             attrs={"dims": [str(d) for d in dims], "pairs": int(per_dim[:, 0].max(initial=0))},
@@ -238,6 +245,6 @@ def auto_keepbits(
     real information, measured along each of its dimensions on a seeded sample."""
     counts = information_counts(ds, names, None, AUTO_SAMPLE, compute=compute)
     return {
-        name: keepbits_for(_information(per_dim).max(axis=0), ds.variables[name].dtype, information)
+        name: keepbits_for(_largest_information(per_dim), ds.variables[name].dtype, information)
         for name, (_, per_dim) in counts.items()
     }
