@@ -16,7 +16,12 @@ from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 
 import xzarrio
 from xzarrio.autocodec import CANDIDATES, pick
-from xzarrio.codecs import COMPRESSOR_NAMES, describe_codecs, resolve_compressors
+from xzarrio.codecs import (
+    COMPRESSOR_NAMES,
+    default_name,
+    describe_codecs,
+    resolve_compressors,
+)
 from xzarrio.errors import CodecFormatError, UnknownCompressorError
 from xzarrio.samples import climate_fields
 
@@ -116,9 +121,10 @@ def test_a_filter_is_no_compressor(codec: numcodecs.abc.Codec, zarr_format: int)
 def test_auto_picks_the_smallest_of_the_codecs_about_as_fast_as_the_default() -> None:
     ratios = {"blosc-zstd": 1.8, "blosc-zstd-bit": 1.9, "blosc": 1.5, "zstd": 1.2, "lz4": 2.5}
     rates = {"blosc-zstd": 500, "blosc-zstd-bit": 460, "blosc": 900, "zstd": 600, "lz4": 100}
-    assert pick(ratios, rates) == "blosc-zstd-bit"  # lz4 is smaller, but five times slower
-    assert pick(ratios, {**rates, "blosc-zstd-bit": 440}) == "blosc-zstd"
-    assert pick({**ratios, "blosc": 1.9}, rates) == "blosc"  # as small, and faster
+    floats = "blosc-zstd"
+    assert pick(ratios, rates, floats) == "blosc-zstd-bit"  # lz4 is smaller, but 5x slower
+    assert pick(ratios, {**rates, "blosc-zstd-bit": 440}, floats) == "blosc-zstd"
+    assert pick({**ratios, "blosc": 1.9}, rates, floats) == "blosc"  # as small, and faster
 
 
 @pytest.mark.parametrize("zarr_format", [2, 3], ids=["v2", "v3"])
@@ -152,4 +158,15 @@ def test_the_choice_of_auto_happens_in_a_write_not_in_encoding() -> None:
         resolve_compressors("auto", 3)
     with xzarrio.set_options(compressor="auto"):
         assert xzarrio.get_option("compressor") == "auto"
-    assert CANDIDATES[0] == "blosc-zstd"  # the default of floats, the yardstick of the rule
+    # each variable's default is the yardstick of the rule, and among the candidates
+    assert (default_name("float32"), default_name("int64")) == ("blosc-zstd", "zstd")
+    assert {default_name("float32"), default_name("int64")} <= set(CANDIDATES)
+
+
+def test_auto_judges_each_variable_against_its_own_default() -> None:
+    """Integers default to zstd: auto may not pick a codec that stores them larger."""
+    ratios = {"blosc-zstd": 4.0, "blosc-zstd-bit": 3.0, "blosc": 2.0, "zstd": 5.0, "lz4": 1.5}
+    rates = {"blosc-zstd": 900, "blosc-zstd-bit": 800, "blosc": 2000, "zstd": 500, "lz4": 3000}
+    assert pick(ratios, rates, default="zstd") == "zstd"
+    assert pick(ratios, rates, default="blosc-zstd") == "blosc-zstd"
+

@@ -22,14 +22,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .codecs import resolve_compressors
+from .codecs import default_name, resolve_compressors
 from .rounding import bitround
 
 __all__ = ["AS_FAST", "CANDIDATES", "CodecChoice", "choose_codecs", "pick"]
 
-#: the named codecs ``"auto"`` measures; the first is what ``"default"`` gives floats
+#: the named codecs ``"auto"`` measures; ``"default"`` gives each variable one of them
 CANDIDATES = ("blosc-zstd", "blosc-zstd-bit", "blosc", "zstd", "lz4")
-#: a candidate must encode the sample at least this fast, as a share of the default's rate
+#: a candidate must encode the sample at least this fast, as a share of the rate of the
+#: variable's default
 AS_FAST = 0.9
 #: the sample of one variable: parts of at most this many stored chunks, in all a
 #: fiftieth of the variable (each candidate encodes it twice), within these bounds
@@ -114,21 +115,20 @@ def _choose(blocks: list[np.ndarray], threads: int) -> CodecChoice:
         seconds, stored = _encode_all(codec, blocks, threads)
         ratios[name] = raw / max(1, stored)
         rates[name] = raw / 1e6 / max(seconds, 1e-9)
-    return CodecChoice(pick(ratios, rates), ratios, rates)
+    return CodecChoice(pick(ratios, rates, default_name(blocks[0].dtype)), ratios, rates)
 
 
-def pick(ratios: Mapping[str, float], rates: Mapping[str, float]) -> str:
+def pick(ratios: Mapping[str, float], rates: Mapping[str, float], default: str) -> str:
     """The rule: of the candidates that encode at least :data:`AS_FAST` as fast as the
-    default (the first of :data:`CANDIDATES`), the one with the highest ratio (the
-    faster of equals). The default is among them, so the choice is never larger.
+    variable's *default* codec, the one with the highest ratio (the faster of equals).
+    The default is among them, so the choice is never larger.
 
     Examples
     --------
     >>> ratios = {"blosc-zstd": 1.8, "zstd": 1.2, "lz4": 2.0}
-    >>> pick(ratios, {"blosc-zstd": 500, "zstd": 600, "lz4": 100})  # lz4 too slow
+    >>> pick(ratios, {"blosc-zstd": 500, "zstd": 600, "lz4": 100}, "blosc-zstd")  # lz4 slow
     'blosc-zstd'
     """
-    default = CANDIDATES[0]
     fast_enough = [n for n in ratios if rates[n] >= AS_FAST * rates[default]]
     return max(fast_enough, key=lambda n: (ratios[n], rates[n]))
 

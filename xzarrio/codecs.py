@@ -21,7 +21,8 @@ from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
 from .errors import CodecFormatError, UnknownCompressorError
 
 __all__ = [
-    "COMPRESSOR_NAMES", "describe_codecs", "is_codec", "quiet_spec_notes", "resolve_compressors",
+    "COMPRESSOR_NAMES", "default_name", "describe_codecs", "is_codec", "quiet_spec_notes",
+    "resolve_compressors",
 ]  # fmt: skip
 
 #: the names ``to_zarr(compressor=...)`` understands, with what each means
@@ -69,10 +70,15 @@ def _lz4_v3() -> BytesBytesCodec:
 _BLOSC_ZSTD_BLOCK = 4 * 2**20
 
 
+def default_name(dtype: Any) -> str:
+    """The named codec ``"default"`` gives a variable of *dtype* (None: not a float)."""
+    floating = dtype is not None and np.dtype(dtype).kind == "f"
+    return "blosc-zstd" if floating else "zstd"
+
+
 def _by_name(name: str, zarr_format: int, dtype: Any) -> tuple[Any, ...]:
     if name == "default":
-        floating = dtype is not None and np.dtype(dtype).kind == "f"
-        name = "blosc-zstd" if floating else "zstd"
+        name = default_name(dtype)
     if name == "none":
         return ()
     if zarr_format == 3:
