@@ -170,3 +170,8 @@ def test_auto_judges_each_variable_against_its_own_default() -> None:
     assert pick(ratios, rates, default="zstd") == "zstd"
     assert pick(ratios, rates, default="blosc-zstd") == "blosc-zstd"
 
+
+def test_auto_in_capitals_is_auto(tmp_path: Path, small: xr.Dataset) -> None:
+    report = small.zio.to_zarr(tmp_path / "a.zarr", compressor="AUTO")
+    assert "'temp': 'blosc" in report.provenance.history[0].text
+    assert_same_data(xzarrio.open_zarr(tmp_path / "a.zarr"), small)

@@ -255,8 +255,9 @@ def _encode(
     asked = options.OPTIONS["compressor"] if compressor is None else compressor
 
     def compressors(name: Hashable, var: xr.Variable) -> tuple[Any, ...]:
-        by_name = auto[name].name if name in auto else asked
-        return resolve_compressors("default" if by_name == "auto" else by_name, fmt, var.dtype)
+        # "auto" measured numbers only; the rest get what "default" gives them
+        by_name = auto[name].name if name in auto else "default" if _is_auto(asked) else asked
+        return resolve_compressors(by_name, fmt, var.dtype)
 
     old = set(target.existing.variables) if target.existing is not None else set()
     user_encoding = checks.check_encoding(ds, request.encoding, old, fmt)
@@ -300,13 +301,18 @@ def _auto_codecs(
     """The codec ``compressor="auto"`` picks for each variable new to the store, measured
     on a sample of its chunks as the write will store them (rounded to *kept*)."""
     asked = options.OPTIONS["compressor"] if request.compressor is None else request.compressor
-    if not (isinstance(asked, str) and asked.lower() == "auto"):
+    if not _is_auto(asked):
         return {}
     old = target.existing.variables if target.existing is not None else {}
     new = [name for name in ds.variables if name not in old]
     layout = stored_chunks(ds, request.chunks, options.OPTIONS["chunk_target_bytes"])
     threads = running["num_workers"]
     return choose_codecs(ds, new, layout, kept, threads, _on_workers(running))
+
+
+def _is_auto(compressor: Any) -> bool:
+    """Whether *compressor* asks ``"auto"`` to choose (names are taken in any case)."""
+    return isinstance(compressor, str) and compressor.lower() == "auto"
 
 
 def _on_workers(running: Mapping[str, Any]) -> Callable[..., tuple[Any, ...]]:
